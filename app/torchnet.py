@@ -1,0 +1,450 @@
+"""Spec -> torch ``nn.Module``: the second interpreter of a parsed spec.
+
+The analytic engine (:mod:`app.engine`) computes shapes, parameters and multiply-adds from
+formulas; this module builds the same architecture as a real PyTorch module, so that a forward
+pass can measure them. Torch is the ground truth: the cross-check tests compare both, layer by
+layer, and every zoo model must agree exactly.
+
+Conventions, chosen so that torch infers everything the engine computes:
+
+* Weight layers are *lazy* (``LazyConv2d``, ``LazyLinear``, ``LazyBatchNorm2d``): torch infers
+  input channels itself; :func:`build_module` materialises them with one dummy forward.
+* Every tensor stays 4-D (N, C, H, W). ``fc`` flattens its input, applies ``Linear`` and returns
+  (N, out, 1, 1); ``flatten`` returns (N, C*H*W, 1, 1). That is the engine's 1x1xN volume.
+* Every layer records its output shape (H, W, C) under its name, every block merge under the
+  block's name, and the input under ``net.input_name``.
+* ``relu`` and ``dropout`` are in place, except at the head of a block branch (before any layer
+  has made a new tensor), where working in place would overwrite the block's input, which the
+  other branches (or the shortcut) still read.
+* ``aux`` side classifiers are built only with ``aux=True``; their outputs are kept in
+  :attr:`SpecNet.aux_outputs`, and the main tensor passes through unchanged.
+* Residual stochastic depth (Huang et al. 2016): in training the body is dropped with
+  probability ``1 - survival``; in evaluation it is scaled by ``survival`` (their Eq. 5).
+
+This is the only module outside the worker that imports torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from app.engine.graph import Block, Layer, Network, Node
+
+Shape = tuple[int, int, int]
+"""An output volume as (H, W, C), the engine's order."""
+
+__all__ = ["BUILDERS", "Shape", "SpecNet", "build_module", "compare", "measure", "shape_of"]
+
+
+def shape_of(t: Tensor) -> Shape:
+    """(H, W, C) of a 4-D (N, C, H, W) tensor."""
+    _, c, h, w = t.shape
+    return (int(h), int(w), int(c))
+
+
+@dataclass
+class _Record:
+    """What one forward pass saw: shapes by layer/block name, and the aux outputs."""
+
+    shapes: dict[str, Shape] = field(default_factory=dict)
+    aux_outputs: list[Tensor] = field(default_factory=list)
+
+    def clear(self) -> None:
+        self.shapes.clear()
+        self.aux_outputs.clear()
+
+
+# --- modules that torch lacks -----------------------------------------------------------------
+
+
+class _ToVector(nn.Module):
+    """Flatten to (N, C*H*W, 1, 1): a vector held as a 1x1 volume."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(1)[:, :, None, None]
+
+
+class _FullyConnected(nn.Module):
+    """``fc``: flatten, ``Linear`` (input size inferred), back to (N, out, 1, 1)."""
+
+    def __init__(self, out: int, bias: bool) -> None:
+        super().__init__()
+        self.linear = nn.LazyLinear(out, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y: Tensor = self.linear(x.flatten(1))
+        return y[:, :, None, None]
+
+
+class _PadChannels(nn.Module):
+    """Zero-pad the channels up to ``out`` (ResNet option-A shortcut); never crops."""
+
+    def __init__(self, out: int) -> None:
+        super().__init__()
+        self.out = out
+
+    def forward(self, x: Tensor) -> Tensor:
+        extra = self.out - x.shape[1]
+        if extra < 0:
+            raise ValueError(f"padchannels {self.out}: input already has {x.shape[1]} channels")
+        return nn.functional.pad(x, (0, 0, 0, 0, 0, extra))
+
+
+# --- one builder per op -----------------------------------------------------------------------
+
+Builder = Callable[[Layer, bool], nn.Module]
+"""(layer, in_place_allowed) -> a module mapping (N, C, H, W) to (N, C', H', W')."""
+
+
+def _int(layer: Layer, key: str, default: int) -> int:
+    return int(layer.get(key, default))
+
+
+def _flag(layer: Layer, key: str, default: bool) -> bool:
+    return bool(layer.get(key, default))
+
+
+def _pair(layer: Layer, first: str, second: str, default: int) -> tuple[int, int]:
+    return (_int(layer, first, default), _int(layer, second, default))
+
+
+def _conv(layer: Layer, in_place: bool) -> nn.Module:
+    # torch accepts padding="same" (stride 1 only), though its stubs say int or tuple
+    padding: Any = "same" if _flag(layer, "same", False) else _pair(layer, "ph", "pw", 0)
+    return nn.LazyConv2d(
+        _int(layer, "out", 0), _pair(layer, "kh", "kw", 1), stride=_pair(layer, "sh", "sw", 1),
+        padding=padding, dilation=_pair(layer, "dh", "dw", 1), groups=_int(layer, "groups", 1),
+        bias=_flag(layer, "bias", True))
+
+
+def _pool_args(layer: Layer) -> dict[str, Any]:
+    kernel = _pair(layer, "kh", "kw", 1)
+    stride = (_int(layer, "sh", kernel[0]), _int(layer, "sw", kernel[1]))
+    return {"kernel_size": kernel, "stride": stride, "padding": _pair(layer, "ph", "pw", 0),
+            "ceil_mode": _flag(layer, "ceil", False)}
+
+
+def _maxpool(layer: Layer, in_place: bool) -> nn.Module:
+    return nn.MaxPool2d(**_pool_args(layer))
+
+
+def _avgpool(layer: Layer, in_place: bool) -> nn.Module:
+    return nn.AvgPool2d(**_pool_args(layer))
+
+
+def _adaptiveavgpool(layer: Layer, in_place: bool) -> nn.Module:
+    return nn.AdaptiveAvgPool2d(_pair(layer, "oh", "ow", 1))
+
+
+def _gap(layer: Layer, in_place: bool) -> nn.Module:
+    return nn.AdaptiveAvgPool2d(1)
+
+
+def _fc(layer: Layer, in_place: bool) -> nn.Module:
+    return _FullyConnected(_int(layer, "out", 0), _flag(layer, "bias", True))
+
+
+def _relu(layer: Layer, in_place: bool) -> nn.Module:
+    return nn.ReLU(inplace=in_place)
+
+
+def _tanh(layer: Layer, in_place: bool) -> nn.Module:
+    return nn.Tanh()
+
+
+def _sigmoid(layer: Layer, in_place: bool) -> nn.Module:
+    return nn.Sigmoid()
+
+
+def _bn(layer: Layer, in_place: bool) -> nn.Module:
+    return nn.LazyBatchNorm2d()
+
+
+def _lrn(layer: Layer, in_place: bool) -> nn.Module:
+    return nn.LocalResponseNorm(_int(layer, "size", 5))
+
+
+def _dropout(layer: Layer, in_place: bool) -> nn.Module:
+    return nn.Dropout(float(layer.get("p", 0.5)), inplace=in_place)
+
+
+def _softmax(layer: Layer, in_place: bool) -> nn.Module:
+    return nn.Softmax(dim=1)
+
+
+def _flatten(layer: Layer, in_place: bool) -> nn.Module:
+    return _ToVector()
+
+
+def _padchannels(layer: Layer, in_place: bool) -> nn.Module:
+    return _PadChannels(_int(layer, "out", 0))
+
+
+#: op -> builder; its keys must equal the engine's rule registry (a meta-test checks)
+BUILDERS: dict[str, Builder] = {
+    "conv": _conv, "maxpool": _maxpool, "avgpool": _avgpool,
+    "adaptiveavgpool": _adaptiveavgpool, "gap": _gap, "fc": _fc, "relu": _relu,
+    "tanh": _tanh, "sigmoid": _sigmoid, "bn": _bn, "lrn": _lrn, "dropout": _dropout,
+    "softmax": _softmax, "flatten": _flatten, "padchannels": _padchannels,
+}
+
+
+# --- layers and blocks ------------------------------------------------------------------------
+
+
+class _LayerModule(nn.Module):
+    """One spec layer: runs its torch module and records the output shape under its name."""
+
+    def __init__(self, layer: Layer, inner: nn.Module, record: _Record) -> None:
+        super().__init__()
+        self.spec_name = layer.name
+        self.op = inner
+        self._record = record
+
+    def forward(self, x: Tensor) -> Tensor:
+        y: Tensor = self.op(x)
+        self._record.shapes[self.spec_name] = shape_of(y)
+        return y
+
+    def extra_repr(self) -> str:
+        return f"name={self.spec_name!r}"
+
+
+class _Merge(nn.Module):
+    """Base of the block modules: branches as ``nn.Sequential`` (empty = identity)."""
+
+    def __init__(self, block: Block, branches: list[nn.Sequential], record: _Record) -> None:
+        super().__init__()
+        self.spec_name = block.name
+        self.branches = nn.ModuleList(branches)
+        self._record = record
+
+    def _done(self, y: Tensor) -> Tensor:
+        self._record.shapes[self.spec_name] = shape_of(y)
+        return y
+
+    def extra_repr(self) -> str:
+        return f"name={self.spec_name!r}"
+
+
+def _same_shapes(block: str, outs: list[Tensor]) -> None:
+    shapes = [shape_of(t) for t in outs]
+    if len(set(shapes)) > 1:
+        listed = ", ".join("x".join(map(str, s)) for s in shapes)
+        raise ValueError(f"{block}: branch outputs differ ({listed})")
+
+
+class _Concat(_Merge):
+    """Branch outputs concatenated along channels."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._done(torch.cat([branch(x) for branch in self.branches], dim=1))
+
+
+class _Dense(_Merge):
+    """concat(x, body(x)) along channels (a DenseNet layer)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._done(torch.cat([x, self.branches[0](x)], dim=1))
+
+
+class _Join(_Merge):
+    """Element-wise mean of the branch outputs (FractalNet); shapes must agree exactly."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        outs = [branch(x) for branch in self.branches]
+        _same_shapes(self.spec_name, outs)
+        return self._done(torch.stack(outs).mean(dim=0))
+
+
+class _Residual(_Merge):
+    """body(x) + shortcut(x); shapes must agree exactly (no broadcasting)."""
+
+    def __init__(self, block: Block, branches: list[nn.Sequential], record: _Record) -> None:
+        super().__init__(block, branches, record)
+        self.survival = block.survival
+
+    def forward(self, x: Tensor) -> Tensor:
+        p = self.survival
+        if p is not None and self.training and float(torch.rand(())) >= p:
+            return self._done(self.branches[1](x))
+        body, shortcut = self.branches[0](x), self.branches[1](x)
+        _same_shapes(self.spec_name, [body, shortcut])
+        if p is not None and not self.training:
+            body = body * p
+        return self._done(body + shortcut)
+
+
+class _Aux(_Merge):
+    """A side classifier: its output is kept apart; the main tensor passes unchanged."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._record.aux_outputs.append(self.branches[0](x))
+        return x
+
+
+#: ops that may hand back their input itself, or a view of it (dropout in eval mode)
+_PASS_THROUGH_OPS = frozenset({"flatten", "dropout"})
+
+
+def _makes_new_tensor(node: Node) -> bool:
+    if isinstance(node, Layer):
+        return node.op not in _PASS_THROUGH_OPS
+    return node.kind != "aux"
+
+
+_BLOCKS: dict[str, type[_Merge]] = {
+    "concat": _Concat, "dense": _Dense, "join": _Join, "residual": _Residual, "aux": _Aux,
+}
+
+
+@dataclass(frozen=True)
+class _Builder:
+    record: _Record
+    aux: bool
+
+    def sequence(self, nodes: tuple[Node, ...], *, branch_head: bool) -> nn.Sequential:
+        """Build nodes in order. In a branch, layers run out of place until one has made a new
+        tensor: until then the tensor is the block's input, which other branches still read."""
+        modules: list[nn.Module] = []
+        fresh = not branch_head
+        for node in nodes:
+            module = self.node(node, in_place=fresh)
+            if module is not None:
+                modules.append(module)
+            fresh = fresh or _makes_new_tensor(node)
+        return nn.Sequential(*modules)
+
+    def node(self, node: Node, *, in_place: bool) -> nn.Module | None:
+        if isinstance(node, Layer):
+            if node.op not in BUILDERS:
+                raise ValueError(f"line {node.line}: unknown op {node.op!r}")
+            return _LayerModule(node, BUILDERS[node.op](node, in_place), self.record)
+        return self.block(node)
+
+    def block(self, block: Block) -> nn.Module | None:
+        if block.kind == "aux" and not self.aux:
+            return None
+        branches = [self.sequence(b, branch_head=True) for b in block.branches]
+        if block.kind == "residual" and len(branches) == 1:
+            branches.append(nn.Sequential())
+        return _BLOCKS[block.kind](block, branches, self.record)
+
+
+class SpecNet(nn.Module):
+    """A parsed spec as a torch module. After each forward, :attr:`shapes` maps every layer and
+    block name (and the input name) to its output (H, W, C); :attr:`aux_outputs` holds the
+    auxiliary classifiers' outputs (with ``aux=True``)."""
+
+    def __init__(self, net: Network, *, aux: bool = False) -> None:
+        super().__init__()
+        self._record = _Record()
+        self.input_name = net.input_name
+        self.input_shape = (net.input.c, net.input.h, net.input.w)
+        self.body = _Builder(self._record, aux).sequence(net.nodes, branch_head=False)
+
+    @property
+    def shapes(self) -> dict[str, Shape]:
+        return self._record.shapes
+
+    @property
+    def aux_outputs(self) -> list[Tensor]:
+        return self._record.aux_outputs
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._record.clear()
+        self._record.shapes[self.input_name] = shape_of(x)
+        out: Tensor = self.body(x)
+        return out
+
+    def dummy_input(self, batch: int = 1) -> Tensor:
+        """Zeros of the spec's input size, (batch, C, H, W)."""
+        return torch.zeros(batch, *self.input_shape)
+
+
+def build_module(net: Network, *, aux: bool = False) -> SpecNet:
+    """Build ``net`` as a torch module, materialise its lazy layers with one dummy forward, and
+    return it in eval mode. Raises whatever torch raises (``RuntimeError``, ``ValueError``) when
+    the architecture does not run, e.g. a branch mismatch or a window larger than its input."""
+    module = SpecNet(net, aux=aux).eval()
+    with torch.no_grad():
+        module(module.dummy_input())
+    return module
+
+
+def measure(net: Network, *, aux: bool = False) -> dict[str, Any]:
+    """Build ``net`` and measure it with one batch-1 forward pass on zeros.
+
+    Returns ``shapes`` (name -> (H, W, C), layers, block merges and the input), ``output``
+    (H, W, C), ``params`` (sum of ``p.numel()``: weights, biases and BatchNorm's scale and shift;
+    running statistics are buffers, not parameters), ``macs`` (``FlopCounterMode``'s total / 2)
+    and, per layer name, ``layer_params`` and ``layer_macs``. FlopCounterMode counts
+    ``aten.convolution`` and matrix products (``mm``/``addmm``) at 2 FLOPs per multiply-add, bias
+    additions excluded, and nothing else (no pooling, normalisation or activation), which is the
+    engine's convention: conv and fc multiply-accumulates only.
+    """
+    module = build_module(net, aux=aux)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        out = module(module.dummy_input())
+    counts = counter.get_flop_counts()
+    layers = {f"{type(module).__name__}.{path}": m for path, m in module.named_modules()
+              if isinstance(m, _LayerModule)}
+    return {
+        "shapes": dict(module.shapes),
+        "output": shape_of(out),
+        "params": sum(p.numel() for p in module.parameters()),
+        "macs": counter.get_total_flops() // 2,
+        "layer_params": {m.spec_name: sum(p.numel() for p in m.parameters())
+                         for m in layers.values()},
+        "layer_macs": {m.spec_name: sum(counts.get(key, {}).values()) // 2
+                       for key, m in layers.items()},
+    }
+
+
+def compare(net: Network, *, aux: bool = False) -> list[str]:
+    """Engine vs torch on one network: one line per disagreement, empty when all agree.
+
+    Compares every engine row's output volume (layers and block merges, by name) with the shape
+    torch recorded, every name torch saw with the engine's rows, each layer's parameters and
+    multiply-adds, and the totals. Raises what the engine or torch raises when either rejects the network.
+    """
+    from app.engine import analyze_network
+
+    analysis = analyze_network(net, aux=aux)
+    seen = measure(net, aux=aux)
+    torch_shapes: dict[str, Shape] = seen["shapes"]
+    out: list[str] = []
+    for row in analysis.layers:
+        engine = (row.output.h, row.output.w, row.output.c)
+        got = torch_shapes.get(row.name)
+        if got != engine:
+            out.append(f"{row.name} output: engine {_show(engine)}, torch {_show(got)}")
+    out.extend(_compare_costs(analysis.layers, seen))
+    for name in torch_shapes.keys() - {row.name for row in analysis.layers}:
+        out.append(f"{name}: torch ran it, the engine has no row for it")
+    for key, engine_total in (("params", analysis.totals.params), ("macs", analysis.totals.macs)):
+        if seen[key] != engine_total:
+            out.append(f"total {key}: engine {engine_total:,}, torch {seen[key]:,}")
+    return out
+
+
+def _compare_costs(rows: list[Any], seen: dict[str, Any]) -> list[str]:
+    """Per layer: the engine's params and macs against what torch holds and counted."""
+    out: list[str] = []
+    for row in rows:
+        for key, engine in (("params", row.params), ("macs", row.macs)):
+            got = seen[f"layer_{key}"].get(row.name)
+            if got is not None and got != engine:
+                out.append(f"{row.name} {key}: engine {engine:,}, torch {got:,}")
+    return out
+
+
+def _show(shape: Shape | None) -> str:
+    return "nothing" if shape is None else "x".join(map(str, shape))
