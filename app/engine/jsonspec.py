@@ -1,0 +1,145 @@
+"""The JSON form of a spec -> Network, through the same builder as the text form.
+
+``line`` in errors is the 1-based position of the offending entry in depth-first order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.engine.errors import LimitError, SpecError
+from app.engine.graph import Claim, Network, Volume
+from app.engine.limits import LIMITS
+from app.engine.notation import CANONICAL, CLAIM_KEYS, Stmt
+from app.engine.parse import Raw, _Builder, _count
+
+_PAIR_KEYS = ("kernel", "stride", "pad", "dilation")
+_BLOCKS = ("concat", "join", "residual", "dense", "aux", "repeat")
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.line = 0
+
+    def seq(self, items: Any, level: int, where: str) -> list[Raw]:
+        if not isinstance(items, list):
+            raise SpecError(f"{where} must be a list of layers", self.line)
+        if level > LIMITS.max_nesting:
+            raise LimitError("max_nesting", f"blocks are nested more than "
+                             f"{LIMITS.max_nesting} deep", self.line)
+        return [self.node(item, level) for item in items]
+
+    def node(self, item: Any, level: int) -> Raw:
+        self.line += 1
+        line = self.line
+        if not isinstance(item, dict) or not isinstance(item.get("op"), str):
+            raise SpecError("each layer must be an object with an 'op'", line)
+        op = item["op"].lower()
+        name = item.get("name")
+        if name is not None and not isinstance(name, str):
+            raise SpecError("'name' must be a string", line)
+        if op in _BLOCKS:
+            return self.block(op, item, name, line, level + 1)
+        canonical = CANONICAL.get(op)
+        if canonical is None:
+            raise SpecError(f"unknown op '{op}'", line)
+        args = {k: _arg(k, v, line) for k, v in item.items()
+                if k not in ("op", "name", "claims")}
+        return Raw(line, stmt=Stmt("layer", op=canonical, args=args, name=name,
+                                   claims=_claims(item.get("claims"), line)))
+
+    def block(self, op: str, item: dict[str, Any], name: str | None, line: int,
+              level: int) -> Raw:
+        raw = Raw(line, kind=op, name=name)
+        if op in ("concat", "join"):
+            branches = item.get("branches")
+            if not isinstance(branches, list):
+                raise SpecError(f"{op} needs 'branches': a list of layer lists", line)
+            raw.children = [Raw(line, kind="branch", children=self.seq(b, level, "a branch"))
+                            for b in branches]
+            return raw
+        raw.children = self.seq(item.get("body", []), level, f"{op} body")
+        if op == "repeat":
+            times = item.get("times")
+            if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+                raise SpecError("repeat needs 'times', a whole number of at least 1", line)
+            raw.times = times
+        if op == "residual":
+            short = item.get("shortcut")
+            raw.shortcut = self.seq(short, level, "shortcut") if short else None
+            surv = item.get("survival")
+            if surv is not None:
+                if not isinstance(surv, (int, float)) or not 0 < surv <= 1:
+                    raise SpecError("survival must be a number in (0, 1]", line)
+                raw.survival = float(surv)
+        return raw
+
+
+def _arg(key: str, value: Any, line: int) -> Any:
+    if key in _PAIR_KEYS:
+        if key == "pad" and value == "same":
+            return "same"
+        if isinstance(value, int) and not isinstance(value, bool):
+            return (value, value)
+        if isinstance(value, str) and "x" in value.lower():
+            parts = value.lower().split("x")
+            if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
+                return (int(parts[0]), int(parts[1]))
+        if (isinstance(value, list) and len(value) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+            return (value[0], value[1])
+        raise SpecError(f"'{key}' must be a whole number or [h, w], got {value!r}", line)
+    if key in ("out", "groups", "size"):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise SpecError(f"'{key}' must be a whole number, got {value!r}", line)
+        return value
+    if key in ("bias", "ceil"):
+        if not isinstance(value, bool):
+            raise SpecError(f"'{key}' must be true or false", line)
+        return value
+    if key == "p":
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise SpecError("'p' must be a number", line)
+        return float(value)
+    raise SpecError(f"unknown key '{key}'", line)
+
+
+def _claims(obj: Any, line: int) -> tuple[Claim, ...]:
+    if obj is None:
+        return ()
+    if not isinstance(obj, dict):
+        raise SpecError("'claims' must be an object such as {\"output\": \"55x55x96\"}", line)
+    out = []
+    for k, v in obj.items():
+        if k.lower() not in CLAIM_KEYS:
+            raise SpecError(f"unknown claim '{k}'", line)
+        out.append(Claim(CLAIM_KEYS[k.lower()], str(v)))
+    return tuple(out)
+
+
+def _input(obj: Any) -> Volume:
+    if isinstance(obj, dict):
+        vals = [obj.get(k) for k in ("h", "w", "c")]
+    elif isinstance(obj, str):
+        vals = [int(p) if p.strip().isdigit() else None for p in obj.lower().split("x")]
+    elif isinstance(obj, list):
+        vals = list(obj)
+    else:
+        vals = []
+    if len(vals) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+        raise SpecError("'input' must be {\"h\": H, \"w\": W, \"c\": C}, [H, W, C] or 'HxWxC'", 0)
+    return Volume(*vals)  # type: ignore[arg-type]
+
+
+def parse_json_spec(obj: dict[str, Any]) -> Network:
+    if not isinstance(obj, dict):
+        raise SpecError("a JSON spec must be an object with 'input' and 'layers'")
+    if "input" not in obj:
+        raise SpecError("no input: give 'input': {\"h\": 227, \"w\": 227, \"c\": 3}", 0)
+    vol = _input(obj["input"])
+    raws = [Raw(0, stmt=Stmt("input", volume=vol))]
+    raws += _Reader().seq(obj.get("layers", []), 0, "'layers'")
+    if _count(raws) > LIMITS.max_layers:
+        raise LimitError("max_layers", f"the spec expands to more than {LIMITS.max_layers:,} "
+                         f"layers (repeat counts multiply)")
+    return _Builder().network(raws)

@@ -1,0 +1,319 @@
+"""Reading one statement: the canonical language and the notations pasted from slides and notes.
+
+Every reader returns a :class:`Stmt`; numbers a student wrote about the result (a bracketed
+volume, ``memory:``, ``params:`` ...) are kept as claims, never used as input, except the input
+line's volume and the VGG notes' ``FC: [1x1x4096]``, whose bracket is the only count given.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.engine.errors import SpecError
+from app.engine.graph import Claim, Volume
+
+CANONICAL = {
+    "conv": "conv", "convolution": "conv", "conv2d": "conv",
+    "maxpool": "maxpool", "max_pool": "maxpool", "maxpool2d": "maxpool",
+    "avgpool": "avgpool", "avg_pool": "avgpool", "avgpool2d": "avgpool",
+    "adaptiveavgpool": "adaptiveavgpool", "adaptive_avgpool": "adaptiveavgpool",
+    "gap": "gap", "globalavgpool": "gap", "global_avgpool": "gap",
+    "fc": "fc", "linear": "fc", "dense_layer": "fc",
+    "relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid",
+    "bn": "bn", "batchnorm": "bn", "batchnorm2d": "bn",
+    "lrn": "lrn", "norm": "lrn", "dropout": "dropout", "softmax": "softmax", "soft-max": "softmax",
+    "flatten": "flatten", "padchannels": "padchannels",
+}
+CLAIM_KEYS = {
+    "memory": "activations", "activations": "activations", "params": "params",
+    "parameters": "params", "weights": "weights", "biases": "biases", "macs": "macs",
+    "ops": "macs", "flops": "flops", "output": "output", "rf": "rf",
+}
+_CLAIM_RE = re.compile(r"\b(" + "|".join(CLAIM_KEYS) + r")\s*:\s*", re.I)
+_BRACKET_RE = re.compile(r"\[\s*(\d[\d\s,]*(?:[x×*]\s*\d+\s*){0,2})\]", re.I)
+_SIZE_RE = re.compile(r"^(\d+)(?:[x×*](\d+))?$")
+_VOL_RE = re.compile(r"^(\d+)\s*[x×*]\s*(\d+)\s*[x×*]\s*(\d+)$")
+
+
+@dataclass(slots=True)
+class Stmt:
+    kind: str  # layer | input | total | directive
+    op: str = ""
+    args: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    claims: tuple[Claim, ...] = ()
+    volume: Volume | None = None
+
+
+def read_statement(text: str, line: int) -> Stmt:
+    """Parse one statement (no braces) into a Stmt, or raise SpecError naming the line."""
+    low = text.strip().lower()
+    if low.startswith("total"):
+        return _total(text, line)
+    if low.startswith("survival"):
+        return Stmt("directive", op="survival", args=_survival_directive(low, line))
+    text, claims = _take_claims(text)
+    bracket, text = _take_bracket(text)
+    name, body = _split_label(text)
+    stmt = _read_body(body, name, line, bracket)
+    if bracket is not None and stmt.kind == "layer" and not stmt.args.pop("_bracket_used", False):
+        claims = (Claim("output", bracket),) + claims
+    stmt.args.pop("_bracket_used", None)
+    stmt.name, stmt.claims = name, claims
+    return stmt
+
+
+def _take_claims(text: str) -> tuple[str, tuple[Claim, ...]]:
+    matches = list(_CLAIM_RE.finditer(text))
+    if not matches:
+        return text, ()
+    matches = [m for m in matches if text[: m.start()].strip()]
+    if not matches:
+        return text, ()
+    claims = []
+    for m, nxt in zip(matches, matches[1:] + [None]):
+        value = text[m.end(): nxt.start() if nxt else len(text)].strip().rstrip(",;")
+        if value:
+            claims.append(Claim(CLAIM_KEYS[m.group(1).lower()], value))
+    return text[: matches[0].start()].strip(), tuple(claims)
+
+
+def _take_bracket(text: str) -> tuple[str | None, str]:
+    m = _BRACKET_RE.search(text)
+    if not m:
+        return None, text
+    inner = re.sub(r"\s+", "", m.group(1))
+    return inner, (text[: m.start()] + " " + text[m.end():]).strip()
+
+
+def _split_label(text: str) -> tuple[str | None, str]:
+    text = re.sub(r"\([^)]*\)", " ", text).strip()
+    if ":" in text:
+        left, right = text.split(":", 1)
+        left, right = left.strip(), right.strip()
+        if left and re.fullmatch(r"[\w.\- ]+", left):
+            return left, right
+    return None, text
+
+
+def _read_body(body: str, name: str | None, line: int, bracket: str | None) -> Stmt:
+    if not body and name:
+        body = name
+    words = [w for w in re.split(r"[\s,]+", body.strip().lower()) if w]
+    if not words:
+        raise SpecError("empty layer: expected an op such as 'conv 64 3x3'", line, name)
+    for reader in (_input, _canonical, _vgg, _block_label, _slide):
+        stmt = reader(words, (name or "").lower(), line, bracket)
+        if stmt is not None:
+            return stmt
+    raise SpecError(f"unknown layer '{body.strip()}'; expected one of input, conv, maxpool, "
+                    f"avgpool, adaptiveavgpool, gap, fc, relu, tanh, sigmoid, bn, lrn, dropout, "
+                    f"softmax, flatten, padchannels, or a block (concat, residual, dense, join, "
+                    f"aux, repeat)", line, name)
+
+
+def _input(words: list[str], label: str, line: int, bracket: str | None) -> Stmt | None:
+    is_input = words[0] in ("input", "image", "data") or label in ("input", "image", "data")
+    if not is_input:
+        return None
+    rest = " ".join(w for w in words if w not in ("input", "image", "data", "images"))
+    rest = rest.replace(" ", "x") if re.fullmatch(r"\d+ \d+ \d+", rest) else rest
+    text = rest or (bracket or "")
+    m = _VOL_RE.match(text.replace(" ", ""))
+    if not m:
+        raise SpecError(f"input needs a volume H x W x C, e.g. 'input 227x227x3' (got "
+                        f"'{text or 'nothing'}')", line)
+    return Stmt("input", volume=Volume(int(m[1]), int(m[2]), int(m[3])))
+
+
+def _size(word: str, line: int, what: str) -> tuple[int, int]:
+    m = _SIZE_RE.match(word)
+    if not m:
+        raise SpecError(f"{what} must look like 3 or 3x3, got '{word}'", line)
+    h = int(m[1])
+    return h, int(m[2]) if m[2] else h
+
+
+def _canonical(words: list[str], label: str, line: int, bracket: str | None) -> Stmt | None:
+    op = CANONICAL.get(words[0])
+    if op is None:
+        return None
+    args: dict[str, Any] = {}
+    toks = words[1:]
+    i = 0
+    while i < len(toks):
+        t = toks[i]
+        val = toks[i + 1] if i + 1 < len(toks) else None
+        i += _canonical_arg(op, t, val, args, line)
+    if op == "fc" and "out" not in args and bracket:
+        args |= {"out": _last_dim(bracket), "_bracket_used": True}
+    if op == "lrn" and "out" in args:
+        args["size"] = args.pop("out")
+    if op == "dropout" and "out" in args:
+        raise SpecError("dropout takes a probability such as 0.5", line)
+    return Stmt("layer", op=op, args=args)
+
+
+_KEYED = {"stride": "stride", "s": "stride", "pad": "pad", "padding": "pad", "p": "pad",
+          "dilation": "dilation", "d": "dilation", "groups": "groups", "g": "groups",
+          "size": "size", "kernel": "kernel", "k": "kernel", "filters": "out", "out": "out"}
+
+
+def _canonical_arg(op: str, t: str, val: str | None, args: dict[str, Any], line: int) -> int:
+    """Consume one argument; return how many words were used."""
+    t = t.replace("=", " ").strip()
+    if t in ("nobias", "no_bias"):
+        args["bias"] = False
+        return 1
+    if t == "bias":
+        args["bias"] = True
+        return 1
+    if t in ("ceil", "ceil_mode"):
+        args["ceil"] = True
+        return 1
+    if t.startswith("/") and t[1:].isdigit():
+        args["stride"] = (int(t[1:]), int(t[1:]))
+        return 1
+    if t in _KEYED:
+        key = _KEYED[t]
+        if val is None:
+            raise SpecError(f"'{t}' needs a value", line)
+        if key == "pad" and val == "same":
+            args["pad"] = "same"
+        elif key in ("groups", "size", "out"):
+            if not val.isdigit():
+                raise SpecError(f"{t} must be a whole number, got '{val}'", line)
+            args[key] = int(val)
+        elif op == "dropout" and key == "pad":
+            args["p"] = _prob(val, line)
+        else:
+            args[key] = _size(val, line, t)
+        return 2
+    if re.fullmatch(r"\d+", t) and op in ("conv", "fc", "padchannels", "lrn") and "out" not in args:
+        args["out"] = int(t)
+        return 1
+    if re.fullmatch(r"\d*\.\d+|0|1", t) and op == "dropout":
+        args["p"] = _prob(t, line)
+        return 1
+    if _SIZE_RE.match(t) and "kernel" not in args and op not in ("fc", "padchannels"):
+        args["kernel"] = _size(t, line, "kernel")
+        return 1
+    raise SpecError(f"{op}: unexpected '{t}'", line)
+
+
+def _prob(val: str, line: int) -> float:
+    try:
+        return float(val)
+    except ValueError:
+        raise SpecError(f"dropout probability must be a number, got '{val}'", line) from None
+
+
+def _vgg(words: list[str], label: str, line: int, bracket: str | None) -> Stmt | None:
+    w = words[0]
+    m = re.fullmatch(r"conv(\d+)-(\d+)", w)
+    if m:
+        k, n = int(m[1]), int(m[2])
+        return Stmt("layer", op="conv", args={"out": n, "kernel": (k, k), "pad": (k // 2, k // 2)})
+    m = re.fullmatch(r"fc-?(\d*)", w)
+    if m:
+        if m[1]:
+            return Stmt("layer", op="fc", args={"out": int(m[1])})
+        if bracket and len(words) == 1:
+            return Stmt("layer", op="fc", args={"out": _last_dim(bracket), "_bracket_used": True})
+        return None
+    m = re.fullmatch(r"(max)?pool(\d*)", w)
+    if m and len(words) == 1:
+        k = int(m[2]) if m[2] else 2
+        return Stmt("layer", op="maxpool", args={"kernel": (k, k), "stride": (k, k)})
+    return None
+
+
+def _last_dim(bracket: str) -> int:
+    return int(re.findall(r"\d+", bracket.replace(",", ""))[-1])
+
+
+def _block_label(words: list[str], label: str, line: int, bracket: str | None) -> Stmt | None:
+    """Slide block labels: '3x3 conv, 64', '3x3 conv, 128, /2', 'pool', 'avg pool', 'FC 1000'."""
+    stride = next((int(w[1:]) for w in words if re.fullmatch(r"/\d+", w)), 1)
+    rest = [w for w in words if not re.fullmatch(r"/\d+", w)]
+    if len(rest) >= 2 and _SIZE_RE.match(rest[0]) and rest[1] == "conv":
+        kh, kw = _size(rest[0], line, "kernel")
+        if len(rest) < 3 or not rest[2].isdigit():
+            raise SpecError("a conv label needs its filter count, e.g. '3x3 conv, 64'", line)
+        return Stmt("layer", op="conv", args={"out": int(rest[2]), "kernel": (kh, kw),
+                                             "stride": (stride, stride), "pad": (kh // 2, kw // 2)})
+    kernel = _size(rest[0], line, "kernel") if rest and _SIZE_RE.match(rest[0]) else None
+    core = rest[1:] if kernel else rest
+    if core in (["avg", "pool"], ["avgpool"], ["average", "pool"]):
+        if kernel is None:
+            return Stmt("layer", op="gap")
+        return Stmt("layer", op="avgpool", args={"kernel": kernel, "stride": (stride, stride)
+                                                 if stride > 1 else kernel})
+    if core in (["pool"], ["max", "pool"]):
+        k = kernel or (2, 2)
+        pad = (k[0] // 2, k[1] // 2) if kernel and stride > 1 and k[0] % 2 else (0, 0)
+        return Stmt("layer", op="maxpool", args={"kernel": k, "stride": (stride, stride)
+                                                 if kernel else k, "pad": pad})
+    return None
+
+
+_FILTERS = re.compile(r"^(?:(\d+)\s+)?(\d+)x(\d+)\s+filters?(?:\s+applied)?(?:\s+at)?"
+                      r"(?:\s+stride\s+(\d+))?(?:\s+pad\s+(\d+))?$")
+
+
+def _slide(words: list[str], label: str, line: int, bracket: str | None) -> Stmt | None:
+    """The AlexNet slide: '96 11x11 filters at stride 4, pad 0', 'Normalization layer', ...'"""
+    body = " ".join(words)
+    m = _FILTERS.match(body)
+    if m:
+        n, kh, kw, s, p = m.groups()
+        args: dict[str, Any] = {"kernel": (int(kh), int(kw))}
+        if s:
+            args["stride"] = (int(s), int(s))
+        if p:
+            args["pad"] = (int(p), int(p))
+        if n and "pool" not in label:
+            return Stmt("layer", op="conv", args=args | {"out": int(n)})
+        if "pool" in label:
+            return Stmt("layer", op="avgpool" if "avg" in label else "maxpool", args=args)
+        raise SpecError(f"'{body}': is it a conv or a pool? name it (CONV1:, POOL1:) or use "
+                        f"'conv N KxK stride S'", line)
+    if body in ("normalization layer", "normalization", "norm layer", "local response normalization"):
+        return Stmt("layer", op="lrn")
+    m = re.fullmatch(r"(\d+) neurons?", body)
+    if m:
+        return Stmt("layer", op="fc", args={"out": int(m[1])})
+    return None
+
+
+def _total(text: str, line: int) -> Stmt:
+    """'TOTAL memory: 24M * 4 bytes ~= 96MB / image', 'TOTAL params: 138M parameters'."""
+    low = text.lower()
+    claims: list[Claim] = []
+    body = low.split(":", 1)[1] if ":" in low else low
+    if "memory" in low.split(":", 1)[0]:
+        first = re.match(r"\s*~?\s*([\d.,]+\s*[kmg]?)", body)
+        if first:
+            claims.append(Claim("activations", first[1].strip()))
+        nbytes = re.search(r"([\d.,]+\s*[kmgt]i?b)\b", body)
+        if nbytes:
+            claims.append(Claim("activation_bytes", nbytes[1].strip()))
+    elif "param" in low.split(":", 1)[0] or "weight" in low.split(":", 1)[0]:
+        first = re.match(r"\s*~?\s*([\d.,]+\s*[kmg]?)", body)
+        if first:
+            claims.append(Claim("params", first[1].strip()))
+    if not claims:
+        raise SpecError("a TOTAL line needs 'memory: N' or 'params: N'", line)
+    return Stmt("total", claims=tuple(claims))
+
+
+def _survival_directive(low: str, line: int) -> dict[str, Any]:
+    m = re.fullmatch(r"survival\s+linear\s+([\d.]+)", low.strip())
+    if not m:
+        raise SpecError("expected 'survival linear P' (P the survival of the last block)", line)
+    p = float(m[1])
+    if not 0.0 < p <= 1.0:
+        raise SpecError(f"survival probability must be in (0, 1], got {p}", line)
+    return {"last": p}

@@ -1,0 +1,151 @@
+"""Turning an op's arguments (from the text or the JSON form) into a validated Layer.
+
+Both spec readers produce the same argument dict and call :func:`make_layer`, so every check
+(zero stride, kernel limits, groups, dropout probability) lives in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.engine.errors import LimitError, SpecError
+from app.engine.graph import AttrValue, Claim, Layer
+from app.engine.limits import LIMITS
+
+Pair = tuple[int, int]
+
+#: which arguments each op accepts (besides claims)
+ACCEPTS: dict[str, frozenset[str]] = {
+    "conv": frozenset({"out", "kernel", "stride", "pad", "dilation", "groups", "bias"}),
+    "maxpool": frozenset({"kernel", "stride", "pad", "dilation", "ceil"}),
+    "avgpool": frozenset({"kernel", "stride", "pad", "ceil"}),
+    "adaptiveavgpool": frozenset({"kernel"}),
+    "fc": frozenset({"out", "bias"}),
+    "dropout": frozenset({"p"}),
+    "lrn": frozenset({"size"}),
+    "padchannels": frozenset({"out"}),
+}
+
+
+def make_layer(op: str, args: dict[str, Any], name: str, line: int,
+               claims: tuple[Claim, ...] = ()) -> Layer:
+    extra = set(args) - ACCEPTS.get(op, frozenset())
+    if extra:
+        raise SpecError(f"{op} does not take {', '.join(sorted(extra))}", line, name)
+    builder = _BUILDERS.get(op)
+    attrs: dict[str, AttrValue] = builder(args, line, name) if builder else {}
+    return Layer(op=op, name=name, line=line, attrs=attrs, claims=claims)
+
+
+def _bounded(what: str, value: int, lo: int, hi: int, limit: str, line: int) -> int:
+    if value < lo:
+        raise SpecError(f"{what} must be at least {lo}, got {value}", line)
+    if value > hi:
+        raise LimitError(limit, f"{what} {value:,} exceeds the limit of {hi:,} ({limit})", line)
+    return value
+
+
+def _pair(args: dict[str, Any], key: str, default: Pair | None, line: int, name: str) -> Pair:
+    value = args.get(key, default)
+    if value is None:
+        raise SpecError(f"{name}: missing {key} (e.g. 3x3)", line, name)
+    h, w = value
+    return int(h), int(w)
+
+
+def _window(args: dict[str, Any], line: int, name: str, default_stride_is_kernel: bool,
+            kernel_default: Pair | None = None) -> dict[str, AttrValue]:
+    kh, kw = _pair(args, "kernel", kernel_default, line, name)
+    for k in (kh, kw):
+        _bounded("kernel size", k, 1, LIMITS.max_kernel, "max_kernel", line)
+    sh, sw = _pair(args, "stride", (kh, kw) if default_stride_is_kernel else (1, 1), line, name)
+    for s in (sh, sw):
+        if s == 0:
+            raise SpecError(f"{name}: stride must be at least 1, got 0", line, name)
+        _bounded("stride", s, 1, LIMITS.max_stride, "max_stride", line)
+    dh, dw = _pair(args, "dilation", (1, 1), line, name)
+    for d in (dh, dw):
+        _bounded("dilation", d, 1, LIMITS.max_dilation, "max_dilation", line)
+    attrs: dict[str, AttrValue] = {"kh": kh, "kw": kw, "sh": sh, "sw": sw}
+    pad = args.get("pad", (0, 0))
+    if pad == "same":
+        if (sh, sw) != (1, 1):
+            raise SpecError(f"{name}: pad same needs stride 1 (as in PyTorch); give the padding "
+                            f"as a number instead", line, name)
+        ph, pw = dh * (kh - 1) // 2, dw * (kw - 1) // 2
+        attrs["same"] = True
+    else:
+        ph, pw = int(pad[0]), int(pad[1])
+        for p in (ph, pw):
+            _bounded("padding", p, 0, LIMITS.max_pad, "max_pad", line)
+    attrs |= {"ph": ph, "pw": pw}
+    if (dh, dw) != (1, 1):
+        attrs |= {"dh": dh, "dw": dw}
+    return attrs
+
+
+def _conv(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    if "out" not in args:
+        raise SpecError(f"{name}: conv needs the number of filters, e.g. 'conv 64 3x3'", line, name)
+    out = _bounded("number of filters", int(args["out"]), 1, LIMITS.max_channels, "max_channels", line)
+    attrs = {"out": out} | _window(args, line, name, False)
+    attrs["groups"] = _bounded("groups", int(args.get("groups", 1)), 1, LIMITS.max_groups,
+                               "max_groups", line)
+    attrs["bias"] = bool(args.get("bias", True))
+    return attrs
+
+
+def _pool(ceil_ok: bool) -> Any:
+    def build(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+        attrs = _window(args, line, name, True, kernel_default=(2, 2))
+        if attrs.get("same"):
+            raise SpecError(f"{name}: pooling takes a numeric pad", line, name)
+        ke_h = int(attrs.get("dh", 1)) * (int(attrs["kh"]) - 1) + 1
+        ke_w = int(attrs.get("dw", 1)) * (int(attrs["kw"]) - 1) + 1
+        if 2 * int(attrs["ph"]) > ke_h or 2 * int(attrs["pw"]) > ke_w:
+            raise SpecError(f"{name}: pool padding must be at most half the kernel (PyTorch's "
+                            f"rule): kernel {ke_h}x{ke_w}, pad {attrs['ph']}x{attrs['pw']}",
+                            line, name)
+        attrs["ceil"] = bool(args.get("ceil", False))
+        return attrs
+    return build
+
+
+def _adaptive(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    oh, ow = _pair(args, "kernel", None, line, name)
+    for o in (oh, ow):
+        _bounded("adaptive pool output size", o, 1, LIMITS.max_hw, "max_hw", line)
+    return {"oh": oh, "ow": ow}
+
+
+def _fc(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    if "out" not in args:
+        raise SpecError(f"{name}: fc needs the number of neurons, e.g. 'fc 4096'", line, name)
+    out = _bounded("number of neurons", int(args["out"]), 1, LIMITS.max_channels, "max_channels", line)
+    return {"out": out, "bias": bool(args.get("bias", True))}
+
+
+def _dropout(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    p = float(args.get("p", 0.5))
+    if not 0.0 <= p < 1.0:
+        raise SpecError(f"{name}: dropout probability must be in [0, 1), got {p}", line, name)
+    return {"p": p}
+
+
+def _lrn(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    return {"size": _bounded("lrn size", int(args.get("size", 5)), 1, LIMITS.max_kernel,
+                             "max_kernel", line)}
+
+
+def _padchannels(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    if "out" not in args:
+        raise SpecError(f"{name}: padchannels needs the channel count, e.g. 'padchannels 32'",
+                        line, name)
+    return {"out": _bounded("channels", int(args["out"]), 1, LIMITS.max_channels, "max_channels",
+                            line)}
+
+
+_BUILDERS: dict[str, Any] = {
+    "conv": _conv, "maxpool": _pool(True), "avgpool": _pool(True), "adaptiveavgpool": _adaptive,
+    "fc": _fc, "dropout": _dropout, "lrn": _lrn, "padchannels": _padchannels,
+}

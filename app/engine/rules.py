@@ -1,0 +1,204 @@
+"""One small rule per op: what a layer does to a volume, and what it costs.
+
+Conventions (carried to the JSON as ``conventions`` and to the pages as "How we count"):
+
+* ``macs`` are multiply-accumulates of conv and fc layers only, bias additions excluded (the
+  lecture's "ops"); pools, normalisation, activations and merges count 0. ``flops = 2 x macs``.
+* ``weights`` are multiplicative parameters, ``biases`` additive ones; BatchNorm has 2C learnable
+  parameters (scale and shift), counted as C weights and C biases; its running statistics are
+  buffers, not parameters.
+* Activations are set by the walk (values in the output tensor; in-place and view ops add none).
+
+Each rule returns a :class:`Step`; the walk adds activations and the receptive field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.engine.errors import SpecError
+from app.engine.graph import Layer, Volume
+from app.engine.maths import OutLen, ceil_div, fmt, k_eff, whole_fixes, window_out_len
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A sliding window along one axis, for the receptive-field walk."""
+
+    k: int  # effective extent
+    s: int
+    p: int  # padding before the first element
+
+
+@dataclass(slots=True)
+class Step:
+    out: Volume
+    weights: int = 0
+    biases: int = 0
+    macs: int = 0
+    formulas: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    rf: tuple[Window, Window] | None = None  # None: the field passes through unchanged
+
+
+Rule = Callable[[Layer, Volume], Step]
+RULES: dict[str, Rule] = {}
+
+
+def rule(*ops: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        for op in ops:
+            RULES[op] = fn
+        return fn
+
+    return register
+
+
+def _int(layer: Layer, key: str, default: int = 0) -> int:
+    return int(layer.attrs.get(key, default))
+
+
+def _axes(layer: Layer, x: Volume, ceil: bool) -> tuple[OutLen, OutLen]:
+    """Slide the layer's window over both axes; reject kernels larger than the padded input."""
+    kh, kw, sh, sw = (_int(layer, a, 1) for a in ("kh", "kw", "sh", "sw"))
+    ph, pw, dh, dw = _int(layer, "ph"), _int(layer, "pw"), _int(layer, "dh", 1), _int(layer, "dw", 1)
+    for axis, n, k, p, d in (("H", x.h, kh, ph, dh), ("W", x.w, kw, pw, dw)):
+        if n + 2 * p < k_eff(k, d):
+            raise SpecError(
+                f"{layer.op} kernel {k_eff(k, d)} along {axis} is larger than the padded input "
+                f"{n} + 2*{p} = {n + 2 * p}; use a smaller kernel or more padding",
+                layer.line, layer.name)
+    return window_out_len(x.h, kh, sh, ph, dh, ceil), window_out_len(x.w, kw, sw, pw, dw, ceil)
+
+
+def _spatial(layer: Layer, x: Volume, ceil: bool, step: Step) -> tuple[int, int]:
+    oh, ow = _axes(layer, x, ceil)
+    step.formulas["h"], step.formulas["w"] = oh.formula(), ow.formula()
+    for axis, o in (("H", oh), ("W", ow)):
+        if not o.whole and not ceil:
+            fixes = whole_fixes(o.n, o.k, o.s, o.p, o.d)
+            step.warnings.append(
+                f"output {axis} {o.formula()} is not whole; PyTorch floors it to {o.value}, "
+                f"dropping the last {(o.n + 2 * o.p - k_eff(o.k, o.d)) % o.s} row(s)/column(s) of "
+                f"the padded input; {fixes}")
+    step.rf = (Window(k_eff(oh.k, oh.d), oh.s, oh.p), Window(k_eff(ow.k, ow.d), ow.s, ow.p))
+    return oh.value, ow.value
+
+
+@rule("conv")
+def conv(layer: Layer, x: Volume) -> Step:
+    """Conv2d: out = (n + 2p - k_eff)/s + 1 per axis; weights = kh*kw*(C/groups)*N;
+    biases = N; macs = H'*W'*N * kh*kw*(C/groups)."""
+    n, g = _int(layer, "out"), _int(layer, "groups", 1)
+    if x.c % g or n % g:
+        raise SpecError(f"groups {g} must divide both the input channels ({x.c}) and the number "
+                        f"of filters ({n})", layer.line, layer.name)
+    kh, kw, cin = _int(layer, "kh"), _int(layer, "kw"), x.c // g
+    step = Step(x)
+    h, w = _spatial(layer, x, False, step)
+    step.out = Volume(h, w, n)
+    step.formulas["c"] = f"{n} filters"
+    per = kh * kw * cin
+    fan = f"{kh}*{kw}*{x.c}" if g == 1 else f"{kh}*{kw}*({x.c}/{g})"
+    step.weights = per * n
+    step.formulas["weights"] = f"{fan}*{n} = {fmt(step.weights)}"
+    step.biases = n if layer.attrs.get("bias", True) else 0
+    step.formulas["biases"] = f"{n} (one per filter)" if step.biases else "0 (nobias)"
+    step.macs = h * w * n * per
+    step.formulas["macs"] = f"{h}*{w}*{n} * {fan} = {fmt(step.macs)}"
+    return step
+
+
+def _pool(layer: Layer, x: Volume) -> Step:
+    step = Step(x)
+    h, w = _spatial(layer, x, bool(layer.attrs.get("ceil", False)), step)
+    step.out = Volume(h, w, x.c)
+    step.formulas["c"] = f"{x.c} (pooling keeps the depth)"
+    return step
+
+
+@rule("maxpool")
+def maxpool(layer: Layer, x: Volume) -> Step:
+    """MaxPool2d: out = (n + 2p - k)/s + 1 (ceil optional); no parameters, 0 macs."""
+    return _pool(layer, x)
+
+
+@rule("avgpool")
+def avgpool(layer: Layer, x: Volume) -> Step:
+    """AvgPool2d: as maxpool; the additions and the division are not counted as macs."""
+    return _pool(layer, x)
+
+
+@rule("adaptiveavgpool")
+def adaptiveavgpool(layer: Layer, x: Volume) -> Step:
+    """AdaptiveAvgPool2d((oh, ow)): output oh x ow; window up to ceil(n/o), step about n/o."""
+    oh, ow = _int(layer, "oh"), _int(layer, "ow")
+    step = Step(Volume(oh, ow, x.c))
+    step.formulas["h"] = f"{oh} (adaptive: windows of up to ceil({x.h}/{oh}) = {ceil_div(x.h, oh)})"
+    step.formulas["w"] = f"{ow} (adaptive: windows of up to ceil({x.w}/{ow}) = {ceil_div(x.w, ow)})"
+    step.rf = (Window(ceil_div(x.h, oh), max(x.h // oh, 1), 0),
+               Window(ceil_div(x.w, ow), max(x.w // ow, 1), 0))
+    return step
+
+
+@rule("gap")
+def gap(layer: Layer, x: Volume) -> Step:
+    """Global average pool: HxWxC -> 1x1xC. Its field spans the whole input."""
+    step = Step(Volume(1, 1, x.c))
+    step.formulas["h"] = step.formulas["w"] = "1 (global average over the whole map)"
+    step.rf = (Window(x.h, x.h, 0), Window(x.w, x.w, 0))
+    return step
+
+
+@rule("fc")
+def fc(layer: Layer, x: Volume) -> Step:
+    """Linear on the flattened input: weights = H*W*C*N, biases = N, macs = H*W*C*N.
+    Output volume 1x1xN; its field spans the whole input."""
+    n = _int(layer, "out")
+    step = Step(Volume(1, 1, n))
+    fan = f"{x.h}*{x.w}*{x.c}" if (x.h, x.w) != (1, 1) else f"{x.c}"
+    step.weights = x.size * n
+    step.formulas["weights"] = f"{fan}*{n} = {fmt(step.weights)}"
+    step.biases = n if layer.attrs.get("bias", True) else 0
+    step.formulas["biases"] = f"{n} (one per neuron)" if step.biases else "0 (nobias)"
+    step.macs = x.size * n
+    step.formulas["macs"] = f"{fan}*{n} = {fmt(step.macs)}"
+    step.formulas["c"] = f"{n} neurons"
+    step.rf = (Window(x.h, x.h, 0), Window(x.w, x.w, 0))
+    return step
+
+
+@rule("bn")
+def bn(layer: Layer, x: Volume) -> Step:
+    """BatchNorm2d: 2C learnable parameters (C scales as weights, C shifts as biases)."""
+    step = Step(x, weights=x.c, biases=x.c)
+    step.formulas["weights"] = f"{x.c} (one scale per channel)"
+    step.formulas["biases"] = f"{x.c} (one shift per channel)"
+    return step
+
+
+@rule("padchannels")
+def padchannels(layer: Layer, x: Volume) -> Step:
+    """Zero-pad the channels to ``out`` (ResNet option-A shortcut): no parameters."""
+    n = _int(layer, "out")
+    if n < x.c:
+        raise SpecError(f"padchannels {n} is fewer than the {x.c} input channels",
+                        layer.line, layer.name)
+    step = Step(Volume(x.h, x.w, n))
+    step.formulas["c"] = f"{x.c} + {n - x.c} zero channels = {n}"
+    return step
+
+
+@rule("flatten")
+def flatten(layer: Layer, x: Volume) -> Step:
+    """Flatten: HxWxC -> 1x1x(H*W*C), a view (no new values)."""
+    step = Step(Volume(1, 1, x.size))
+    step.formulas["c"] = f"{x.h}*{x.w}*{x.c} = {fmt(x.size)}"
+    return step
+
+
+@rule("relu", "tanh", "sigmoid", "lrn", "dropout", "softmax")
+def elementwise(layer: Layer, x: Volume) -> Step:
+    """Shape-preserving ops without parameters; their arithmetic is not counted as macs."""
+    return Step(x)
