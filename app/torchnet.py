@@ -131,10 +131,12 @@ def _pool_args(layer: Layer) -> dict[str, Any]:
 
 
 def _maxpool(layer: Layer, in_place: bool) -> nn.Module:
-    return nn.MaxPool2d(**_pool_args(layer))
+    return nn.MaxPool2d(**_pool_args(layer), dilation=_pair(layer, "dh", "dw", 1))
 
 
 def _avgpool(layer: Layer, in_place: bool) -> nn.Module:
+    if _pair(layer, "dh", "dw", 1) != (1, 1):
+        raise ValueError(f"{layer.name}: AvgPool2d has no dilation")
     return nn.AvgPool2d(**_pool_args(layer))
 
 
