@@ -126,13 +126,28 @@ def _totals(walk: Walk, depth: int, expected_depth: float, opts: Options) -> Tot
     }
     for key, value in values.items():
         if value > LIMITS.max_total:
+            culprit = _crossing(rows, key, value)
             raise LimitError("max_total", f"total {key} {value:,} exceeds 2^53 - 1 "
                              f"({LIMITS.max_total:,}), the largest integer a browser reads "
-                             f"exactly (max_total)")
+                             f"exactly (max_total); the sum passes it at {culprit.name}",
+                             culprit.line)
     return Totals(**values,
                   expected_depth=expected_depth if stochastic else None,
                   expected_macs=sum(r.macs * k for r, k in zip(rows, walk.keep))
                   if stochastic else None)
+
+
+def _crossing(rows: list[LayerRow], key: str, total: int) -> LayerRow:
+    """The row at which the running total of ``key`` passes the limit."""
+    field = {"flops": "macs", "activation_bytes": "activations", "param_bytes": "params",
+             "training_bytes": "activations"}.get(key, key)
+    whole = sum(int(getattr(r, field, 0)) for r in rows) or 1
+    running = 0
+    for r in rows:
+        running += int(getattr(r, field, 0))
+        if running * total / whole > LIMITS.max_total:
+            return r
+    return rows[-1]
 
 
 def analyze_layer(layer: str, input: Volume, *, dtype: str = "float32", batch: int = 1,

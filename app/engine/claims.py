@@ -151,8 +151,8 @@ def _judge(field: str, text: str, candidates: list[tuple[int, str]]) -> ClaimRes
     wrong = [r for r in readings if not _agrees(r, main_value)]
     off = int(wrong[0].value - main_value) if wrong else 0
     return ClaimResult(field=field, claimed=text, computed=main_value, ok=False,
-                       explanation=f"'{wrong[0].text if wrong else text}' is wrong: the {field} "
-                                   f"is {fmt(main_value)} (about {approx(main_value)}; {main_what})"
+                       explanation=f"'{wrong[0].text if wrong else text}' is wrong: the computed "
+                                   f"{field} is {fmt(main_value)} (about {approx(main_value)}; {main_what})"
                                    + (f"; the claim is off by {fmt(abs(off))}" if off else ""))
 
 
@@ -195,7 +195,9 @@ def check_claims(claims: tuple[Claim, ...], row: LayerRow) -> list[ClaimResult]:
 def _row_candidates(field: str, row: LayerRow) -> list[tuple[int, str]]:
     f = row.formulas
     if field in ("params", "weights"):
-        cands = [(row.weights, f"counted the weights only: {f.get('weights')}")]
+        extra = (f"; with the {fmt(row.biases)} biases the layer has {fmt(row.params)} parameters"
+                 if row.biases else "")
+        cands = [(row.weights, f"counted the weights only: {f.get('weights')}{extra}")]
         if row.biases:
             cands.append((row.params, f"counted weights and biases: {f.get('params')}"))
         if field == "params" and row.biases:

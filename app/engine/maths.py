@@ -83,10 +83,8 @@ def whole_fixes(n: int, k: int, s: int, p: int, d: int) -> str:
     pads = [q for q in range(p + 1, p + s + 1) if (n + 2 * q - ke) % s == 0]
     text = f"an input of {' or '.join(sizes)}"
     if pads:
-        text += f", or pad {pads[0]}"
-    else:
-        text += " (no padding makes it whole)"
-    return text + " would make it whole"
+        return text + f", or pad {pads[0]}, would make it whole"
+    return text + " would make it whole (no padding can)"
 
 
 def ceil_div(a: int, b: int) -> int:

@@ -290,20 +290,18 @@ def _slide(words: list[str], label: str, line: int, bracket: str | None) -> Stmt
 
 def _total(text: str, line: int) -> Stmt:
     """'TOTAL memory: 24M * 4 bytes ~= 96MB / image', 'TOTAL params: 138M parameters'."""
-    low = text.lower()
+    head, _, body = text.partition(":")
+    head = head.lower()
     claims: list[Claim] = []
-    body = low.split(":", 1)[1] if ":" in low else low
-    if "memory" in low.split(":", 1)[0]:
-        first = re.match(r"\s*~?\s*([\d.,]+\s*[kmg]?)", body)
+    first = re.match(r"\s*~?\s*([\d.,]+\s*[kmgKMG]?)", body)
+    if "memory" in head:
         if first:
             claims.append(Claim("activations", first[1].strip()))
-        nbytes = re.search(r"([\d.,]+\s*[kmgt]i?b)\b", body)
+        nbytes = re.search(r"([\d.,]+\s*[kmgt]i?b)\b", body, re.I)
         if nbytes:
             claims.append(Claim("activation_bytes", nbytes[1].strip()))
-    elif "param" in low.split(":", 1)[0] or "weight" in low.split(":", 1)[0]:
-        first = re.match(r"\s*~?\s*([\d.,]+\s*[kmg]?)", body)
-        if first:
-            claims.append(Claim("params", first[1].strip()))
+    elif ("param" in head or "weight" in head) and first:
+        claims.append(Claim("params", first[1].strip()))
     if not claims:
         raise SpecError("a TOTAL line needs 'memory: N' or 'params: N'", line)
     return Stmt("total", claims=tuple(claims))

@@ -76,7 +76,8 @@ class _Parser:
                                 "branch or repeat N", tok.line)
             nxt = self.peek(1)
             self.pos += 1
-            if nxt is not None and nxt.kind == "{":
+            if nxt is not None and nxt.kind == "{" and (_opens_block(tok.text)
+                                                         or nxt.line == tok.line):
                 out.append(self.block(tok, level + 1))
             else:
                 out.append(Raw(tok.line, stmt=read_statement(tok.text, tok.line)))
@@ -100,6 +101,12 @@ class _Parser:
             self.pos += 2
             raw.shortcut = self.seq(level, o)
         return raw
+
+
+def _opens_block(text: str) -> bool:
+    head = text.split(":", 1)[1] if ":" in text else text
+    words = head.split()
+    return bool(words) and words[0].lower() in BLOCK_WORDS
 
 
 def _block_header(text: str, line: int) -> Raw:

@@ -72,18 +72,44 @@ def _axes(layer: Layer, x: Volume, ceil: bool) -> tuple[OutLen, OutLen]:
     return window_out_len(x.h, kh, sh, ph, dh, ceil), window_out_len(x.w, kw, sw, pw, dw, ceil)
 
 
+def _same(layer: Layer, x: Volume, step: Step) -> tuple[int, int]:
+    """pad same (stride 1): k_eff - 1 in total, (k_eff-1)//2 before and the rest after,
+    as PyTorch does, so the output keeps the input's size."""
+    wins = []
+    for axis, n, k, d in (("h", x.h, _int(layer, "kh"), _int(layer, "dh", 1)),
+                          ("w", x.w, _int(layer, "kw"), _int(layer, "dw", 1))):
+        ke = k_eff(k, d)
+        before = (ke - 1) // 2
+        step.formulas[axis] = (f"({n} - {ke} + {ke - 1})/1 + 1 = {n}  [pad same: {ke - 1} in "
+                               f"total, {before} before and {ke - 1 - before} after]")
+        wins.append(Window(ke, 1, before))
+    step.rf = (wins[0], wins[1])
+    return x.h, x.w
+
+
 def _spatial(layer: Layer, x: Volume, ceil: bool, step: Step) -> tuple[int, int]:
+    if layer.attrs.get("same"):
+        return _same(layer, x, step)
     oh, ow = _axes(layer, x, ceil)
     step.formulas["h"], step.formulas["w"] = oh.formula(), ow.formula()
-    for axis, o in (("H", oh), ("W", ow)):
-        if not o.whole and not ceil:
-            fixes = whole_fixes(o.n, o.k, o.s, o.p, o.d)
-            step.warnings.append(
-                f"output {axis} {o.formula()} is not whole; PyTorch floors it to {o.value}, "
-                f"dropping the last {(o.n + 2 * o.p - k_eff(o.k, o.d)) % o.s} row(s)/column(s) of "
-                f"the padded input; {fixes}")
+    if not ceil:
+        _warn_not_whole(step, oh, ow)
     step.rf = (Window(k_eff(oh.k, oh.d), oh.s, oh.p), Window(k_eff(ow.k, ow.d), ow.s, ow.p))
     return oh.value, ow.value
+
+
+def _warn_not_whole(step: Step, oh: OutLen, ow: OutLen) -> None:
+    """A non-whole output size is floored as PyTorch does; say so, exactly, with the fix."""
+    bad = [(axis, o) for axis, o in (("H", oh), ("W", ow)) if not o.whole]
+    if len(bad) == 2 and oh.formula() == ow.formula():
+        bad = [("H and W", oh)]
+    for axis, o in bad:
+        lost = (o.n + 2 * o.p - k_eff(o.k, o.d)) % o.s
+        step.warnings.append(
+            f"output {axis}: ({o.n} - {k_eff(o.k, o.d)} + 2*{o.p})/{o.s} + 1 = "
+            f"{o.formula().split(' = ')[1].split(',')[0]} is not whole; PyTorch floors it to "
+            f"{o.value}, so the last {lost} input row(s)/column(s) are never read; "
+            f"{whole_fixes(o.n, o.k, o.s, o.p, o.d)}")
 
 
 @rule("conv")
