@@ -1,0 +1,36 @@
+"""The FastAPI app factory: settings, templates, error handlers, body limit, routers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app.web.errors import install_error_handlers
+from app.web.middleware import BodyLimitMiddleware
+from app.web.routers import api, pages, zoo
+from app.web.settings import Settings
+from app.web.templating import make_templates
+
+DESCRIPTION = """\
+CNN architecture calculator: give a network as a spec (one layer a line, or the JSON form)
+and get each layer's output shape, parameters, multiply-accumulates, activations, memory and
+receptive field, with the arithmetic shown.
+
+Every error answers 422 (or 404/405) with one shape:
+`{"errors": [{"line": N, "message": "...", "layer"?: "...", "limit"?: "max_batch"}]}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; tests pass their own ``Settings``."""
+    settings = settings or Settings()
+    app = FastAPI(title="archcalc", version="0.1.0", description=DESCRIPTION)
+    app.state.settings = settings
+    app.state.templates = make_templates(settings)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
+    app.include_router(api.router)
+    app.include_router(zoo.router)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,133 @@
+"""One error shape for the whole app, and the handlers that produce it.
+
+Every error answer carries the same list, as JSON under /api and in the page elsewhere::
+
+    {"errors": [{"line": 3, "message": "...", "layer": "conv2", "limit": "max_layers"}]}
+
+``line`` is the 1-based spec line (0 when the problem is not tied to a line); ``layer`` and
+``limit`` appear only when known. Status codes::
+
+    422  the input is wrong: a bad spec, a limit exceeded, a malformed or mistyped request
+    404  no such route; 405 wrong method
+    500  a bug (logged); the goal is that none ever happens
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from app.engine.errors import LimitError, SpecError
+from app.web.schemas import ErrorItem, ErrorResponse
+from app.web.templating import render_error_page
+
+log = logging.getLogger("archcalc.web")
+
+#: request fields whose upper bound is one of the engine's named limits
+LIMITED_FIELDS = {"batch": "max_batch", "h": "max_hw", "w": "max_hw", "c": "max_channels"}
+
+#: documents the error shape in OpenAPI; routes pass it as ``responses=``
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorResponse, "description": "a bad spec, a limit exceeded, or a "
+                                                 "malformed request"},
+}
+
+
+def error_body(items: Sequence[ErrorItem]) -> dict[str, Any]:
+    """The JSON body of every error answer."""
+    return ErrorResponse(errors=list(items)).model_dump(exclude_none=True)
+
+
+def spec_error_items(exc: SpecError) -> list[ErrorItem]:
+    """The engine's issues, with the limit's name when a limit was exceeded."""
+    limit = exc.limit if isinstance(exc, LimitError) else None
+    return [ErrorItem(line=i.line, message=i.message, layer=i.layer, limit=limit)
+            for i in exc.issues]
+
+
+def _field_item(where: list[str], err: dict[str, Any]) -> ErrorItem:
+    """A readable message for one bad field, naming the field and, for a bound, the limit."""
+    field, kind, value = ".".join(where), err["type"], err.get("input")
+    limit = LIMITED_FIELDS.get(where[-1])
+    if limit is not None and kind in {"less_than_equal", "less_than"}:
+        bound = err.get("ctx", {}).get("le", err.get("ctx", {}).get("lt"))
+        return ErrorItem(line=0, limit=limit,
+                         message=f"{field} = {value} is over the limit of {bound} ({limit})")
+    shown = repr(value) if kind != "missing" and len(repr(value)) <= 60 else ""
+    got = f" (got {shown})" if shown else ""
+    return ErrorItem(line=0, message=f"{field}: {err['msg']}{got}")
+
+
+def _body_item(err: dict[str, Any]) -> ErrorItem:
+    """A readable message for a body that is missing, not JSON, or not an object."""
+    if err["type"] == "json_invalid":
+        detail = err.get("ctx", {}).get("error", "")
+        return ErrorItem(line=0, message=f"the request body is not valid JSON: {detail} "
+                                         f"(at character {err['loc'][1]})")
+    if err["type"] == "missing":
+        return ErrorItem(line=0, message='the request body is missing: send a JSON object '
+                                         'such as {"spec": "input 227x227x3"}')
+    return ErrorItem(line=0, message="the request body must be a JSON object, sent with "
+                                     f"Content-Type: application/json ({err['msg']})")
+
+
+def validation_items(exc: RequestValidationError) -> list[ErrorItem]:
+    """FastAPI's validation errors in the one error shape."""
+    items = []
+    for err in exc.errors():
+        where = [str(part) for part in err["loc"][1:]]
+        json_error = err["type"] == "json_invalid"
+        items.append(_body_item(err) if json_error or not where else _field_item(where, err))
+    return items
+
+
+def wants_html(request: Request) -> bool:
+    """Pages get their errors in the page; everything under /api gets JSON."""
+    path = request.url.path
+    return not (path.startswith("/api/") or path in {"/api", "/openapi.json"})
+
+
+def error_response(request: Request, status: int, items: Sequence[ErrorItem]) -> Response:
+    """Answer with the error list, as the page or as JSON."""
+    if wants_html(request):
+        return render_error_page(request, status, error_body(items)["errors"])
+    return JSONResponse(error_body(items), status_code=status)
+
+
+async def _on_spec_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SpecError)
+    return error_response(request, 422, spec_error_items(exc))
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(request, 422, validation_items(exc))
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    item = ErrorItem(line=0, message=str(exc.detail))
+    response = error_response(request, exc.status_code, [item])
+    response.headers.update(exc.headers or {})
+    return response
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    item = ErrorItem(line=0, message=f"internal error ({type(exc).__name__}); this is a bug "
+                                     "in archcalc, please report it with the spec")
+    return JSONResponse(error_body([item]), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every kind of failure to the one error shape."""
+    app.add_exception_handler(SpecError, _on_spec_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)
