@@ -1,0 +1,122 @@
+"""The app as people run it: a real uvicorn server, and an import that leaves torch alone."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_until_ready(base: str, server: subprocess.Popen[bytes], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"uvicorn exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base}/openapi.json", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    raise TimeoutError(f"uvicorn did not answer within {seconds} s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    port = _free_port()
+    log = tmp_path_factory.mktemp("uvicorn") / "stderr.txt"
+    with log.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning"],
+            cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        try:
+            _wait_until_ready(f"http://127.0.0.1:{port}", proc, seconds=30)
+        except (RuntimeError, TimeoutError) as exc:
+            raise RuntimeError(f"{exc}; its log:\n{log.read_text()}") from exc
+        yield "127.0.0.1", port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _post(host: str, port: int, path: str, payload: object) -> tuple[int, Any]:
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        conn.request("POST", path, body=json.dumps(payload),
+                     headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_alexnet_slide_through_a_real_server(server: tuple[str, int], alexnet_slide: str) -> None:
+    status, body = _post(*server, "/api/analyze", {"spec": alexnet_slide})
+    assert status == 200, body
+    conv1 = next(row for row in body["layers"] if row["name"].lower() == "conv1")
+    assert (conv1["output"]["h"], conv1["output"]["w"], conv1["output"]["c"]) == (55, 55, 96)
+    assert conv1["weights"] == 11 * 11 * 3 * 96
+    assert conv1["biases"] == 96
+    assert conv1["macs"] == 55 * 55 * 96 * 11 * 11 * 3
+
+
+def test_pages_through_a_real_server(server: tuple[str, int]) -> None:
+    host, port = server
+    with urllib.request.urlopen(f"http://{host}:{port}/", timeout=10) as response:
+        assert response.status == 200
+        assert b'action="/analyze"' in response.read()
+
+
+def test_chunked_body_over_the_limit(server: tuple[str, int]) -> None:
+    """No Content-Length: the server must count the streamed bytes itself."""
+    from app.engine.limits import LIMITS
+
+    chunk = b" " * 8192
+    chunks = [b'{"spec": "input 8x8x3', *([chunk] * (LIMITS.max_body_bytes // len(chunk) + 2)),
+              b'"}']
+    conn = http.client.HTTPConnection(*server, timeout=10)
+    try:
+        conn.request("POST", "/api/analyze", body=iter(chunks), encode_chunked=True,
+                     headers={"Content-Type": "application/json",
+                              "Transfer-Encoding": "chunked"})
+        response = conn.getresponse()
+        status, body = response.status, json.loads(response.read())
+    except (BrokenPipeError, ConnectionResetError):
+        pytest.fail("the server should answer, not drop the connection")
+    finally:
+        conn.close()
+    assert status == 422
+    assert body["errors"][0]["limit"] == "max_body_bytes"
+
+
+def test_importing_the_app_does_not_load_torch() -> None:
+    code = ("import sys, app.main; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
+                            text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]", result.stdout
