@@ -95,7 +95,8 @@ def _input_row(net: Network) -> LayerRow:
     v = net.input
     axis = AxisRF(size=1, jump=1, start=0.0)
     row = LayerRow(
-        index=0, name=net.input_name, op="input", line=net.input_line,
+        index=0, name=net.input_name, op="input", line=net.input_line, block="", depth=0,
+        survival=None,
         input=VolumeOut(h=v.h, w=v.w, c=v.c), output=VolumeOut(h=v.h, w=v.w, c=v.c),
         weights=0, biases=0, params=0, macs=0, activations=v.size,
         rf=RF(size=1, jump=1, start=0.0, h=axis, w=axis),
