@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,8 @@ from app.engine.result import VolumeOut
 ZOO_DIR = Path(__file__).parent
 SPEC_DIR = ZOO_DIR / "specs"
 CATALOG = ZOO_DIR / "catalog.toml"
-_VOLUME = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*x\s*(\d+)\s*$", re.I)
-_INPUT_LINE = re.compile(r"^(\s*)input\s+\d+\s*x\s*\d+\s*x\s*\d+", re.I | re.M)
+_VOLUME = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*x\s*(\d+)\s*$", re.IGNORECASE)
+_INPUT_LINE = re.compile(r"^(\s*)input\s+\d+\s*x\s*\d+\s*x\s*\d+", re.IGNORECASE | re.MULTILINE)
 
 
 class _Frozen(BaseModel):
@@ -122,7 +122,7 @@ def get_model(model_id: str) -> ModelInfo:
         raise UnknownModel(model_id) from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _spec_text(model_id: str) -> str:
     get_model(model_id)
     return (SPEC_DIR / f"{model_id}.spec").read_text(encoding="utf-8")
@@ -136,7 +136,7 @@ def model_spec(model_id: str, input: Volume | None = None) -> str:
     return _INPUT_LINE.sub(lambda m: f"{m[1]}input {input}", text, count=1)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _network(model_id: str) -> Network:
     return parse_spec(_spec_text(model_id))
 
