@@ -167,10 +167,14 @@ def analyze_model(model_id: str, *, input: Volume | None = None, dtype: str = "f
 
 
 @lru_cache(maxsize=1)
+def _summaries() -> tuple[ModelSummary, ...]:
+    return tuple(ModelSummary(**info.model_dump(), totals=analyze_model(info.id).totals)
+                 for info in list_models())
+
+
 def model_summaries() -> list[ModelSummary]:
     """Every entry with the totals of its default analysis."""
-    return [ModelSummary(**info.model_dump(), totals=analyze_model(info.id).totals)
-            for info in list_models()]
+    return list(_summaries())
 
 
 def ilsvrc_results() -> list[IlsvrcResult]:

@@ -1,5 +1,71 @@
-"""Zoo and lecture routes (/api/models, /api/lecture). Filled in by the zoo work."""
+"""Zoo and lecture routes: /api/models, /api/models/{id}, /api/models/{id}/spec, /api/lecture.
 
-from fastapi import APIRouter
+Thin: each route hands its options to ``app.zoo`` or ``app.lecture``. Errors take the app's one
+shape: an unknown id is a 404, a bad input volume or aux on a model without auxiliary
+classifiers a 422 (both raised here or by the engine, rendered by ``app.web.errors``).
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+from pydantic import ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from app import zoo
+from app.engine import Analysis, Volume
+from app.lecture import LectureClaim, lecture_claims
+from app.web.errors import ERROR_RESPONSES
+from app.web.schemas import Options
+
+router = APIRouter(prefix="/api", tags=["zoo"], responses=ERROR_RESPONSES)
+NOT_FOUND = {404: ERROR_RESPONSES[422] | {"description": "no zoo model has this id"}}
+
+
+class ModelQuery(Options):
+    """GET /api/models/{id}: the analysis options, and an optional input volume."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    input: str | None = Field(None, description="HxWxC, e.g. 320x320x3, replacing the "
+                                                "model's own input volume")
+
+    def volume(self) -> Volume | None:
+        return zoo.parse_volume(self.input) if self.input else None
+
+
+def known(model_id: str) -> str:
+    """The id itself, or a 404 naming the ids there are."""
+    try:
+        zoo.get_model(model_id)
+    except zoo.UnknownModel as exc:
+        raise HTTPException(404, str(exc)) from None
+    return model_id
+
+
+@router.get("/models", response_model=list[zoo.ModelSummary], name="api_models")
+def models() -> list[zoo.ModelSummary]:
+    """Every zoo model: what is published about it and the totals of its default analysis."""
+    return zoo.model_summaries()
+
+
+@router.get("/models/{model_id}", response_model=Analysis, name="api_model",
+            responses=NOT_FOUND)
+def model(model_id: str, query: Annotated[ModelQuery, Query()]) -> Analysis:
+    """One zoo model's full analysis; ``input=HxWxC`` replaces its input volume."""
+    return zoo.analyze_model(known(model_id), input=query.volume(), **query.engine_options())
+
+
+@router.get("/models/{model_id}/spec", response_class=PlainTextResponse, name="api_model_spec",
+            responses=NOT_FOUND)
+def model_spec(model_id: str) -> str:
+    """The model's spec text: POSTed to /api/analyze it gives the same analysis."""
+    return zoo.model_spec(known(model_id))
+
+
+@router.get("/lecture", response_model=list[LectureClaim], name="api_lecture")
+def lecture() -> list[LectureClaim]:
+    """The lecture's worked numbers, each recomputed now, with its status and arithmetic."""
+    return lecture_claims()
