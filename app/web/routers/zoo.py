@@ -7,7 +7,7 @@ classifiers a 422 (both raised here or by the engine, rendered by ``app.web.erro
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
@@ -21,7 +21,7 @@ from app.web.errors import ERROR_RESPONSES
 from app.web.schemas import Options
 
 router = APIRouter(prefix="/api", tags=["zoo"], responses=ERROR_RESPONSES)
-NOT_FOUND = {404: ERROR_RESPONSES[422] | {"description": "no zoo model has this id"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: ERROR_RESPONSES[422] | {"description": "no zoo model has this id"}}
 
 
 class ModelQuery(Options):
