@@ -15,7 +15,7 @@ CI_RUN = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 def _setup_commands() -> list[str]:
     """One-line commands in the README's code blocks that start from a fresh venv."""
-    blocks = re.findall(r"```[^\n]*\n(.*?)```", README, flags=re.S)
+    blocks = re.findall(r"```[^\n]*\n(.*?)```", README, flags=re.DOTALL)
     lines = [line.strip() for block in blocks for line in block.splitlines()]
     return [line for line in lines if line.startswith("python3 -m venv")]
 

@@ -32,6 +32,10 @@ log = logging.getLogger("archcalc.web")
 #: request fields whose upper bound is one of the engine's named limits
 LIMITED_FIELDS = {"batch": "max_batch", "h": "max_hw", "w": "max_hw", "c": "max_channels"}
 
+#: JSON's names for what a body decoded to
+_JSON_KINDS = {"list": "array", "str": "string", "int": "number", "float": "number",
+               "bool": "boolean", "NoneType": "null"}
+
 #: documents the error shape in OpenAPI; routes pass it as ``responses=``
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "a bad spec, a limit exceeded, or a "
@@ -73,8 +77,12 @@ def _body_item(err: dict[str, Any]) -> ErrorItem:
     if err["type"] == "missing":
         return ErrorItem(line=0, message='the request body is missing: send a JSON object '
                                          'such as {"spec": "input 227x227x3"}')
-    return ErrorItem(line=0, message="the request body must be a JSON object, sent with "
-                                     f"Content-Type: application/json ({err['msg']})")
+    if isinstance(err.get("input"), bytes):
+        return ErrorItem(line=0, message="the request body must be JSON, sent with "
+                                         "Content-Type: application/json")
+    kind = _JSON_KINDS.get(type(err.get("input")).__name__, "value")
+    return ErrorItem(line=0, message=f"the request body must be a JSON object, not a {kind}: "
+                                     '{"spec": "input 227x227x3", ...}')
 
 
 def validation_items(exc: RequestValidationError) -> list[ErrorItem]:
@@ -112,7 +120,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    item = ErrorItem(line=0, message=str(exc.detail))
+    item = ErrorItem(line=0, message=f"{exc.detail}: {request.method} {request.url.path}")
     response = error_response(request, exc.status_code, [item])
     response.headers.update(exc.headers or {})
     return response

@@ -13,7 +13,7 @@ import jinja2
 _SI_STEPS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
 
 
-def thousands(value: int | float | None) -> str:
+def thousands(value: float | None) -> str:
     """34848 -> "34,848"; a float with a fraction keeps two decimals; None -> "—"."""
     if value is None:
         return "—"
@@ -22,7 +22,7 @@ def thousands(value: int | float | None) -> str:
     return f"{int(value):,}"
 
 
-def compact(value: int | float | None) -> str:
+def compact(value: float | None) -> str:
     """105415200 -> "105.4M", 34944 -> "34.9K", 96 -> "96" (decimal prefixes)."""
     if value is None:
         return "—"
@@ -38,12 +38,12 @@ def volume(value: Any) -> str:
     return f"{get('h')}x{get('w')}x{get('c')}"
 
 
-def megabytes(value: int | float) -> str:
+def megabytes(value: float) -> str:
     """Bytes -> "61.2 MB" (1 MB = 10^6 bytes, as on the lecture slides)."""
     return f"{value / 10**6:,.1f} MB"
 
 
-def mebibytes(value: int | float) -> str:
+def mebibytes(value: float) -> str:
     """Bytes -> "58.4 MiB" (1 MiB = 2^20 bytes, as frameworks report)."""
     return f"{value / 2**20:,.1f} MiB"
 

@@ -8,6 +8,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.web.schemas import ErrorItem, ErrorResponse
 
 LIMIT_NAME = "max_body_bytes"
+#: after refusing a body, read and discard at most this much more of it, so that a client that
+#: is still sending finishes and reads the answer instead of finding the connection reset
+DRAIN_BYTES = 1024 * 1024
 
 
 class _TooLarge(Exception):
@@ -19,7 +22,8 @@ class BodyLimitMiddleware:
 
     The declared Content-Length is checked first; then the bytes actually streamed are
     counted (a client may send no length, or a wrong one). A body within the limit is
-    buffered (it is small) and replayed to the app unchanged.
+    buffered (it is small) and replayed to the app unchanged. A refused body is never parsed;
+    up to ``DRAIN_BYTES`` more of it is read and dropped before answering.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -32,11 +36,14 @@ class BodyLimitMiddleware:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
+            if declared <= DRAIN_BYTES:
+                await _drain(receive, DRAIN_BYTES)
             await self._refuse(scope, receive, send, f"is {declared:,} bytes")
             return
         try:
             messages = await self._read_body(receive)
         except _TooLarge:
+            await _drain(receive, DRAIN_BYTES)
             await self._refuse(scope, receive, send, f"is more than {self.max_bytes:,} bytes")
             return
         await self.app(scope, _replay(messages, receive), send)
@@ -63,6 +70,15 @@ class BodyLimitMiddleware:
         response = JSONResponse(body.model_dump(exclude_none=True), status_code=422,
                                 headers={"Connection": "close"})
         await response(scope, receive, send)
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    """Read and drop the rest of a request body, at most ``budget`` bytes of it."""
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+        budget -= len(message.get("body", b""))
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -19,7 +19,7 @@ def _spec_is_text_or_object(value: object) -> object:
     if isinstance(value, (str, dict)):
         return value
     raise PydanticCustomError(
-        "spec_type", "spec must be text (the spec language) or a JSON object (the JSON form)")
+        "spec_type", "must be text (the spec language) or a JSON object (the JSON form)")
 
 
 def _volume_from_text(value: object) -> object:
@@ -29,7 +29,7 @@ def _volume_from_text(value: object) -> object:
     match = _VOLUME_RE.fullmatch(value)
     if match is None:
         raise PydanticCustomError(
-            "volume", "input must be a volume 'HxWxC' such as '227x227x3', "
+            "volume", "must be a volume 'HxWxC' such as '227x227x3', "
                       "or an object with h, w and c")
     h, w, c = (int(g) for g in match.groups())
     return {"h": h, "w": w, "c": c}
@@ -96,7 +96,7 @@ class ErrorItem(BaseModel):
     line: int
     message: str
     layer: str | None = None
-    limit: str | None = Field(None, description="the limit exceeded, e.g. 'max_batch'")
+    limit: str | None = Field(default=None, description="the limit exceeded, e.g. 'max_batch'")
 
 
 class ErrorResponse(BaseModel):

@@ -53,7 +53,7 @@ def json_twin(request: Request) -> str:
 def render_page(request: Request, name: str, context: dict[str, Any],
                 status: int = 200) -> Response:
     """Render a page with the form refilled from the query string and its JSON twin linked."""
-    base = {"form": form_values(request.query_params), "errors": [], "analysis": None,
+    base: dict[str, Any] = {"form": form_values(request.query_params), "errors": [], "analysis": None,
             "json_url": json_twin(request)}
     return get_templates(request).TemplateResponse(request, name, base | context,
                                                    status_code=status)

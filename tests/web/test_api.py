@@ -63,7 +63,7 @@ def test_options_change_the_memory(client: TestClient, small_spec: str) -> None:
 
 
 def test_get_twin_matches_post(client: TestClient, small_spec: str) -> None:
-    options = {"dtype": "int8", "batch": 3, "optimizer": "adam", "aux": True}
+    options: dict[str, Any] = {"dtype": "int8", "batch": 3, "optimizer": "adam", "aux": True}
     posted = client.post("/api/analyze", json={"spec": small_spec, **options})
     fetched = client.get("/api/analyze", params={"spec": small_spec, **options})
     assert fetched.status_code == 200, fetched.text

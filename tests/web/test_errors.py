@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.engine.limits import LIMITS
 from app.web.app import create_app
@@ -218,7 +219,8 @@ def test_unexpected_exception_is_a_500_in_the_shape(monkeypatch: pytest.MonkeyPa
     assert "RuntimeError" in error_items(response.json())[0]["message"]
 
 
-def _asgi_post(chunks: list[bytes], max_bytes: int) -> tuple[list[dict[str, Any]], bool]:
+def _asgi_post(chunks: list[bytes], max_bytes: int) -> tuple[list[MutableMapping[str, Any]],
+                                                             bool]:
     """Send ``chunks`` with no Content-Length through the middleware; return what it sent."""
     reached: list[bool] = []
 
@@ -227,12 +229,12 @@ def _asgi_post(chunks: list[bytes], max_bytes: int) -> tuple[list[dict[str, Any]
 
     pending = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
                for i, c in enumerate(chunks)]
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return pending.pop(0) if pending else {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": "/api/analyze", "headers": []}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,8 +12,19 @@ from app.engine.result import Analysis
 from app.web import filters
 
 
+def _ctx(response: Any) -> dict[str, Any]:
+    """The template context TestClient records for a rendered page."""
+    context: dict[str, Any] = response.context
+    return context
+
+
+def _template_name(response: Any) -> str:
+    name: str = response.template.name
+    return name
+
+
 def _analysis(response: Any) -> Analysis:
-    analysis = response.context["analysis"]
+    analysis = _ctx(response)["analysis"]
     assert isinstance(analysis, Analysis)
     return analysis
 
@@ -22,12 +32,12 @@ def _analysis(response: Any) -> Analysis:
 def test_index_shows_the_form(client: TestClient) -> None:
     response = client.get("/")
     assert response.status_code == 200
-    assert response.template.name == "index.html"
+    assert _template_name(response) == "index.html"
     html = response.text
     assert '<form class="calc" method="get" action="/analyze">' in html
     for name in ("spec", "dtype", "batch", "optimizer", "aux"):
         assert f'name="{name}"' in html
-    assert response.context["form"]["spec"].strip()  # an example to start from
+    assert _ctx(response)["form"]["spec"].strip()  # an example to start from
     assert 'href="/static/app.css"' in html
 
 
@@ -39,7 +49,7 @@ def test_stylesheet_is_served(client: TestClient) -> None:
 def test_analyze_page_shows_the_numbers(client: TestClient, small_spec: str) -> None:
     response = client.get("/analyze", params={"spec": small_spec, "batch": 2})
     assert response.status_code == 200, response.text
-    assert response.template.name == "analyze.html"
+    assert _template_name(response) == "analyze.html"
     conv1 = next(row for row in _analysis(response).layers if row.name == "conv1")
     assert (conv1.output.h, conv1.output.w, conv1.output.c) == (55, 55, 96)
     assert conv1.weights == 11 * 11 * 3 * 96
@@ -49,7 +59,7 @@ def test_analyze_page_shows_the_numbers(client: TestClient, small_spec: str) -> 
     assert f"{11 * 11 * 3 * 96:,}" in html
     assert f"{55 * 55 * 96 * 11 * 11 * 3:,}" in html
     assert "How we count" in html
-    assert response.context["form"]["batch"] == "2"
+    assert _ctx(response)["form"]["batch"] == "2"
 
 
 def test_analyze_page_shows_formulas_and_conventions(client: TestClient,
@@ -108,18 +118,18 @@ def test_bad_spec_shows_errors_in_the_page(client: TestClient) -> None:
     response = client.get("/analyze", params={"spec": spec})
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("text/html")
-    errors = response.context["errors"]
+    errors = _ctx(response)["errors"]
     assert [e["line"] for e in errors] == [3]
     assert "line 3" in response.text and 'role="alert"' in response.text
-    assert response.context["analysis"] is None
-    assert response.context["form"]["spec"] == spec  # refilled so it can be fixed
+    assert _ctx(response)["analysis"] is None
+    assert _ctx(response)["form"]["spec"] == spec  # refilled so it can be fixed
 
 
 def test_bad_options_show_errors_in_the_page(client: TestClient, small_spec: str) -> None:
     response = client.get("/analyze", params={"spec": small_spec, "batch": "5000",
                                               "dtype": "float64"})
     assert response.status_code == 422
-    errors = response.context["errors"]
+    errors = _ctx(response)["errors"]
     assert {e.get("limit") for e in errors} >= {"max_batch"}
     assert any("dtype" in e["message"] for e in errors)
     assert "max_batch" in response.text
@@ -128,7 +138,7 @@ def test_bad_options_show_errors_in_the_page(client: TestClient, small_spec: str
 def test_missing_spec_shows_errors_in_the_page(client: TestClient) -> None:
     response = client.get("/analyze")
     assert response.status_code == 422
-    assert any("spec" in e["message"] for e in response.context["errors"])
+    assert any("spec" in e["message"] for e in _ctx(response)["errors"])
 
 
 def test_unknown_page_is_a_404_page(client: TestClient) -> None:
@@ -161,5 +171,3 @@ def test_rf_filter(client: TestClient) -> None:
 
     assert filters.rf_size(RF()) == "1x7"
 
-
-Find = Callable[[list[dict[str, Any]], str], dict[str, Any]]

@@ -21,6 +21,11 @@ gap
 fc 1000
 """
 
+def _context(response: Any) -> dict[str, Any]:
+    context: dict[str, Any] = response.context
+    return context
+
+
 OPTIONS: list[dict[str, Any]] = [
     {},
     {"dtype": "bfloat16", "batch": 64, "optimizer": "adam"},
@@ -35,7 +40,7 @@ def test_page_context_equals_api_json(client: TestClient, small_spec: str, alexn
     spec = {"small": small_spec, "slide": alexnet_slide, "blocks": BLOCKS}[which]
     page = client.get("/analyze", params={"spec": spec, **options})
     assert page.status_code == 200, page.text
-    analysis = page.context["analysis"]
+    analysis = _context(page)["analysis"]
     assert isinstance(analysis, Analysis)
     body = {"spec": spec, **options}
     if "aux" in body:

@@ -97,7 +97,7 @@ def test_chunked_body_over_the_limit(server: tuple[str, int]) -> None:
     from app.engine.limits import LIMITS
 
     chunk = b" " * 8192
-    chunks = [b'{"spec": "input 8x8x3', *([chunk] * (LIMITS.max_body_bytes // len(chunk) + 2)),
+    chunks = [b'{"spec": "input 8x8x3', *([chunk] * (2 * LIMITS.max_body_bytes // len(chunk))),
               b'"}']
     conn = http.client.HTTPConnection(*server, timeout=10)
     try:
@@ -120,3 +120,13 @@ def test_importing_the_app_does_not_load_torch() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
                             text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_declared_body_over_the_limit(server: tuple[str, int]) -> None:
+    """The client sends it all and still reads the answer (the server drops the rest)."""
+    from app.engine.limits import LIMITS
+
+    spec = "input 8x8x3\n" + "relu\n" * (2 * LIMITS.max_body_bytes // 5)
+    status, body = _post(*server, "/api/analyze", {"spec": spec})
+    assert status == 422
+    assert body["errors"][0]["limit"] == "max_body_bytes"
