@@ -15,6 +15,7 @@ Every error answer carries the same list, as JSON under /api and in the page els
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from collections.abc import Sequence
 from typing import Any
 
@@ -120,7 +121,10 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    item = ErrorItem(line=0, message=f"{exc.detail}: {request.method} {request.url.path}")
+    detail = str(exc.detail)
+    if detail == HTTPStatus(exc.status_code).phrase:  # the default: say what was asked
+        detail = f"{detail}: {request.method} {request.url.path}"
+    item = ErrorItem(line=0, message=detail)
     response = error_response(request, exc.status_code, [item])
     response.headers.update(exc.headers or {})
     return response

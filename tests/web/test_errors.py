@@ -196,7 +196,22 @@ def test_bad_layer_lines(client: TestClient, error_items: Items, layer: str) -> 
 def test_unknown_api_route(client: TestClient, error_items: Items) -> None:
     response = client.get("/api/nothing-here")
     assert response.status_code == 404
-    error_items(response.json())
+    assert "/api/nothing-here" in error_items(response.json())[0]["message"]
+
+
+def test_http_exception_detail_is_kept(error_items: Items) -> None:
+    from fastapi import HTTPException
+
+    app = create_app()
+
+    @app.get("/api/test-missing")
+    def missing() -> None:
+        raise HTTPException(404, detail="no zoo model 'lenet9'")
+
+    with TestClient(app) as client:
+        response = client.get("/api/test-missing")
+    assert response.status_code == 404
+    assert error_items(response.json())[0]["message"] == "no zoo model 'lenet9'"
 
 
 def test_wrong_method(client: TestClient, error_items: Items) -> None:
