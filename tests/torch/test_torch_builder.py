@@ -7,12 +7,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from app.engine.graph import LAYER_OPS, Block, Layer, Network, Node, Volume  # noqa: E402
-from app.engine.rules import RULES  # noqa: E402
-from app.torchnet import BUILDERS, build_module, measure  # noqa: E402
+from app.engine.graph import LAYER_OPS, Block, Layer, Network, Node, Volume
+from app.engine.rules import RULES
+from app.torchnet import BUILDERS, build_module, measure
 
 
-def L(op: str, name: str, **attrs: int | float | bool) -> Layer:
+def L(op: str, name: str, **attrs: float | bool) -> Layer:
     return Layer(op, name, 1, dict(attrs))
 
 
@@ -86,6 +86,13 @@ def test_survival_scales_the_body_in_eval() -> None:
     pytest.param(net(8, 8, 4, L("padchannels", "p", out=3)), id="padchannels would crop"),
     pytest.param(net(4, 4, 4, conv("c", 4, k=7, pad=0)), id="kernel larger than input"),
     pytest.param(net(8, 8, 4, conv("c", 4, groups=3)), id="groups do not divide"),
+    # rules the engine's parser enforces, so the hypothesis test cannot reach them
+    pytest.param(net(8, 8, 4, L("conv", "c", out=4, kh=3, kw=3, sh=2, sw=2, same=True)),
+                 id="pad same with stride 2"),
+    pytest.param(net(8, 8, 4, L("maxpool", "p", kh=2, kw=2, sh=2, sw=2, ph=2, pw=2)),
+                 id="pool pad over half the kernel"),
+    pytest.param(net(8, 8, 4, L("avgpool", "p", kh=2, kw=2, sh=2, sw=2, dh=2, dw=2)),
+                 id="avgpool with dilation"),
 ])
 def test_torch_rejects_what_cannot_run(spec: Network) -> None:
     with pytest.raises((RuntimeError, ValueError)):
