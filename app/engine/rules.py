@@ -64,6 +64,10 @@ def _axes(layer: Layer, x: Volume, ceil: bool) -> tuple[OutLen, OutLen]:
     kh, kw, sh, sw = (_int(layer, a, 1) for a in ("kh", "kw", "sh", "sw"))
     ph, pw, dh, dw = _int(layer, "ph"), _int(layer, "pw"), _int(layer, "dh", 1), _int(layer, "dw", 1)
     for axis, n, k, p, d in (("H", x.h, kh, ph, dh), ("W", x.w, kw, pw, dw)):
+        # ceil mode (PyTorch) accepts a single window that starts inside and overhangs the end
+        s = sh if axis == "H" else sw
+        if ceil and window_out_len(n, k, s, p, d, ceil).value >= 1:
+            continue
         if n + 2 * p < k_eff(k, d):
             raise SpecError(
                 f"{layer.op} kernel {k_eff(k, d)} along {axis} is larger than the padded input "
