@@ -109,11 +109,12 @@ def _warn_not_whole(step: Step, oh: OutLen, ow: OutLen) -> None:
         bad = [("H and W", oh)]
     for axis, o in bad:
         lost = (o.n + 2 * o.p - k_eff(o.k, o.d)) % o.s
+        dropped = (f"only the last {lost} padding row(s)/column(s) go unread" if lost <= o.p
+                   else f"the last {lost - o.p} input row(s)/column(s) are never read")
         step.warnings.append(
             f"output {axis}: ({o.n} - {k_eff(o.k, o.d)} + 2*{o.p})/{o.s} + 1 = "
             f"{o.formula().split(' = ')[1].split(',')[0]} is not whole; PyTorch floors it to "
-            f"{o.value}, so the last {lost} input row(s)/column(s) are never read; "
-            f"{whole_fixes(o.n, o.k, o.s, o.p, o.d)}")
+            f"{o.value}: {dropped}; {whole_fixes(o.n, o.k, o.s, o.p, o.d)}")
 
 
 @rule("conv")
