@@ -5,8 +5,10 @@ figure, exactly as said), what the engine computes now (never typed in), a statu
 arithmetic. A figure is read with the precision it is written in ("35K" means to the nearest
 thousand, "60M" to the nearest ten million, "3.57" to the hundredth):
 
-    match     the figure equals the computed value
-    rounded   the figure is the computed value rounded to the precision written
+    match     the figure equals the computed value, or is it written short: rounded to the
+              precision written and within 0.1% of it ("854M" for 854,196,224)
+    rounded   the figure is the computed value rounded to the precision written, but further
+              than 0.1% from it ("138M" for 138,357,544, "35K" for 34,944)
     differs   anything else
 
 A row with several figures takes the worst status of its parts.
@@ -121,12 +123,19 @@ def read_figure(text: str) -> Figure:
     return Figure(text, Fraction(num) * mult, place * mult)
 
 
+#: a rounded figure this close to the exact value is the same number written short
+MATCH_WITHIN = Fraction(1, 1000)
+
+
 def judge(figure: str, exact: Exact) -> Status:
     """Compare a figure as written with the exact value."""
     f = read_figure(figure)
     if f.value == exact:
         return "match"
-    return "rounded" if abs(Fraction(exact) - f.value) <= f.place / 2 else "differs"
+    gap = abs(Fraction(exact) - f.value)
+    if gap > f.place / 2:
+        return "differs"
+    return "match" if exact and gap <= MATCH_WITHIN * abs(Fraction(exact)) else "rounded"
 
 
 def part(what: str, figure: str, exact: Exact) -> ClaimPart:
