@@ -12,7 +12,7 @@ from app.engine.limits import LIMITS
 from app.engine.maths import fmt
 from app.engine.notation import read_statement
 from app.engine.ops import make_layer
-from app.engine.parse import check_input, parse_spec
+from app.engine.parse import LAYER_STEMS, check_input, parse_spec
 from app.engine.result import (DTYPE_BYTES, RF, Analysis, AxisRF, LayerRow, Options, Totals,
                                VolumeOut, WarningOut)
 from app.engine.walk import Axis, State, Walk
@@ -160,6 +160,7 @@ def analyze_layer(layer: str, input: Volume, *, dtype: str = "float32", batch: i
     if stmt.kind != "layer":
         raise SpecError("expected a layer such as 'conv 96 11x11 stride 4'", 1)
     check_input(input, 1)
-    node = make_layer(stmt.op, dict(stmt.args), stmt.name or stmt.op, 1, stmt.claims)
+    name = stmt.name or f"{LAYER_STEMS.get(stmt.op, stmt.op)}1"
+    node = make_layer(stmt.op, dict(stmt.args), name, 1, stmt.claims)
     net = Network(input, (node,))
     return analyze_network(net, dtype=dtype, batch=batch, optimizer=optimizer).layers[1]

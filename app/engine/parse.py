@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from app.engine.errors import Issue, LimitError, SpecError
+from app.engine.errors import LimitError, SpecError
 from app.engine.graph import Block, Claim, Layer, Network, Node, Volume
 from app.engine.limits import LIMITS
 from app.engine.notation import Stmt, read_statement
 from app.engine.ops import make_layer
 
+#: generated names: conv1, pool2, fc3 ... (every pool kind counts as a pool)
+LAYER_STEMS = {"maxpool": "pool", "avgpool": "pool", "adaptiveavgpool": "pool", "gap": "pool"}
 BLOCK_WORDS = ("concat", "residual", "dense", "join", "aux", "repeat", "branch", "shortcut")
 
 
@@ -275,8 +277,7 @@ class _Builder:
                 k += 1
                 name = f"{base}_{k}"
         else:
-            stem = {"maxpool": "pool", "avgpool": "pool", "adaptiveavgpool": "pool",
-                    "gap": "pool"}.get(op, op)
+            stem = LAYER_STEMS.get(op, op)
             while True:
                 self.counters[stem] = self.counters.get(stem, 0) + 1
                 name = f"{stem}{self.counters[stem]}"
@@ -324,4 +325,3 @@ def _linear_survival(nodes: tuple[Node, ...], last: float) -> tuple[Node, ...]:
     return rebuild(nodes)
 
 
-__all__ = ["Issue", "parse_spec", "tokenize"]
