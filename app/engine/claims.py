@@ -21,6 +21,7 @@ _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9, "t": 10**12}
 _BINARY = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 _NUMBER = re.compile(r"^~?\s*(?P<mant>\d[\d,]*(?:\.\d+)?|\.\d+)\s*(?P<suf>[kmgt]|bn?)?\s*"
                      r"(?P<unit>i?b(?:ytes?)?)?\s*(?:values|parameters|params|ops|/\s*image)?$", re.I)
+MAX_EXPR = 200  # characters; a longer "product" is not something a student wrote by hand
 _EXPR = re.compile(r"^[\d\s*x×+\-/().,]+$", re.I)
 
 
@@ -64,7 +65,7 @@ def _read_number(part: str) -> Reading | None:
 
 
 def _read_expr(part: str) -> Reading | None:
-    if not _EXPR.match(part):
+    if len(part) > MAX_EXPR or not _EXPR.match(part):
         return None
     expr = part.replace(",", "").replace("×", "*").replace("x", "*").replace("X", "*")
     try:

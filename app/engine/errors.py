@@ -12,6 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def short(text: str, most: int = 60) -> str:
+    """Quote user text in a message without echoing a 64 KiB line back."""
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 @dataclass(frozen=True, slots=True)
 class Issue:
     line: int

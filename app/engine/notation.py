@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.engine.errors import SpecError
+from app.engine.errors import SpecError, short
 from app.engine.graph import Claim, Volume
 
 CANONICAL = {
@@ -108,7 +108,7 @@ def _read_body(body: str, name: str | None, line: int, bracket: str | None) -> S
         stmt = reader(words, (name or "").lower(), line, bracket)
         if stmt is not None:
             return stmt
-    raise SpecError(f"unknown layer '{body.strip()}'; expected one of input, conv, maxpool, "
+    raise SpecError(f"unknown layer '{short(body.strip())}'; expected one of input, conv, maxpool, "
                     f"avgpool, adaptiveavgpool, gap, fc, relu, tanh, sigmoid, bn, lrn, dropout, "
                     f"softmax, flatten, padchannels, or a block (concat, residual, dense, join, "
                     f"aux, repeat)", line, name)
@@ -124,14 +124,14 @@ def _input(words: list[str], label: str, line: int, bracket: str | None) -> Stmt
     m = _VOL_RE.match(text.replace(" ", ""))
     if not m:
         raise SpecError(f"input needs a volume H x W x C, e.g. 'input 227x227x3' (got "
-                        f"'{text or 'nothing'}')", line)
+                        f"'{short(text) or 'nothing'}')", line)
     return Stmt("input", volume=Volume(int(m[1]), int(m[2]), int(m[3])))
 
 
 def _size(word: str, line: int, what: str) -> tuple[int, int]:
     m = _SIZE_RE.match(word)
     if not m:
-        raise SpecError(f"{what} must look like 3 or 3x3, got '{word}'", line)
+        raise SpecError(f"{what} must look like 3 or 3x3, got '{short(word)}'", line)
     h = int(m[1])
     return h, int(m[2]) if m[2] else h
 
@@ -179,12 +179,12 @@ def _canonical_arg(op: str, t: str, val: str | None, args: dict[str, Any], line:
     if t in _KEYED:
         key = _KEYED[t]
         if val is None:
-            raise SpecError(f"'{t}' needs a value", line)
+            raise SpecError(f"'{short(t)}' needs a value", line)
         if key == "pad" and val == "same":
             args["pad"] = "same"
         elif key in ("groups", "size", "out"):
             if not val.isdigit():
-                raise SpecError(f"{t} must be a whole number, got '{val}'", line)
+                raise SpecError(f"{t} must be a whole number, got '{short(val)}'", line)
             args[key] = int(val)
         elif op == "dropout" and key == "pad":
             args["p"] = _prob(val, line)
@@ -200,14 +200,14 @@ def _canonical_arg(op: str, t: str, val: str | None, args: dict[str, Any], line:
     if _SIZE_RE.match(t) and "kernel" not in args and op not in ("fc", "padchannels"):
         args["kernel"] = _size(t, line, "kernel")
         return 1
-    raise SpecError(f"{op}: unexpected '{t}'", line)
+    raise SpecError(f"{op}: unexpected '{short(t)}'", line)
 
 
 def _prob(val: str, line: int) -> float:
     try:
         return float(val)
     except ValueError:
-        raise SpecError(f"dropout probability must be a number, got '{val}'", line) from None
+        raise SpecError(f"dropout probability must be a number, got '{short(val)}'", line) from None
 
 
 def _vgg(words: list[str], label: str, line: int, bracket: str | None) -> Stmt | None:

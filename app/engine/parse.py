@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from app.engine.errors import LimitError, SpecError
+from app.engine.errors import LimitError, SpecError, short
 from app.engine.graph import Block, Claim, Layer, Network, Node, Volume
 from app.engine.limits import LIMITS
 from app.engine.notation import Stmt, read_statement
@@ -43,10 +43,18 @@ class Raw:
     shortcut: list[Raw] | None = None
 
 
+#: longer digit runs are refused before any number is converted (2^53 has 16 digits)
+MAX_DIGITS = 18
+_LONG_NUMBER = re.compile(r"\d{%d,}" % (MAX_DIGITS + 1))
+
+
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.split("#", 1)[0]
+        if _LONG_NUMBER.search(line):
+            raise SpecError(f"a number longer than {MAX_DIGITS} digits; no size or count "
+                            f"can be that large", lineno)
         for piece in re.split(r"([{};])", line):
             piece = piece.strip()
             if piece in ("{", "}"):
@@ -119,7 +127,7 @@ def _block_header(text: str, line: int) -> Raw:
     words = text.lower().split()
     kind = words[0] if words else ""
     if kind not in BLOCK_WORDS:
-        raise SpecError(f"'{text.strip()}' cannot open a block; expected one of "
+        raise SpecError(f"'{short(text.strip())}' cannot open a block; expected one of "
                         f"{', '.join(BLOCK_WORDS)}", line)
     raw = Raw(line, kind=kind, name=name)
     rest = words[1:]
@@ -134,7 +142,7 @@ def _block_header(text: str, line: int) -> Raw:
             raise SpecError("expected 'residual {' or 'residual survival P {'", line)
         raw.survival = _probability(rest[1], line)
     elif rest:
-        raise SpecError(f"'{kind}' takes no arguments, got '{' '.join(rest)}'", line)
+        raise SpecError(f"'{kind}' takes no arguments, got '{short(' '.join(rest))}'", line)
     return raw
 
 
@@ -142,7 +150,7 @@ def _probability(text: str, line: int) -> float:
     try:
         p = float(text)
     except ValueError:
-        raise SpecError(f"survival must be a number, got '{text}'", line) from None
+        raise SpecError(f"survival must be a number, got '{short(text)}'", line) from None
     if not 0.0 < p <= 1.0:
         raise SpecError(f"survival probability must be in (0, 1], got {p}", line)
     return p
@@ -262,8 +270,8 @@ class _Builder:
             return Block(r.kind, name, r.line, tuple(branches))
         body = tuple(self.seq(r.children, suffix))
         if r.kind == "residual":
-            short = tuple(self.seq(r.shortcut or [], suffix))
-            return Block("residual", name, r.line, (body, short), r.survival)
+            shortcut = tuple(self.seq(r.shortcut or [], suffix))
+            return Block("residual", name, r.line, (body, shortcut), r.survival)
         if not body:
             raise SpecError(f"{r.kind} needs at least one layer", r.line)
         return Block(r.kind, name, r.line, (body,))

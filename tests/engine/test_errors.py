@@ -126,3 +126,19 @@ def test_garbage_never_crashes() -> None:
                  "\x00\x01", "input 8x8x3\nconv 8 3x3 stride", "input 8x8x3\ntotal"]:
         with pytest.raises(SpecError):
             parse_spec(text)
+
+
+def test_huge_numbers_and_long_text_are_refused_politely() -> None:
+    big = "9" * 5000
+    for spec in (f"input {big}x8x3", f"input 8x8x3\nconv 8 3x3 params: {big}",
+                 f"input 8x8x3\nrepeat {big} {{ relu }}"):
+        e = error(spec)
+        assert "longer than 18 digits" in e.issues[0].message
+    e = error("input 8x8x3\n" + "a" * 60_000)
+    assert len(e.issues[0].message) < 400 and e.issues[0].line == 2
+
+
+def test_a_deeply_nested_claim_is_unreadable_not_a_crash() -> None:
+    claim = "(" * 3000 + "1" + ")" * 3000
+    row = analyze(f"input 8x8x3\nconv 8 3x3 params: {claim}").layers[1]
+    assert not row.claims[0].ok and "could not read" in row.claims[0].explanation
