@@ -6,12 +6,17 @@ outside the timing), which runs a real forward pass on a (1, C, H, W) input. Bot
 in the same run, several repetitions each, and the medians compared. Both must report the same
 parameter count; the script exits with status 1 if any model's counts differ.
 
+Run it on an idle machine: torch's worker threads slow down many times over when other work
+competes for the cores, which inflates the ratio; the script prints the load average before and
+after.
+
     python benchmarks/bench_zoo_vs_torchinfo.py [--models resnet152,vgg16] [--repeat 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -69,6 +74,12 @@ def bench(model_id: str, repeat: int) -> Row:
     return Row(model_id, engine_ms, torchinfo_ms, params, stats.total_params)
 
 
+def load() -> str:
+    """The 1-minute load average: torch's threads slow down sharply on a busy CPU, the engine
+    hardly at all, so the ratio is only meaningful on an otherwise idle machine."""
+    return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+
+
 def table(rows: list[Row]) -> str:
     head = (f"{'model':<28} {'engine ms':>10} {'torchinfo ms':>13} {'ratio':>8} "
             f"{'params (engine)':>16} {'params (torchinfo)':>19}  agree")
@@ -87,11 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ids = [m for m in args.models.split(",") if m] or model_ids()
     print(f"torch {torch.__version__}, torchinfo {torchinfo.__version__}, "
-          f"{torch.get_num_threads()} threads, median of {args.repeat} runs\n")
+          f"{torch.get_num_threads()} threads, median of {args.repeat} runs, "
+          f"{load()}\n")
     rows = []
     for model_id in ids:
         rows.append(bench(model_id, args.repeat))
         print(table(rows[-1:]).splitlines()[-1] if len(rows) > 1 else table(rows), flush=True)
+    print(f"\nafterwards: {load()}")
     return 0 if all(r.agree for r in rows) else 1
 
 
