@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from app.engine.graph import Block, Layer, Network, Node
+from app.engine.result import LayerRow
 
 Shape = tuple[int, int, int]
 """An output volume as (H, W, C), the engine's order."""
@@ -437,7 +438,7 @@ def compare(net: Network, *, aux: bool = False) -> list[str]:
     return out
 
 
-def _compare_costs(rows: list[Any], seen: dict[str, Any]) -> list[str]:
+def _compare_costs(rows: list[LayerRow], seen: dict[str, Any]) -> list[str]:
     """Per layer: the engine's params and macs against what torch holds and counted."""
     out: list[str] = []
     for row in rows:
