@@ -15,7 +15,7 @@ from app.engine.ops import make_layer
 from app.engine.parse import LAYER_STEMS, check_input, parse_spec
 from app.engine.result import (DTYPE_BYTES, RF, Analysis, AxisRF, LayerRow, Options, Totals,
                                VolumeOut, WarningOut)
-from app.engine.walk import Axis, State, Walk
+from app.engine.walk import Walk, state
 
 OPTIMIZER_STATE = {"sgd": 1, "adam": 2}
 
@@ -77,7 +77,8 @@ def analyze_network(net: Network, *, dtype: str = "float32", batch: int = 1,
     walk = Walk(aux=aux)
     walk.rows.append(_input_row(net))
     walk.keep.append(1.0)
-    start = State(net.input, (Axis(1, 1, 0.0), Axis(1, 1, 0.0)))
+    origin = AxisRF(size=1, jump=1, start=0.0)
+    start = state(net.input, (origin, origin), walk.rows[0].output)
     end, depth, expected_depth = walk.seq(net.nodes, start, "", 0, 1.0)
     totals = _totals(walk, depth, expected_depth, opts)
     warnings = [WarningOut(layer=r.name, line=r.line, message=m)
@@ -99,12 +100,12 @@ def _input_row(net: Network) -> LayerRow:
         survival=None,
         input=VolumeOut(h=v.h, w=v.w, c=v.c), output=VolumeOut(h=v.h, w=v.w, c=v.c),
         weights=0, biases=0, params=0, macs=0, activations=v.size,
-        rf=RF(size=1, jump=1, start=0.0, h=axis, w=axis),
+        rf=RF(size=1, jump=1, start=0.0, h=axis, w=axis), attrs={}, warnings=[], claims=[],
         formulas={"h": str(v.h), "w": str(v.w), "c": str(v.c), "weights": "0", "biases": "0",
                   "params": "0", "macs": "0",
                   "activations": f"{v.h}*{v.w}*{v.c} = {fmt(v.size)}", "rf": "1x1 (one pixel)"})
     if net.input_claims:
-        row = row.model_copy(update={"claims": check_claims(net.input_claims, row)})
+        row.claims = check_claims(net.input_claims, row)
     return row
 
 

@@ -34,7 +34,7 @@ leaves the network; the main tensor passes through unchanged).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import NamedTuple, Union
 
 AttrValue = Union[int, float, bool, str]
 
@@ -89,8 +89,9 @@ class Block:
 Node = Union[Layer, Block]
 
 
-@dataclass(frozen=True, slots=True)
-class Volume:
+class Volume(NamedTuple):
+    """H x W x C. A named tuple: the walk hashes and compares volumes on every row."""
+
     h: int
     w: int
     c: int

@@ -25,24 +25,26 @@ class OutLen:
     s: int
     p: int
     d: int
-    exact: Fraction  # (n + 2p - k_eff)/s + 1, before rounding
     value: int  # what PyTorch produces
     ceil: bool
 
     @property
     def whole(self) -> bool:
-        return self.exact.denominator == 1
+        return (self.n + 2 * self.p - k_eff(self.k, self.d)) % self.s == 0
+
+    @property
+    def exact(self) -> Fraction:
+        """(n + 2p - k_eff)/s + 1, before rounding."""
+        return Fraction(self.n + 2 * self.p - k_eff(self.k, self.d), self.s) + 1
 
     def formula(self) -> str:
         ke = k_eff(self.k, self.d)
-        kern = str(ke) if self.d == 1 else f"{ke}"
-        text = f"({self.n} - {kern} + 2*{self.p})/{self.s} + 1"
-        exact = _show_fraction(self.exact)
+        text = f"({self.n} - {ke} + 2*{self.p})/{self.s} + 1"
         if self.whole:
             text += f" = {self.value}"
         else:
             how = "rounded up (ceil mode)" if self.ceil else "floored"
-            text += f" = {exact}, {how} to {self.value}"
+            text += f" = {_show_fraction(self.exact)}, {how} to {self.value}"
         if self.d != 1:
             text += f"  [k_eff = {self.d}*({self.k} - 1) + 1 = {ke}]"
         return text
@@ -64,14 +66,13 @@ def window_out_len(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = Fals
     The caller has checked n + 2p >= k_eff.
     """
     span = n + 2 * p - k_eff(k, d)
-    exact = Fraction(span, s) + 1
     if ceil:
         value = -(-span // s) + 1
         if (value - 1) * s >= n + p:
             value -= 1
     else:
         value = span // s + 1
-    return OutLen(n, k, s, p, d, exact, value, ceil)
+    return OutLen(n, k, s, p, d, value, ceil)
 
 
 def whole_fixes(n: int, k: int, s: int, p: int, d: int) -> str:

@@ -33,6 +33,7 @@ CLAIM_KEYS = {
 }
 _CLAIM_RE = re.compile(r"\b(" + "|".join(CLAIM_KEYS) + r")\s*:\s*", re.I)
 _BRACKET_RE = re.compile(r"\[\s*(\d[\d\s,]*(?:[x×*]\s*\d+\s*){0,2})\]", re.I)
+_WORD_SPLIT = re.compile(r"[\s,]+")
 _SIZE_RE = re.compile(r"^(\d+)(?:[x×*](\d+))?$")
 _VOL_RE = re.compile(r"^(\d+)\s*[x×*]\s*(\d+)\s*[x×*]\s*(\d+)$")
 
@@ -89,7 +90,9 @@ def _take_bracket(text: str) -> tuple[str | None, str]:
 
 
 def _split_label(text: str) -> tuple[str | None, str]:
-    text = re.sub(r"\([^)]*\)", " ", text).strip()
+    if "(" in text:
+        text = re.sub(r"\([^)]*\)", " ", text)
+    text = text.strip()
     if ":" in text:
         left, right = text.split(":", 1)
         left, right = left.strip(), right.strip()
@@ -101,7 +104,7 @@ def _split_label(text: str) -> tuple[str | None, str]:
 def _read_body(body: str, name: str | None, line: int, bracket: str | None) -> Stmt:
     if not body and name:
         body = name
-    words = [w for w in re.split(r"[\s,]+", body.strip().lower()) if w]
+    words = [w for w in _WORD_SPLIT.split(body.strip().lower()) if w]
     if not words:
         raise SpecError("empty layer: expected an op such as 'conv 64 3x3'", line, name)
     for reader in (_input, _canonical, _vgg, _block_label, _slide):
@@ -191,7 +194,7 @@ def _canonical_arg(op: str, t: str, val: str | None, args: dict[str, Any], line:
         else:
             args[key] = _size(val, line, t)
         return 2
-    if re.fullmatch(r"\d+", t) and op in ("conv", "fc", "padchannels", "lrn") and "out" not in args:
+    if t.isdigit() and op in ("conv", "fc", "padchannels", "lrn") and "out" not in args:
         args["out"] = int(t)
         return 1
     if re.fullmatch(r"\d*\.\d+|0|1", t) and op == "dropout":

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from app.engine.errors import LimitError, SpecError, short
-from app.engine.graph import Block, Claim, Layer, Network, Node, Volume
+from app.engine.graph import AttrValue, Block, Claim, Layer, Network, Node, Volume
 from app.engine.limits import LIMITS
 from app.engine.notation import Stmt, read_statement
 from app.engine.ops import make_layer
@@ -190,6 +190,8 @@ class _Builder:
     def __init__(self) -> None:
         self.used: set[str] = set()  # explicit names, reserved before naming starts
         self.assigned: set[str] = set()
+        self.made: dict[int, Layer] = {}
+        self.interned: dict[tuple[object, ...], dict[str, AttrValue]] = {}
         self.counters: dict[str, int] = {}
         self.input: tuple[Volume, str, int, tuple[Claim, ...]] | None = None
         self.totals: list[Claim] = []
@@ -237,6 +239,10 @@ class _Builder:
     def statement(self, r: Raw, suffix: str, first: bool) -> Layer | None:
         s = r.stmt
         assert s is not None
+        made = self.made.get(id(r))
+        if made is not None:  # a repeat's later expansions: validated already
+            return Layer(made.op, self.name(s.name, s.op, suffix), r.line, made.attrs,
+                         made.claims)
         if s.kind == "input":
             if self.input is not None:
                 raise SpecError(f"a second input line (the first is on line {self.input[2]})",
@@ -255,7 +261,13 @@ class _Builder:
             raise SpecError("no input line before the first layer: start with e.g. "
                             "'input 227x227x3'", r.line)
         name = self.name(s.name, s.op, suffix)
-        return make_layer(s.op, dict(s.args), name, r.line, s.claims)
+        made = make_layer(s.op, dict(s.args), name, r.line, s.claims)
+        # equal layers share one attrs dict, which lets the walk recognise them cheaply
+        attrs = self.interned.setdefault((made.op, *made.attrs.items()), made.attrs)
+        if attrs is not made.attrs:
+            made = Layer(made.op, name, r.line, attrs, made.claims)
+        self.made[id(r)] = made
+        return made
 
     def block(self, r: Raw, suffix: str) -> Block:
         name = self.name(r.name, r.kind, suffix)
@@ -286,11 +298,13 @@ class _Builder:
                 name = f"{base}_{k}"
         else:
             stem = LAYER_STEMS.get(op, op)
+            count = self.counters.get(stem, 0)
             while True:
-                self.counters[stem] = self.counters.get(stem, 0) + 1
-                name = f"{stem}{self.counters[stem]}"
+                count += 1
+                name = f"{stem}{count}"
                 if name not in self.used and name not in self.assigned:
                     break
+            self.counters[stem] = count
         self.assigned.add(name)
         return name
 

@@ -10,6 +10,7 @@ reported as a warning.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from app.engine.claims import check_claims
 from app.engine.errors import LimitError, SpecError
@@ -20,21 +21,41 @@ from app.engine.result import RF, AxisRF, LayerRow, VolumeOut
 from app.engine.rules import RULES, Step, Window
 
 
-@dataclass(frozen=True, slots=True)
-class Axis:
-    size: int
-    jump: int
-    start: float
-
-    def through(self, win: Window) -> Axis:
-        return Axis(self.size + (win.k - 1) * self.jump, self.jump * win.s,
-                    self.start + ((win.k - 1) / 2 - win.p) * self.jump)
+def through(ax: AxisRF, win: Window) -> AxisRF:
+    """One axis of the receptive field through a window."""
+    return AxisRF(ax.size + (win.k - 1) * ax.jump, ax.jump * win.s,
+                  ax.start + ((win.k - 1) / 2 - win.p) * ax.jump)
 
 
-@dataclass(frozen=True, slots=True)
-class State:
+class State(NamedTuple):
+    """The tensor between two rows: its volume and receptive field, and both as rows show
+    them, so that a row that changes neither (relu, bn, dropout) shares them."""
+
     vol: Volume
-    rf: tuple[Axis, Axis]
+    rf: tuple[AxisRF, AxisRF]
+    shown: VolumeOut
+    rf_shown: RF
+
+
+def state(vol: Volume, rf: tuple[AxisRF, AxisRF], shown: VolumeOut | None = None) -> State:
+    return State(vol, rf, shown or _vol(vol), _rf(rf))
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """What a rule decided for one layer on one input volume. A repeated block applies the
+    same layer to the same volume many times (ResNet-152's 36 identical bottlenecks), so the
+    walk asks each rule once per (op, attributes, input volume) within one analysis."""
+
+    out: Volume
+    shown: VolumeOut
+    weights: int
+    biases: int
+    macs: int
+    activations: int
+    formulas: dict[str, str]  # every figure but the receptive field, which depends on the path
+    warnings: tuple[str, ...]
+    window: tuple[Window, Window] | None
 
 
 @dataclass(slots=True)
@@ -45,6 +66,7 @@ class Walk:
     rows: list[LayerRow] = field(default_factory=list)
     #: probability that each row runs during training (stochastic depth), parallel to rows
     keep: list[float] = field(default_factory=list)
+    done: dict[tuple[object, ...], Done] = field(default_factory=dict)
 
     def seq(self, nodes: tuple[Node, ...], st: State, path: str, level: int,
             keep: float) -> tuple[State, int, float]:
@@ -61,43 +83,31 @@ class Walk:
         return st, depth, expected
 
     def layer(self, layer: Layer, st: State, path: str, level: int, keep: float) -> State:
-        step = RULES[layer.op](layer, st.vol)
-        _check_volume(step.out, layer)
-        rf = st.rf if step.rf is None else (st.rf[0].through(step.rf[0]),
-                                            st.rf[1].through(step.rf[1]))
-        acts = 0 if layer.op in IN_PLACE_OPS | VIEW_OPS else step.out.size
-        self.emit(layer.name, layer.op, layer.line, path, level, st.vol, step, rf, acts,
-                  dict(layer.attrs), layer, keep)
-        return State(step.out, rf)
-
-    def emit(self, name: str, op: str, line: int, path: str, level: int, vin: Volume,
-             step: Step, rf: tuple[Axis, Axis], acts: int, attrs: dict[str, int | float | bool | str],
-             layer: Layer | None, keep: float) -> None:
-        f = step.formulas
-        out = step.out
-        f.setdefault("h", str(out.h))
-        f.setdefault("w", str(out.w))
-        f.setdefault("c", str(out.c))
-        params = step.weights + step.biases
-        f.setdefault("weights", "0")
-        f.setdefault("biases", "0")
-        f["params"] = (f"{fmt(step.weights)} + {fmt(step.biases)} = {fmt(params)}"
-                       if step.weights and step.biases else fmt(params))
-        f.setdefault("macs", "0 (only conv and fc multiply-adds are counted)"
-                     if not step.macs else fmt(step.macs))
-        f["activations"] = (f"{out.h}*{out.w}*{out.c} = {fmt(acts)}" if acts else
-                            "0 (in place)" if op in IN_PLACE_OPS else "0 (a view of its input)")
-        f.setdefault("rf", _rf_formula(step, rf))
-        row = LayerRow(
-            index=len(self.rows), name=name, op=op, line=line, block=path, depth=level,
-            attrs=attrs, input=_vol(vin), output=_vol(out), weights=step.weights,
-            biases=step.biases, params=params, macs=step.macs, activations=acts, rf=_rf(rf),
-            formulas=f, warnings=step.warnings, claims=[],
-            survival=keep if keep != 1.0 else None)
-        if layer is not None and layer.claims:
-            row = row.model_copy(update={"claims": check_claims(layer.claims, row)})
+        # The parser shares one attrs dict among the expansions of a repeated line, and the
+        # network keeps every dict alive during the walk, so its id is a safe, cheap key.
+        key = (layer.op, id(layer.attrs), st.vol)
+        done = self.done.get(key)
+        if done is None:
+            done = self.done[key] = _apply(layer, st.vol)
+        if done.window is None and done.out == st.vol:
+            nxt = st  # shape and field unchanged: share the previous row's objects
+            formulas = done.formulas.copy()
+            formulas["rf"] = f"{st.rf_shown.h.size}x{st.rf_shown.w.size} (unchanged)"
+        else:
+            rf = _through(st.rf, done.window)
+            nxt = State(done.out, rf, done.shown, _rf(rf))
+            formulas = done.formulas.copy()
+            formulas["rf"] = _rf_formula(done.window, rf)
+        row = LayerRow(len(self.rows), layer.name, layer.op, layer.line, path, level,
+                       layer.attrs, st.shown, nxt.shown, done.weights, done.biases,
+                       done.weights + done.biases, done.macs, done.activations, nxt.rf_shown,
+                       formulas, list(done.warnings) if done.warnings else [], [],
+                       keep if keep != 1.0 else None)
+        if layer.claims:
+            row.claims = check_claims(layer.claims, row)
         self.rows.append(row)
         self.keep.append(keep)
+        return nxt
 
     def block(self, b: Block, st: State, path: str, level: int,
               keep: float) -> tuple[State, int, float]:
@@ -120,21 +130,70 @@ class Walk:
               level: int, keep: float) -> tuple[State, int, float]:
         vols = [o[0].vol for o in outs]
         op = {"concat": "concat", "dense": "concat", "residual": "add", "join": "join"}[b.kind]
-        step = Step(_merged_volume(b, vols))
-        step.formulas["c"] = _merge_c_formula(op, vols, step.out.c)
-        rf = _merge_rf(b, [o[0].rf for o in outs], step)
-        step.formulas["rf"] = (f"{rf[0].size}x{rf[1].size}, the largest field of the "
-                               f"{len(outs)} inputs")
-        self.emit(b.name, op, b.line, path, level, st.vol, step, rf, step.out.size,
-                  {"kind": b.kind} | ({"survival": b.survival} if b.survival is not None else {}),
-                  None, keep)
+        out = _merged_volume(b, vols)
+        warnings: list[str] = []
+        rf = _merge_rf(b, [o[0].rf for o in outs], warnings)
+        formulas = _formulas(Step(out), out.size, op)
+        shown = _vol(out)
+        formulas["c"] = _merge_c_formula(op, vols, out.c)
+        formulas["rf"] = f"{rf[0].size}x{rf[1].size}, the largest field of the {len(outs)} inputs"
+        attrs: dict[str, int | float | bool | str] = {"kind": b.kind}
+        if b.survival is not None:
+            attrs["survival"] = b.survival
+        nxt = State(out, rf, shown, _rf(rf))
+        self.rows.append(LayerRow(
+            index=len(self.rows), name=b.name, op=op, line=b.line, block=path, depth=level,
+            attrs=attrs, input=st.shown, output=shown, weights=0, biases=0, params=0,
+            macs=0, activations=out.size, rf=nxt.rf_shown, formulas=formulas,
+            warnings=warnings, claims=[], survival=keep if keep != 1.0 else None))
+        self.keep.append(keep)
         depth = max(o[1] for o in outs)
         if b.kind == "residual" and b.survival is not None:
             body, short = outs[0], outs[1]
             expected = b.survival * max(body[2], short[2]) + (1 - b.survival) * short[2]
         else:
             expected = max(o[2] for o in outs)
-        return State(step.out, rf), depth, expected
+        return nxt, depth, expected
+
+
+def _apply(layer: Layer, vin: Volume) -> Done:
+    step = RULES[layer.op](layer, vin)
+    _check_volume(step.out, layer)
+    acts = 0 if layer.op in IN_PLACE_OPS or layer.op in VIEW_OPS else step.out.size
+    win = step.rf
+    if win is not None and win[0] == win[1]:
+        win = (win[0], win[0])  # one object for both axes: the walk then works once
+    return Done(step.out, _vol(step.out), step.weights, step.biases, step.macs, acts,
+                _formulas(step, acts, layer.op), tuple(step.warnings), win)
+
+
+def _through(rf: tuple[AxisRF, AxisRF], win: tuple[Window, Window] | None,
+             ) -> tuple[AxisRF, AxisRF]:
+    if win is None:
+        return rf
+    h = through(rf[0], win[0])
+    if rf[0] is rf[1] and win[0] is win[1]:
+        return h, h
+    return h, through(rf[1], win[1])
+
+
+def _formulas(step: Step, acts: int, op: str) -> dict[str, str]:
+    """Complete a rule's formulas with the figures every row shows."""
+    f = step.formulas
+    out = step.out
+    f.setdefault("h", str(out.h))
+    f.setdefault("w", str(out.w))
+    f.setdefault("c", str(out.c))
+    f.setdefault("weights", "0")
+    f.setdefault("biases", "0")
+    params = step.weights + step.biases
+    f["params"] = (f"{fmt(step.weights)} + {fmt(step.biases)} = {fmt(params)}"
+                   if step.weights and step.biases else fmt(params))
+    f.setdefault("macs", fmt(step.macs) if step.macs
+                 else "0 (only conv and fc multiply-adds are counted)")
+    f["activations"] = (f"{out.h}*{out.w}*{out.c} = {fmt(acts)}" if acts else
+                        "0 (in place)" if op in IN_PLACE_OPS else "0 (a view of its input)")
+    return f
 
 
 def _branch_label(kind: str, i: int) -> str:
@@ -182,18 +241,23 @@ def _merge_c_formula(op: str, vols: list[Volume], c: int) -> str:
     return f"{c} ({'sum' if op == 'add' else 'mean'} of {len(vols)} tensors of equal shape)"
 
 
-def _merge_rf(b: Block, rfs: list[tuple[Axis, Axis]], step: Step) -> tuple[Axis, Axis]:
-    merged: list[Axis] = []
-    for a in (0, 1):
-        axes = [rf[a] for rf in rfs]
-        best = max(axes, key=lambda ax: ax.size)
-        jumps = sorted({ax.jump for ax in axes})
-        if len(jumps) > 1:
-            step.warnings.append(
-                f"branches of '{b.name}' step through the input by different jumps "
-                f"{', '.join(map(str, jumps))} along {'HW'[a]}: their features are not aligned")
-        merged.append(Axis(best.size, max(jumps), best.start))
-    return merged[0], merged[1]
+def _merge_rf(b: Block, rfs: list[tuple[AxisRF, AxisRF]],
+              warnings: list[str]) -> tuple[AxisRF, AxisRF]:
+    if all(rf[0] is rf[1] for rf in rfs):
+        axis = _merge_axis(b, [rf[0] for rf in rfs], "H and W", warnings)
+        return axis, axis
+    return (_merge_axis(b, [rf[0] for rf in rfs], "H", warnings),
+            _merge_axis(b, [rf[1] for rf in rfs], "W", warnings))
+
+
+def _merge_axis(b: Block, axes: list[AxisRF], name: str, warnings: list[str]) -> AxisRF:
+    best = max(axes, key=lambda ax: ax.size)
+    jumps = sorted({ax.jump for ax in axes})
+    if len(jumps) > 1:
+        warnings.append(f"branches of '{b.name}' step through the input by different jumps "
+                        f"{', '.join(map(str, jumps))} along {name}: their features are not "
+                        f"aligned")
+    return AxisRF(best.size, jumps[-1], best.start)
 
 
 def _check_volume(v: Volume, layer: Layer) -> None:
@@ -206,23 +270,26 @@ def _check_volume(v: Volume, layer: Layer) -> None:
 
 
 def _vol(v: Volume) -> VolumeOut:
-    return VolumeOut(h=v.h, w=v.w, c=v.c)
+    return VolumeOut(v.h, v.w, v.c)
 
 
-def _rf(rf: tuple[Axis, Axis]) -> RF:
-    h, w = (AxisRF(size=a.size, jump=a.jump, start=a.start) for a in rf)
+def _rf(rf: tuple[AxisRF, AxisRF]) -> RF:
+    h, w = rf
     big = h if h.size >= w.size else w
-    return RF(size=big.size, jump=big.jump, start=big.start, h=h, w=w)
+    return RF(big.size, big.jump, big.start, h, w)
 
 
-def _rf_formula(step: Step, rf: tuple[Axis, Axis]) -> str:
-    if step.rf is None:
+def _rf_formula(win: tuple[Window, Window] | None, rf: tuple[AxisRF, AxisRF]) -> str:
+    if win is None:
         return f"{rf[0].size}x{rf[1].size} (unchanged)"
+    if rf[0] is rf[1]:
+        w, ax = win[0], rf[0]
+        jump_in = ax.jump // w.s
+        return (f"{ax.size - (w.k - 1) * jump_in} + ({w.k} - 1)*{jump_in} = {ax.size}, "
+                f"jump {jump_in}*{w.s} = {ax.jump}")
     parts = []
-    for name, win, ax in (("H", step.rf[0], rf[0]), ("W", step.rf[1], rf[1])):
-        before = ax.size - (win.k - 1) * (ax.jump // win.s if win.s else 1)
-        parts.append(f"{name}: {before} + ({win.k} - 1)*{ax.jump // win.s} = {ax.size}, "
-                     f"jump {ax.jump // win.s}*{win.s} = {ax.jump}")
-    if parts[0][3:] == parts[1][3:]:
-        return parts[0][3:]
-    return "; ".join(parts)
+    for name, w, ax in (("H", win[0], rf[0]), ("W", win[1], rf[1])):
+        jump_in = ax.jump // w.s
+        parts.append(f"{ax.size - (w.k - 1) * jump_in} + ({w.k} - 1)*{jump_in} = {ax.size}, "
+                     f"jump {jump_in}*{w.s} = {ax.jump}")
+    return parts[0] if parts[0] == parts[1] else f"H: {parts[0]}; W: {parts[1]}"

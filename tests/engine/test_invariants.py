@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
-from app.engine import analyze, analyze_layer, Volume
+from app.engine import Volume, analyze, analyze_layer
+from app.engine.result import to_jsonable
 
 from .conftest import ALEXNET_SLIDE, BOTTLENECK_INCEPTION
 
@@ -63,7 +63,7 @@ def test_json_form_equals_text_form() -> None:
         [{"op": "maxpool", "kernel": 3, "stride": 1, "pad": 1}, {"op": "conv", "out": 64,
                                                                   "kernel": 1}]]}]}
     assert analyze(obj).totals == analyze(BOTTLENECK_INCEPTION).totals
-    assert json.loads(analyze(obj).model_dump_json())["output"] == {"h": 28, "w": 28, "c": 480}
+    assert to_jsonable(analyze(obj))["output"] == {"h": 28, "w": 28, "c": 480}
 
 
 def test_block_labels_from_the_slides() -> None:
