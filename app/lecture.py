@@ -28,6 +28,14 @@ from pydantic import BaseModel, ConfigDict
 from app import engine, zoo
 from app.engine import Analysis, LayerRow, Volume
 from app.engine.result import VolumeOut
+from app.examples import (
+    BOTTLENECK_INCEPTION,
+    NAIVE_INCEPTION,
+    RESNET_BASIC_256,
+    RESNET_BOTTLENECK,
+    SINGLE_7X7,
+    STACKED_3X3,
+)
 
 Status = Literal["match", "rounded", "differs"]
 Exact = int | Fraction
@@ -36,43 +44,6 @@ _MULT = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
 _FIGURE = re.compile(r"^(?P<num>\d+(?:\.\d+)?)\s*(?P<mult>[KMG]?)(?:B|x)?$")
 #: "5 gigs" of GPU memory, in the slide's decimal units (its "96MB" is 24M x 4 bytes)
 GPU_BYTES = 5 * 10**9
-
-
-# -- the small networks the lecture works through, in the spec language ----------------------
-NAIVE_INCEPTION = """\
-input 28x28x256                 # the output of the previous module
-naive_inception: concat {
-  branch { conv 128 1x1 }
-  branch { conv 192 3x3 pad 1 }
-  branch { conv 96 5x5 pad 2 }
-  branch { maxpool 3x3 stride 1 pad 1 }
-}
-"""
-BOTTLENECK_INCEPTION = """\
-input 28x28x256
-inception: concat {
-  branch { conv 128 1x1 }
-  branch { conv 64 1x1; conv 192 3x3 pad 1 }
-  branch { conv 64 1x1; conv 96 5x5 pad 2 }
-  branch { maxpool 3x3 stride 1 pad 1; conv 64 1x1 }
-}
-"""
-STACKED_3X3 = "input 32x32x{c}\n" + "conv {c} 3x3 pad 1 nobias\n" * 3
-SINGLE_7X7 = "input 32x32x{c}\nconv {c} 7x7 pad 3 nobias\n"
-RESNET_BOTTLENECK = """\
-input 28x28x256
-bottleneck: residual {
-  conv 64 1x1 nobias; bn; relu
-  conv 64 3x3 pad 1 nobias; bn; relu
-  conv 256 1x1 nobias; bn
-}
-relu
-"""
-RESNET_BASIC_256 = """\
-input 28x28x256
-basic: residual { conv 256 3x3 pad 1 nobias; bn; relu; conv 256 3x3 pad 1 nobias; bn }
-relu
-"""
 
 
 class _Frozen(BaseModel):

@@ -13,8 +13,17 @@ from app.engine.maths import fmt
 from app.engine.notation import read_statement
 from app.engine.ops import make_layer
 from app.engine.parse import LAYER_STEMS, check_input, parse_spec
-from app.engine.result import (DTYPE_BYTES, RF, Analysis, AxisRF, LayerRow, Options, Totals,
-                               VolumeOut, WarningOut)
+from app.engine.result import (
+    DTYPE_BYTES,
+    RF,
+    Analysis,
+    AxisRF,
+    LayerRow,
+    Options,
+    Totals,
+    VolumeOut,
+    WarningOut,
+)
 from app.engine.walk import Walk, state
 
 OPTIMIZER_STATE = {"sgd": 1, "adam": 2}

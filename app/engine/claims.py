@@ -20,9 +20,9 @@ from app.engine.result import ClaimResult, LayerRow, Totals
 _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9, "t": 10**12}
 _BINARY = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 _NUMBER = re.compile(r"^~?\s*(?P<mant>\d[\d,]*(?:\.\d+)?|\.\d+)\s*(?P<suf>[kmgt]|bn?)?\s*"
-                     r"(?P<unit>i?b(?:ytes?)?)?\s*(?:values|parameters|params|ops|/\s*image)?$", re.I)
+                     r"(?P<unit>i?b(?:ytes?)?)?\s*(?:values|parameters|params|ops|/\s*image)?$", re.IGNORECASE)
 MAX_EXPR = 200  # characters; a longer "product" is not something a student wrote by hand
-_EXPR = re.compile(r"^[\d\s*x×+\-/().,]+$", re.I)
+_EXPR = re.compile(r"^[\d\s*x×+\-/().,]+$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +220,9 @@ def check_total_claims(claims: tuple[Claim, ...], totals: Totals,
     for c in claims:
         if c.field == "activation_bytes":
             per_image = totals.activations * bytes_per_value
-            cands = [(per_image, f"{fmt(totals.activations)} values x {bytes_per_value} bytes, "
-                                 f"one image, forward only")]
+            what = (f"{fmt(totals.activations)} values x {bytes_per_value} bytes, one image, "
+                    f"forward only")
+            cands = [(per_image, what)]
         elif c.field in ("params", "weights"):
             cands = [(totals.params, "weights and biases"), (totals.weights, "weights only")]
         else:

@@ -34,9 +34,9 @@ leaves the network; the main tensor passes through unchanged).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
-AttrValue = Union[int, float, bool, str]
+AttrValue = int | float | bool | str
 
 #: ops that modify their input in place and so add no activation memory
 IN_PLACE_OPS = frozenset({"relu", "dropout"})
@@ -86,7 +86,7 @@ class Block:
     survival: float | None = None
 
 
-Node = Union[Layer, Block]
+Node = Layer | Block
 
 
 class Volume(NamedTuple):

@@ -31,8 +31,8 @@ CLAIM_KEYS = {
     "parameters": "params", "weights": "weights", "biases": "biases", "macs": "macs",
     "ops": "macs", "flops": "flops", "output": "output", "rf": "rf",
 }
-_CLAIM_RE = re.compile(r"\b(" + "|".join(CLAIM_KEYS) + r")\s*:\s*", re.I)
-_BRACKET_RE = re.compile(r"\[\s*(\d[\d\s,]*(?:[x×*]\s*\d+\s*){0,2})\]", re.I)
+_CLAIM_RE = re.compile(r"\b(" + "|".join(CLAIM_KEYS) + r")\s*:\s*", re.IGNORECASE)
+_BRACKET_RE = re.compile(r"\[\s*(\d[\d\s,]*(?:[x×*]\s*\d+\s*){0,2})\]", re.IGNORECASE)
 _WORD_SPLIT = re.compile(r"[\s,]+")
 _SIZE_RE = re.compile(r"^(\d+)(?:[x×*](\d+))?$")
 _VOL_RE = re.compile(r"^(\d+)\s*[x×*]\s*(\d+)\s*[x×*]\s*(\d+)$")
@@ -300,7 +300,7 @@ def _total(text: str, line: int) -> Stmt:
     if "memory" in head:
         if first:
             claims.append(Claim("activations", first[1].strip()))
-        nbytes = re.search(r"([\d.,]+\s*[kmgt]i?b)\b", body, re.I)
+        nbytes = re.search(r"([\d.,]+\s*[kmgt]i?b)\b", body, re.IGNORECASE)
         if nbytes:
             claims.append(Claim("activation_bytes", nbytes[1].strip()))
     elif ("param" in head or "weight" in head) and first:

@@ -45,7 +45,7 @@ class Raw:
 
 #: longer digit runs are refused before any number is converted (2^53 has 16 digits)
 MAX_DIGITS = 18
-_LONG_NUMBER = re.compile(r"\d{%d,}" % (MAX_DIGITS + 1))
+_LONG_NUMBER = re.compile(r"\d{" + str(MAX_DIGITS + 1) + ",}")
 
 
 def tokenize(text: str) -> list[Token]:

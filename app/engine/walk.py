@@ -14,7 +14,15 @@ from typing import NamedTuple
 
 from app.engine.claims import check_claims
 from app.engine.errors import LimitError, SpecError
-from app.engine.graph import IN_PLACE_OPS, VIEW_OPS, WEIGHT_OPS, Block, Layer, Node, Volume
+from app.engine.graph import (
+    IN_PLACE_OPS,
+    VIEW_OPS,
+    WEIGHT_OPS,
+    Block,
+    Layer,
+    Node,
+    Volume,
+)
 from app.engine.limits import LIMITS
 from app.engine.maths import fmt
 from app.engine.result import RF, AxisRF, LayerRow, VolumeOut

@@ -15,8 +15,8 @@ Every error answer carries the same list, as JSON under /api and in the page els
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
 from collections.abc import Sequence
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request

@@ -19,8 +19,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from app.engine import (Analysis, Network, SpecError, Totals, Volume, analyze_network,
-                        check_input, parse_spec)
+from app.engine import (
+    Analysis,
+    Network,
+    SpecError,
+    Totals,
+    Volume,
+    analyze_network,
+    check_input,
+    parse_spec,
+)
 from app.engine.result import VolumeOut
 
 ZOO_DIR = Path(__file__).parent

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine import LIMITS, LimitError, SpecError, analyze, parse_json_spec, parse_spec
+from app.engine import (
+    LIMITS,
+    LimitError,
+    SpecError,
+    analyze,
+    parse_json_spec,
+    parse_spec,
+)
 
 
 def error(spec: str, **opts: object) -> SpecError:

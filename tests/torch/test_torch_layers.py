@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("torch")
 
 from app.engine import parse_spec
+from app.examples import ALEXNET_SLIDE
 from app.torchnet import compare, measure
 
 #: torch's note that an even kernel with pad same copies its input: true, and beside the point
@@ -104,22 +105,6 @@ aux { avgpool 5x5 stride 3; conv 16 1x1; relu; fc 64; relu; dropout 0.7; fc 10 }
 conv 64 3x3 stride 2 pad 1
 gap
 fc 10"""
-
-ALEXNET_SLIDE = """[227x227x3] INPUT
-[55x55x96] CONV1: 96 11x11 filters at stride 4, pad 0
-[27x27x96] MAX POOL1: 3x3 filters at stride 2
-[27x27x96] NORM1: Normalization layer
-[27x27x256] CONV2: 256 5x5 filters at stride 1, pad 2
-[13x13x256] MAX POOL2: 3x3 filters at stride 2
-[13x13x256] NORM2: Normalization layer
-[13x13x384] CONV3: 384 3x3 filters at stride 1, pad 1
-[13x13x384] CONV4: 384 3x3 filters at stride 1, pad 1
-[13x13x256] CONV5: 256 3x3 filters at stride 1, pad 1
-[6x6x256] MAX POOL3: 3x3 filters at stride 2
-[4096] FC6: 4096 neurons
-[4096] FC7: 4096 neurons
-[1000] FC8: 1000 neurons (class scores)"""
-
 
 #: engine bugs reported to the lead (../engine-bugs.md); strict, so a fix shows up as XPASS
 KNOWN_BUGS: dict[str, str] = {}
