@@ -56,3 +56,32 @@ input 28x28x256
 basic: residual { conv 256 3x3 pad 1 nobias; bn; relu; conv 256 3x3 pad 1 nobias; bn }
 relu
 """
+
+#: the VGG16 listing of the course notes: each row's memory and parameter figures are claims,
+#: and so are its two TOTAL lines (the memory one is the lecture's slip)
+VGG16_NOTES = """\
+INPUT: [224x224x3]        memory:  224*224*3=150K   params: 0
+CONV3-64: [224x224x64]  memory:  224*224*64=3.2M   params: (3*3*3)*64 = 1,728
+CONV3-64: [224x224x64]  memory:  224*224*64=3.2M   params: (3*3*64)*64 = 36,864
+POOL2: [112x112x64]  memory:  112*112*64=800K   params: 0
+CONV3-128: [112x112x128]  memory:  112*112*128=1.6M   params: (3*3*64)*128 = 73,728
+CONV3-128: [112x112x128]  memory:  112*112*128=1.6M   params: (3*3*128)*128 = 147,456
+POOL2: [56x56x128]  memory:  56*56*128=400K   params: 0
+CONV3-256: [56x56x256]  memory:  56*56*256=800K   params: (3*3*128)*256 = 294,912
+CONV3-256: [56x56x256]  memory:  56*56*256=800K   params: (3*3*256)*256 = 589,824
+CONV3-256: [56x56x256]  memory:  56*56*256=800K   params: (3*3*256)*256 = 589,824
+POOL2: [28x28x256]  memory:  28*28*256=200K   params: 0
+CONV3-512: [28x28x512]  memory:  28*28*512=400K   params: (3*3*256)*512 = 1,179,648
+CONV3-512: [28x28x512]  memory:  28*28*512=400K   params: (3*3*512)*512 = 2,359,296
+CONV3-512: [28x28x512]  memory:  28*28*512=400K   params: (3*3*512)*512 = 2,359,296
+POOL2: [14x14x512]  memory:  14*14*512=100K   params: 0
+CONV3-512: [14x14x512]  memory:  14*14*512=100K   params: (3*3*512)*512 = 2,359,296
+CONV3-512: [14x14x512]  memory:  14*14*512=100K   params: (3*3*512)*512 = 2,359,296
+CONV3-512: [14x14x512]  memory:  14*14*512=100K   params: (3*3*512)*512 = 2,359,296
+POOL2: [7x7x512]  memory:  7*7*512=25K  params: 0
+FC: [1x1x4096]  memory:  4096  params: 7*7*512*4096 = 102,760,448
+FC: [1x1x4096]  memory:  4096  params: 4096*4096 = 16,777,216
+FC: [1x1x1000]  memory:  1000 params: 4096*1000 = 4,096,000
+TOTAL memory: 24M * 4 bytes ~= 96MB / image (only forward! ~*2 for bwd)
+TOTAL params: 138M parameters
+"""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from app.engine import analyze
 
+from app.examples import VGG16_NOTES
+
 from .conftest import ALEXNET_SLIDE
 
 
@@ -68,3 +70,17 @@ def test_canonical_lines_take_bracketed_answers() -> None:
     a = analyze("input 227x227x3\nconv 96 11x11 stride 4 [55x55x96]\nmaxpool 3x3 stride 2 [28x28x96]")
     assert a.layers[1].claims[0].ok
     assert not a.layers[2].claims[0].ok and a.layers[2].claims[0].computed == "27x27x96"
+
+
+def test_the_vgg16_notes_rows_are_right_and_their_total_memory_is_not() -> None:
+    a = analyze(VGG16_NOTES)
+    figures = [c for r in a.layers for c in r.claims]
+    assert len(figures) == 22 * 3 - 4  # 22 rows of volume, memory, params; the input has none
+    assert all(c.ok for c in figures), [c for c in figures if not c.ok]
+    by = {c.field: c for c in a.claims}
+    values = (224 * 224 * 3 + 2 * 224 * 224 * 64 + 112 * 112 * 64 + 2 * 112 * 112 * 128
+              + 56 * 56 * 128 + 3 * 56 * 56 * 256 + 28 * 28 * 256 + 3 * 28 * 28 * 512
+              + 14 * 14 * 512 + 3 * 14 * 14 * 512 + 7 * 7 * 512 + 4096 + 4096 + 1000)
+    assert by["activations"].computed == values and not by["activations"].ok
+    assert by["activation_bytes"].computed == values * 4 and not by["activation_bytes"].ok
+    assert by["params"].ok and by["params"].computed == 138_357_544
