@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from app.engine import analyze
-
 from app.examples import VGG16_NOTES
 
 from .conftest import ALEXNET_SLIDE
