@@ -118,10 +118,11 @@ def _read_body(body: str, name: str | None, line: int, bracket: str | None) -> S
 
 
 def _input(words: list[str], label: str, line: int, bracket: str | None) -> Stmt | None:
-    is_input = words[0] in ("input", "image", "data") or label in ("input", "image", "data")
+    is_input = (words[0] in ("input", "image", "data")
+                or label.split(" ")[0] in ("input", "image", "data"))
     if not is_input:
         return None
-    rest = " ".join(w for w in words if w not in ("input", "image", "data", "images"))
+    rest = " ".join(w for w in words if w not in ("input", "image", "data", "images", "volume"))
     rest = rest.replace(" ", "x") if re.fullmatch(r"\d+ \d+ \d+", rest) else rest
     text = rest or (bracket or "")
     m = _VOL_RE.match(text.replace(" ", ""))
@@ -262,27 +263,50 @@ def _block_label(words: list[str], label: str, line: int, bracket: str | None) -
     return None
 
 
-_FILTERS = re.compile(r"^(?:(\d+)\s+)?(\d+)x(\d+)\s+filters?(?:\s+applied)?(?:\s+at)?"
-                      r"(?:\s+stride\s+(\d+))?(?:\s+pad\s+(\d+))?$")
+_FILLER = frozenset({"applied", "at", "with", "of", "and", "a", "size", "filters", "filter"})
+
+
+def _filters(words: list[str]) -> dict[str, Any] | None:
+    """'96 11x11 filters at stride 4, pad 0', '10 5x5 filters with stride 1, padding 2'."""
+    if "filters" not in words and "filter" not in words:
+        return None
+    args: dict[str, Any] = {}
+    i = 0
+    if i < len(words) and words[i].isdigit() and i + 1 < len(words) and "x" in words[i + 1]:
+        args["out"] = int(words[i])
+        i += 1
+    m = _SIZE_RE.match(words[i]) if i < len(words) else None
+    if not m or not m[2]:
+        return None
+    args["kernel"] = (int(m[1]), int(m[2]))
+    i += 1
+    while i < len(words):
+        w = words[i]
+        if w in _FILLER:
+            i += 1
+        elif w in ("stride", "pad", "padding") and i + 1 < len(words) and words[i + 1].isdigit():
+            n = int(words[i + 1])
+            args["stride" if w == "stride" else "pad"] = (n, n)
+            i += 2
+        else:
+            return None
+    return args
 
 
 def _slide(words: list[str], label: str, line: int, bracket: str | None) -> Stmt | None:
     """The AlexNet slide: '96 11x11 filters at stride 4, pad 0', 'Normalization layer', ...'"""
     body = " ".join(words)
-    m = _FILTERS.match(body)
-    if m:
-        n, kh, kw, s, p = m.groups()
-        args: dict[str, Any] = {"kernel": (int(kh), int(kw))}
-        if s:
-            args["stride"] = (int(s), int(s))
-        if p:
-            args["pad"] = (int(p), int(p))
-        if n and "pool" not in label:
-            return Stmt("layer", op="conv", args=args | {"out": int(n)})
+    args = _filters(words)
+    if args is not None:
         if "pool" in label:
+            if "out" in args:
+                raise SpecError("a pool has no filter count: write 'POOL1: 3x3 filters at "
+                                "stride 2'", line)
             return Stmt("layer", op="avgpool" if "avg" in label else "maxpool", args=args)
-        raise SpecError(f"'{body}': is it a conv or a pool? name it (CONV1:, POOL1:) or use "
-                        f"'conv N KxK stride S'", line)
+        if "out" in args:
+            return Stmt("layer", op="conv", args=args)
+        raise SpecError(f"'{short(body)}': is it a conv or a pool? name it (CONV1:, POOL1:) or "
+                        f"use 'conv N KxK stride S'", line)
     if body in ("normalization layer", "normalization", "norm layer", "local response normalization"):
         return Stmt("layer", op="lrn")
     m = re.fullmatch(r"(\d+) neurons?", body)

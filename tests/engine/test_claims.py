@@ -83,3 +83,15 @@ def test_the_vgg16_notes_rows_are_right_and_their_total_memory_is_not() -> None:
     assert by["activations"].computed == values and not by["activations"].ok
     assert by["activation_bytes"].computed == values * 4 and not by["activation_bytes"].ok
     assert by["params"].ok and by["params"].computed == 138_357_544
+
+
+def test_homework_notation_with_answers() -> None:
+    a = analyze("Input volume: 32x32x3\n"
+                "CONV: 10 5x5 filters with stride 1, pad 2 [32x32x10] params: 760\n"
+                "POOL: 2x2 filters at stride 2 [16x16x10]\n"
+                "FC: 10 neurons params: 25,600")
+    conv, pool, fc = a.layers[1:]
+    assert conv.output.c == 10 and conv.claims[0].ok
+    assert conv.claims[1].ok and conv.claims[1].computed == 5 * 5 * 3 * 10 + 10
+    assert pool.op == "maxpool" and pool.claims[0].ok
+    assert not fc.claims[0].ok and fc.claims[0].computed == 16 * 16 * 10 * 10 + 10
