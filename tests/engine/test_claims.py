@@ -94,4 +94,5 @@ def test_homework_notation_with_answers() -> None:
     assert conv.output.c == 10 and conv.claims[0].ok
     assert conv.claims[1].ok and conv.claims[1].computed == 5 * 5 * 3 * 10 + 10
     assert pool.op == "maxpool" and pool.claims[0].ok
-    assert not fc.claims[0].ok and fc.claims[0].computed == 16 * 16 * 10 * 10 + 10
+    assert fc.claims[0].ok and fc.claims[0].computed == 16 * 16 * 10 * 10  # the weights alone
+    assert "weights only" in fc.claims[0].explanation
