@@ -113,6 +113,10 @@ def _input_row(net: Network) -> LayerRow:
         formulas={"h": str(v.h), "w": str(v.w), "c": str(v.c), "weights": "0", "biases": "0",
                   "params": "0", "macs": "0",
                   "activations": f"{v.h}*{v.w}*{v.c} = {fmt(v.size)}", "rf": "1x1 (one pixel)"})
+    if v.h <= 4 < v.w == v.c:
+        row.warnings.append(f"input {v.h}x{v.w}x{v.c} looks like C x H x W, PyTorch's order; "
+                            f"archcalc reads H x W x C, so this is {v.h} rows of {v.w} pixels "
+                            f"with {v.c} channels: did you mean {v.w}x{v.c}x{v.h}?")
     if net.input_claims:
         row.claims = check_claims(net.input_claims, row)
     return row

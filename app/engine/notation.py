@@ -24,8 +24,13 @@ CANONICAL = {
     "relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid",
     "bn": "bn", "batchnorm": "bn", "batchnorm2d": "bn",
     "lrn": "lrn", "norm": "lrn", "dropout": "dropout", "softmax": "softmax", "soft-max": "softmax",
-    "flatten": "flatten", "padchannels": "padchannels",
+    "flatten": "flatten", "padchannels": "padchannels", "pool": "maxpool", "dense": "fc",
 }
+#: two-word spellings, read as one op when arguments follow ("max pool 3x3 stride 2"); alone,
+#: "avg pool" is the slides' global average pool
+_TWO_WORDS = {("max", "pool"): "maxpool", ("avg", "pool"): "avgpool",
+              ("average", "pool"): "avgpool", ("batch", "norm"): "bn",
+              ("global", "avgpool"): "gap"}
 CLAIM_KEYS = {
     "memory": "activations", "activations": "activations", "params": "params",
     "parameters": "params", "weights": "weights", "biases": "biases", "macs": "macs",
@@ -105,6 +110,11 @@ def _read_body(body: str, name: str | None, line: int, bracket: str | None) -> S
     if not body and name:
         body = name
     words = [w for w in _WORD_SPLIT.split(body.strip().lower()) if w]
+    if len(words) >= 2 and (tuple(words[:2]) in _TWO_WORDS) and (len(words) > 2 or
+                                                               words[0] in ("batch", "global")):
+        words = [_TWO_WORDS[words[0], words[1]], *words[2:]]
+    if words[:3] in (["global", "avg", "pool"], ["global", "average", "pool"]):
+        words = ["gap", *words[3:]]
     if not words:
         raise SpecError("empty layer: expected an op such as 'conv 64 3x3'", line, name)
     for reader in (_input, _canonical, _vgg, _block_label, _slide):

@@ -115,3 +115,17 @@ def test_engine_imports_no_web_or_torch() -> None:
             " if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_spellings_students_use() -> None:
+    a = analyze("input 32x32x3\nconv 16 3x3 pad 1\nbatch norm\nmax pool 2x2 stride 2\npool\n"
+                "avg pool 2x2\nglobal average pool\ndense 10")
+    assert [r.op for r in a.layers[1:]] == ["conv", "bn", "maxpool", "maxpool", "avgpool", "gap",
+                                            "fc"]
+    assert [r.output.h for r in a.layers[1:]] == [32, 32, 16, 8, 4, 1, 1]
+
+
+def test_channels_first_input_is_flagged() -> None:
+    a = analyze("input 3x224x224\nconv 8 3x3")
+    assert "did you mean 224x224x3" in a.layers[0].warnings[0]
+    assert a.warnings[0].layer == "input"
