@@ -33,7 +33,7 @@ leaves the network; the main tensor passes through unchanged).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 AttrValue = int | float | bool | str
@@ -65,12 +65,15 @@ class Claim:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class Layer:
+class Layer(NamedTuple):
+    """One op with its attributes. A named tuple: a ResNet-152 spec expands to 465 of them,
+    and a tuple is the cheapest immutable record Python builds. ``attrs`` is never mutated
+    (the parser shares one dict among equal layers)."""
+
     op: str
     name: str
     line: int
-    attrs: dict[str, AttrValue] = field(default_factory=dict)
+    attrs: dict[str, AttrValue] = {}  # noqa: RUF012 - read only, shared by design
     claims: tuple[Claim, ...] = ()
 
     def get(self, key: str, default: AttrValue = 0) -> AttrValue:

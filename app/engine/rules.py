@@ -95,7 +95,8 @@ def _spatial(layer: Layer, x: Volume, ceil: bool, step: Step) -> tuple[int, int]
     if layer.attrs.get("same"):
         return _same(layer, x, step)
     oh, ow = _axes(layer, x, ceil)
-    step.formulas["h"], step.formulas["w"] = oh.formula(), ow.formula()
+    fh = oh.formula()
+    step.formulas["h"], step.formulas["w"] = fh, fh if ow == oh else ow.formula()
     if not ceil:
         _warn_not_whole(step, oh, ow)
     step.rf = (Window(k_eff(oh.k, oh.d), oh.s, oh.p), Window(k_eff(ow.k, ow.d), ow.s, ow.p))

@@ -18,6 +18,7 @@ from app.engine.graph import (
     IN_PLACE_OPS,
     VIEW_OPS,
     WEIGHT_OPS,
+    AttrValue,
     Block,
     Layer,
     Node,
@@ -66,6 +67,10 @@ class Done:
     window: tuple[Window, Window] | None
 
 
+#: a merge row's op, output volume (and as shown), formulas and attributes
+Merged = tuple[str, Volume, VolumeOut, dict[str, str], dict[str, AttrValue]]
+
+
 @dataclass(slots=True)
 class Walk:
     """Accumulates rows while walking; ``depth`` results are returned by :meth:`seq`."""
@@ -75,6 +80,7 @@ class Walk:
     #: probability that each row runs during training (stochastic depth), parallel to rows
     keep: list[float] = field(default_factory=list)
     done: dict[tuple[object, ...], Done] = field(default_factory=dict)
+    merged: dict[tuple[object, ...], Merged] = field(default_factory=dict)
 
     def seq(self, nodes: tuple[Node, ...], st: State, path: str, level: int,
             keep: float) -> tuple[State, int, float]:
@@ -136,24 +142,21 @@ class Walk:
 
     def merge(self, b: Block, st: State, outs: list[tuple[State, int, float]], path: str,
               level: int, keep: float) -> tuple[State, int, float]:
-        vols = [o[0].vol for o in outs]
-        op = {"concat": "concat", "dense": "concat", "residual": "add", "join": "join"}[b.kind]
-        out = _merged_volume(b, vols)
+        vols = tuple(o[0].vol for o in outs)
+        key = (b.kind, b.survival, vols)
+        merged = self.merged.get(key)
+        if merged is None:
+            merged = self.merged[key] = _merge(b, vols)
+        op, out, shown, formulas, attrs = merged
         warnings: list[str] = []
         rf = _merge_rf(b, [o[0].rf for o in outs], warnings)
-        formulas = _formulas(Step(out), out.size, op)
-        shown = _vol(out)
-        formulas["c"] = _merge_c_formula(op, vols, out.c)
+        formulas = formulas.copy()
         formulas["rf"] = f"{rf[0].size}x{rf[1].size}, the largest field of the {len(outs)} inputs"
-        attrs: dict[str, int | float | bool | str] = {"kind": b.kind}
-        if b.survival is not None:
-            attrs["survival"] = b.survival
         nxt = State(out, rf, shown, _rf(rf))
         self.rows.append(LayerRow(
-            index=len(self.rows), name=b.name, op=op, line=b.line, block=path, depth=level,
-            attrs=attrs, input=st.shown, output=shown, weights=0, biases=0, params=0,
-            macs=0, activations=out.size, rf=nxt.rf_shown, formulas=formulas,
-            warnings=warnings, claims=[], survival=keep if keep != 1.0 else None))
+            len(self.rows), b.name, op, b.line, path, level, attrs, st.shown,
+            shown, 0, 0, 0, 0, out.size, nxt.rf_shown, formulas, warnings, [],
+            keep if keep != 1.0 else None))
         self.keep.append(keep)
         depth = max(o[1] for o in outs)
         if b.kind == "residual" and b.survival is not None:
@@ -162,6 +165,18 @@ class Walk:
         else:
             expected = max(o[2] for o in outs)
         return nxt, depth, expected
+
+
+def _merge(b: Block, vols: tuple[Volume, ...]) -> Merged:
+    """A merge's output, formulas and attributes, once per (kind, input volumes)."""
+    op = {"concat": "concat", "dense": "concat", "residual": "add", "join": "join"}[b.kind]
+    out = _merged_volume(b, list(vols))
+    formulas = _formulas(Step(out), out.size, op)
+    formulas["c"] = _merge_c_formula(op, list(vols), out.c)
+    attrs: dict[str, AttrValue] = {"kind": b.kind}
+    if b.survival is not None:
+        attrs["survival"] = b.survival
+    return op, out, _vol(out), formulas, attrs
 
 
 def _apply(layer: Layer, vin: Volume) -> Done:
