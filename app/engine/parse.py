@@ -68,6 +68,14 @@ class _Parser:
     def __init__(self, tokens: list[Token]):
         self.toks = tokens
         self.pos = 0
+        self.read: dict[str, Stmt] = {}
+
+    def statement(self, tok: Token) -> Stmt:
+        """Read a statement; a text met before (ResNet's many 'bn' lines) is read once."""
+        stmt = self.read.get(tok.text)
+        if stmt is None:
+            stmt = self.read[tok.text] = read_statement(tok.text, tok.line)
+        return stmt
 
     def peek(self, offset: int = 0) -> Token | None:
         i = self.pos + offset
@@ -90,7 +98,7 @@ class _Parser:
                                                          or nxt.line == tok.line):
                 out.append(self.block(tok, level + 1))
             else:
-                out.append(Raw(tok.line, stmt=read_statement(tok.text, tok.line)))
+                out.append(Raw(tok.line, stmt=self.statement(tok)))
         if opener is not None:
             raise SpecError(f"the block opened on line {opener.line} is never closed "
                             f"(unbalanced braces: add '}}')", opener.line)
@@ -239,7 +247,7 @@ class _Builder:
     def statement(self, r: Raw, suffix: str, first: bool) -> Layer | None:
         s = r.stmt
         assert s is not None
-        made = self.made.get(id(r))
+        made = self.made.get(id(r.stmt))
         if made is not None:  # a repeat's later expansions: validated already
             return Layer(made.op, self.name(s.name, s.op, suffix), r.line, made.attrs,
                          made.claims)
@@ -266,7 +274,7 @@ class _Builder:
         attrs = self.interned.setdefault((made.op, *made.attrs.items()), made.attrs)
         if attrs is not made.attrs:
             made = Layer(made.op, name, r.line, attrs, made.claims)
-        self.made[id(r)] = made
+        self.made[id(r.stmt)] = made
         return made
 
     def block(self, r: Raw, suffix: str) -> Block:

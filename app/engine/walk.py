@@ -44,10 +44,15 @@ class State(NamedTuple):
     rf: tuple[AxisRF, AxisRF]
     shown: VolumeOut
     rf_shown: RF
+    rf_kept: str  # the receptive-field working of a row that leaves the field as it is
+
+
+def _kept(rf: tuple[AxisRF, AxisRF]) -> str:
+    return f"{rf[0].size}x{rf[1].size} (unchanged)"
 
 
 def state(vol: Volume, rf: tuple[AxisRF, AxisRF], shown: VolumeOut | None = None) -> State:
-    return State(vol, rf, shown or _vol(vol), _rf(rf))
+    return State(vol, rf, shown or _vol(vol), _rf(rf), _kept(rf))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,7 @@ class Done:
     shown: VolumeOut
     weights: int
     biases: int
+    params: int
     macs: int
     activations: int
     formulas: dict[str, str]  # every figure but the receptive field, which depends on the path
@@ -103,18 +109,18 @@ class Walk:
         done = self.done.get(key)
         if done is None:
             done = self.done[key] = _apply(layer, st.vol)
-        if done.window is None and done.out == st.vol:
+        formulas = done.formulas.copy()
+        win = done.window
+        if win is None and done.out == st.vol:
             nxt = st  # shape and field unchanged: share the previous row's objects
-            formulas = done.formulas.copy()
-            formulas["rf"] = f"{st.rf_shown.h.size}x{st.rf_shown.w.size} (unchanged)"
+            formulas["rf"] = st.rf_kept
         else:
-            rf = _through(st.rf, done.window)
-            nxt = State(done.out, rf, done.shown, _rf(rf))
-            formulas = done.formulas.copy()
-            formulas["rf"] = _rf_formula(done.window, rf)
+            rf = _through(st.rf, win)
+            nxt = State(done.out, rf, done.shown, _rf(rf), _kept(rf))
+            formulas["rf"] = _rf_formula(win, rf)
         row = LayerRow(len(self.rows), layer.name, layer.op, layer.line, path, level,
                        layer.attrs, st.shown, nxt.shown, done.weights, done.biases,
-                       done.weights + done.biases, done.macs, done.activations, nxt.rf_shown,
+                       done.params, done.macs, done.activations, nxt.rf_shown,
                        formulas, list(done.warnings) if done.warnings else [], [],
                        keep if keep != 1.0 else None)
         if layer.claims:
@@ -152,7 +158,7 @@ class Walk:
         rf = _merge_rf(b, [o[0].rf for o in outs], warnings)
         formulas = formulas.copy()
         formulas["rf"] = f"{rf[0].size}x{rf[1].size}, the largest field of the {len(outs)} inputs"
-        nxt = State(out, rf, shown, _rf(rf))
+        nxt = State(out, rf, shown, _rf(rf), _kept(rf))
         self.rows.append(LayerRow(
             len(self.rows), b.name, op, b.line, path, level, attrs, st.shown,
             shown, 0, 0, 0, 0, out.size, nxt.rf_shown, formulas, warnings, [],
@@ -186,7 +192,8 @@ def _apply(layer: Layer, vin: Volume) -> Done:
     win = step.rf
     if win is not None and win[0] == win[1]:
         win = (win[0], win[0])  # one object for both axes: the walk then works once
-    return Done(step.out, _vol(step.out), step.weights, step.biases, step.macs, acts,
+    return Done(step.out, _vol(step.out), step.weights, step.biases,
+                step.weights + step.biases, step.macs, acts,
                 _formulas(step, acts, layer.op), tuple(step.warnings), win)
 
 
