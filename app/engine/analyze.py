@@ -85,7 +85,6 @@ def analyze_network(net: Network, *, dtype: str = "float32", batch: int = 1,
     opts = _options(dtype, batch, optimizer, aux)
     walk = Walk(aux=aux)
     walk.rows.append(_input_row(net))
-    walk.keep.append(1.0)
     origin = AxisRF(size=1, jump=1, start=0.0)
     start = state(net.input, (origin, origin), walk.rows[0].output)
     end, depth, expected_depth = walk.seq(net.nodes, start, "", 0, 1.0)
@@ -130,7 +129,7 @@ def _totals(walk: Walk, depth: int, expected_depth: float, opts: Options) -> Tot
     acts = sum(r.activations for r in rows)
     bpv = DTYPE_BYTES[opts.dtype]
     params = weights + biases
-    stochastic = any(k != 1.0 for k in walk.keep)
+    stochastic = any(r.survival is not None for r in rows)
     values = {
         "params": params, "weights": weights, "biases": biases, "macs": macs,
         "flops": 2 * macs, "activations": acts, "activation_bytes": acts * bpv * opts.batch,
@@ -148,7 +147,8 @@ def _totals(walk: Walk, depth: int, expected_depth: float, opts: Options) -> Tot
                              culprit.line)
     return Totals(**values,
                   expected_depth=expected_depth if stochastic else None,
-                  expected_macs=sum(r.macs * k for r, k in zip(rows, walk.keep))
+                  expected_macs=sum(r.macs * (1.0 if r.survival is None else r.survival)
+                                    for r in rows)
                   if stochastic else None)
 
 

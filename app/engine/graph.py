@@ -117,15 +117,3 @@ class Network:
     input_claims: tuple[Claim, ...] = ()
     #: claims about the whole network ("TOTAL params: 138M parameters")
     total_claims: tuple[Claim, ...] = ()
-
-
-def iter_layers(nodes: tuple[Node, ...]) -> list[Layer]:
-    """Every Layer in walk order, blocks flattened (aux included)."""
-    out: list[Layer] = []
-    for node in nodes:
-        if isinstance(node, Layer):
-            out.append(node)
-        else:
-            for branch in node.branches:
-                out.extend(iter_layers(branch))
-    return out

@@ -95,20 +95,18 @@ def _conv(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
     return attrs
 
 
-def _pool(ceil_ok: bool) -> Any:
-    def build(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
-        attrs = _window(args, line, name, True, kernel_default=(2, 2))
-        if attrs.get("same"):
-            raise SpecError(f"{name}: pooling takes a numeric pad", line, name)
-        ke_h = int(attrs.get("dh", 1)) * (int(attrs["kh"]) - 1) + 1
-        ke_w = int(attrs.get("dw", 1)) * (int(attrs["kw"]) - 1) + 1
-        if 2 * int(attrs["ph"]) > ke_h or 2 * int(attrs["pw"]) > ke_w:
-            raise SpecError(f"{name}: pool padding must be at most half the kernel (PyTorch's "
-                            f"rule): kernel {ke_h}x{ke_w}, pad {attrs['ph']}x{attrs['pw']}",
-                            line, name)
-        attrs["ceil"] = bool(args.get("ceil", False))
-        return attrs
-    return build
+def _pool(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    attrs = _window(args, line, name, True, kernel_default=(2, 2))
+    if attrs.get("same"):
+        raise SpecError(f"{name}: pooling takes a numeric pad", line, name)
+    ke_h = int(attrs.get("dh", 1)) * (int(attrs["kh"]) - 1) + 1
+    ke_w = int(attrs.get("dw", 1)) * (int(attrs["kw"]) - 1) + 1
+    if 2 * int(attrs["ph"]) > ke_h or 2 * int(attrs["pw"]) > ke_w:
+        raise SpecError(f"{name}: pool padding must be at most half the kernel (PyTorch's "
+                        f"rule): kernel {ke_h}x{ke_w}, pad {attrs['ph']}x{attrs['pw']}",
+                        line, name)
+    attrs["ceil"] = bool(args.get("ceil", False))
+    return attrs
 
 
 def _adaptive(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
@@ -146,6 +144,6 @@ def _padchannels(args: dict[str, Any], line: int, name: str) -> dict[str, AttrVa
 
 
 _BUILDERS: dict[str, Any] = {
-    "conv": _conv, "maxpool": _pool(True), "avgpool": _pool(True), "adaptiveavgpool": _adaptive,
+    "conv": _conv, "maxpool": _pool, "avgpool": _pool, "adaptiveavgpool": _adaptive,
     "fc": _fc, "dropout": _dropout, "lrn": _lrn, "padchannels": _padchannels,
 }

@@ -206,7 +206,7 @@ class _Builder:
         self.survival_last: float | None = None
 
     def network(self, raws: list[Raw]) -> Network:
-        self._reserve(raws, "")
+        self._reserve(raws)
         nodes = tuple(self.seq(raws, "", top=True))
         if self.input is None:
             raise SpecError("no input line: start the spec with e.g. 'input 227x227x3'", 1)
@@ -217,14 +217,14 @@ class _Builder:
         return Network(vol, nodes, input_name=name, input_line=line, input_claims=claims,
                        total_claims=tuple(self.totals))
 
-    def _reserve(self, raws: list[Raw], suffix: str) -> None:
+    def _reserve(self, raws: list[Raw]) -> None:
         """Explicit names are reserved first so generated names never take them."""
         for r in raws:
             if r.stmt is not None and r.stmt.name and r.stmt.kind == "layer":
-                self.used.add(r.stmt.name + suffix)
+                self.used.add(r.stmt.name)
             elif r.name:
-                self.used.add(r.name + suffix)
-            self._reserve(r.children, suffix)
+                self.used.add(r.name)
+            self._reserve(r.children)
 
     def seq(self, raws: list[Raw], suffix: str, top: bool = False) -> list[Node]:
         out: list[Node] = []
@@ -248,7 +248,7 @@ class _Builder:
         s = r.stmt
         assert s is not None
         made = self.made.get(id(r.stmt))
-        if made is not None:  # a repeat's later expansions: validated already
+        if made is not None:  # the same statement again (a repeat, or equal text): validated
             return Layer(made.op, self.name(s.name, s.op, suffix), r.line, made.attrs,
                          made.claims)
         if s.kind == "input":

@@ -83,8 +83,6 @@ class Walk:
 
     aux: bool = False
     rows: list[LayerRow] = field(default_factory=list)
-    #: probability that each row runs during training (stochastic depth), parallel to rows
-    keep: list[float] = field(default_factory=list)
     done: dict[tuple[object, ...], Done] = field(default_factory=dict)
     merged: dict[tuple[object, ...], Merged] = field(default_factory=dict)
 
@@ -126,7 +124,6 @@ class Walk:
         if layer.claims:
             row.claims = check_claims(layer.claims, row)
         self.rows.append(row)
-        self.keep.append(keep)
         return nxt
 
     def block(self, b: Block, st: State, path: str, level: int,
@@ -163,7 +160,6 @@ class Walk:
             len(self.rows), b.name, op, b.line, path, level, attrs, st.shown,
             shown, 0, 0, 0, 0, out.size, nxt.rf_shown, formulas, warnings, [],
             keep if keep != 1.0 else None))
-        self.keep.append(keep)
         depth = max(o[1] for o in outs)
         if b.kind == "residual" and b.survival is not None:
             body, short = outs[0], outs[1]
