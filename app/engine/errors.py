@@ -22,20 +22,25 @@ class Issue:
     line: int
     message: str
     layer: str | None = None
+    #: the request parameter at fault (``input``, ``batch``), when it is not a line of the spec
+    parameter: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"line": self.line, "message": self.message}
         if self.layer is not None:
             out["layer"] = self.layer
+        if self.parameter is not None:
+            out["parameter"] = self.parameter
         return out
 
 
 class SpecError(ValueError):
     """The spec cannot be analysed. ``issues`` lists every problem found."""
 
-    def __init__(self, issues: list[Issue] | Issue | str, line: int = 0, layer: str | None = None):
+    def __init__(self, issues: list[Issue] | Issue | str, line: int = 0, layer: str | None = None,
+                 parameter: str | None = None):
         if isinstance(issues, str):
-            issues = [Issue(line, issues, layer)]
+            issues = [Issue(line, issues, layer, parameter)]
         elif isinstance(issues, Issue):
             issues = [issues]
         self.issues: list[Issue] = issues
@@ -45,6 +50,6 @@ class SpecError(ValueError):
 class LimitError(SpecError):
     """A size limit was exceeded; ``limit`` names it (e.g. ``max_layers``)."""
 
-    def __init__(self, limit: str, message: str, line: int = 0):
+    def __init__(self, limit: str, message: str, line: int = 0, parameter: str | None = None):
         self.limit = limit
-        super().__init__([Issue(line, message)])
+        super().__init__([Issue(line, message, parameter=parameter)])
