@@ -146,7 +146,7 @@ def _input_row(net: Network, scale: int) -> LayerRow:
                                          Term("W", v.w, "input width"),
                                          Term("C", v.c, "input channels")), v.size, sep=True),
                "rf": stated("1x1", note="one pixel")}
-    warnings = ()
+    warnings: tuple[str, ...] = ()
     if v.h <= 4 < v.w == v.c:
         warnings = (f"input {v.h}x{v.w}x{v.c} looks like C x H x W, PyTorch's order; "
                     f"archcalc reads H x W x C, so this is {v.h} rows of {v.w} pixels "

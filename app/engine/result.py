@@ -75,7 +75,7 @@ class LayerRow:
     block: Annotated[str, Field(description="path of enclosing blocks, e.g. "
                                             "'inception3a/branch2'; '' on the main path")]
     depth: Annotated[int, Field(description="nesting level (0 = main path)")]
-    attrs: dict[str, int | float | bool | str]
+    attrs: Mapping[str, int | float | bool | str]
     input: VolumeOut
     output: VolumeOut
     weights: int
