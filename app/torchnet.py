@@ -131,6 +131,33 @@ class _Depthwise(nn.Module):
         return y
 
 
+class _ChannelsLayerNorm(nn.Module):
+    """LayerNorm over the channels of an (N, C, H, W) tensor, as ConvNeXt's LayerNorm2d."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm: nn.LayerNorm | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.norm is None:
+            self.norm = nn.LayerNorm(x.shape[1], eps=1e-6).to(x.device)
+        y: Tensor = self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return y
+
+
+class _LayerScale(nn.Module):
+    """x times a learnable per-channel factor (C x 1 x 1), as ConvNeXt's layer scale."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gamma: nn.Parameter | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.gamma is None:
+            self.gamma = nn.Parameter(torch.full((x.shape[1], 1, 1), 1e-6, device=x.device))
+        return x * self.gamma
+
+
 def _conv(layer: Layer, in_place: bool) -> nn.Module:
     # torch accepts padding="same" (stride 1 only), though its stubs say int or tuple
     padding: Any = "same" if _flag(layer, "same", False) else _pair(layer, "ph", "pw", 0)
@@ -254,6 +281,8 @@ BUILDERS: dict[str, Builder] = {
     "gelu": _activation(nn.GELU), "leakyrelu": _leakyrelu, "prelu": _prelu,
     "identity": _activation(nn.Identity), "channelshuffle": _channelshuffle,
     "convtranspose": _convtranspose, "upsample": _upsample,
+    "layernorm": lambda layer, in_place: _ChannelsLayerNorm(),
+    "layerscale": lambda layer, in_place: _LayerScale(),
 }
 
 

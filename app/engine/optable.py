@@ -108,6 +108,12 @@ _TABLE = (
     OpDef("prelu", ("prelu",), rules.prelu, "prelu 64",
           "PReLU: one learnable slope, or one per channel when the count is given (it must "
           "equal the channels)", "nn.PReLU", frozenset({"out"}), ("out",), ops.prelu),
+    OpDef("layernorm", ("layernorm", "ln", "layernorm2d"), rules.layernorm, "layernorm",
+          "LayerNorm over the channels at each position (ConvNeXt's LayerNorm2d): 2C learnable "
+          "parameters", "nn.LayerNorm"),
+    OpDef("layerscale", ("layerscale", "layer_scale"), rules.layerscale, "layerscale",
+          "a learnable scale per channel (ConvNeXt's layer scale): C parameters",
+          "nn.Parameter (C x 1 x 1)"),
     OpDef("identity", ("identity", "id"), rules.elementwise, "identity",
           "passes its input on (a view: no new values)", "nn.Identity", memory="view"),
     OpDef("convtranspose", ("convtranspose", "convtranspose2d", "deconv", "upconv",

@@ -416,3 +416,20 @@ def upsample(layer: Layer, x: Volume, explain: bool = False) -> Step:
                                             Term("F", f, "upsampling factor")), n * f)
         step.working["c"] = stated(x.c, note="upsampling keeps the depth")
     return step
+
+
+def layernorm(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """LayerNorm over the C channels at each position: C scales and C shifts."""
+    step = Step(x, weights=x.c, biases=x.c, explain=explain)
+    if explain:
+        step.working["weights"] = stated(x.c, note="one scale per channel")
+        step.working["biases"] = stated(x.c, note="one shift per channel")
+    return step
+
+
+def layerscale(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """Layer scale: each channel times a learnable factor; C parameters, 0 macs."""
+    step = Step(x, weights=x.c, explain=explain)
+    if explain:
+        step.working["weights"] = stated(x.c, note="one factor per channel")
+    return step

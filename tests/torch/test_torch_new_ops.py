@@ -22,6 +22,9 @@ SPECS = [
     "input 8x8x16\nconvtranspose 8 2x2 stride 2\nconvtranspose 4 3x3 stride 2 pad 1 outpad 1",
     "input 7x9x6\nconvtranspose 6 3x5 stride 3x2 pad 1x2 outpad 2x1 groups 3 dilation 2 nobias",
     "input 8x8x4\nupsample 2\nupsample 3 bilinear\nconv 4 3x3",
+    # a ConvNeXt block: 7x7 depthwise, LayerNorm over channels, 4x MLP as 1x1 convs, layer scale
+    "input 14x14x32\nresidual {\n depthwise 7x7 pad 3; layernorm; conv 128 1x1; gelu\n"
+    " conv 32 1x1; layerscale\n}",
     # MobileNetV2's inverted residual with squeeze-and-excitation (MobileNetV3's)
     "input 28x28x24\nresidual {\n conv 72 1x1 nobias; bn; hardswish\n"
     " depthwise 3x3 pad 1 nobias; bn; hardswish\n"
