@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 _SI_STEPS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
 
@@ -59,12 +60,27 @@ def percent(value: float | None) -> str:
     return "" if value is None else f"{value:.0%}"
 
 
+def working(row: Any, key: str) -> Markup:
+    """The working of one figure of one row, as HTML: ``row.formulas[key]``, escaped."""
+    text = row.formulas.get(key)
+    return Markup("") if text is None else Markup("<code>%s</code>") % text
+
+
+def line_anchor(line: int) -> str:
+    """The id of a spec line's entry in the editor's gutter."""
+    return f"L{line}"
+
+
 FILTERS: dict[str, Callable[..., str]] = {
     "thousands": thousands, "compact": compact, "volume": volume, "megabytes": megabytes,
     "mebibytes": mebibytes, "rf_size": rf_size, "percent": percent,
 }
+#: functions the templates call (they take more than one argument)
+GLOBALS: dict[str, Callable[..., Any]] = {"working": working, "line_anchor": line_anchor,
+                                          "escape": escape}
 
 
 def register_filters(env: jinja2.Environment) -> None:
     """Make the filters available to every template."""
     env.filters.update(FILTERS)
+    env.globals.update(GLOBALS)
