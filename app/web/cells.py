@@ -11,12 +11,20 @@ text goes through ``markupsafe`` escaping.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from markupsafe import Markup, escape
 
 from app.engine.result import ClaimResult, LayerRow
-from app.web.filters import compact, mebibytes, megabytes, rf_size, thousands, volume, working
+from app.web.filters import (
+    compact,
+    mebibytes,
+    megabytes,
+    rf_size,
+    thousands,
+    volume,
+    working,
+)
 from app.web.table import ADDITIVE, Group, Line, Table, row_value
 
 #: which column shows a claim about each field
@@ -28,6 +36,11 @@ FORMULA_KEYS = {"output": ("h", "w", "c"), "weights": ("weights",), "biases": ("
                 "params": ("params",), "macs": ("macs",), "activations": ("activations",),
                 "rf": ("rf",)}
 _AXIS = {"h": "H", "w": "W", "c": "C"}
+
+
+def _e(text: str) -> str:
+    """Escape user text (names, claims) for HTML text and attribute values."""
+    return str(escape(text))
 
 
 def _figure(table: Table, thing: Line | Group, key: str) -> tuple[str, str, str]:
@@ -47,72 +60,75 @@ def _figure(table: Table, thing: Line | Group, key: str) -> tuple[str, str, str]
     return thousands(value), compact(value), ""
 
 
-def _row_working(row: LayerRow, key: str, table: Table) -> Markup:
-    """One engine row's working for a column."""
+def _working(row: LayerRow, key: str) -> str:
+    return str(working(row, key))
+
+
+def _row_working(row: LayerRow, key: str, table: Table) -> str:
+    """One engine row's working for a column, as HTML."""
     if key == "flops":
-        return Markup("<code>2 × %s = %s</code> (2 × MACs); MACs: %s") % (
-            thousands(row.macs), thousands(2 * row.macs), working(row, "macs"))
+        return (f"<code>2 × {thousands(row.macs)} = {thousands(2 * row.macs)}</code> "
+                f"(2 × MACs); MACs: {_working(row, 'macs')}")
     if key == "memory":
         per_value = table.bytes_per_image
         value = row_value(row, "memory", per_value)
-        return Markup("<code>%s × %s B = %s bytes</code> = %s (%s): activations × bytes a "
-                      "value × batch") % (thousands(row.activations), per_value,
-                                          thousands(value), megabytes(value), mebibytes(value))
+        return (f"<code>{thousands(row.activations)} × {per_value} B = {thousands(value)} "
+                f"bytes</code> = {megabytes(value)} ({mebibytes(value)}): activations × bytes "
+                "a value × batch")
     keys = FORMULA_KEYS.get(key, (key,))
     if len(keys) == 1:
-        return working(row, keys[0])
-    parts = [Markup('<span class="axis">%s</span> %s') % (_AXIS.get(k, k), working(row, k))
-             for k in keys]
-    return Markup("<br>").join(parts)
+        return _working(row, keys[0])
+    return "<br>".join(f'<span class="axis">{_AXIS.get(k, k)}</span> {_working(row, k)}'
+                       for k in keys)
 
 
 def _contributors(thing: Line | Group, key: str, table: Table) -> list[LayerRow]:
     """The rows whose working a cell shows: for a sum, those that add something."""
     if isinstance(thing, Line):
-        rows = thing.rows
         if key not in ADDITIVE:
             return [thing.main]
-        adding = [r for r in rows if row_value(r, key, table.bytes_per_image)]
+        adding = [r for r in thing.rows if row_value(r, key, table.bytes_per_image)]
         return adding or [thing.main]
     return [thing.head.main] if thing.head and key not in ADDITIVE else []
 
 
-def _claims(claims: Iterable[ClaimResult], column: str) -> list[ClaimResult]:
-    return [c for c in claims if CLAIM_COLUMN.get(c.field) == column]
+def _verdict(claim: ClaimResult) -> str:
+    if claim.ok:
+        return '<span class="claim right"><span aria-hidden="true">✓</span> right</span>'
+    return '<span class="claim wrong"><span aria-hidden="true">✗</span> wrong</span>'
 
 
-def _verdict(claim: ClaimResult) -> Markup:
-    word = "right" if claim.ok else "wrong"
-    icon = "✓" if claim.ok else "✗"
-    return Markup('<span class="claim %s"><span aria-hidden="true">%s</span> %s</span>') % (
-        word, icon, word)
-
-
-def cell(table: Table, thing: Line | Group, key: str, column: str, wid: str) -> Markup:
-    """The ``<td>`` of one number cell: figure button, verdicts, working panel."""
+def cell(table: Table, thing: Line | Group, key: str, column: str, wid: str,
+         claims: Iterable[ClaimResult] = ()) -> str:
+    """The ``<td>`` of one number cell (HTML): figure button, verdicts, working panel."""
     exact, short, title = _figure(table, thing, key)
     rows = _contributors(thing, key, table)
-    lines = [Markup('<div><span class="who">%s</span> %s</div>') % (r.name,
-                                                                    _row_working(r, key, table))
+    lines = [f'<div><span class="who">{_e(r.name)}</span> {_row_working(r, key, table)}</div>'
              for r in rows]
     if isinstance(thing, Group):
-        count = len(thing.rows)
-        lines.append(Markup("<div>the block's %s rows together: <code>%s</code></div>") % (
-            count, exact))
+        lines.append(f"<div>the block's {len(thing.rows)} rows together: <code>{exact}</code>"
+                     "</div>")
     elif len(rows) > 1:
-        lines.append(Markup("<div>together: <code>%s</code></div>") % exact)
-    claims = (_claims((c for r in thing.rows for c in r.claims), column)
-              if isinstance(thing, Line) else [])
-    for c in claims:
-        lines.append(Markup('<div class="claim-why">%s claimed <q>%s</q>: %s</div>') % (
-            _verdict(c), c.claimed, c.explanation))
-    shown = (Markup('<span class="x">%s</span><span class="c">%s</span>') % (exact, short)
-             if exact != short else escape(exact))
-    title_attr = Markup(' title="%s"') % title if title else Markup("")
-    return Markup('<td class="num"><button type="button" class="fig" aria-describedby="%s"%s>'
-                  '%s</button>%s<div class="working" id="%s" role="tooltip">%s</div></td>') % (
-        wid, title_attr, shown, Markup("").join(_verdict(c) for c in claims), wid,
-        Markup("").join(lines))
+        lines.append(f"<div>together: <code>{exact}</code></div>")
+    mine = [c for c in claims if CLAIM_COLUMN.get(c.field) == column]
+    verdicts = "".join(_verdict(c) for c in mine)
+    for c in mine:
+        lines.append(f'<div class="claim-why">{_verdict(c)} claimed <q>{_e(c.claimed)}</q>: '
+                     f"{_e(c.explanation)}</div>")
+    shown = (f'<span class="x">{exact}</span><span class="c">{short}</span>'
+             if exact != short else exact)
+    title_attr = f' title="{_e(title)}"' if title else ""
+    return (f'<td class="num"><button type="button" class="fig" aria-describedby="{wid}"'
+            f'{title_attr}>{shown}</button>{verdicts}<div class="working" id="{wid}" '
+            f'role="tooltip">{"".join(lines)}</div></td>')
+
+
+def row_cells(table: Table, thing: Line | Group, cols: Sequence[tuple[str, str, str, str]],
+              prefix: str) -> Markup:
+    """Every number cell of one table row, as markup for the template."""
+    claims = [c for r in thing.rows for c in r.claims] if isinstance(thing, Line) else []
+    return Markup("".join(cell(table, thing, key, column, f"{prefix}{column}", claims)
+                          for key, column, _title, _what in cols))
 
 
 #: the table's columns: (value key, column id, heading, what the heading means)
@@ -126,6 +142,6 @@ def columns(count_key: str) -> list[tuple[str, str, str, str]]:
             ("params", "params", "params", "weights + biases"),
             (count_key, "count", count[0], count[1]),
             ("activations", "activations", "activations", "values in the output, per image"),
-            ("memory", "memory", "memory", "activation memory in MB (10^6 bytes) for the "
-                                           "value type and batch"),
+            ("memory", "memory", "memory", ("activation memory in MB (10^6 bytes) for the "
+                                           "value type and batch")),
             ("rf", "rf", "RF", "receptive field in input pixels")]

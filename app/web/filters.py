@@ -63,7 +63,7 @@ def percent(value: float | None) -> str:
 def working(row: Any, key: str) -> Markup:
     """The working of one figure of one row, as HTML: ``row.formulas[key]``, escaped."""
     text = row.formulas.get(key)
-    return Markup("") if text is None else Markup("<code>%s</code>") % text
+    return Markup("") if text is None else Markup(f"<code>{escape(text)}</code>")
 
 
 def line_anchor(line: int) -> str:

@@ -15,7 +15,6 @@ Nothing here formats numbers or renders HTML: that is the template's, through th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 

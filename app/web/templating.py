@@ -18,7 +18,7 @@ from starlette.responses import Response
 from app.engine.limits import LIMITS
 from app.engine.result import DTYPE_BYTES, Analysis, Dtype, Optimizer
 from app.examples import ALEXNET_SLIDE, EXAMPLES
-from app.web.cells import cell, columns
+from app.web.cells import columns, row_cells
 from app.web.filters import register_filters
 from app.web.settings import Settings
 from app.web.table import build_table
@@ -43,7 +43,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     register_filters(templates.env)
     templates.env.globals.update(
         dtypes=get_args(Dtype), optimizers=get_args(Optimizer), dtype_bytes=DTYPE_BYTES,
-        max_batch=LIMITS.max_batch, htmx_version=HTMX_VERSION, examples=EXAMPLES, cell=cell)
+        max_batch=LIMITS.max_batch, htmx_version=HTMX_VERSION, examples=EXAMPLES, row_cells=row_cells)
     return templates
 
 
