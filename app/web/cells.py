@@ -12,30 +12,40 @@ text goes through ``markupsafe`` escaping.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
 from app.engine.result import ClaimResult, LayerRow
-from app.web.filters import (
-    compact,
-    mebibytes,
-    megabytes,
-    rf_size,
-    thousands,
-    volume,
-    working,
-)
+from app.present.columns import BY_KEY, COLUMNS, Column
+from app.present.formats import compact, mebibytes, megabytes, thousands
+from app.web.filters import working
 from app.web.table import ADDITIVE, Group, Line, Table, row_value
 
 #: which column shows a claim about each field
 CLAIM_COLUMN = {"output": "output", "activations": "activations", "params": "params",
                 "weights": "weights", "biases": "biases", "macs": "count", "flops": "count",
                 "rf": "rf", "activation_bytes": "memory"}
-#: the formula keys behind each column
-FORMULA_KEYS = {"output": ("h", "w", "c"), "weights": ("weights",), "biases": ("biases",),
-                "params": ("params",), "macs": ("macs",), "activations": ("activations",),
-                "rf": ("rf",)}
 _AXIS = {"h": "H", "w": "W", "c": "C"}
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A table column as the page shows it: the shared definition, and its cell id."""
+
+    column: Column
+    #: the cell id suffix; the MACs or FLOPs column is "count" either way
+    slot: str
+
+    @property
+    def key(self) -> str:
+        return self.column.key
+
+
+def columns(count_key: str) -> list[Shown]:
+    """The default columns of ``app.present.columns``, MACs or FLOPs in the count column."""
+    shown = [BY_KEY[count_key] if c.key == "macs" else c for c in COLUMNS if c.default]
+    return [Shown(c, "count" if c.key in {"macs", "flops"} else c.key) for c in shown]
 
 
 def _e(text: str) -> str:
@@ -43,16 +53,18 @@ def _e(text: str) -> str:
     return str(escape(text))
 
 
-def _figure(table: Table, thing: Line | Group, key: str) -> tuple[str, str, str]:
+def _last(thing: Line | Group) -> LayerRow:
+    """The row whose output (and receptive field) a visible row or a block ends with."""
+    if isinstance(thing, Line):
+        return thing.last
+    return thing.head.last if thing.head else thing.members[-1]
+
+
+def _figure(table: Table, thing: Line | Group, column: Column) -> tuple[str, str, str]:
     """(exact text, compact text, title) of one cell."""
-    if key == "output":
-        out = thing.last.output if isinstance(thing, Line) else thing.output
-        text = volume(out)
-        return text, text, ""
-    if key == "rf":
-        row = thing.last if isinstance(thing, Line) else (thing.head.last if thing.head
-                                                          else thing.members[-1])
-        text = rf_size(row.rf)
+    key = column.key
+    if key not in ADDITIVE:  # the output volume, the receptive field: the last row's
+        text = column.text(_last(thing))
         return text, text, ""
     value = table.value(thing, key)
     if key == "memory":
@@ -71,11 +83,11 @@ def _row_working(row: LayerRow, key: str, table: Table) -> str:
                 f"(2 × MACs); MACs: {_working(row, 'macs')}")
     if key == "memory":
         per_value = table.bytes_per_image
-        value = row_value(row, "memory", per_value)
+        value = row_value(row, "memory")
         return (f"<code>{thousands(row.activations)} × {per_value} B = {thousands(value)} "
                 f"bytes</code> = {megabytes(value)} ({mebibytes(value)}): activations × bytes "
                 "a value × batch")
-    keys = FORMULA_KEYS.get(key, (key,))
+    keys = BY_KEY[key].working
     if len(keys) == 1:
         return _working(row, keys[0])
     return "<br>".join(f'<span class="axis">{_AXIS.get(k, k)}</span> {_working(row, k)}'
@@ -87,7 +99,7 @@ def _contributors(thing: Line | Group, key: str, table: Table) -> list[LayerRow]
     if isinstance(thing, Line):
         if key not in ADDITIVE:
             return [thing.main]
-        adding = [r for r in thing.rows if row_value(r, key, table.bytes_per_image)]
+        adding = [r for r in thing.rows if row_value(r, key)]
         return adding or [thing.main]
     return [thing.head.main] if thing.head and key not in ADDITIVE else []
 
@@ -98,10 +110,11 @@ def _verdict(claim: ClaimResult) -> str:
     return '<span class="claim wrong"><span aria-hidden="true">✗</span> wrong</span>'
 
 
-def cell(table: Table, thing: Line | Group, key: str, column: str, wid: str,
+def cell(table: Table, thing: Line | Group, shown: Shown, wid: str,
          claims: Iterable[ClaimResult] = ()) -> str:
     """The ``<td>`` of one number cell (HTML): figure button, verdicts, working panel."""
-    exact, short, title = _figure(table, thing, key)
+    key, column = shown.key, shown.slot
+    exact, short, title = _figure(table, thing, shown.column)
     rows = _contributors(thing, key, table)
     lines = [f'<div><span class="who">{_e(r.name)}</span> {_row_working(r, key, table)}</div>'
              for r in rows]
@@ -115,33 +128,16 @@ def cell(table: Table, thing: Line | Group, key: str, column: str, wid: str,
     for c in mine:
         lines.append(f'<div class="claim-why">{_verdict(c)} claimed <q>{_e(c.claimed)}</q>: '
                      f"{_e(c.explanation)}</div>")
-    shown = (f'<span class="x">{exact}</span><span class="c">{short}</span>'
-             if exact != short else exact)
+    figure = (f'<span class="x">{exact}</span><span class="c">{short}</span>'
+              if exact != short else exact)
     title_attr = f' title="{_e(title)}"' if title else ""
     return (f'<td class="num"><button type="button" class="fig" aria-describedby="{wid}"'
-            f'{title_attr}>{shown}</button>{verdicts}<div class="working" id="{wid}" '
+            f'{title_attr}>{figure}</button>{verdicts}<div class="working" id="{wid}" '
             f'role="tooltip">{"".join(lines)}</div></td>')
 
 
-def row_cells(table: Table, thing: Line | Group, cols: Sequence[tuple[str, str, str, str]],
-              prefix: str) -> Markup:
+def row_cells(table: Table, thing: Line | Group, cols: Sequence[Shown], prefix: str) -> Markup:
     """Every number cell of one table row, as markup for the template."""
     claims = [c for r in thing.rows for c in r.claims] if isinstance(thing, Line) else []
-    return Markup("".join(cell(table, thing, key, column, f"{prefix}{column}", claims)
-                          for key, column, _title, _what in cols))
-
-
-#: the table's columns: (value key, column id, heading, what the heading means)
-def columns(count_key: str) -> list[tuple[str, str, str, str]]:
-    """The columns shown, with MACs or FLOPs in the count column."""
-    count = ("MACs", "multiply-accumulates per image") if count_key == "macs" else (
-        "FLOPs", "floating-point operations per image, 2 × MACs")
-    return [("output", "output", "output", "output volume H×W×C"),
-            ("weights", "weights", "weights", "learnable weights"),
-            ("biases", "biases", "biases", "learnable biases"),
-            ("params", "params", "params", "weights + biases"),
-            (count_key, "count", count[0], count[1]),
-            ("activations", "activations", "activations", "values in the output, per image"),
-            ("memory", "memory", "memory", ("activation memory in MB (10^6 bytes) for the "
-                                           "value type and batch")),
-            ("rf", "rf", "RF", "receptive field in input pixels")]
+    return Markup("".join(cell(table, thing, shown, f"{prefix}{shown.slot}", claims)
+                          for shown in cols))

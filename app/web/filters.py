@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
 
 import jinja2
 from markupsafe import Markup, escape
@@ -16,9 +18,19 @@ from app.present.formats import (
     thousands,
     volume,
 )
+from app.present.working import to_html
+
+#: working values are frozen and repeat (ResNet-152: 4,644 figures, 358 distinct workings), so
+#: their HTML is rendered once each; a page re-renders on every keystroke
+_working_html = lru_cache(maxsize=16384)(to_html)
+
 
 def working(row: Any, key: str) -> Markup:
-    """The working of one figure of one row, as HTML: ``row.formulas[key]``, escaped."""
+    """The structured working of one figure of one row as HTML, each term marked up
+    (``<var class="term" data-term="K_h" title="K_h: kernel height">11</var>``)."""
+    structured = row.working.get(key)
+    if structured is not None:
+        return Markup(f'<span class="formula">{_working_html(structured)}</span>')
     text = row.formulas.get(key)
     return Markup("") if text is None else Markup(f"<code>{escape(text)}</code>")
 

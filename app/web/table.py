@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from app.engine.result import DTYPE_BYTES, Analysis, LayerRow
+from app.present.columns import BY_KEY
 
 #: ops shown in the row of the layer they follow when folding
 FOLDED_OPS = frozenset({"relu", "tanh", "sigmoid", "bn", "lrn", "dropout", "softmax"})
@@ -36,14 +37,10 @@ COLLAPSE_OVER = 60
 ADDITIVE = ("weights", "biases", "params", "macs", "flops", "activations", "memory")
 
 
-def row_value(row: LayerRow, key: str, bytes_per_image: int) -> int:
-    """The raw number of one column for one engine row."""
-    if key == "flops":
-        return 2 * row.macs
-    if key == "memory":
-        stored = getattr(row, "activation_bytes", None)
-        return int(stored) if stored is not None else row.activations * bytes_per_image
-    value: int = getattr(row, key)
+def row_value(row: LayerRow, key: str) -> int:
+    """The raw number of one additive column (``app.present.columns``) for one engine row."""
+    value = BY_KEY[key].value(row)
+    assert isinstance(value, int), (key, value)
     return value
 
 
@@ -125,13 +122,11 @@ class Table:
     group_count: int = 0
 
     def value(self, thing: Line | Group, key: str) -> int:
-        """One column's number for a visible row or a group's subtotal."""
+        """One additive column's number for a visible row, or a group's subtotal."""
         rows = thing.rows
         if key in ADDITIVE:
-            return sum(row_value(r, key, self.bytes_per_image) for r in rows)
-        last = thing.last if isinstance(thing, Line) else (thing.head.last if thing.head
-                                                           else rows[-1])
-        return row_value(last, key, self.bytes_per_image)
+            return sum(row_value(r, key) for r in rows)
+        raise KeyError(f"{key} is not a sum; read it from the last row")
 
 
 def _split(path: str) -> tuple[list[str], str]:

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from app import engine
 from app.engine.result import Analysis
 from app.examples import ALEXNET_SLIDE, BOTTLENECK_INCEPTION, EXAMPLES, VGG16_NOTES
+from app.present.working import to_html
 from app.web import filters
 from app.web.table import Group, Line, build_table
 
@@ -133,10 +134,11 @@ def test_numbers_and_their_working(client: TestClient, small_spec: str) -> None:
     assert conv1.weights == 11 * 11 * 3 * 96 and conv1.macs == 55 * 55 * 96 * 11 * 11 * 3
     html = response.text
     assert "55x55x96" in html
-    assert f'<span class="x">{11 * 11 * 3 * 96:,}</span><span class="c">34.8K</span>' in html
+    assert f'<span class="x">{11 * 11 * 3 * 96:,}</span><span class="c">35K</span>' in html
     assert f"{55 * 55 * 96 * 11 * 11 * 3:,}" in html
-    for text in conv1.formulas.values():  # each formula in the working of its cell
-        assert _escaped(text) in html
+    for working in conv1.working.values():  # each figure's working, its terms marked up
+        assert to_html(working) in html
+    assert '<var class="term" data-term="K_h" title="K_h: kernel height">11</var>' in html
     # each number cell: a focusable button described by its working panel
     assert f'<button type="button" class="fig" aria-describedby="w{conv1.index}count">' in html
     assert f'<div class="working" id="w{conv1.index}count" role="tooltip">' in html
@@ -170,7 +172,11 @@ def test_activations_fold_into_the_row_they_follow(client: TestClient,
 
 def test_flops_switch(client: TestClient, small_spec: str) -> None:
     response = client.get("/", params={"spec": small_spec, "flops": "true"})
-    assert '<abbr title="floating-point operations per image, 2 × MACs">FLOPs</abbr>' in response.text
+    from app.present.columns import BY_KEY
+
+    flops = BY_KEY["flops"]
+    assert f'<abbr title="{flops.description}">{flops.title}</abbr>' in response.text
+    assert BY_KEY["macs"].title not in re.findall(r"<abbr[^>]*>([^<]+)</abbr>", response.text)
     assert f"{2 * 55 * 55 * 96 * 11 * 11 * 3:,}" in response.text
 
 
