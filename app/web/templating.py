@@ -110,7 +110,8 @@ def calc_context(request: Request, analysis: Analysis | None,
     """Everything the calculator page and its partials show."""
     form = form_values(request.query_params)
     lines = editor_lines(form["spec"])
-    table = build_table(analysis, fold=not form["allops"]) if analysis else None
+    opened = frozenset(request.query_params.getlist("open"))
+    table = build_table(analysis, fold=not form["allops"], opened=opened) if analysis else None
     return {"form": form, "analysis": analysis, "errors": errors, "table": table,
             "marks": _marks(errors, analysis), "lines": lines,
             "editor_rows": max(EDITOR_ROWS[0], min(EDITOR_ROWS[1], lines + 1)),
