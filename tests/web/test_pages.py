@@ -99,7 +99,8 @@ def test_every_error_is_marked_at_its_line(client: TestClient) -> None:
     assert response.status_code == 422 and _template_name(response) == "calc.html"
     errors = _ctx(response)["errors"]
     lines = sorted({e["line"] for e in errors if e["line"]})
-    assert lines  # whatever the engine reports, each reported line is marked and listed
+    assert lines == [2, 3, 4]  # every bad line at once
+    assert "did you mean `stride`?" in response.text
     for line in lines:
         assert re.search(rf'<li id="L{line}" class="error" title="[^"]+">{line}</li>',
                          response.text)
