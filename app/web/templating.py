@@ -43,7 +43,9 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     register_filters(templates.env)
     templates.env.globals.update(
         dtypes=get_args(Dtype), optimizers=get_args(Optimizer), dtype_bytes=DTYPE_BYTES,
-        max_batch=LIMITS.max_batch, htmx_version=HTMX_VERSION, examples=EXAMPLES, row_cells=row_cells)
+        max_batch=LIMITS.max_batch, htmx_version=HTMX_VERSION, examples=EXAMPLES, row_cells=row_cells,
+        # the receptive-field diagrams' style sheet, for the #rf-panel they are swapped into
+        rf_css=(settings.static_dir / "rf.css").is_file())
     return templates
 
 
