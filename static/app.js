@@ -71,6 +71,16 @@ document.documentElement.classList.add("js");
       selectLine(parseInt(link.dataset.line, 10));
       return;
     }
+    // a figure's working also opens on a click (browsers that do not focus a clicked button)
+    var fig = target.closest("button.fig");
+    if (fig) {
+      var cell = fig.closest("td");
+      document.querySelectorAll("td.num.open").forEach(function (td) {
+        if (td !== cell) td.classList.remove("open");
+      });
+      cell.classList.toggle("open");
+      return;
+    }
     var toggle = target.closest("button.toggle");
     if (toggle) {
       var open = toggle.getAttribute("aria-expanded") !== "true";
@@ -94,6 +104,17 @@ document.documentElement.classList.add("js");
       if (expand && lazy) refetch();
       else applyGroups(document);
     }
+  });
+
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Escape") {
+      document.querySelectorAll("td.num.open").forEach(function (td) { td.classList.remove("open"); });
+    }
+  });
+
+  document.addEventListener("focusout", function (evt) {
+    var cell = evt.target instanceof Element ? evt.target.closest("td.num.open") : null;
+    if (cell) cell.classList.remove("open");
   });
 
   document.addEventListener("input", function (evt) {
