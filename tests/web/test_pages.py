@@ -192,14 +192,21 @@ def test_claims_marked_beside_their_cell(client: TestClient, alexnet_slide: str)
     claims = [claim for row in _analysis(response).layers for claim in row.claims]
     assert claims and all(c.ok for c in claims)
     right = '<span class="claim right"><span aria-hidden="true">✓</span> right</span>'
-    # each verdict twice: beside the number and in the working's explanation
+    # each verdict twice: beside the number and in the working's explanation (only wrong
+    # ones are listed again above the table)
     assert response.text.count(right) == 2 * len(claims)
     wrong_spec = alexnet_slide.replace("[55x55x96] CONV1", "[55x55x95] CONV1")
     wrong = client.get("/", params={"spec": wrong_spec})
     bad = [c for row in _analysis(wrong).layers for c in row.claims if not c.ok]
     assert [c.claimed for c in bad] == ["55x55x95"]
-    assert wrong.text.count('<span class="claim wrong">') == 2
+    # beside the number, in its working, and in the list of wrong claims above the table
+    assert wrong.text.count('<span class="claim wrong">') == 3
     assert _escaped(bad[0].explanation) in wrong.text
+    every = [c for row in _analysis(wrong).layers for c in row.claims]
+    summary = re.search(r"<strong>(\d+) figures written on the lines checked:</strong>\s*"
+                        r"(\d+) right, (\d+) wrong:", wrong.text)
+    assert summary is not None
+    assert [int(g) for g in summary.groups()] == [len(every), len(every) - 1, 1]
 
 
 def test_whole_network_claims(client: TestClient) -> None:
