@@ -405,6 +405,22 @@ def test_security_headers_on_every_response(client: TestClient, small_spec: str)
         assert response.headers["referrer-policy"] == "same-origin"
 
 
+def test_security_headers_on_a_500() -> None:
+    from app.web.app import create_app
+
+    app = create_app()
+
+    @app.get("/api/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/boom")
+    assert response.status_code == 500
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
 def test_docs_are_served_from_our_own_copy(client: TestClient) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
