@@ -176,6 +176,23 @@ def test_activations_fold_into_the_row_they_follow(client: TestClient,
     assert 'name="allops" value="true" checked' in every.text
 
 
+def test_notes_and_warnings_in_the_output_working(client: TestClient) -> None:
+    from app.zoo import model_spec
+
+    response = client.get("/", params={"spec": model_spec("tv-resnet50"), "open": "*"})
+    noted = [r for r in _analysis(response).layers if r.notes]
+    assert noted  # stride-2 layers whose floor drops only padding
+    for row in noted:
+        for note in row.notes:
+            assert f'<span class="step note">note: {_escaped(note)}</span>' in response.text
+    at_224 = ALEXNET_SLIDE.replace("[227x227x3] INPUT", "[224x224x3] INPUT")
+    warned = client.get("/", params={"spec": at_224})
+    conv1 = next(r for r in _analysis(warned).layers if r.name == "CONV1")
+    assert conv1.warnings
+    assert (f'<span class="step note"><span aria-hidden="true">⚠</span> '
+            f"{_escaped(conv1.warnings[0])}</span>") in warned.text
+
+
 def test_flops_switch(client: TestClient, small_spec: str) -> None:
     response = client.get("/", params={"spec": small_spec, "flops": "true"})
     from app.present.columns import BY_KEY
