@@ -2,10 +2,13 @@
 
 Every error answer carries the same list, as JSON under /api and in the page elsewhere::
 
-    {"errors": [{"line": 3, "message": "...", "layer": "conv2", "limit": "max_layers"}]}
+    {"errors": [{"line": 3, "message": "...", "layer": "conv2", "limit": "max_layers"},
+                {"line": 0, "message": "...", "parameter": "batch"}]}
 
-``line`` is the 1-based spec line (0 when the problem is not tied to a line); ``layer`` and
-``limit`` appear only when known. Status codes::
+``line`` is the 1-based spec line (0 when the problem is not tied to a line); ``layer``,
+``limit`` and ``parameter`` (the request parameter at fault) appear only when known. Messages
+quote what the user sent; text that cannot be encoded (a lone surrogate) is shown escaped, so
+an error answer can always be written. Status codes::
 
     422  the input is wrong: a bad spec, a limit exceeded, a malformed or mistyped request
     404  no such route; 405 wrong method
@@ -14,6 +17,7 @@ Every error answer carries the same list, as JSON under /api and in the page els
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -25,13 +29,16 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from app.engine.errors import LimitError, SpecError
-from app.web.schemas import ErrorItem, ErrorResponse
+from app.web.schemas import AnalyzeRequest, ErrorItem, ErrorResponse, LayerRequest
 from app.web.templating import render_error_page
 
 log = logging.getLogger("archcalc.web")
 
 #: request fields whose upper bound is one of the engine's named limits
 LIMITED_FIELDS = {"batch": "max_batch", "h": "max_hw", "w": "max_hw", "c": "max_channels"}
+
+#: every field a request body may have, to suggest one for a misspelt field
+KNOWN_FIELDS = sorted(set(AnalyzeRequest.model_fields) | set(LayerRequest.model_fields))
 
 #: JSON's names for what a body decoded to
 _JSON_KINDS = {"list": "array", "str": "string", "int": "number", "float": "number",
@@ -44,16 +51,30 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def printable(text: str) -> str:
+    """``text`` with lone surrogates escaped (``\\ud800``), so that it encodes as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_body(items: Sequence[ErrorItem]) -> dict[str, Any]:
-    """The JSON body of every error answer."""
-    return ErrorResponse(errors=list(items)).model_dump(exclude_none=True)
+    """The JSON body of every error answer (its text always encodable)."""
+    body = ErrorResponse(errors=list(items)).model_dump(exclude_none=True)
+    body["errors"] = [{k: printable(v) if isinstance(v, str) else v for k, v in item.items()}
+                      for item in body["errors"]]
+    return body
 
 
 def spec_error_items(exc: SpecError) -> list[ErrorItem]:
     """The engine's issues, with the limit's name when a limit was exceeded."""
     limit = exc.limit if isinstance(exc, LimitError) else None
-    return [ErrorItem(line=i.line, message=i.message, layer=i.layer, limit=limit)
-            for i in exc.issues]
+    return [ErrorItem(line=i.line, message=i.message, layer=i.layer, limit=limit,
+                      parameter=i.parameter) for i in exc.issues]
+
+
+def _suggestion(name: str) -> str:
+    """"; did you mean 'batch'?" for a misspelt field, else ""."""
+    close = difflib.get_close_matches(name, KNOWN_FIELDS, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _field_item(where: list[str], err: dict[str, Any]) -> ErrorItem:
@@ -62,28 +83,30 @@ def _field_item(where: list[str], err: dict[str, Any]) -> ErrorItem:
     limit = LIMITED_FIELDS.get(where[-1])
     if limit is not None and kind in {"less_than_equal", "less_than"}:
         bound = err.get("ctx", {}).get("le", err.get("ctx", {}).get("lt"))
-        return ErrorItem(line=0, limit=limit,
+        return ErrorItem(line=0, limit=limit, parameter=where[0],
                          message=f"{field} = {value} is over the limit of {bound} ({limit})")
     shown = repr(value) if kind != "missing" and len(repr(value)) <= 60 else ""
     got = f" (got {shown})" if shown else ""
-    return ErrorItem(line=0, message=f"{field}: {err['msg']}{got}")
+    hint = _suggestion(where[-1]) if kind == "extra_forbidden" else ""
+    return ErrorItem(line=0, parameter=where[0], message=f"{field}: {err['msg']}{got}{hint}")
+
+
+def _body_message(err: dict[str, Any]) -> str:
+    """What is wrong with a body that is missing, not JSON, or not an object."""
+    if err["type"] == "json_invalid":
+        detail = err.get("ctx", {}).get("error", "")
+        return f"the request body is not valid JSON: {detail} (at character {err['loc'][1]})"
+    if err["type"] == "missing":
+        return 'the request body is missing: send a JSON object such as {"spec": "input 227x227x3"}'
+    if isinstance(err.get("input"), bytes):
+        return "the request body must be JSON, sent with Content-Type: application/json"
+    kind = _JSON_KINDS.get(type(err.get("input")).__name__, "value")
+    return (f"the request body must be a JSON object, not a {kind}: "
+            '{"spec": "input 227x227x3", ...}')
 
 
 def _body_item(err: dict[str, Any]) -> ErrorItem:
-    """A readable message for a body that is missing, not JSON, or not an object."""
-    if err["type"] == "json_invalid":
-        detail = err.get("ctx", {}).get("error", "")
-        return ErrorItem(line=0, message=f"the request body is not valid JSON: {detail} "
-                                         f"(at character {err['loc'][1]})")
-    if err["type"] == "missing":
-        return ErrorItem(line=0, message='the request body is missing: send a JSON object '
-                                         'such as {"spec": "input 227x227x3"}')
-    if isinstance(err.get("input"), bytes):
-        return ErrorItem(line=0, message="the request body must be JSON, sent with "
-                                         "Content-Type: application/json")
-    kind = _JSON_KINDS.get(type(err.get("input")).__name__, "value")
-    return ErrorItem(line=0, message=f"the request body must be a JSON object, not a {kind}: "
-                                     '{"spec": "input 227x227x3", ...}')
+    return ErrorItem(line=0, parameter="body", message=_body_message(err))
 
 
 def validation_items(exc: RequestValidationError) -> list[ErrorItem]:

@@ -38,19 +38,28 @@ def _volume_from_text(value: object) -> object:
 SpecInput = Annotated[str | dict[str, Any], BeforeValidator(_spec_is_text_or_object)]
 
 
-class _Strict(BaseModel):
+class _Closed(BaseModel):
+    """No unknown fields: a misspelt option is an error, not silently ignored."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class VolumeIn(_Strict):
+#: a JSON body is typed strictly: ``"batch": "5"`` is a mistyped field, not the number 5 (query
+#: strings are text by nature, so the query models below parse "5" as 5)
+_STRICT_BODY = ConfigDict(extra="forbid", strict=True)
+
+
+class VolumeIn(_Closed):
     """An input volume, height x width x channels."""
+
+    model_config = _STRICT_BODY
 
     h: int = Field(ge=1, le=LIMITS.max_hw)
     w: int = Field(ge=1, le=LIMITS.max_hw)
     c: int = Field(ge=1, le=LIMITS.max_channels)
 
 
-class Options(_Strict):
+class Options(_Closed):
     """How to count: bytes per value, images per batch, optimizer state, auxiliary heads."""
 
     dtype: Dtype = Field("float32", description="bytes per value: 4, 2, 2 or 1")
@@ -69,6 +78,8 @@ class Options(_Strict):
 class AnalyzeRequest(Options):
     """POST /api/analyze: a spec in the spec language (text) or in the JSON form (object)."""
 
+    model_config = _STRICT_BODY
+
     spec: SpecInput = Field(description="spec text, one layer a line, or the JSON form")
 
 
@@ -80,8 +91,10 @@ class AnalyzeQuery(Options):
     spec: str = Field(description="spec text, one layer a line")
 
 
-class LayerRequest(_Strict):
+class LayerRequest(_Closed):
     """POST /api/layer: one layer line applied to a given input volume."""
+
+    model_config = _STRICT_BODY
 
     layer: str = Field(description="one layer line, e.g. 'conv 96 11x11 stride 4'")
     input: Annotated[VolumeIn, BeforeValidator(_volume_from_text)] = Field(
@@ -93,10 +106,13 @@ class LayerRequest(_Strict):
 class ErrorItem(BaseModel):
     """One problem. ``line`` is the 1-based spec line, 0 when not tied to a line."""
 
-    line: int
-    message: str
-    layer: str | None = None
+    line: int = Field(description="1-based line of the spec; 0 when not tied to a line")
+    message: str = Field(description="what is wrong and, where possible, how to fix it")
+    layer: str | None = Field(default=None, description="the layer at fault, when known")
     limit: str | None = Field(default=None, description="the limit exceeded, e.g. 'max_batch'")
+    parameter: str | None = Field(
+        default=None, description="the request parameter at fault, e.g. 'batch', 'dtype', "
+                                  "'input', 'spec', or 'body' for the request body as a whole")
 
 
 class ErrorResponse(BaseModel):

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.engine import (
     Analysis,
+    LimitError,
     Network,
     SpecError,
     Totals,
@@ -29,6 +30,7 @@ from app.engine import (
     check_input,
     parse_spec,
 )
+from app.engine.errors import short
 from app.engine.result import VolumeOut
 
 ZOO_DIR = Path(__file__).parent
@@ -88,12 +90,26 @@ class UnknownModel(KeyError):
 
 
 def parse_volume(text: str) -> Volume:
-    """'224x224x3' -> Volume(224, 224, 3); SpecError if it is not H x W x C."""
+    """'224x224x3' -> Volume(224, 224, 3); a SpecError naming the ``input`` parameter if it is
+    not H x W x C."""
     match = _VOLUME.match(text)
     if match is None:
-        raise SpecError(f"input must be a volume HxWxC such as 224x224x3, got '{text}'")
+        raise SpecError(f"input must be a volume HxWxC such as 224x224x3, got '{short(text)}'",
+                        parameter="input")
     h, w, c = (int(g) for g in match.groups())
     return Volume(h, w, c)
+
+
+def check_volume(volume: Volume) -> Volume:
+    """``volume`` if the engine's limits allow it as an input; else its error, blamed on the
+    request's ``input`` parameter (line 0) rather than on a line of a spec the user never saw."""
+    try:
+        check_input(volume, 0)
+    except LimitError as exc:
+        raise LimitError(exc.limit, exc.issues[0].message, parameter="input") from None
+    except SpecError as exc:
+        raise SpecError([replace(i, line=0, parameter="input") for i in exc.issues]) from None
+    return volume
 
 
 @lru_cache(maxsize=1)
@@ -150,19 +166,19 @@ def _network(model_id: str) -> Network:
 
 
 def load_network(model_id: str, input: Volume | None = None) -> Network:
-    """The parsed spec; ``input`` replaces its input volume (checked against the limits)."""
+    """The parsed spec; ``input`` replaces its input volume (checked against the limits, an
+    error naming the ``input`` parameter)."""
     net = _network(model_id)
     if input is None:
         return net
-    check_input(input, net.input_line)
-    return replace(net, input=input)
+    return replace(net, input=check_volume(input))
 
 
 def _check_aux(model_id: str, aux: bool) -> None:
     if aux and not get_model(model_id).has_aux:
         with_aux = ", ".join(m.id for m in list_models() if m.has_aux)
         raise SpecError(f"'{model_id}' has no auxiliary classifiers; aux=true applies only to "
-                        f"{with_aux}")
+                        f"{with_aux}", parameter="aux")
 
 
 @lru_cache(maxsize=256)
@@ -197,6 +213,6 @@ def human_top5() -> IlsvrcResult:
 
 __all__ = [
     "IlsvrcResult", "ModelInfo", "ModelSummary", "UnknownModel", "analyze_model", "get_model",
-    "human_top5", "ilsvrc_results", "list_models", "load_network", "model_ids", "model_spec",
+    "check_volume", "human_top5", "ilsvrc_results", "list_models", "load_network", "model_ids", "model_spec",
     "model_summaries", "parse_volume",
 ]
