@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import Request
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.engine.limits import LIMITS
@@ -23,6 +24,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ARCHCALC_", frozen=True)
 
     max_body_bytes: int = LIMITS.max_body_bytes
+    #: engine calls that may run at once (each on its own thread; see app.web.concurrency)
+    analysis_threads: int = Field(4, ge=1, le=64)
     templates_dir: Path = REPO_ROOT / "templates"
     static_dir: Path = REPO_ROOT / "static"
 

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from app import zoo
 from app.engine import Analysis, Volume
 from app.lecture import LectureClaim, lecture_claims
+from app.web.deps import RunnerDep
 from app.web.errors import ERROR_RESPONSES
 from app.web.schemas import Options
 
@@ -46,16 +47,18 @@ def known(model_id: str) -> str:
 
 
 @router.get("/models", response_model=list[zoo.ModelSummary], name="api_models")
-def models() -> list[zoo.ModelSummary]:
+async def models(run: RunnerDep) -> list[zoo.ModelSummary]:
     """Every zoo model: what is published about it and the totals of its default analysis."""
-    return zoo.model_summaries()
+    return await run(zoo.model_summaries)
 
 
 @router.get("/models/{model_id}", response_model=Analysis, name="api_model",
             responses=NOT_FOUND)
-def model(model_id: str, query: Annotated[ModelQuery, Query()]) -> Analysis:
+async def model(model_id: str, query: Annotated[ModelQuery, Query()],
+                run: RunnerDep) -> Analysis:
     """One zoo model's full analysis; ``input=HxWxC`` replaces its input volume."""
-    return zoo.analyze_model(known(model_id), input=query.volume(), **query.engine_options())
+    return await run(zoo.analyze_model, known(model_id), input=query.volume(),
+                     **query.engine_options())
 
 
 @router.get("/models/{model_id}/spec", response_class=PlainTextResponse, name="api_model_spec",
@@ -66,6 +69,6 @@ def model_spec(model_id: str) -> str:
 
 
 @router.get("/lecture", response_model=list[LectureClaim], name="api_lecture")
-def lecture() -> list[LectureClaim]:
+async def lecture(run: RunnerDep) -> list[LectureClaim]:
     """The lecture's worked numbers, each recomputed now, with its status and arithmetic."""
-    return lecture_claims()
+    return await run(lecture_claims)

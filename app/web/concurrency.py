@@ -1,0 +1,83 @@
+"""Where engine calls run: on their own threads, a few at a time, never on the event loop.
+
+FastAPI runs a plain ``def`` route in Starlette's shared threadpool (40 threads for every
+route, static files and the docs included), so 40 slow analyses would starve them all. Routes
+of the API instead ``await run(fn, ...)``:
+
+* at most ``Settings.analysis_threads`` engine calls run at once, held by an
+  ``anyio.CapacityLimiter`` of their own; a call past that waits for a free place, and
+  ``/static``, ``/openapi.json`` or a health check never wait behind it;
+* each call runs on a fresh *daemon* thread. anyio's worker threads (and a
+  ``ThreadPoolExecutor``'s) are joined when the interpreter exits, so one runaway call would
+  keep a server that got SIGTERM alive for good; a daemon thread does not;
+* the place is held until the thread itself finishes, even when the client has gone and the
+  request was cancelled, so runaways can never occupy more than ``analysis_threads`` threads.
+
+The engine bounds its own work (issue 6: no input takes more than 100 ms); this is the second
+line of defence, for the bug nobody has found yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from functools import partial
+from typing import ParamSpec, TypeVar
+
+import anyio
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class AnalysisRunner:
+    """Runs engine calls on daemon threads, at most ``threads`` at a time."""
+
+    def __init__(self, threads: int) -> None:
+        self.limiter = anyio.CapacityLimiter(threads)
+
+    async def __call__(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn(*args, **kwargs)`` on its own daemon thread, once a place is free."""
+        token = object()
+        await self.limiter.acquire_on_behalf_of(token)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
+
+        def work() -> None:
+            settle: Callable[[], None]
+            try:
+                settle = partial(_set_result, done, fn(*args, **kwargs))
+            except BaseException as exc:  # handed to the awaiting route, raised there
+                settle = partial(_set_exception, done, exc)
+            try:
+                loop.call_soon_threadsafe(self._finish, token, settle)
+            except RuntimeError:  # the loop has closed: the server is stopping
+                pass
+
+        try:
+            threading.Thread(target=work, name=f"archcalc-{_name(fn)}", daemon=True).start()
+        except BaseException:
+            self.limiter.release_on_behalf_of(token)
+            raise
+        return await done
+
+    def _finish(self, token: object, settle: Callable[[], None]) -> None:
+        """On the event loop, once the thread is done: free its place, hand over its outcome."""
+        self.limiter.release_on_behalf_of(token)
+        settle()
+
+
+def _set_result(done: asyncio.Future[T], value: T) -> None:
+    if not done.cancelled():  # the request was cancelled (the client went away)
+        done.set_result(value)
+
+
+def _set_exception(done: asyncio.Future[T], error: BaseException) -> None:
+    if not done.cancelled():
+        done.set_exception(error)
+
+
+def _name(fn: Callable[..., object]) -> str:
+    inner = fn.func if isinstance(fn, partial) else fn
+    return getattr(inner, "__name__", "call")
