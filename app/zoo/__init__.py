@@ -212,7 +212,19 @@ def human_top5() -> IlsvrcResult:
 
 
 __all__ = [
-    "IlsvrcResult", "ModelInfo", "ModelSummary", "UnknownModel", "analyze_model", "get_model",
-    "check_volume", "human_top5", "ilsvrc_results", "list_models", "load_network", "model_ids", "model_spec",
-    "model_summaries", "parse_volume",
+    "IlsvrcResult",
+    "ModelInfo",
+    "ModelSummary",
+    "UnknownModel",
+    "analyze_model",
+    "check_volume",
+    "get_model",
+    "human_top5",
+    "ilsvrc_results",
+    "list_models",
+    "load_network",
+    "model_ids",
+    "model_spec",
+    "model_summaries",
+    "parse_volume",
 ]

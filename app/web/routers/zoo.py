@@ -22,7 +22,8 @@ from app.web.errors import ERROR_RESPONSES
 from app.web.schemas import Options
 
 router = APIRouter(prefix="/api", tags=["zoo"], responses=ERROR_RESPONSES)
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: ERROR_RESPONSES[422] | {"description": "no zoo model has this id"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: ERROR_RESPONSES[422] | {"description": "no zoo model has this id"}}
 
 
 class ModelQuery(Options):
