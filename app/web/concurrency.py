@@ -11,7 +11,11 @@ of the API instead ``await run(fn, ...)``:
   ``ThreadPoolExecutor``'s) are joined when the interpreter exits, so one runaway call would
   keep a server that got SIGTERM alive for good; a daemon thread does not;
 * the place is held until the thread itself finishes, even when the client has gone and the
-  request was cancelled, so runaways can never occupy more than ``analysis_threads`` threads.
+  request was cancelled, so runaways can never occupy more than ``analysis_threads`` threads;
+* a request waits at most ``Settings.analysis_seconds`` for its call, then answers 422 naming
+  the limit ``analysis_seconds`` (and the call is logged: it is a bug). No request hangs, and a
+  server that got SIGTERM, which waits for the requests in flight, stops: the runaway thread is
+  a daemon and dies with the process.
 
 The engine bounds its own work (issue 6: no input takes more than 100 ms); this is the second
 line of defence, for the bug nobody has found yet.
@@ -20,6 +24,7 @@ line of defence, for the bug nobody has found yet.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -27,15 +32,20 @@ from typing import ParamSpec, TypeVar
 
 import anyio
 
+from app.engine.errors import LimitError
+
+log = logging.getLogger("archcalc.web")
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
 class AnalysisRunner:
-    """Runs engine calls on daemon threads, at most ``threads`` at a time."""
+    """Runs engine calls on daemon threads, at most ``threads`` at a time, each awaited for at
+    most ``seconds``."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, seconds: float) -> None:
         self.limiter = anyio.CapacityLimiter(threads)
+        self.seconds = seconds
 
     async def __call__(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` on its own daemon thread, once a place is free."""
@@ -60,7 +70,15 @@ class AnalysisRunner:
         except BaseException:
             self.limiter.release_on_behalf_of(token)
             raise
-        return await done
+        try:
+            return await asyncio.wait_for(done, self.seconds)
+        except TimeoutError:
+            log.error("%s ran past %s s (analysis_seconds); its thread is left to finish",
+                      _name(fn), self.seconds)
+            raise LimitError("analysis_seconds", (
+                f"the analysis took longer than {self.seconds:g} s, the limit "
+                "(analysis_seconds); no input should take that long, so this is a bug in "
+                "archcalc: please report the spec")) from None
 
     def _finish(self, token: object, settle: Callable[[], None]) -> None:
         """On the event loop, once the thread is done: free its place, hand over its outcome."""

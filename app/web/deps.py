@@ -19,7 +19,8 @@ def get_runner(request: Request, settings: SettingsDep) -> AnalysisRunner:
     state = request.app.state
     runner: AnalysisRunner | None = getattr(state, "analysis_runner", None)
     if runner is None:
-        runner = state.analysis_runner = AnalysisRunner(settings.analysis_threads)
+        runner = AnalysisRunner(settings.analysis_threads, settings.analysis_seconds)
+        state.analysis_runner = runner
     return runner
 
 

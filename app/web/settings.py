@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = LIMITS.max_body_bytes
     #: engine calls that may run at once (each on its own thread; see app.web.concurrency)
     analysis_threads: int = Field(4, ge=1, le=64)
+    #: how long a request waits for its engine call before answering 422 (analysis_seconds)
+    analysis_seconds: float = Field(5.0, gt=0, le=600)
     templates_dir: Path = data_dir("templates")
     static_dir: Path = data_dir("static")
 
