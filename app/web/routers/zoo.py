@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import ConfigDict, Field
 from starlette.exceptions import HTTPException
 
@@ -48,18 +48,18 @@ def known(model_id: str) -> str:
 
 
 @router.get("/models", response_model=list[zoo.ModelSummary], name="api_models")
-async def models(run: RunnerDep) -> list[zoo.ModelSummary]:
+async def models(run: RunnerDep) -> Response:
     """Every zoo model: what is published about it and the totals of its default analysis."""
-    return await run(zoo.model_summaries)
+    return await run.json(list[zoo.ModelSummary], zoo.model_summaries)
 
 
 @router.get("/models/{model_id}", response_model=Analysis, name="api_model",
             responses=NOT_FOUND)
 async def model(model_id: str, query: Annotated[ModelQuery, Query()],
-                run: RunnerDep) -> Analysis:
+                run: RunnerDep) -> Response:
     """One zoo model's full analysis; ``input=HxWxC`` replaces its input volume."""
-    return await run(zoo.analyze_model, known(model_id), input=query.volume(),
-                     **query.engine_options())
+    return await run.json(Analysis, zoo.analyze_model, known(model_id), input=query.volume(),
+                          **query.engine_options())
 
 
 @router.get("/models/{model_id}/spec", response_class=PlainTextResponse, name="api_model_spec",
@@ -70,6 +70,6 @@ def model_spec(model_id: str) -> str:
 
 
 @router.get("/lecture", response_model=list[LectureClaim], name="api_lecture")
-async def lecture(run: RunnerDep) -> list[LectureClaim]:
+async def lecture(run: RunnerDep) -> Response:
     """The lecture's worked numbers, each recomputed now, with its status and arithmetic."""
-    return await run(lecture_claims)
+    return await run.json(list[LectureClaim], lecture_claims)
