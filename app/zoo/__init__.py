@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict
 
 from app.engine import (
     Analysis,
-    LimitError,
     Network,
     SpecError,
     Totals,
@@ -31,12 +30,13 @@ from app.engine import (
     parse_spec,
 )
 from app.engine.errors import short
+from app.engine.graph import parse_volume as read_volume
+from app.engine.options import DEFAULTS, make_options
 from app.engine.result import VolumeOut
 
 ZOO_DIR = Path(__file__).parent
 SPEC_DIR = ZOO_DIR / "specs"
 CATALOG = ZOO_DIR / "catalog.toml"
-_VOLUME = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*x\s*(\d+)\s*$", re.IGNORECASE)
 _INPUT_LINE = re.compile(r"^(\s*)input\s+\d+\s*x\s*\d+\s*x\s*\d+", re.IGNORECASE | re.MULTILINE)
 
 
@@ -63,7 +63,8 @@ class ModelInfo(_Frozen):
 
 
 class ModelSummary(ModelInfo):
-    """A zoo entry with the totals of its default analysis (float32, batch 1, no aux)."""
+    """A zoo entry with the totals of its analysis with the default options
+    (``app.engine.options.DEFAULTS``)."""
 
     totals: Totals
 
@@ -92,23 +93,17 @@ class UnknownModel(KeyError):
 def parse_volume(text: str) -> Volume:
     """'224x224x3' -> Volume(224, 224, 3); a SpecError naming the ``input`` parameter if it is
     not H x W x C."""
-    match = _VOLUME.match(text)
-    if match is None:
+    volume = read_volume(text)
+    if volume is None:
         raise SpecError(f"input must be a volume HxWxC such as 224x224x3, got '{short(text)}'",
                         parameter="input")
-    h, w, c = (int(g) for g in match.groups())
-    return Volume(h, w, c)
+    return volume
 
 
 def check_volume(volume: Volume) -> Volume:
     """``volume`` if the engine's limits allow it as an input; else its error, blamed on the
     request's ``input`` parameter (line 0) rather than on a line of a spec the user never saw."""
-    try:
-        check_input(volume, 0)
-    except LimitError as exc:
-        raise LimitError(exc.limit, exc.issues[0].message, parameter="input") from None
-    except SpecError as exc:
-        raise SpecError([replace(i, line=0, parameter="input") for i in exc.issues]) from None
+    check_input(volume, 0, parameter="input")
     return volume
 
 
@@ -182,12 +177,14 @@ def _check_aux(model_id: str, aux: bool) -> None:
 
 
 @lru_cache(maxsize=256)
-def analyze_model(model_id: str, *, input: Volume | None = None, dtype: str = "float32",
-                  batch: int = 1, optimizer: str = "sgd", aux: bool = False) -> Analysis:
+def analyze_model(model_id: str, *, input: Volume | None = None, dtype: str = DEFAULTS.dtype,
+                  batch: int = DEFAULTS.batch, optimizer: str = DEFAULTS.optimizer,
+                  aux: bool = DEFAULTS.aux) -> Analysis:
     """The engine's analysis of a zoo network (cached: specs never change)."""
+    options = make_options(dtype=dtype, batch=batch, optimizer=optimizer, aux=aux)
     _check_aux(model_id, aux)
     net = load_network(model_id, input)
-    return analyze_network(net, dtype=dtype, batch=batch, optimizer=optimizer, aux=aux)
+    return analyze_network(net, options)
 
 
 @lru_cache(maxsize=1)

@@ -20,6 +20,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,13 @@ from hypothesis import strategies as st
 import app.engine
 from app import zoo
 from app.engine.limits import LIMITS
+from app.engine.options import DEFAULTS, DTYPES, OPTIMIZERS, Options
+from app.engine.result import to_jsonable
 from app.web.app import create_app
 from app.web.errors import error_body
 from app.web.jsonbody import MAX_JSON_DEPTH
-from app.web.schemas import ErrorItem
+from app.web.routers.zoo import ModelQuery
+from app.web.schemas import AnalyzeQuery, AnalyzeRequest, ErrorItem, LayerRequest
 from app.web.settings import Settings
 
 Items = Callable[[Any], list[dict[str, Any]]]
@@ -217,6 +221,33 @@ def test_openapi_documents_the_parameter_field(client: TestClient) -> None:
         if path.startswith("/api/"):
             for method, operation in methods.items():
                 assert "422" in operation["responses"], (method, path)
+
+
+# -- one set of defaults: the engine's Options ------------------------------------------------
+
+def test_request_options_are_the_engines_options() -> None:
+    names = [f.name for f in fields(Options)]
+    for model in (AnalyzeRequest, AnalyzeQuery, ModelQuery):
+        assert [n for n in model.model_fields if n in names] == names, model
+        for name in names:
+            assert model.model_fields[name].default == getattr(DEFAULTS, name), (model, name)
+    assert LayerRequest.model_fields["dtype"].default == DEFAULTS.dtype
+    assert LayerRequest.model_fields["batch"].default == DEFAULTS.batch
+
+
+def test_openapi_allows_exactly_the_engines_values(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["AnalyzeRequest"]
+    props = schema["properties"]
+    assert tuple(props["dtype"]["enum"]) == DTYPES
+    assert tuple(props["optimizer"]["enum"]) == OPTIMIZERS
+    assert props["batch"]["maximum"] == LIMITS.max_batch
+    assert {k: props[k]["default"] for k in ("dtype", "batch", "optimizer", "aux")} == {
+        f.name: getattr(DEFAULTS, f.name) for f in fields(Options)}
+
+
+def test_an_empty_request_counts_with_the_default_options(client: TestClient) -> None:
+    got = client.post("/api/analyze", json={"spec": SPEC}).json()
+    assert got == to_jsonable(app.engine.analyze(SPEC, DEFAULTS))
 
 
 # -- engine calls run apart from the other routes ---------------------------------------------

@@ -18,13 +18,13 @@ router = APIRouter(prefix="/api", tags=["analysis"], responses=ERROR_RESPONSES)
 @router.post("/analyze", response_model=Analysis, name="api_analyze")
 async def analyze(body: AnalyzeRequest, run: RunnerDep) -> Response:
     """Analyse a whole spec (text or JSON form): every layer's shape, parameters, MACs, memory."""
-    return await run.json(Analysis, engine.analyze, body.spec, **body.engine_options())
+    return await run.json(Analysis, engine.analyze, body.spec, body.options())
 
 
 @router.get("/analyze", response_model=Analysis, name="api_analyze_get")
 async def analyze_get(query: AnalyzeQueryDep, run: RunnerDep) -> Response:
     """The same analysis with the spec in the query string: the JSON twin of the /analyze page."""
-    return await run.json(Analysis, engine.analyze, query.spec, **query.engine_options())
+    return await run.json(Analysis, engine.analyze, query.spec, query.options())
 
 
 @router.post("/layer", response_model=LayerRow, name="api_layer")

@@ -19,14 +19,14 @@ from app.engine import Analysis, Volume
 from app.lecture import LectureClaim, lecture_claims
 from app.web.deps import RunnerDep
 from app.web.errors import ERROR_RESPONSES
-from app.web.schemas import Options
+from app.web.schemas import RequestOptions
 
 router = APIRouter(prefix="/api", tags=["zoo"], responses=ERROR_RESPONSES)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: ERROR_RESPONSES[422] | {"description": "no zoo model has this id"}}
 
 
-class ModelQuery(Options):
+class ModelQuery(RequestOptions):
     """GET /api/models/{id}: the analysis options, and an optional input volume."""
 
     model_config = ConfigDict(extra="ignore")
