@@ -28,7 +28,6 @@ from pydantic import BaseModel, ConfigDict
 from app import engine, zoo
 from app.engine import Analysis, LayerRow, Volume
 from app.engine.result import VolumeOut
-from app.present.working import expression_text
 from app.examples import (
     BOTTLENECK_INCEPTION,
     NAIVE_INCEPTION,
@@ -38,6 +37,7 @@ from app.examples import (
     STACKED_3X3,
     VGG16_NOTES,
 )
+from app.present.working import expression_text
 
 Status = Literal["match", "rounded", "differs"]
 Exact = int | Fraction

@@ -26,7 +26,7 @@ This is the only module outside the worker that imports torch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
