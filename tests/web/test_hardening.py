@@ -373,6 +373,12 @@ def test_server_stops_on_sigterm_during_heavy_requests(
     assert sorted(statuses) == [200, 200, 422], (statuses, log.read_text())
 
 
+def test_every_setting_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in Settings.model_fields:
+        assert f"| `ARCHCALC_{name.upper()}` |" in readme, name
+
+
 # -- a fuzzer over every API route: random bytes, random JSON, hostile strings ------------------
 
 HOSTILE = ["\ud800", "\udfff\ud800", "²", "٣", "9" * 400, "1e400", "NaN", "-0", "\x00",
