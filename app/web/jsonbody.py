@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate, islice
@@ -38,39 +39,30 @@ _STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]++")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 _SURROGATE = re.compile("[\ud800-\udfff]")
-#: whole numbers with more digits than this are out of range without converting them
-_MOST_DIGITS = len(str(LIMITS.max_total))
+#: what only a body with a surrogate escape, a long number, a large exponent or a non-finite
+#: constant contains (the text is valid UTF-8, so a surrogate can only come as an escape)
+_SUSPECT = re.compile(r"\\u[dD][89a-fA-F]|[0-9]{16}|[eE][+-]?[0-9]{3}|NaN|Infinity")
 
 
 @dataclass(frozen=True, slots=True)
 class _Refused:
-    """A number ``json`` would read that archcalc does not accept; ``why`` says what is wrong."""
+    """``NaN``, ``Infinity`` or ``-Infinity``: constants ``json`` reads but JSON does not have."""
 
     text: str
-    why: str
-
-
-def _integer(text: str) -> int | _Refused:
-    digits = text.lstrip("-")
-    if len(digits) <= _MOST_DIGITS and abs(value := int(text)) <= LIMITS.max_total:
-        return value
-    return _Refused(text, f"is out of range: whole numbers must be at most "
-                          f"{LIMITS.max_total:,} (max_total)")
-
-
-def _real(text: str) -> float | _Refused:
-    value = float(text)
-    return value if math.isfinite(value) else _Refused(text, "is too large for a number")
 
 
 def _constant(text: str) -> _Refused:
-    return _Refused(text, "is not a number JSON allows; use a finite number")
+    return _Refused(text)
 
 
-def nesting_depth(text: str) -> int:
-    """How deep arrays and objects nest in ``text`` (brackets inside strings do not count)."""
+def depth_over_limit(text: str) -> int | None:
+    """How deep arrays and objects nest in ``text`` when that is past :data:`MAX_JSON_DEPTH`,
+    else None (brackets inside strings do not count)."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return None  # too few brackets to nest too deep, whatever their order
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    return max(accumulate(_STEP[b] for b in brackets), default=0)
+    depth = max(accumulate(_STEP[b] for b in brackets), default=0)
+    return depth if depth > MAX_JSON_DEPTH else None
 
 
 def _where(path: tuple[str, ...]) -> str:
@@ -89,6 +81,18 @@ def _surrogate(path: tuple[str, ...], text: str) -> ErrorItem:
                        "send valid Unicode")
 
 
+def _number_problem(value: object) -> tuple[str, str | None] | None:
+    """What is wrong with a decoded number, and the limit it breaks; None when it is fine."""
+    if isinstance(value, _Refused):
+        return f"{value.text} is not a number JSON allows; use a finite number", None
+    if isinstance(value, float) and not math.isfinite(value):
+        return "the number is too large (it overflows a float to infinity)", None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > LIMITS.max_total:
+        return (f"{short(str(value), 30)} is out of range: whole numbers must be at most "
+                f"{LIMITS.max_total:,} (max_total)", "max_total")
+    return None
+
+
 def _problems(value: Any, path: tuple[str, ...]) -> Iterator[ErrorItem]:
     """Every refused number and surrogate in a decoded body, depth first."""
     if isinstance(value, dict):
@@ -99,11 +103,11 @@ def _problems(value: Any, path: tuple[str, ...]) -> Iterator[ErrorItem]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _problems(item, (*path, str(index)))
-    elif isinstance(value, str) and _SURROGATE.search(value):
-        yield _surrogate(path, value)
-    elif isinstance(value, _Refused):
-        limit = "max_total" if "max_total" in value.why else None
-        yield _item(path, f"{short(value.text, 30)} {value.why}", limit)
+    elif isinstance(value, str):
+        if _SURROGATE.search(value):
+            yield _surrogate(path, value)
+    elif (problem := _number_problem(value)) is not None:
+        yield _item(path, *problem)
 
 
 def json_body_problems(body: bytes) -> list[ErrorItem]:
@@ -116,15 +120,20 @@ def json_body_problems(body: bytes) -> list[ErrorItem]:
         return [ErrorItem(line=0, parameter="body", message=(
             f"the request body is not valid UTF-8 (byte 0x{body[exc.start]:02x} at position "
             f"{exc.start}); JSON must be sent as UTF-8"))]
-    depth = nesting_depth(text)
-    if depth > MAX_JSON_DEPTH:
+    depth = depth_over_limit(text)
+    if depth is not None:
         return [ErrorItem(line=0, parameter="body", limit="max_json_depth", message=(
             f"the request body nests arrays and objects {depth:,} deep; the limit is "
             f"{MAX_JSON_DEPTH} (max_json_depth)"))]
     try:
-        value = json.loads(text, parse_int=_integer, parse_float=_real,
-                           parse_constant=_constant)
+        value = json.loads(text, parse_constant=_constant)
     except json.JSONDecodeError as exc:
         return [ErrorItem(line=0, parameter="body", message=(
             f"the request body is not valid JSON: {exc.msg} (at character {exc.pos})"))]
+    except ValueError:  # int() refuses more than sys.get_int_max_str_digits() digits
+        return [ErrorItem(line=0, parameter="body", limit="max_total", message=(
+            f"the request body has a whole number of more than {sys.get_int_max_str_digits():,} "
+            f"digits; numbers must be at most {LIMITS.max_total:,} (max_total)"))]
+    if not _SUSPECT.search(text):  # the usual body: nothing the walk below could find
+        return []
     return list(islice(_problems(value, ()), MAX_PROBLEMS))

@@ -36,7 +36,7 @@ from app.engine.options import DEFAULTS, DTYPES, OPTIMIZERS, Options
 from app.engine.result import to_jsonable
 from app.web.app import create_app
 from app.web.errors import error_body
-from app.web.jsonbody import MAX_JSON_DEPTH
+from app.web.jsonbody import MAX_JSON_DEPTH, json_body_problems
 from app.web.routers.zoo import ModelQuery
 from app.web.schemas import AnalyzeQuery, AnalyzeRequest, ErrorItem, LayerRequest
 from app.web.settings import Settings
@@ -68,11 +68,14 @@ MALFORMED: list[tuple[str, bytes, str, str, str | None]] = [
      b'[{"op": "dropout", "p": ' + b"9" * 309 + b"}]}}", "spec", "spec.layers.0.p", "max_total"),
     ("NaN", b'{"spec": "input 8x8x3", "batch": NaN}', "batch", "NaN", None),
     ("-Infinity", b'{"spec": "input 8x8x3", "batch": -Infinity}', "batch", "-Infinity", None),
-    ("1e400", b'{"spec": "input 8x8x3", "batch": 1e400}', "batch", "1e400", None),
+    ("1e400", b'{"spec": "input 8x8x3", "batch": 1e400}', "batch", "too large", None),
+    ("4,301 digits", b'{"spec": "input 8x8x3", "batch": ' + b"1" * 4301 + b"}", "body",
+     "more than 4,300 digits", "max_total"),
     ("a number past 2^53", b'{"spec": "input 8x8x3", "batch": 9007199254740993}', "batch",
      "9007199254740993", "max_total"),
-    ("4,301 digits in broken JSON", b'{"spec": ' + b"1" * 4301 + b",", "body", "not valid JSON",
-     None),
+    ("4,301 digits in broken JSON", b'{"spec": ' + b"1" * 4301 + b",", "body", "4,300 digits",
+     "max_total"),
+    ("broken JSON", b'{"spec": "input 8x8x3",', "body", "not valid JSON", None),
 ]
 
 
@@ -112,6 +115,30 @@ def test_brackets_inside_strings_do_not_count(client: TestClient) -> None:
 def test_a_body_with_a_byte_order_mark_is_read(client: TestClient) -> None:
     body = b"\xef\xbb\xbf" + json.dumps({"spec": SPEC}).encode()
     assert client.post("/api/analyze", content=body, headers=JSON).status_code == 200
+
+
+_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=10)
+FINE_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-LIMITS.max_total, LIMITS.max_total)
+    | st.floats(allow_nan=False, allow_infinity=False) | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=30)
+PLANTED = ["NaN", "-Infinity", "1e400", "-9007199254740992", '"x\\ud800"', '{"\\udc00": 1}',
+           "1" * 400]
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=FINE_JSON)
+def test_the_checker_refuses_no_body_archcalc_accepts(value: object) -> None:
+    assert json_body_problems(json.dumps(value).encode()) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=FINE_JSON, bad=st.sampled_from(PLANTED))
+def test_the_checker_finds_a_planted_bad_value(value: object, bad: str) -> None:
+    body = json.dumps({"fine": value, "bad": "MARK"}).replace('"MARK"', bad)
+    problems = json_body_problems(body.encode())
+    assert problems and all(p.parameter == "bad" for p in problems), (body, problems)
 
 
 def test_messages_quoting_surrogates_still_encode() -> None:
