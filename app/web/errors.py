@@ -11,6 +11,7 @@ quote what the user sent; text that cannot be encoded (a lone surrogate) is show
 an error answer can always be written. Status codes::
 
     422  the input is wrong: a bad spec, a limit exceeded, a malformed or mistyped request
+         (also the 400 FastAPI raises when it cannot read a body)
     404  no such route; 405 wrong method
     500  a bug (logged); the goal is that none ever happens
 """
@@ -147,8 +148,11 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     detail = str(exc.detail)
     if detail == HTTPStatus(exc.status_code).phrase:  # the default: say what was asked
         detail = f"{detail}: {request.method} {request.url.path}"
-    item = ErrorItem(line=0, message=detail)
-    response = error_response(request, exc.status_code, [item])
+    status, parameter = exc.status_code, None
+    if status == 400:  # FastAPI could not read the body; archcalc itself raises no 400
+        status, parameter, detail = 422, "body", f"the request body could not be read: {detail}"
+    item = ErrorItem(line=0, message=detail, parameter=parameter)
+    response = error_response(request, status, [item])
     response.headers.update(exc.headers or {})
     return response
 

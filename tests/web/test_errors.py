@@ -51,7 +51,7 @@ def test_bad_analyze_bodies(client: TestClient, error_items: Items, payload: obj
     response = _post_json(client, "/api/analyze", payload)
     assert response.status_code == 422, response.text
     items = error_items(response.json())
-    assert items[0]["line"] == 0
+    assert items[0]["line"] == 0 and items[0]["parameter"] == field, items
     assert field in items[0]["message"], items
 
 

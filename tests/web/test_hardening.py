@@ -28,6 +28,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import app.engine
 from app import zoo
@@ -139,6 +140,19 @@ def test_the_checker_finds_a_planted_bad_value(value: object, bad: str) -> None:
     body = json.dumps({"fine": value, "bad": "MARK"}).replace('"MARK"', bad)
     problems = json_body_problems(body.encode())
     assert problems and all(p.parameter == "bad" for p in problems), (body, problems)
+
+
+def test_a_body_fastapi_cannot_read_is_a_422_not_a_400(error_items: Items) -> None:
+    web = create_app()
+
+    @web.post("/api/_unreadable")
+    def unreadable() -> None:  # what FastAPI raises when reading a body fails
+        raise StarletteHTTPException(400, "There was an error parsing the body")
+
+    with TestClient(web) as client:
+        response = client.post("/api/_unreadable")
+    assert response.status_code == 422
+    assert _only(error_items(response.json()))["parameter"] == "body"
 
 
 def test_messages_quoting_surrogates_still_encode() -> None:
