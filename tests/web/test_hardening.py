@@ -377,14 +377,16 @@ def uvicorn_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], in
             proc.wait()
 
 
-def _post_status(port: int, payload: object, into: list[int]) -> None:
+def _post_status(port: int, payload: object, into: list[int], sent: threading.Event) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.request("POST", "/api/analyze", body=json.dumps(payload), headers=JSON)
+        sent.set()
         into.append(conn.getresponse().status)
     except (OSError, http.client.HTTPException):
         into.append(-1)
     finally:
+        sent.set()
         conn.close()
 
 
@@ -393,13 +395,16 @@ def test_server_stops_on_sigterm_during_heavy_requests(
     proc, port, log = uvicorn_server
     heavy = "input 64x64x64\n" + "conv 64 3x3 pad 1\nrelu\n" * ((LIMITS.max_layers - 2) // 2)
     assert len(heavy.encode()) < LIMITS.max_body_bytes - 100
+    bodies = [{"spec": heavy, "batch": 64}, {"spec": zoo.model_spec("resnet152")},
+              {"spec": RUNAWAY}]
     statuses: list[int] = []
-    clients = [threading.Thread(target=_post_status, args=(port, body, statuses))
-               for body in ({"spec": heavy, "batch": 64}, {"spec": zoo.model_spec("resnet152")},
-                            {"spec": RUNAWAY})]
+    sent = [threading.Event() for _ in bodies]
+    clients = [threading.Thread(target=_post_status, args=(port, body, statuses, done))
+               for body, done in zip(bodies, sent, strict=True)]
     for client in clients:
         client.start()
-    time.sleep(0.3)  # the requests are in flight
+    assert all(done.wait(10) for done in sent)
+    time.sleep(0.2)  # the server reads what was sent: the requests are in flight
     proc.send_signal(signal.SIGTERM)
     started = time.monotonic()
     try:
@@ -412,12 +417,6 @@ def test_server_stops_on_sigterm_during_heavy_requests(
     # the valid ones were answered before the server went; the runaway got a 422 (the engine's
     # limit, or analysis_seconds), never a hang
     assert sorted(statuses) == [200, 200, 422], (statuses, log.read_text())
-
-
-def test_every_setting_is_in_the_readme() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for name in Settings.model_fields:
-        assert f"| `ARCHCALC_{name.upper()}` |" in readme, name
 
 
 # -- a fuzzer over every API route: random bytes, random JSON, hostile strings ------------------
