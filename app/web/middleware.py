@@ -19,7 +19,11 @@ DRAIN_BYTES = 1024 * 1024
 
 
 class _TooLarge(Exception):
-    """The streamed body passed the limit."""
+    """The streamed body passed the limit; ``finished`` when its last part has been read."""
+
+    def __init__(self, finished: bool) -> None:
+        super().__init__()
+        self.finished = finished
 
 
 class BodyLimitMiddleware:
@@ -52,8 +56,9 @@ class BodyLimitMiddleware:
             return
         try:
             messages = await self._read_body(receive)
-        except _TooLarge:
-            await _drain(receive, DRAIN_BYTES)
+        except _TooLarge as exc:
+            if not exc.finished:  # another receive() after the last part waits for a disconnect
+                await _drain(receive, DRAIN_BYTES)
             await self._refuse(scope, receive, send, f"is more than {self.max_bytes:,} bytes")
             return
         if _reads_as_json(scope):
@@ -74,7 +79,7 @@ class BodyLimitMiddleware:
                 return messages
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise _TooLarge
+                raise _TooLarge(finished=not message.get("more_body", False))
             if not message.get("more_body", False):
                 return messages
 
