@@ -12,10 +12,12 @@ of the API instead ``await run(fn, ...)``:
   keep a server that got SIGTERM alive for good; a daemon thread does not;
 * the place is held until the thread itself finishes, even when the client has gone and the
   request was cancelled, so runaways can never occupy more than ``analysis_threads`` threads;
-* a request waits at most ``Settings.analysis_seconds`` for its call, then answers 422 naming
-  the limit ``analysis_seconds`` (and the call is logged: it is a bug). No request hangs, and a
-  server that got SIGTERM, which waits for the requests in flight, stops: the runaway thread is
-  a daemon and dies with the process.
+* a request waits at most ``Settings.analysis_seconds`` for a place, else it answers 503
+  with ``Retry-After`` (:class:`Busy`), and at most as long again for its call, else it
+  answers 422 naming the limit ``analysis_seconds`` (and the call is logged: it is a bug). No
+  request hangs, even behind runaways that hold every place, and a server that got SIGTERM,
+  which waits for the requests in flight, stops: a runaway thread is a daemon and dies with
+  the process.
 
 ``await run.json(Model, fn, ...)`` also turns the result into JSON on that thread (pydantic's
 ``dump_json``): FastAPI would validate and encode the returned object on the event loop, which
@@ -45,6 +47,10 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+class Busy(Exception):
+    """Every analysis place stayed taken for ``analysis_seconds``: answered 503, try again."""
+
+
 class AnalysisRunner:
     """Runs engine calls on daemon threads, at most ``threads`` at a time, each awaited for at
     most ``seconds``."""
@@ -56,7 +62,11 @@ class AnalysisRunner:
     async def __call__(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` on its own daemon thread, once a place is free."""
         token = object()
-        await self.limiter.acquire_on_behalf_of(token)
+        with anyio.move_on_after(self.seconds) as waiting:
+            await self.limiter.acquire_on_behalf_of(token)
+        if waiting.cancelled_caught:
+            raise Busy(f"all {self.limiter.total_tokens:g} analysis places stayed busy for "
+                       f"{self.seconds:g} s (analysis_threads); try again in a moment")
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
 

@@ -13,6 +13,7 @@ an error answer can always be written. Status codes::
     422  the input is wrong: a bad spec, a limit exceeded, a malformed or mistyped request
          (also the 400 FastAPI raises when it cannot read a body)
     404  no such route; 405 wrong method
+    503  every analysis place stayed busy for analysis_seconds (with Retry-After)
     500  a bug (logged); the goal is that none ever happens
 """
 
@@ -30,6 +31,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from app.engine.errors import LimitError, SpecError
+from app.web.concurrency import Busy
 from app.web.schemas import AnalyzeRequest, ErrorItem, ErrorResponse, LayerRequest
 from app.web.templating import render_error_page
 
@@ -157,6 +159,13 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _on_busy(request: Request, exc: Exception) -> Response:
+    item = ErrorItem(line=0, message=str(exc), limit="analysis_threads")
+    response = error_response(request, 503, [item])
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     item = ErrorItem(line=0, message=f"internal error ({type(exc).__name__}); this is a bug "
@@ -169,4 +178,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SpecError, _on_spec_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(Busy, _on_busy)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -351,6 +351,22 @@ def test_static_and_docs_answer_while_every_analysis_place_is_taken() -> None:
         assert answers == [200]
 
 
+def test_a_request_behind_busy_places_answers_503_on_time(error_items: Items) -> None:
+    app = create_app(Settings(analysis_threads=1, analysis_seconds=0.3))
+    with TestClient(app) as client:
+        assert client.post("/api/analyze", json={"spec": SPEC}).status_code == 200
+        limiter, portal, held = app.state.analysis_runner.limiter, client.portal, object()
+        assert portal is not None
+        portal.call(limiter.acquire_on_behalf_of, held)  # as a runaway would hold it
+        started = time.monotonic()
+        response = client.post("/api/analyze", json={"spec": SPEC})
+        assert time.monotonic() - started < 3
+        assert response.status_code == 503 and response.headers["retry-after"] == "1"
+        assert _only(error_items(response.json()))["limit"] == "analysis_threads"
+        portal.call(limiter.release_on_behalf_of, held)
+        assert client.post("/api/analyze", json={"spec": SPEC}).status_code == 200
+
+
 def test_a_runaway_call_answers_422_on_time_and_frees_its_place(
         monkeypatch: pytest.MonkeyPatch, error_items: Items) -> None:
     release = threading.Event()
