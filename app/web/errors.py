@@ -51,6 +51,8 @@ _JSON_KINDS = {"list": "array", "str": "string", "int": "number", "float": "numb
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "a bad spec, a limit exceeded, or a "
                                                  "malformed request"},
+    503: {"model": ErrorResponse, "description": "every analysis place stayed busy for "
+                                                 "analysis_seconds; try again after Retry-After"},
 }
 
 
