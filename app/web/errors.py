@@ -30,7 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from app.engine.errors import LimitError, SpecError
+from app.engine.errors import SpecError
 from app.web.concurrency import Busy
 from app.web.schemas import AnalyzeRequest, ErrorItem, ErrorResponse, LayerRequest
 from app.web.templating import render_error_page
@@ -70,9 +70,8 @@ def error_body(items: Sequence[ErrorItem]) -> dict[str, Any]:
 
 
 def spec_error_items(exc: SpecError) -> list[ErrorItem]:
-    """The engine's issues, with the limit's name when a limit was exceeded."""
-    limit = exc.limit if isinstance(exc, LimitError) else None
-    return [ErrorItem(line=i.line, message=i.message, layer=i.layer, limit=limit,
+    """The engine's issues, each with the limit it exceeded, if any."""
+    return [ErrorItem(line=i.line, message=i.message, layer=i.layer, limit=i.limit,
                       parameter=i.parameter) for i in exc.issues]
 
 

@@ -194,6 +194,17 @@ def test_messages_quoting_surrogates_still_encode() -> None:
         {"line": 2, "message": "conv: unexpected '\\ud800'", "layer": "\\udfff"}]
 
 
+def test_every_spec_problem_is_listed_with_only_its_own_limit(client: TestClient,
+                                                               error_items: Items) -> None:
+    spec = f"input 32x32x3\nconv {LIMITS.max_channels + 1} 3x3\nfc ten\nconv 8 3x3 strid 2\n"
+    response = client.post("/api/analyze", json={"spec": spec})
+    assert response.status_code == 422
+    items = error_items(response.json())
+    assert [(i["line"], i.get("limit")) for i in items] == [
+        (2, "max_channels"), (3, None), (4, None)]
+    assert "did you mean `stride`?" in items[2]["message"]
+
+
 # -- strict types in a JSON body; query strings stay strings that parse ------------------------
 
 @pytest.mark.parametrize("path,body,parameter", [
