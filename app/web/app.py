@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 
 from app.web.errors import install_error_handlers
 from app.web.middleware import BodyLimitMiddleware
+from app.web.ratelimit import RateLimitMiddleware
 from app.web.routers import api, pages, zoo
 from app.web.security import SecurityHeadersMiddleware
 from app.web.settings import Settings
@@ -36,7 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.templates = make_templates(settings)
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       body_seconds=settings.body_seconds, drain_bytes=settings.drain_bytes,
+                       drain_seconds=settings.drain_seconds)
+    app.add_middleware(RateLimitMiddleware, settings=settings)
     _outermost(app, SecurityHeadersMiddleware)  # every response, the 500 answer included
     app.add_api_route("/docs", docs, include_in_schema=False, name="docs")
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")

@@ -1,10 +1,11 @@
-"""Refuse oversized or malformed request bodies before anything parses them (pure ASGI)."""
+"""Refuse oversized, slow or malformed request bodies before anything parses them (pure ASGI)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from email.message import Message as MimeHeader
 
+import anyio
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,9 +14,12 @@ from app.web.jsonbody import json_body_problems
 from app.web.schemas import ErrorItem
 
 LIMIT_NAME = "max_body_bytes"
-#: after refusing a body, read and discard at most this much more of it, so that a client that
-#: is still sending finishes and reads the answer instead of finding the connection reset
-DRAIN_BYTES = 1024 * 1024
+#: the limit named by a 408 for a body that did not arrive in time
+BODY_SECONDS = "body_seconds"
+#: defaults of the settings of the same names (``app.web.settings``)
+DRAIN_BYTES = 16 * 1024 * 1024
+DRAIN_SECONDS = 10.0
+BODY_SECONDS_DEFAULT = 10.0
 
 
 class _TooLarge(Exception):
@@ -27,12 +31,18 @@ class _TooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    """Answer 422 naming ``max_body_bytes`` when a request body is larger than ``max_bytes``.
+    """Answer 413 naming ``max_body_bytes`` when a request body is larger than ``max_bytes``,
+    and 408 naming ``body_seconds`` when it does not arrive within ``body_seconds``.
 
     The declared Content-Length is checked first; then the bytes actually streamed are
     counted (a client may send no length, or a wrong one). A body within the limit is
-    buffered (it is small) and replayed to the app unchanged. A refused body is never parsed;
-    up to ``DRAIN_BYTES`` more of it is read and dropped before answering.
+    buffered (it is small) and replayed to the app unchanged. A refused body is never parsed.
+
+    Before a 413, up to ``drain_bytes`` more of the body is read and dropped, for at most
+    ``drain_seconds``: a client that sends its whole body before reading (Python's urllib,
+    ``curl --data``) then reads the answer instead of finding the connection reset. A body
+    declared larger than ``drain_bytes``, or one sent with ``Expect: 100-continue`` (the
+    client waits to be told), is answered at once. Every refusal closes the connection.
 
     A body the app would read as JSON (declared as JSON) is then checked
     by :func:`app.web.jsonbody.json_body_problems`: bytes that are not UTF-8, nesting too deep,
@@ -40,9 +50,13 @@ class BodyLimitMiddleware:
     here, instead of a 400 or a 500 further on.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, body_seconds: float = BODY_SECONDS_DEFAULT,
+                 drain_bytes: int = DRAIN_BYTES, drain_seconds: float = DRAIN_SECONDS) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.body_seconds = body_seconds
+        self.drain_bytes = drain_bytes
+        self.drain_seconds = drain_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,16 +64,21 @@ class BodyLimitMiddleware:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            if declared <= DRAIN_BYTES:
-                await _drain(receive, DRAIN_BYTES)
+            if declared <= self.drain_bytes and not _expects_continue(scope):
+                await self._drain(receive)
             await self._refuse(scope, receive, send, f"is {declared:,} bytes")
             return
+        messages: list[Message] | None = None
         try:
-            messages = await self._read_body(receive)
+            with anyio.move_on_after(self.body_seconds):
+                messages = await self._read_body(receive)
         except _TooLarge as exc:
             if not exc.finished:  # another receive() after the last part waits for a disconnect
-                await _drain(receive, DRAIN_BYTES)
+                await self._drain(receive)
             await self._refuse(scope, receive, send, f"is more than {self.max_bytes:,} bytes")
+            return
+        if messages is None:
+            await self._too_slow(scope, receive, send)
             return
         if _reads_as_json(scope):
             problems = json_body_problems(_body_of(messages))
@@ -83,17 +102,32 @@ class BodyLimitMiddleware:
             if not message.get("more_body", False):
                 return messages
 
+    async def _drain(self, receive: Receive) -> None:
+        """Read and drop the rest of a body: at most ``drain_bytes``, ``drain_seconds``."""
+        with anyio.move_on_after(self.drain_seconds):
+            await _drain(receive, self.drain_bytes)
+
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str) -> None:
         message = (f"the request body {size}; the limit is {self.max_bytes:,} bytes "
                    f"({LIMIT_NAME})")
         item = ErrorItem(line=0, message=message, limit=LIMIT_NAME, parameter="body")
-        await _answer(scope, receive, send, [item], headers={"Connection": "close"})
+        await _answer(scope, receive, send, [item], status=413, headers=CLOSE)
+
+    async def _too_slow(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = (f"the request body did not arrive within {self.body_seconds:g} s "
+                   f"({BODY_SECONDS}); send it at once, or send less")
+        item = ErrorItem(line=0, message=message, limit=BODY_SECONDS, parameter="body")
+        await _answer(scope, receive, send, [item], status=408, headers=CLOSE)
+
+
+#: every refusal of a body ends the connection: what is left of the body is never read
+CLOSE = {"Connection": "close"}
 
 
 async def _answer(scope: Scope, receive: Receive, send: Send, items: Sequence[ErrorItem],
-                  headers: dict[str, str] | None = None) -> None:
-    """Answer 422 with the error list."""
-    response = JSONResponse(error_body(items), status_code=422, headers=headers)
+                  status: int = 422, headers: dict[str, str] | None = None) -> None:
+    """Answer ``status`` (422 unless told) with the error list."""
+    response = JSONResponse(error_body(items), status_code=status, headers=headers)
     await response(scope, receive, send)
 
 
@@ -111,6 +145,12 @@ def _header(scope: Scope, wanted: bytes) -> bytes | None:
         if name == wanted:
             return bytes(value)
     return None
+
+
+def _expects_continue(scope: Scope) -> bool:
+    """Whether the client waits for ``100 Continue`` before it sends its body."""
+    value = _header(scope, b"expect")
+    return value is not None and value.strip().lower() == b"100-continue"
 
 
 def _reads_as_json(scope: Scope) -> bool:

@@ -39,6 +39,31 @@ class Settings(BaseSettings):
     analysis_threads: int = Field(4, ge=1, le=64)
     #: how long a request waits for its engine call before answering 422 (analysis_seconds)
     analysis_seconds: float = Field(5.0, gt=0, le=600)
+    #: how long a request body may take to arrive before a 408 (app.web.middleware)
+    body_seconds: float = Field(10.0, gt=0, le=600)
+    #: how long a client may take to send a request's headers before a 408 (app.web.serve)
+    header_seconds: float = Field(10.0, gt=0, le=600)
+    #: the largest request head (request line and headers) in bytes; past it, uvicorn's 400
+    max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
+    #: before a 413, read and drop at most this much of the refused body, for at most
+    #: drain_seconds, so a client that sends everything before reading gets the answer
+    drain_bytes: int = Field(16 * 1024 * 1024, ge=0)
+    drain_seconds: float = Field(10.0, ge=0, le=600)
+    #: connections (and requests in flight) one server process holds at once; past it, 503
+    limit_concurrency: int = Field(1000, ge=1)
+    #: how long an idle keep-alive connection stays open, in whole seconds
+    keep_alive_seconds: int = Field(5, ge=1, le=600)
+    #: server processes (``uvicorn --workers``) for ``python -m app.web.serve``
+    workers: int = Field(1, ge=1, le=64)
+    #: requests a second one client address may make, on average, and in one burst
+    rate_per_second: float = Field(50.0, gt=0)
+    rate_burst: int = Field(200, ge=1)
+    #: real-run jobs (POST /api/runs, POST /runs) one client address may start a minute, and
+    #: in one burst
+    runs_per_minute: float = Field(6.0, gt=0)
+    runs_burst: int = Field(6, ge=1)
+    #: client addresses whose buckets are remembered (the least recently seen is forgotten)
+    rate_clients: int = Field(10_000, ge=1)
     templates_dir: Path = data_dir("templates")
     static_dir: Path = data_dir("static")
 

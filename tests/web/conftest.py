@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from app.examples import ALEXNET_SLIDE
 from app.web.app import create_app
+from app.web.settings import Settings
 
 #: AlexNet's first layers in the spec language
 SMALL_SPEC = "input 227x227x3\nconv1: conv 96 11x11 stride 4\nrelu\nmaxpool 3x3 stride 2\n"
@@ -28,9 +29,14 @@ SMALL_JSON: dict[str, Any] = {
 ERROR_KEYS = {"line", "message", "layer", "limit", "parameter"}
 
 
+#: the suite's one client sends hundreds of requests a second from one address (the fuzzers):
+#: far past the rate limit a lecture hall needs, which tests/web/test_ratelimit.py checks
+UNLIMITED = Settings(rate_per_second=1e9, rate_burst=10**9)
+
+
 @pytest.fixture(scope="session")
 def app() -> FastAPI:
-    return create_app()
+    return create_app(UNLIMITED)
 
 
 @pytest.fixture()

@@ -126,7 +126,7 @@ def test_engine_limit_error_names_the_limit(client: TestClient, error_items: Ite
 def test_body_over_64_kib(client: TestClient, error_items: Items) -> None:
     spec = "input 32x32x3\n" + "relu\n" * (LIMITS.max_body_bytes // 5)
     response = client.post("/api/analyze", json={"spec": spec})
-    assert response.status_code == 422
+    assert response.status_code == 413
     item = error_items(response.json())[0]
     assert item["limit"] == "max_body_bytes"
 
@@ -160,7 +160,7 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().max_body_bytes == 100
     with TestClient(create_app()) as client:
         response = client.post("/api/analyze", json={"spec": SPEC + "#" * 200})
-    assert response.status_code == 422 and "max_body_bytes" in response.text
+    assert response.status_code == 413 and "max_body_bytes" in response.text
 
 
 BAD_LAYER_BODIES: list[tuple[str, object, str, str | None]] = [
@@ -261,7 +261,7 @@ def _asgi_post(chunks: list[bytes], max_bytes: int) -> tuple[list[MutableMapping
 def test_streamed_body_is_counted_without_content_length(error_items: Items) -> None:
     sent, reached = _asgi_post([b"x" * 40] * 3, max_bytes=100)
     assert not reached
-    assert sent[0]["status"] == 422
+    assert sent[0]["status"] == 413
     assert error_items(json.loads(sent[1]["body"]))[0]["limit"] == "max_body_bytes"
 
 

@@ -110,7 +110,7 @@ def test_chunked_body_over_the_limit(server: tuple[str, int]) -> None:
         pytest.fail("the server should answer, not drop the connection")
     finally:
         conn.close()
-    assert status == 422
+    assert status == 413
     assert body["errors"][0]["limit"] == "max_body_bytes"
 
 
@@ -128,5 +128,5 @@ def test_declared_body_over_the_limit(server: tuple[str, int]) -> None:
 
     spec = "input 8x8x3\n" + "relu\n" * (2 * LIMITS.max_body_bytes // 5)
     status, body = _post(*server, "/api/analyze", {"spec": spec})
-    assert status == 422
+    assert status == 413
     assert body["errors"][0]["limit"] == "max_body_bytes"
