@@ -1,0 +1,387 @@
+"""Transport limits through a real uvicorn, started as the README says production runs it.
+
+Before (issue 11): a 10 MB body sent as urllib sends it (the whole body, then read) found the
+connection reset from 2 MB up; a client that declared a body and never sent it, or sent half a
+request line, held its connection for ever; the answer carried a ``server`` banner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.engine.limits import LIMITS
+from app.web.app import create_app
+from app.web.middleware import BodyLimitMiddleware
+from app.web.serve import command_line, uvicorn_options
+from app.web.settings import Settings
+
+Items = Callable[[Any], list[dict[str, Any]]]
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+SPEC = "input 32x32x3\nconv 8 3x3\n"
+#: the server's deadlines, short so that the tests wait little
+HEAD_S, BODY_S, KEEP_S, CONNECTIONS = 1.0, 1.0, 1, 6
+SECURITY = ("content-security-policy", "x-content-type-options", "referrer-policy")
+
+
+@dataclass(frozen=True)
+class Server:
+    host: str
+    port: int
+    log: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    port, log = _free_port(), tmp_path_factory.mktemp("uvicorn") / "log.txt"
+    env = os.environ | {"ARCHCALC_HEADER_SECONDS": str(HEAD_S),
+                        "ARCHCALC_BODY_SECONDS": str(BODY_S),
+                        "ARCHCALC_KEEP_ALIVE_SECONDS": str(KEEP_S),
+                        "ARCHCALC_LIMIT_CONCURRENCY": str(CONNECTIONS),
+                        "ARCHCALC_RATE_PER_SECOND": "100000", "ARCHCALC_RATE_BURST": "100000"}
+    settings = Settings(header_seconds=HEAD_S, body_seconds=BODY_S,
+                        keep_alive_seconds=KEEP_S, limit_concurrency=CONNECTIONS)
+    command = command_line(settings, port=port)
+    assert command[0] == "uvicorn"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", *command[0:], "--log-level", "warning"],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        yield Server("127.0.0.1", port, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _connect(server: Server) -> socket.socket:
+    return socket.create_connection((server.host, server.port), timeout=10)
+
+
+def _read_answer(sock: socket.socket, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of one HTTP/1.1 answer with a Content-Length."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed before an answer: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed in the middle of the answer"
+        body += chunk
+    return int(lines[0].split()[1]), headers, body
+
+
+def _closed_by_server(sock: socket.socket, within: float) -> bool:
+    """Whether the server closes ``sock`` within ``within`` seconds (reading what comes)."""
+    sock.settimeout(within)
+    try:
+        while sock.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+    return True
+
+
+def _head(method: str, path: str, extra: str = "") -> bytes:
+    return f"{method} {path} HTTP/1.1\r\nHost: test\r\n{extra}\r\n".encode()
+
+
+def _served_normally(server: Server) -> None:
+    with urllib.request.urlopen(f"{server.base}/api/models/alexnet/spec", timeout=10) as answer:
+        assert answer.status == 200 and b"\ninput " in answer.read()
+
+
+# -- 413: whatever way the client sends, it reads the answer ---------------------------------
+
+@pytest.mark.parametrize("megabytes", [2, 10])
+def test_urllib_sending_a_large_body_reads_the_413(server: Server, error_items: Items,
+                                                   megabytes: int) -> None:
+    body = b'{"spec": "' + b" " * (megabytes * 1_000_000) + b'"}'
+    request = urllib.request.Request(f"{server.base}/api/analyze", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    answer = caught.value
+    assert answer.code == 413
+    assert answer.headers["Content-Type"] == "application/json"
+    item = error_items(json.loads(answer.read()))[0]
+    assert item["limit"] == "max_body_bytes" and item["parameter"] == "body", item
+    assert f"{len(body):,}" in item["message"]
+    _served_normally(server)
+
+
+def test_a_raw_socket_that_sends_everything_first_reads_the_413(server: Server,
+                                                                error_items: Items) -> None:
+    body = b"x" * (4 * LIMITS.max_body_bytes)
+    with _connect(server) as sock:
+        sock.sendall(_head("POST", "/api/analyze", f"Content-Type: application/json\r\n"
+                                                   f"Content-Length: {len(body)}\r\n") + body)
+        status, headers, answer = _read_answer(sock)
+        assert status == 413 and headers["connection"] == "close"
+        assert error_items(json.loads(answer))[0]["limit"] == "max_body_bytes"
+        assert _closed_by_server(sock, 5)
+
+
+def test_a_streamed_body_past_the_limit_reads_the_413(server: Server, error_items: Items) -> None:
+    chunk = b"x" * 8192
+    with _connect(server) as sock:
+        sock.sendall(_head("POST", "/api/analyze", "Content-Type: application/json\r\n"
+                                                   "Transfer-Encoding: chunked\r\n"))
+        for _ in range(3 * LIMITS.max_body_bytes // len(chunk)):
+            sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        sock.sendall(b"0\r\n\r\n")
+        status, _, answer = _read_answer(sock)
+    assert status == 413
+    assert error_items(json.loads(answer))[0]["limit"] == "max_body_bytes"
+
+
+def test_a_body_past_the_drain_limit_is_refused_before_it_is_sent(server: Server) -> None:
+    """Declared larger than drain_bytes: answered at once, nothing read."""
+    declared = Settings().drain_bytes + 1
+    with _connect(server) as sock:
+        sock.sendall(_head("POST", "/api/analyze", f"Content-Length: {declared}\r\n"))
+        started = time.monotonic()
+        status, headers, _ = _read_answer(sock)
+        assert status == 413 and time.monotonic() - started < 2
+        assert _closed_by_server(sock, 5)
+
+
+def test_expect_100_continue_gets_the_413_instead_of_continue(server: Server) -> None:
+    with _connect(server) as sock:
+        sock.sendall(_head("POST", "/api/analyze", "Content-Type: application/json\r\n"
+                                                   "Content-Length: 5000000\r\n"
+                                                   "Expect: 100-continue\r\n"))
+        status, _, _ = _read_answer(sock)
+    assert status == 413
+
+
+# -- 408: too slow --------------------------------------------------------------------------
+
+def test_a_declared_body_that_never_comes_is_a_408(server: Server, error_items: Items) -> None:
+    with _connect(server) as sock:
+        sock.sendall(_head("POST", "/api/analyze", "Content-Type: application/json\r\n"
+                                                   "Content-Length: 100\r\n") + b'{"spec": ')
+        started = time.monotonic()
+        status, headers, answer = _read_answer(sock, timeout=BODY_S + 5)
+        waited = time.monotonic() - started
+        assert status == 408 and BODY_S * 0.8 < waited < BODY_S + 3, waited
+        item = error_items(json.loads(answer))[0]
+        assert item["limit"] == "body_seconds" and item["parameter"] == "body", item
+        assert all(name in headers for name in SECURITY), headers
+        assert _closed_by_server(sock, 5)
+    _served_normally(server)
+
+
+def test_a_body_sent_a_byte_at_a_time_is_cut_off_at_the_deadline(server: Server) -> None:
+    """Each byte resets no timer: the deadline is for the whole body."""
+    with _connect(server) as sock:
+        sock.sendall(_head("POST", "/api/analyze", "Content-Type: application/json\r\n"
+                                                   "Content-Length: 1000\r\n"))
+        started = time.monotonic()
+        sock.settimeout(0.2)
+        status = 0
+        while time.monotonic() - started < BODY_S + 5:
+            try:
+                sock.sendall(b" ")
+                data = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            status = int(data.split()[1]) if data.startswith(b"HTTP/1.1") else status
+            break
+        assert status == 408 and time.monotonic() - started < BODY_S + 3
+
+
+def test_half_a_request_head_is_a_408(server: Server, error_items: Items) -> None:
+    with _connect(server) as sock:
+        sock.sendall(b"POST /api/analyze HTTP/1.1\r\nHost: te")
+        started = time.monotonic()
+        status, headers, answer = _read_answer(sock, timeout=HEAD_S + 5)
+        assert status == 408 and time.monotonic() - started < HEAD_S + 3
+        item = error_items(json.loads(answer))[0]
+        assert item["limit"] == "header_seconds", item
+        assert all(name in headers for name in SECURITY), headers
+        assert "server" not in headers
+        assert _closed_by_server(sock, 2)
+    _served_normally(server)
+
+
+def test_a_connection_that_sends_nothing_is_closed(server: Server) -> None:
+    with _connect(server) as sock:
+        started = time.monotonic()
+        assert _closed_by_server(sock, HEAD_S + 5)
+        assert time.monotonic() - started < HEAD_S + 3
+
+
+def test_an_idle_keep_alive_connection_is_closed(server: Server) -> None:
+    with _connect(server) as sock:
+        sock.sendall(_head("GET", "/api/models/alexnet/spec"))
+        status, headers, _ = _read_answer(sock)
+        assert status == 200 and headers.get("connection") != "close"
+        sock.sendall(_head("GET", "/api/models/alexnet/spec"))  # the same connection, again
+        assert _read_answer(sock)[0] == 200
+        started = time.monotonic()
+        assert _closed_by_server(sock, KEEP_S + HEAD_S + 5)
+        assert time.monotonic() - started < KEEP_S + 3
+
+
+def test_connections_past_limit_concurrency_get_503(server: Server) -> None:
+    held = [_connect(server) for _ in range(CONNECTIONS)]
+    try:
+        time.sleep(0.2)
+        with _connect(server) as sock:
+            sock.sendall(_head("GET", "/api/models/alexnet/spec"))
+            status = _read_answer(sock)[0]
+        assert status == 503
+    finally:
+        for sock in held:
+            sock.close()
+    time.sleep(0.3)
+    _served_normally(server)
+
+
+# -- headers on every answer, no banner ------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/", "/static/app.css", "/openapi.json", "/docs", "/nowhere",
+                                  "/api/models/nope", "/api/analyze?spec=conv"])
+def test_security_headers_and_no_server_banner_on_every_answer(server: Server,
+                                                               path: str) -> None:
+    with _connect(server) as sock:
+        sock.sendall(_head("GET", path))
+        status, headers, _ = _read_answer(sock)
+    assert status in {200, 404, 422}, (path, status)
+    assert "server" not in headers, headers
+    assert all(name in headers for name in SECURITY), (path, headers)
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+# -- the same limits in process --------------------------------------------------------------
+
+def test_the_test_client_gets_413_with_the_limit(error_items: Items) -> None:
+    with TestClient(create_app(Settings(max_body_bytes=100))) as client:
+        response = client.post("/api/analyze", content=b"x" * 101,
+                               headers={"Content-Type": "application/json"})
+        assert response.status_code == 413 and response.headers["connection"] == "close"
+        assert error_items(response.json())[0]["limit"] == "max_body_bytes"
+        assert client.post("/api/analyze", json={"spec": "input 8x8x3"}).status_code == 200
+
+
+def test_a_body_that_stops_coming_is_a_408_in_process(error_items: Items) -> None:
+    parts = [{"type": "http.request", "body": b'{"spec"', "more_body": True}]
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if parts:
+            return parts.pop(0)
+        await asyncio.Event().wait()  # the client never sends the rest
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    async def app_behind(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("a body that did not arrive never reaches the app")
+
+    scope = {"type": "http", "method": "POST", "path": "/api/analyze", "headers": []}
+    guarded = BodyLimitMiddleware(app_behind, max_bytes=100, body_seconds=0.2)
+    asyncio.run(asyncio.wait_for(guarded(scope, receive, send), timeout=3))
+    assert sent[0]["status"] == 408
+    assert error_items(json.loads(sent[1]["body"]))[0]["limit"] == "body_seconds"
+
+
+def test_draining_a_refused_body_stops_at_its_time_bound() -> None:
+    """A client that declares a body within drain_bytes and trickles it is not waited for."""
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(0.05)
+        return {"type": "http.request", "body": b"x", "more_body": True}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    async def app_behind(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("never reached")
+
+    scope = {"type": "http", "method": "POST", "path": "/api/analyze",
+             "headers": [(b"content-length", b"5000")]}
+    guarded = BodyLimitMiddleware(app_behind, max_bytes=100, drain_seconds=0.3)
+    started = time.monotonic()
+    asyncio.run(asyncio.wait_for(guarded(scope, receive, send), timeout=3))
+    assert sent[0]["status"] == 413 and time.monotonic() - started < 1.5
+
+
+# -- the settings and the production command are documented -----------------------------------
+
+def test_readme_lists_every_setting() -> None:
+    for name in Settings.model_fields:
+        assert f"| `ARCHCALC_{name.upper()}` |" in README, name
+
+
+def test_readme_shows_the_production_command() -> None:
+    command = " ".join(command_line(Settings(), host="0.0.0.0", port=8000))
+    line = re.sub(r"--workers \d+", "--workers 4", command)
+    assert line in README, line
+
+
+def test_uvicorn_options_are_the_settings() -> None:
+    settings = Settings(limit_concurrency=77, keep_alive_seconds=9, workers=3,
+                        max_header_bytes=4096)
+    options = uvicorn_options(settings)
+    assert options["limit_concurrency"] == 77 and options["timeout_keep_alive"] == 9
+    assert options["workers"] == 3 and options["h11_max_incomplete_event_size"] == 4096
+    assert options["server_header"] is False and options["http"].endswith(":TimedH11Protocol")
+    import uvicorn
+
+    config = uvicorn.Config("app.main:app", **options)  # uvicorn accepts every option
+    config.load()
+    assert config.http_protocol_class.__name__ == "TimedH11Protocol"
