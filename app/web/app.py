@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from app.web.errors import install_error_handlers
-from app.web.middleware import BodyLimitMiddleware
+from app.web.middleware import BodyLimitMiddleware, install_openapi_docs
 from app.web.ratelimit import RateLimitMiddleware
 from app.web.routers import api, pages, zoo
 from app.web.security import SecurityHeadersMiddleware
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        body_seconds=settings.body_seconds, drain_bytes=settings.drain_bytes,
                        drain_seconds=settings.drain_seconds)
     app.add_middleware(RateLimitMiddleware, settings=settings)
+    install_openapi_docs(app)
     _outermost(app, SecurityHeadersMiddleware)  # every response, the 500 answer included
     app.add_api_route("/docs", docs, include_in_schema=False, name="docs")
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")

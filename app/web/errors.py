@@ -157,7 +157,19 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     item = ErrorItem(line=0, message=detail, parameter=parameter)
     response = error_response(request, status, [item])
     response.headers.update(exc.headers or {})
+    if status == 405:  # Starlette lists the methods of the first route of the path only
+        response.headers["Allow"] = ", ".join(allowed_methods(request))
     return response
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this path answers (a path may have a GET and a POST route)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(request.url.path):
+            methods |= set(route_methods)
+    return sorted(methods)
 
 
 async def _on_busy(request: Request, exc: Exception) -> Response:

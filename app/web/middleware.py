@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from email.message import Message as MimeHeader
+from typing import Any
 
 import anyio
+from fastapi import FastAPI
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -190,3 +192,41 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
         return await receive()
 
     return replayed
+
+
+#: the answers any operation may get from the transport limits and the rate limit
+TRANSPORT_RESPONSES = {
+    "408": "the request body or head did not arrive in time (body_seconds, header_seconds)",
+    "429": "too many requests from this address (rate_per_second, runs_per_minute); "
+           "try again after Retry-After",
+}
+BODY_RESPONSES = {"413": "the request body is larger than max_body_bytes"}
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+
+
+def document_transport(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI description with the answers the middleware gives: 408 and 429 on every
+    operation, 413 on those that take a body, and every 4xx/5xx documented as the error shape
+    in JSON (a route whose success is text still answers its errors in JSON)."""
+    for methods in schema.get("paths", {}).values():
+        for operation in methods.values():
+            responses = operation.setdefault("responses", {})
+            extra = TRANSPORT_RESPONSES | (BODY_RESPONSES if "requestBody" in operation else {})
+            for status, description in extra.items():
+                responses.setdefault(status, {"description": description})
+            for status, response in responses.items():
+                if status[0] in "45":
+                    response["content"] = {"application/json": {"schema": _ERROR_REF}}
+    return schema
+
+
+def install_openapi_docs(app: FastAPI) -> None:
+    """Make ``app.openapi()`` (and /openapi.json) document the transport answers."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_transport(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

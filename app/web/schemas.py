@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from app.engine.graph import parse_volume
@@ -37,7 +37,16 @@ def _volume_from_text(value: object) -> object:
     return {"h": volume.h, "w": volume.w, "c": volume.c}
 
 
-SpecInput = Annotated[str | dict[str, Any], BeforeValidator(_spec_is_text_or_object)]
+#: what OpenAPI says of a spec: text that is not empty, or a JSON form with its input and layers
+#: (what else a spec must be is the spec language's grammar, which the engine checks: 422)
+_SPEC_SCHEMA = {"anyOf": [
+    {"type": "string", "minLength": 1, "description": "the spec language, one layer a line"},
+    {"type": "object", "required": ["input", "layers"],
+     "properties": {"input": {"type": "object"}, "layers": {"type": "array"}},
+     "description": "the JSON form"}]}
+
+SpecInput = Annotated[str | dict[str, Any], BeforeValidator(_spec_is_text_or_object),
+                      WithJsonSchema(_SPEC_SCHEMA)]
 
 
 class _Closed(BaseModel):
