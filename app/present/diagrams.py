@@ -1,0 +1,547 @@
+"""Receptive-field diagrams as geometry: what the SVG draws, computed from the engine's numbers.
+
+Two pictures of one unit of a chosen layer (row) and the input pixels it sees:
+
+* a 1-D **pyramid** per axis: from the unit at the top down to the input, one level for every
+  layer on its path that changes the receptive field; each level shows the units of that
+  layer's output that feed the chosen unit. Units of a level are drawn at their centres in input
+  coordinates, so a stride (jump) visibly spreads them; units that fall outside their map
+  (padding) are drawn differently. Deep paths are shortened to :data:`MAX_LEVELS` levels, the
+  omitted ones replaced by a band that says how many there were.
+* a **2-D view** of the input (H x W) with the unit's field drawn on it, the part outside the
+  input (in the padding) apart from the part inside, and at a merge each branch's field.
+
+Everything is computed from ``row.rf`` (size, jump, start per axis) and ``row.output``: for
+the chosen unit ``u`` (centre ``c = start_N + u*jump_N``, field ``size_N``) a level ``i`` with
+field ``size_i``, jump ``jump_i`` and start ``start_i`` contributes the units ``j`` whose
+centres ``start_i + j*jump_i`` lie within ``c +- (size_N - size_i)/2`` (Araujo et al.,
+"Computing Receptive Fields of Convolutional Neural Networks", Distill 2019). Coordinates are
+in input pixels, the first pixel's centre at 0.
+
+Pure data: no Jinja, no web framework. The template only loops over the shapes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from app.engine.result import AxisRF, LayerRow
+
+Axis = Literal["h", "w"]
+UnitChoice = Literal["first", "centre", "last"]
+UNIT_CHOICES: tuple[UnitChoice, ...] = ("first", "centre", "last")
+
+#: levels drawn at most in one pyramid (the input and the chosen layer included)
+MAX_LEVELS = 10
+#: pyramid layout, in SVG user units
+WIDTH = 960.0
+LEFT = 230.0
+RIGHT = 210.0
+TOP = 14.0
+LEVEL_H = 24.0
+CONE_H = 26.0
+GAP_H = 34.0
+AXIS_H = 40.0
+#: below this spacing (SVG units) between two units' centres a level is drawn as one bar
+MIN_SPACING = 3.0
+NAME_CHARS = 24
+EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Rect:
+    x: float
+    y: float
+    w: float
+    h: float
+    cls: str
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    x: float
+    y: float
+    text: str
+    cls: str = "rf-label"
+    anchor: Literal["start", "middle", "end"] = "start"
+
+
+@dataclass(frozen=True, slots=True)
+class Poly:
+    points: str
+    cls: str
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """The units of one level (along one axis) that the chosen unit sees."""
+
+    first: int
+    count: int
+    length: int  # units in this level's map along the axis
+
+    @property
+    def last(self) -> int:
+        return self.first + self.count - 1
+
+    @property
+    def pad_before(self) -> int:
+        return max(0, min(self.count, -self.first))
+
+    @property
+    def pad_after(self) -> int:
+        return max(0, min(self.count, self.last - self.length + 1))
+
+    @property
+    def padding(self) -> int:
+        return self.pad_before + self.pad_after
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """One layer's output along one axis, and the units of it that feed the chosen unit."""
+
+    row: int
+    name: str
+    op: str
+    size: int
+    jump: int
+    start: float
+    span: Span
+
+    def centre(self, j: int) -> float:
+        return self.start + j * self.jump
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Levels left out of a long pyramid."""
+
+    hidden: int
+
+    @property
+    def text(self) -> str:
+        return f"… {self.hidden} layer{'s' if self.hidden != 1 else ''} …"
+
+
+@dataclass(frozen=True, slots=True)
+class Pyramid:
+    """The 1-D pyramid of one axis (or of both, when they are equal), top level first."""
+
+    axes: str  # "H", "W" or "H and W"
+    unit: int
+    levels: tuple[Level | Gap, ...]
+    width: float
+    height: float
+    rects: tuple[Rect, ...]
+    texts: tuple[Text, ...]
+    polys: tuple[Poly, ...]
+    title: str
+    desc: str
+
+
+@dataclass(frozen=True, slots=True)
+class AxisField:
+    """The chosen unit's field along one axis of the input, in pixel edges."""
+
+    size: int
+    jump: int
+    start: float
+    centre: float
+    length: int  # input pixels along the axis
+
+    @property
+    def lo(self) -> float:
+        return self.centre - self.size / 2
+
+    @property
+    def hi(self) -> float:
+        return self.centre + self.size / 2
+
+    @property
+    def pad_before(self) -> float:
+        return max(0.0, min(float(self.size), -0.5 - self.lo))
+
+    @property
+    def pad_after(self) -> float:
+        return max(0.0, min(float(self.size), self.hi - (self.length - 0.5)))
+
+    @property
+    def inside(self) -> float:
+        return self.size - self.pad_before - self.pad_after
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """At a merge: one input's field for the same unit (the merge's is their union)."""
+
+    name: str
+    h: AxisField
+    w: AxisField
+
+
+@dataclass(frozen=True, slots=True)
+class FieldView:
+    """The 2-D view: the input rectangle and the unit's field on it."""
+
+    unit: tuple[int, int]
+    units: tuple[int, int]  # the chosen layer's output H x W
+    h: AxisField
+    w: AxisField
+    branches: tuple[Branch, ...]
+    warnings: tuple[str, ...]
+    width: float
+    height: float
+    rects: tuple[Rect, ...]
+    texts: tuple[Text, ...]
+    dots: tuple[tuple[float, float, str], ...]
+    title: str
+    desc: str
+
+
+@dataclass(frozen=True, slots=True)
+class RFDiagram:
+    """Everything the receptive-field partial draws for one row."""
+
+    row: LayerRow
+    unit_choice: UnitChoice
+    pyramids: tuple[Pyramid, ...]
+    field: FieldView
+
+
+def num(x: float) -> str:
+    """A coordinate or size as people read it: 5, 2.5, -0.5."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def _axis(rf: AxisRF | None, row: LayerRow, axis: Axis) -> AxisRF:
+    return rf if rf is not None else (row.rf.h if axis == "h" else row.rf.w)
+
+
+def _length(row: LayerRow, axis: Axis) -> int:
+    return row.output.h if axis == "h" else row.output.w
+
+
+# --- the path --------------------------------------------------------------------------------
+
+def _inside(block: str, path: str) -> bool:
+    """Is ``block`` strictly inside ``path``?"""
+    return block != path and (path == "" or block.startswith(path + "/"))
+
+
+def path_rows(rows: Sequence[LayerRow], index: int) -> list[LayerRow]:
+    """The rows from the input to ``rows[index]`` along its path, input first.
+
+    Walking back from the chosen row: a row of the same block path precedes it; a row inside a
+    block nested in that path belongs to a block already summed up by its merge row; a row of
+    an enclosing path is where the current block was entered; anything else is a sibling
+    branch."""
+    chosen = rows[index]
+    path, out = chosen.block, [chosen]
+    for row in reversed(rows[:index]):
+        if row.block == path:
+            out.append(row)
+        elif _inside(path, row.block):
+            path = row.block
+            out.append(row)
+    out.reverse()
+    return out
+
+
+def unit_index(choice: UnitChoice, length: int) -> int:
+    return {"first": 0, "centre": (length - 1) // 2, "last": length - 1}[choice]
+
+
+# --- the pyramid ----------------------------------------------------------------------------
+
+def _span(level_rf: AxisRF, length: int, centre: float, size: int) -> Span:
+    half = (size - level_rf.size) / 2
+    lo = (centre - half - level_rf.start) / level_rf.jump
+    hi = (centre + half - level_rf.start) / level_rf.jump
+    first, last = math.ceil(lo - EPS), math.floor(hi + EPS)
+    return Span(first, max(1, last - first + 1), length)
+
+
+def levels(path: Sequence[LayerRow], axis: Axis, unit: int) -> list[Level]:
+    """One level for the input, each row that changes the field along ``axis``, and the
+    chosen row (the last of ``path``); input first."""
+    top = path[-1]
+    top_rf = _axis(None, top, axis)
+    centre = top_rf.start + unit * top_rf.jump
+    out: list[Level] = []
+    prev: AxisRF | None = None
+    for i, row in enumerate(path):
+        rf = _axis(None, row, axis)
+        if i not in (0, len(path) - 1) and prev is not None and rf == prev:
+            continue
+        prev = rf
+        length = (row.input.h if axis == "h" else row.input.w) if i == 0 else _length(row, axis)
+        span = _span(rf, length, centre, top_rf.size)
+        out.append(Level(row.index, row.name, row.op, rf.size, rf.jump, rf.start, span))
+    return out
+
+
+def shorten(lv: Sequence[Level], limit: int = MAX_LEVELS) -> list[Level | Gap]:
+    """At most ``limit`` levels: the input and its first layer, the chosen layer and the one
+    below it, then every level where the jump changes (a stride), then those nearest the top;
+    each run left out becomes a :class:`Gap`."""
+    n = len(lv)
+    if n <= limit:
+        return list(lv)
+    keep = {0, 1, n - 2, n - 1}
+    for i in range(1, n):
+        if lv[i].jump != lv[i - 1].jump and len(keep) < limit:
+            keep.add(i)
+    for i in range(n - 3, 0, -1):
+        if len(keep) >= limit:
+            break
+        keep.add(i)
+    out: list[Level | Gap] = []
+    hidden = 0
+    for i, level in enumerate(lv):
+        if i in keep:
+            if hidden:
+                out.append(Gap(hidden))
+            out.append(level)
+            hidden = 0
+        else:
+            hidden += 1
+    return out
+
+
+@dataclass(slots=True)
+class _Canvas:
+    lo: float
+    scale: float
+    rects: list[Rect]
+    texts: list[Text]
+    polys: list[Poly]
+
+    def x(self, px: float) -> float:
+        return LEFT + (px - self.lo) * self.scale
+
+
+def _extent(bottom: Level) -> tuple[float, float]:
+    lo = bottom.centre(bottom.span.first) - 0.5 * bottom.jump
+    hi = bottom.centre(bottom.span.last) + 0.5 * bottom.jump
+    margin = max(2.0 * bottom.jump, 0.06 * (hi - lo))
+    return lo - margin, hi + margin
+
+
+def _cells(cv: _Canvas, lv: Level, y: float) -> tuple[float, float]:
+    """Draw one level; return the x extent of its covered units."""
+    sp = lv.span
+    spacing = lv.jump * cv.scale
+    cell = max(1.5, min(cv.scale, spacing) * 0.86)
+    x0, x1 = cv.x(lv.centre(sp.first)) - cell / 2, cv.x(lv.centre(sp.last)) + cell / 2
+    if spacing < MIN_SPACING:
+        cv.rects.append(Rect(x0, y, x1 - x0, LEVEL_H, "rf-bar"))
+        for first, last in ((sp.first, -1), (sp.length, sp.last)):
+            if last >= first:
+                a, b = cv.x(lv.centre(first)) - cell / 2, cv.x(lv.centre(last)) + cell / 2
+                cv.rects.append(Rect(a, y, b - a, LEVEL_H, "rf-cell-pad"))
+        return x0, x1
+    for j in range(sp.first - 2, sp.last + 3):
+        covered = sp.first <= j <= sp.last
+        outside = not 0 <= j < sp.length
+        if not covered and (outside or not LEFT <= cv.x(lv.centre(j)) <= WIDTH - RIGHT):
+            continue
+        cls = ("rf-cell-pad" if outside else "rf-cell-on") if covered else "rf-cell-off"
+        cv.rects.append(Rect(cv.x(lv.centre(j)) - cell / 2, y, cell, LEVEL_H, cls))
+    return x0, x1
+
+
+def _describe_level(lv: Level, is_input: bool) -> str:
+    sp = lv.span
+    what = "pixel" if is_input else "unit"
+    text = f"{sp.count} {what}{'s' if sp.count != 1 else ''}"
+    if sp.padding:
+        text += f" ({sp.padding} in padding)"
+    return text
+
+
+def _level_labels(cv: _Canvas, lv: Level, y: float, is_input: bool) -> None:
+    name = lv.name if len(lv.name) <= NAME_CHARS else lv.name[:NAME_CHARS - 1] + "…"
+    cv.texts.append(Text(LEFT - 10, y + 11, name, "rf-name", "end"))
+    cv.texts.append(Text(LEFT - 10, y + 23, "input" if is_input else f"{lv.op} · row {lv.row}",
+                         "rf-small", "end"))
+    cv.texts.append(Text(WIDTH - RIGHT + 10, y + 11, _describe_level(lv, is_input), "rf-label"))
+    cv.texts.append(Text(WIDTH - RIGHT + 10, y + 23, f"field {lv.size} · jump {lv.jump}",
+                         "rf-small"))
+
+
+def _input_axis(cv: _Canvas, lv: Level, y: float) -> None:
+    """Pixel indices under the input level, and the input's edges."""
+    sp = lv.span
+    ticks = {sp.first, sp.last}
+    for edge, j in ((-0.5, 0), (sp.length - 0.5, sp.length - 1)):
+        if LEFT <= cv.x(edge) <= WIDTH - RIGHT:
+            cv.rects.append(Rect(cv.x(edge) - 1, TOP, 2, y + LEVEL_H - TOP + 6, "rf-edge"))
+            ticks.add(j)
+    for j in sorted(ticks):
+        cv.texts.append(Text(cv.x(lv.centre(j)), y + LEVEL_H + 16, num(lv.centre(j)),
+                             "rf-small", "middle"))
+    cv.texts.append(Text(LEFT - 10, y + LEVEL_H + 16, "pixel", "rf-small", "end"))
+
+
+def pyramid(path: Sequence[LayerRow], axis: Axis, unit: int, axes: str) -> Pyramid:
+    """Lay out the pyramid of ``path`` (input first, chosen row last) along ``axis``."""
+    lv = levels(path, axis, unit)
+    shown = shorten(lv)
+    shown.reverse()  # top first
+    lo, hi = _extent(lv[0])
+    cv = _Canvas(lo, (WIDTH - LEFT - RIGHT) / (hi - lo), [], [], [])
+    y = TOP
+    above: tuple[float, float, float] | None = None  # x extent and bottom of the level above
+    for item in shown:
+        if isinstance(item, Gap):
+            cv.texts.append(Text((LEFT + WIDTH - RIGHT) / 2, y + GAP_H / 2 - 8, item.text,
+                                 "rf-gap", "middle"))
+            y += GAP_H
+            continue
+        x0, x1 = _cells(cv, item, y)
+        if above is not None:
+            a0, a1, ay = above
+            cv.polys.append(Poly(f"{a0:.1f},{ay:.1f} {a1:.1f},{ay:.1f} "
+                                 f"{x1:.1f},{y:.1f} {x0:.1f},{y:.1f}", "rf-cone"))
+        _level_labels(cv, item, y, item is lv[0])
+        above = (x0, x1, y + LEVEL_H)
+        y += LEVEL_H + CONE_H
+    y -= CONE_H
+    _input_axis(cv, lv[0], y - LEVEL_H)
+    bottom, top = lv[0], lv[-1]
+    title = (f"Receptive field along {axes} of {top.name}, unit {unit}: "
+             f"{bottom.span.count} input pixels")
+    desc = (f"{len(lv)} levels from {top.name} (row {top.row}) down to the input"
+            + (f", {len(lv) - sum(isinstance(s, Level) for s in shown)} of them not drawn"
+               if len(shown) < len(lv) else "")
+            + ". " + "; ".join(f"{x.name}: {_describe_level(x, x is bottom)}, field {x.size}, "
+                                f"jump {x.jump}" for x in reversed(lv)) + ".")
+    return Pyramid(axes, unit, tuple(shown), WIDTH, y + AXIS_H, tuple(cv.rects),
+                   tuple(cv.texts), tuple(cv.polys), title, desc)
+
+
+# --- the 2-D view ---------------------------------------------------------------------------
+
+BOX = 420.0
+MARGIN = 36.0
+MAX_DOTS = 32  # output units per axis drawn as dots
+
+
+def _field(rf: AxisRF, unit: int, length: int) -> AxisField:
+    return AxisField(rf.size, rf.jump, rf.start, rf.start + unit * rf.jump, length)
+
+
+def branches(rows: Sequence[LayerRow], index: int, unit: tuple[int, int]) -> tuple[Branch, ...]:
+    """At a merge row, the field of each of its inputs for the same unit; () elsewhere."""
+    row = rows[index]
+    kind = row.attrs.get("kind")
+    if kind is None or row.op not in ("concat", "add", "join"):
+        return ()
+    inner = f"{row.block}/{row.name}" if row.block else row.name
+    ends: dict[str, LayerRow] = {}
+    for prev in reversed(rows[:index]):
+        if not prev.block.startswith(inner + "/"):
+            break
+        ends.setdefault(prev.block[len(inner) + 1:].split("/")[0], prev)
+    found = [(label, ends[label]) for label in reversed(list(ends))]
+    entry = path_rows(rows, index)[-2]
+    if kind == "residual" and "shortcut" not in ends:
+        found.append(("shortcut (identity)", entry))
+    if kind == "dense":
+        found.insert(0, ("input (identity)", entry))
+    ih, iw = rows[0].output.h, rows[0].output.w
+    return tuple(Branch(label, _field(r.rf.h, unit[0], ih), _field(r.rf.w, unit[1], iw))
+                 for label, r in found)
+
+
+@dataclass(slots=True)
+class _Plane:
+    x_lo: float
+    y_lo: float
+    scale: float
+
+    def at(self, x: float, y: float) -> tuple[float, float]:
+        return MARGIN + (x - self.x_lo) * self.scale, MARGIN + (y - self.y_lo) * self.scale
+
+    def rect(self, x0: float, y0: float, x1: float, y1: float, cls: str) -> Rect:
+        ax, ay = self.at(x0, y0)
+        return Rect(ax, ay, (x1 - x0) * self.scale, (y1 - y0) * self.scale, cls)
+
+
+def _plane(h: AxisField, w: AxisField, extra: Sequence[Branch]) -> _Plane:
+    xs = [-0.5, w.length - 0.5, w.lo, w.hi] + [f for b in extra for f in (b.w.lo, b.w.hi)]
+    ys = [-0.5, h.length - 0.5, h.lo, h.hi] + [f for b in extra for f in (b.h.lo, b.h.hi)]
+    span = max(max(xs) - min(xs), max(ys) - min(ys))
+    return _Plane(min(xs), min(ys), BOX / span)
+
+
+def _dots(pl: _Plane, row: LayerRow, unit: tuple[int, int]) -> list[tuple[float, float, str]]:
+    """The centres of the chosen layer's units on the input (every unit when few)."""
+    oh, ow = row.output.h, row.output.w
+    show_all = max(oh, ow) <= MAX_DOTS and min(row.rf.h.jump, row.rf.w.jump) * pl.scale >= 6
+    out = []
+    for i in range(oh) if show_all else (unit[0],):
+        for j in range(ow) if show_all else (unit[1],):
+            x, y = pl.at(row.rf.w.start + j * row.rf.w.jump, row.rf.h.start + i * row.rf.h.jump)
+            out.append((x, y, "rf-dot-on" if (i, j) == unit else "rf-dot"))
+    out.sort(key=lambda d: d[2] == "rf-dot-on")  # the chosen one drawn last, on top
+    return out
+
+
+def field_view(rows: Sequence[LayerRow], index: int, unit: tuple[int, int]) -> FieldView:
+    """Lay out the 2-D view of ``rows[index]``'s unit ``(i, j)`` on the input."""
+    row = rows[index]
+    ih, iw = rows[0].output.h, rows[0].output.w
+    h, w = _field(row.rf.h, unit[0], ih), _field(row.rf.w, unit[1], iw)
+    merged = branches(rows, index, unit)
+    pl = _plane(h, w, merged)
+    rects = [pl.rect(-0.5, -0.5, iw - 0.5, ih - 0.5, "rf-input"),
+             pl.rect(w.lo, h.lo, w.hi, h.hi, "rf-field-pad")]
+    in_x0, in_x1 = max(w.lo, -0.5), min(w.hi, iw - 0.5)
+    in_y0, in_y1 = max(h.lo, -0.5), min(h.hi, ih - 0.5)
+    if in_x1 > in_x0 and in_y1 > in_y0:
+        rects.append(pl.rect(in_x0, in_y0, in_x1, in_y1, "rf-field-in"))
+    rects.append(pl.rect(w.lo, h.lo, w.hi, h.hi, "rf-field-outline"))
+    texts = [Text(*pl.at(-0.5, ih - 0.5 + 4 / pl.scale), f"input {ih} x {iw}", "rf-small")]
+    for b in merged:
+        rects.append(pl.rect(b.w.lo, b.h.lo, b.w.hi, b.h.hi, "rf-branch"))
+        texts.append(Text(*pl.at(b.w.lo, b.h.lo - 3 / pl.scale), b.name, "rf-small"))
+    bx, by = pl.at(w.hi, h.hi)
+    width = max(bx, pl.at(iw - 0.5, 0)[0]) + MARGIN
+    height = max(by, pl.at(0, ih - 0.5)[1]) + MARGIN + 10
+    title = (f"Receptive field of {row.name}, unit ({unit[0]}, {unit[1]}), on the "
+             f"{ih} x {iw} input: {h.size} x {w.size} pixels")
+    desc = (f"Field {h.size} x {w.size}, jump {h.jump} x {w.jump}, start {num(h.start)}, "
+            f"{num(w.start)}; this unit's centre at row {num(h.centre)}, column "
+            f"{num(w.centre)}; rows {num(h.lo + 0.5)} to {num(h.hi - 0.5)}, columns "
+            f"{num(w.lo + 0.5)} to {num(w.hi - 0.5)}; in the padding: {num(h.pad_before)} "
+            f"above, {num(h.pad_after)} below, {num(w.pad_before)} left, {num(w.pad_after)} "
+            f"right." + "".join(f" Branch {b.name}: {b.h.size} x {b.w.size}." for b in merged)
+            + "".join(f" Warning: {m}" for m in row.warnings))
+    return FieldView(unit, (row.output.h, row.output.w), h, w, merged, tuple(row.warnings),
+                     width, height, tuple(rects), tuple(texts), tuple(_dots(pl, row, unit)),
+                     title, desc)
+
+
+# --- both -----------------------------------------------------------------------------------
+
+def _square(path: Sequence[LayerRow]) -> bool:
+    first = path[0]
+    return first.output.h == first.output.w and all(
+        r.rf.h == r.rf.w and r.output.h == r.output.w for r in path)
+
+
+def rf_diagram(rows: Sequence[LayerRow], index: int, choice: UnitChoice = "centre") -> RFDiagram:
+    """The pyramid(s) and the 2-D view of one unit of ``rows[index]``."""
+    row = rows[index]
+    unit = (unit_index(choice, row.output.h), unit_index(choice, row.output.w))
+    path = path_rows(rows, index)
+    if _square(path):
+        pyramids: tuple[Pyramid, ...] = (pyramid(path, "h", unit[0], "H and W"),)
+    else:
+        pyramids = (pyramid(path, "h", unit[0], "H"), pyramid(path, "w", unit[1], "W"))
+    return RFDiagram(row, choice, pyramids, field_view(rows, index, unit))
