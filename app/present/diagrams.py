@@ -37,9 +37,6 @@ UNIT_CHOICES: tuple[UnitChoice, ...] = ("first", "centre", "last")
 #: levels drawn at most in one pyramid (the input and the chosen layer included)
 MAX_LEVELS = 10
 #: pyramid layout, in SVG user units
-WIDTH = 960.0
-LEFT = 230.0
-RIGHT = 210.0
 TOP = 14.0
 LEVEL_H = 24.0
 CONE_H = 26.0
@@ -133,6 +130,7 @@ class Pyramid:
 
     axes: str  # "H", "W" or "H and W"
     unit: int
+    layout: str  # "wide" or "narrow"
     levels: tuple[Level | Gap, ...]
     width: float
     height: float
@@ -208,7 +206,7 @@ class RFDiagram:
 
     row: LayerRow
     unit_choice: UnitChoice
-    pyramids: tuple[Pyramid, ...]
+    pyramids: tuple[Pyramid, ...]  # per axis, a wide and a narrow layout
     field: FieldView
 
 
@@ -312,8 +310,25 @@ def shorten(lv: Sequence[Level], limit: int = MAX_LEVELS) -> list[Level | Gap]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where a pyramid's labels go: in columns beside the levels (wide screens) or on a line
+    above each level (phones), so that the text stays legible when the SVG is scaled down."""
+
+    name: str
+    width: float
+    left: float
+    right: float
+    label_h: float  # height of the label line above each level (0: labels beside it)
+
+
+WIDE = Layout("wide", 960.0, 230.0, 210.0, 0.0)
+NARROW = Layout("narrow", 400.0, 8.0, 8.0, 17.0)
+
+
 @dataclass(slots=True)
 class _Canvas:
+    layout: Layout
     lo: float
     scale: float
     rects: list[Rect]
@@ -321,7 +336,14 @@ class _Canvas:
     polys: list[Poly]
 
     def x(self, px: float) -> float:
-        return LEFT + (px - self.lo) * self.scale
+        return self.layout.left + (px - self.lo) * self.scale
+
+    def visible(self, x: float) -> bool:
+        return self.layout.left <= x <= self.layout.width - self.layout.right
+
+    @property
+    def middle(self) -> float:
+        return (self.layout.left + self.layout.width - self.layout.right) / 2
 
 
 def _extent(bottom: Level) -> tuple[float, float]:
@@ -335,7 +357,7 @@ def _cells(cv: _Canvas, lv: Level, y: float) -> tuple[float, float]:
     """Draw one level; return the x extent of its covered units."""
     sp = lv.span
     spacing = lv.jump * cv.scale
-    cell = max(1.5, min(cv.scale, spacing) * 0.86)
+    cell = max(1.5, min(cv.scale, spacing) * 0.86, min(spacing * 0.45, 12.0))
     x0, x1 = cv.x(lv.centre(sp.first)) - cell / 2, cv.x(lv.centre(sp.last)) + cell / 2
     if spacing < MIN_SPACING:
         cv.rects.append(Rect(x0, y, x1 - x0, LEVEL_H, "rf-bar"))
@@ -347,7 +369,7 @@ def _cells(cv: _Canvas, lv: Level, y: float) -> tuple[float, float]:
     for j in range(sp.first - 2, sp.last + 3):
         covered = sp.first <= j <= sp.last
         outside = not 0 <= j < sp.length
-        if not covered and (outside or not LEFT <= cv.x(lv.centre(j)) <= WIDTH - RIGHT):
+        if not covered and (outside or not cv.visible(cv.x(lv.centre(j)))):
             continue
         cls = ("rf-cell-pad" if outside else "rf-cell-on") if covered else "rf-cell-off"
         cv.rects.append(Rect(cv.x(lv.centre(j)) - cell / 2, y, cell, LEVEL_H, cls))
@@ -363,42 +385,56 @@ def _describe_level(lv: Level, is_input: bool) -> str:
     return text
 
 
+def _short(name: str, most: int) -> str:
+    return name if len(name) <= most else name[:most - 1] + "…"
+
+
 def _level_labels(cv: _Canvas, lv: Level, y: float, is_input: bool) -> None:
-    name = lv.name if len(lv.name) <= NAME_CHARS else lv.name[:NAME_CHARS - 1] + "…"
-    cv.texts.append(Text(LEFT - 10, y + 11, name, "rf-name", "end"))
-    cv.texts.append(Text(LEFT - 10, y + 23, "input" if is_input else f"{lv.op} · row {lv.row}",
-                         "rf-small", "end"))
-    cv.texts.append(Text(WIDTH - RIGHT + 10, y + 11, _describe_level(lv, is_input), "rf-label"))
-    cv.texts.append(Text(WIDTH - RIGHT + 10, y + 23, f"field {lv.size} · jump {lv.jump}",
-                         "rf-small"))
+    lay = cv.layout
+    numbers = f"field {lv.size} · jump {lv.jump}"
+    if lay.label_h:  # one line above the level: name on the left, counts on the right
+        ty = y - 5
+        cv.texts.append(Text(lay.left, ty, _short(lv.name, 16), "rf-name"))
+        cv.texts.append(Text(lay.width - lay.right, ty,
+                             f"{_describe_level(lv, is_input)} · {numbers}", "rf-small", "end"))
+        return
+    cv.texts.append(Text(lay.left - 10, y + 11, _short(lv.name, NAME_CHARS), "rf-name", "end"))
+    cv.texts.append(Text(lay.left - 10, y + 23,
+                         "input" if is_input else f"{lv.op} · row {lv.row}", "rf-small", "end"))
+    right = lay.width - lay.right + 10
+    cv.texts.append(Text(right, y + 11, _describe_level(lv, is_input), "rf-label"))
+    cv.texts.append(Text(right, y + 23, numbers, "rf-small"))
 
 
 def _input_axis(cv: _Canvas, lv: Level, y: float) -> None:
-    """Pixel indices under the input level, and the input's edges."""
+    """Pixel indices under the input level (``y`` is its top), and the input's edges."""
     sp = lv.span
     ticks = {sp.first, sp.last}
     for edge, j in ((-0.5, 0), (sp.length - 0.5, sp.length - 1)):
-        if LEFT <= cv.x(edge) <= WIDTH - RIGHT:
+        if cv.visible(cv.x(edge)):
             cv.rects.append(Rect(cv.x(edge) - 1, TOP, 2, y + LEVEL_H - TOP + 6, "rf-edge"))
             ticks.add(j)
     for j in sorted(ticks):
         cv.texts.append(Text(cv.x(lv.centre(j)), y + LEVEL_H + 16, num(lv.centre(j)),
                              "rf-small", "middle"))
-    cv.texts.append(Text(LEFT - 10, y + LEVEL_H + 16, "pixel", "rf-small", "end"))
+    if not cv.layout.label_h:
+        cv.texts.append(Text(cv.layout.left - 10, y + LEVEL_H + 16, "pixel", "rf-small", "end"))
 
 
-def pyramid(path: Sequence[LayerRow], axis: Axis, unit: int, axes: str) -> Pyramid:
+def pyramid(path: Sequence[LayerRow], axis: Axis, unit: int, axes: str,
+            layout: Layout = WIDE) -> Pyramid:
     """Lay out the pyramid of ``path`` (input first, chosen row last) along ``axis``."""
     lv = levels(path, axis, unit)
     shown = shorten(lv)
     shown.reverse()  # top first
     lo, hi = _extent(lv[0])
-    cv = _Canvas(lo, (WIDTH - LEFT - RIGHT) / (hi - lo), [], [], [])
-    y = TOP
+    cv = _Canvas(layout, lo, (layout.width - layout.left - layout.right) / (hi - lo),
+                 [], [], [])
+    y = TOP + layout.label_h
     above: tuple[float, float, float] | None = None  # x extent and bottom of the level above
     for item in shown:
         if isinstance(item, Gap):
-            cv.texts.append(Text((LEFT + WIDTH - RIGHT) / 2, y + GAP_H / 2 - 8, item.text,
+            cv.texts.append(Text(cv.middle, y + GAP_H / 2 - 8 - layout.label_h / 2, item.text,
                                  "rf-gap", "middle"))
             y += GAP_H
             continue
@@ -409,8 +445,8 @@ def pyramid(path: Sequence[LayerRow], axis: Axis, unit: int, axes: str) -> Pyram
                                  f"{x1:.1f},{y:.1f} {x0:.1f},{y:.1f}", "rf-cone"))
         _level_labels(cv, item, y, item is lv[0])
         above = (x0, x1, y + LEVEL_H)
-        y += LEVEL_H + CONE_H
-    y -= CONE_H
+        y += LEVEL_H + CONE_H + layout.label_h
+    y -= CONE_H + layout.label_h
     _input_axis(cv, lv[0], y - LEVEL_H)
     bottom, top = lv[0], lv[-1]
     title = (f"Receptive field along {axes} of {top.name}, unit {unit}: "
@@ -420,14 +456,14 @@ def pyramid(path: Sequence[LayerRow], axis: Axis, unit: int, axes: str) -> Pyram
                if len(shown) < len(lv) else "")
             + ". " + "; ".join(f"{x.name}: {_describe_level(x, x is bottom)}, field {x.size}, "
                                 f"jump {x.jump}" for x in reversed(lv)) + ".")
-    return Pyramid(axes, unit, tuple(shown), WIDTH, y + AXIS_H, tuple(cv.rects),
-                   tuple(cv.texts), tuple(cv.polys), title, desc)
+    return Pyramid(axes, unit, layout.name, tuple(shown), layout.width, y + AXIS_H,
+                   tuple(cv.rects), tuple(cv.texts), tuple(cv.polys), title, desc)
 
 
 # --- the 2-D view ---------------------------------------------------------------------------
 
 BOX = 420.0
-MARGIN = 36.0
+MARGIN = 34.0
 MAX_DOTS = 32  # output units per axis drawn as dots
 
 
@@ -492,6 +528,22 @@ def _dots(pl: _Plane, row: LayerRow, unit: tuple[int, int]) -> list[tuple[float,
     return out
 
 
+def _plane_labels(pl: _Plane, h: AxisField, w: AxisField, merged: Sequence[Branch]) -> list[Text]:
+    """Sizes in the margins: the field above it, the input below it, the jump beside the
+    drawn unit, each merged input's name at its corner."""
+    bottom = max(h.hi, h.length - 0.5)
+    fx, _ = pl.at((w.lo + w.hi) / 2, 0)
+    texts = [Text(fx, MARGIN - 10, f"field {h.size} x {w.size}", "rf-label", "middle"),
+             Text(pl.at(-0.5, 0)[0], pl.at(0, bottom)[1] + 20,
+                  f"input {h.length} x {w.length}", "rf-label")]
+    cx, cy = pl.at(w.centre, h.centre)
+    texts.append(Text(cx + 9, cy - 8, f"jump {w.jump}", "rf-small"))
+    for b in merged:
+        bx, by = pl.at(b.w.lo, b.h.lo)
+        texts.append(Text(bx + 3, by + 14, b.name, "rf-small"))
+    return texts
+
+
 def field_view(rows: Sequence[LayerRow], index: int, unit: tuple[int, int]) -> FieldView:
     """Lay out the 2-D view of ``rows[index]``'s unit ``(i, j)`` on the input."""
     row = rows[index]
@@ -505,14 +557,13 @@ def field_view(rows: Sequence[LayerRow], index: int, unit: tuple[int, int]) -> F
     in_y0, in_y1 = max(h.lo, -0.5), min(h.hi, ih - 0.5)
     if in_x1 > in_x0 and in_y1 > in_y0:
         rects.append(pl.rect(in_x0, in_y0, in_x1, in_y1, "rf-field-in"))
+    rects.append(pl.rect(-0.5, -0.5, iw - 0.5, ih - 0.5, "rf-input-edge"))
     rects.append(pl.rect(w.lo, h.lo, w.hi, h.hi, "rf-field-outline"))
-    texts = [Text(*pl.at(-0.5, ih - 0.5 + 4 / pl.scale), f"input {ih} x {iw}", "rf-small")]
     for b in merged:
         rects.append(pl.rect(b.w.lo, b.h.lo, b.w.hi, b.h.hi, "rf-branch"))
-        texts.append(Text(*pl.at(b.w.lo, b.h.lo - 3 / pl.scale), b.name, "rf-small"))
-    bx, by = pl.at(w.hi, h.hi)
-    width = max(bx, pl.at(iw - 0.5, 0)[0]) + MARGIN
-    height = max(by, pl.at(0, ih - 0.5)[1]) + MARGIN + 10
+    texts = _plane_labels(pl, h, w, merged)
+    right, bottom = pl.at(max(w.hi, iw - 0.5), max(h.hi, ih - 0.5))
+    width, height = right + MARGIN, bottom + MARGIN
     title = (f"Receptive field of {row.name}, unit ({unit[0]}, {unit[1]}), on the "
              f"{ih} x {iw} input: {h.size} x {w.size} pixels")
     desc = (f"Field {h.size} x {w.size}, jump {h.jump} x {w.jump}, start {num(h.start)}, "
@@ -540,8 +591,8 @@ def rf_diagram(rows: Sequence[LayerRow], index: int, choice: UnitChoice = "centr
     row = rows[index]
     unit = (unit_index(choice, row.output.h), unit_index(choice, row.output.w))
     path = path_rows(rows, index)
-    if _square(path):
-        pyramids: tuple[Pyramid, ...] = (pyramid(path, "h", unit[0], "H and W"),)
-    else:
-        pyramids = (pyramid(path, "h", unit[0], "H"), pyramid(path, "w", unit[1], "W"))
+    axes: list[tuple[Axis, int, str]] = (
+        [("h", unit[0], "H and W")] if _square(path) else [("h", unit[0], "H"), ("w", unit[1], "W")])
+    pyramids = tuple(pyramid(path, axis, u, name, layout)
+                     for axis, u, name in axes for layout in (WIDE, NARROW))
     return RFDiagram(row, choice, pyramids, field_view(rows, index, unit))

@@ -168,7 +168,7 @@ def mark(row: LayerRow, answers: dict[str, str]) -> dict[str, Mark]:
             ok = False  # the claim rules accept weights + biases for "weights"; a quiz does not
             why = (f"wrong: {typed} counts the biases too; the weights alone are "
                    f"{row.weights:,} ({row.formulas.get('weights', '')})")
-        out[key] = Mark(key, typed, ok, why)
+        out[key] = Mark(key, typed, ok, re.sub(r"^(right|wrong): ", "", why))
     return out
 
 
