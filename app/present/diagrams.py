@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from app.engine.result import AxisRF, LayerRow
@@ -74,11 +74,27 @@ class Poly:
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    """The units of one level (along one axis) that the chosen unit sees."""
+    """The units of one level (along one axis) under the chosen unit's field.
+
+    ``first``/``count`` is the whole field as the receptive-field numbers give it; some of it
+    may lie outside the map (padding). ``seen_first``..``seen_last`` are the units inside the
+    map that really feed the chosen unit: a unit reached only through a padding unit of a level
+    above (a zero) is not read, as with the row a floored size drops."""
 
     first: int
     count: int
     length: int  # units in this level's map along the axis
+    seen_first: int = 0
+    seen_last: int = -1
+
+    @property
+    def seen(self) -> int:
+        return max(0, self.seen_last - self.seen_first + 1)
+
+    @property
+    def unseen(self) -> int:
+        """Units inside the map, under the field, that are read only through padding above."""
+        return self.count - self.padding - self.seen
 
     @property
     def last(self) -> int:
@@ -150,6 +166,18 @@ class AxisField:
     start: float
     centre: float
     length: int  # input pixels along the axis
+    #: the input pixels really read (see :class:`Span`); the rest of the field inside the input
+    #: is reached only through padding of a later layer
+    seen_first: int = 0
+    seen_last: int = -1
+
+    @property
+    def seen(self) -> int:
+        return max(0, self.seen_last - self.seen_first + 1)
+
+    @property
+    def unseen(self) -> float:
+        return self.inside - self.seen
 
     @property
     def lo(self) -> float:
@@ -279,6 +307,27 @@ def levels(path: Sequence[LayerRow], axis: Axis, unit: int) -> list[Level]:
         length = (row.input.h if axis == "h" else row.input.w) if i == 0 else _length(row, axis)
         span = _span(rf, length, centre, top_rf.size)
         out.append(Level(row.index, row.name, row.op, rf.size, rf.jump, rf.start, span))
+    return _seen(out)
+
+
+def _seen(lv: list[Level]) -> list[Level]:
+    """Fill in each level's units really read, from the top down: the units of a level under
+    the fields of the units read in the level above, inside the map."""
+    out = list(lv)
+    above: Level | None = None
+    for i in range(len(out) - 1, -1, -1):
+        level = out[i]
+        sp = level.span
+        lo, hi = sp.first, sp.last
+        if above is not None:
+            half = (above.size - level.size) / 2
+            a, b = above.span.seen_first, above.span.seen_last
+            lo = max(lo, math.ceil((above.centre(a) - half - level.start) / level.jump - EPS))
+            hi = min(hi, math.floor((above.centre(b) + half - level.start) / level.jump + EPS))
+            if b < a:
+                lo, hi = 0, -1
+        seen = Span(sp.first, sp.count, sp.length, max(lo, 0), min(hi, sp.length - 1))
+        out[i] = above = replace(level, span=seen)
     return out
 
 
@@ -361,7 +410,7 @@ def _cells(cv: _Canvas, lv: Level, y: float) -> tuple[float, float]:
     x0, x1 = cv.x(lv.centre(sp.first)) - cell / 2, cv.x(lv.centre(sp.last)) + cell / 2
     if spacing < MIN_SPACING:
         cv.rects.append(Rect(x0, y, x1 - x0, LEVEL_H, "rf-bar"))
-        for first, last in ((sp.first, -1), (sp.length, sp.last)):
+        for first, last in ((sp.first, sp.seen_first - 1), (sp.seen_last + 1, sp.last)):
             if last >= first:
                 a, b = cv.x(lv.centre(first)) - cell / 2, cv.x(lv.centre(last)) + cell / 2
                 cv.rects.append(Rect(a, y, b - a, LEVEL_H, "rf-cell-pad"))
@@ -371,7 +420,8 @@ def _cells(cv: _Canvas, lv: Level, y: float) -> tuple[float, float]:
         outside = not 0 <= j < sp.length
         if not covered and (outside or not cv.visible(cv.x(lv.centre(j)))):
             continue
-        cls = ("rf-cell-pad" if outside else "rf-cell-on") if covered else "rf-cell-off"
+        seen = sp.seen_first <= j <= sp.seen_last
+        cls = ("rf-cell-on" if seen else "rf-cell-pad") if covered else "rf-cell-off"
         cv.rects.append(Rect(cv.x(lv.centre(j)) - cell / 2, y, cell, LEVEL_H, cls))
     return x0, x1
 
@@ -382,6 +432,8 @@ def _describe_level(lv: Level, is_input: bool) -> str:
     text = f"{sp.count} {what}{'s' if sp.count != 1 else ''}"
     if sp.padding:
         text += f" ({sp.padding} in padding)"
+    if sp.unseen:
+        text += f" ({sp.unseen} read only through padding)"
     return text
 
 
@@ -467,8 +519,9 @@ MARGIN = 34.0
 MAX_DOTS = 32  # output units per axis drawn as dots
 
 
-def _field(rf: AxisRF, unit: int, length: int) -> AxisField:
-    return AxisField(rf.size, rf.jump, rf.start, rf.start + unit * rf.jump, length)
+def _field(rf: AxisRF, unit: int, length: int, seen: Span | None = None) -> AxisField:
+    first, last = (seen.seen_first, seen.seen_last) if seen else (0, -1)
+    return AxisField(rf.size, rf.jump, rf.start, rf.start + unit * rf.jump, length, first, last)
 
 
 def branches(rows: Sequence[LayerRow], index: int, unit: tuple[int, int]) -> tuple[Branch, ...]:
@@ -548,15 +601,16 @@ def field_view(rows: Sequence[LayerRow], index: int, unit: tuple[int, int]) -> F
     """Lay out the 2-D view of ``rows[index]``'s unit ``(i, j)`` on the input."""
     row = rows[index]
     ih, iw = rows[0].output.h, rows[0].output.w
-    h, w = _field(row.rf.h, unit[0], ih), _field(row.rf.w, unit[1], iw)
+    path = path_rows(rows, index)
+    h = _field(row.rf.h, unit[0], ih, levels(path, "h", unit[0])[0].span)
+    w = _field(row.rf.w, unit[1], iw, levels(path, "w", unit[1])[0].span)
     merged = branches(rows, index, unit)
     pl = _plane(h, w, merged)
     rects = [pl.rect(-0.5, -0.5, iw - 0.5, ih - 0.5, "rf-input"),
              pl.rect(w.lo, h.lo, w.hi, h.hi, "rf-field-pad")]
-    in_x0, in_x1 = max(w.lo, -0.5), min(w.hi, iw - 0.5)
-    in_y0, in_y1 = max(h.lo, -0.5), min(h.hi, ih - 0.5)
-    if in_x1 > in_x0 and in_y1 > in_y0:
-        rects.append(pl.rect(in_x0, in_y0, in_x1, in_y1, "rf-field-in"))
+    if h.seen and w.seen:
+        rects.append(pl.rect(w.seen_first - 0.5, h.seen_first - 0.5, w.seen_last + 0.5,
+                             h.seen_last + 0.5, "rf-field-in"))
     rects.append(pl.rect(-0.5, -0.5, iw - 0.5, ih - 0.5, "rf-input-edge"))
     rects.append(pl.rect(w.lo, h.lo, w.hi, h.hi, "rf-field-outline"))
     for b in merged:
@@ -571,7 +625,9 @@ def field_view(rows: Sequence[LayerRow], index: int, unit: tuple[int, int]) -> F
             f"{num(w.centre)}; rows {num(h.lo + 0.5)} to {num(h.hi - 0.5)}, columns "
             f"{num(w.lo + 0.5)} to {num(w.hi - 0.5)}; in the padding: {num(h.pad_before)} "
             f"above, {num(h.pad_after)} below, {num(w.pad_before)} left, {num(w.pad_after)} "
-            f"right." + "".join(f" Branch {b.name}: {b.h.size} x {b.w.size}." for b in merged)
+            f"right" + (f"; read only through padding: {num(h.unseen)} rows, {num(w.unseen)} columns"
+                        if h.unseen or w.unseen else "")
+            + "." + "".join(f" Branch {b.name}: {b.h.size} x {b.w.size}." for b in merged)
             + "".join(f" Warning: {m}" for m in row.warnings))
     return FieldView(unit, (row.output.h, row.output.w), h, w, merged, tuple(row.warnings),
                      width, height, tuple(rects), tuple(texts), tuple(_dots(pl, row, unit)),

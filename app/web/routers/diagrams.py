@@ -7,6 +7,7 @@ shown in the page (or the partial), in the one error shape's fields.
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -63,6 +64,22 @@ def _htmx_script(static_dir: Path) -> str | None:
     return f"/static/{found[-1].name}" if found else None
 
 
+def _spec(text: str) -> str | dict[str, Any]:
+    """The spec as the engine takes it: text, or the JSON form when it starts with '{'."""
+    if not text.lstrip().startswith("{"):
+        return text
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise SpecError("the JSON spec is nested too deep to read", parameter="spec") from None
+    except ValueError as exc:
+        raise SpecError(f"the spec starts with '{{' but is not valid JSON: {str(exc)[:80]}",
+                        parameter="spec") from None
+    if not isinstance(value, dict):
+        raise SpecError("the JSON form of a spec is an object", parameter="spec")
+    return value
+
+
 def _pick_row(analysis: Analysis, text: str) -> int:
     """The row number from the query: the last row by default."""
     last = len(analysis.layers) - 1
@@ -94,7 +111,7 @@ def rf_page(request: Request, query: RFQueryDep) -> Response:
     """The receptive field of one layer: a 1-D pyramid down to the input and a 2-D view."""
     context: dict[str, Any] = {"query": query, "units": UNIT_CHOICES, "analysis": None}
     try:
-        analysis = engine.analyze(query.spec, dtype=query.dtype, batch=query.batch,
+        analysis = engine.analyze(_spec(query.spec), dtype=query.dtype, batch=query.batch,
                                   optimizer=query.optimizer, aux=query.aux)
         context["analysis"] = analysis
         index = _pick_row(analysis, query.row)
