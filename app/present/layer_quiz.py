@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from html import escape
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -23,6 +24,8 @@ from app.engine.claims import check_claims
 from app.engine.errors import Issue, SpecError, short
 from app.engine.graph import Claim, Volume
 from app.engine.result import LayerRow
+from app.present.formats import thousands
+from app.present.working import to_html
 
 LayerOp = Literal["conv", "maxpool", "avgpool", "fc"]
 LAYER_OPS: tuple[LayerOp, ...] = ("conv", "maxpool", "avgpool", "fc")
@@ -67,7 +70,8 @@ class Step:
     key: str  # the form field of the answer
     title: str
     general: str
-    working: str
+    working: str  # plain text, as the API's formulas
+    working_html: str  # the same, escaped, each term marked (app.present.working.to_html)
     value: str
 
 
@@ -128,9 +132,9 @@ def layer_line(form: LayerForm) -> tuple[str, Volume]:
 #: the general formula of each figure, per op
 GENERAL: dict[str, dict[str, str]] = {
     "conv": {"h": "H_out = (H_in - K_h + 2P_h)/S_h + 1", "w": "W_out = (W_in - K_w + 2P_w)/S_w + 1",
-             "c": "C_out = F (the number of filters)", "weights": "K_h * K_w * C_in * F",
-             "biases": "F (one per filter)", "params": "weights + biases",
-             "macs": "H_out * W_out * F * K_h * K_w * C_in"},
+             "c": "C_out = N (the number of filters)", "weights": "K_h * K_w * C_in * N",
+             "biases": "N (one per filter)", "params": "weights + biases",
+             "macs": "H_out * W_out * N * K_h * K_w * C_in"},
     "pool": {"h": "H_out = (H_in - K_h + 2P_h)/S_h + 1", "w": "W_out = (W_in - K_w + 2P_w)/S_w + 1",
              "c": "C_out = C_in (pooling keeps the depth)", "weights": "0 (pooling learns nothing)",
              "biases": "0", "params": "0", "macs": "0 (only conv and fc multiply-adds are counted)"},
@@ -151,7 +155,12 @@ def steps(row: LayerRow) -> tuple[Step, ...]:
     values = {"h": row.output.h, "w": row.output.w, "c": row.output.c, "weights": row.weights,
               "biases": row.biases, "params": row.params, "macs": row.macs}
     return tuple(Step(_ANSWER_OF[key], title, general[key], row.formulas.get(key, ""),
-                      f"{values[key]:,}") for key, title in _TITLES)
+                      _html(row, key), thousands(values[key])) for key, title in _TITLES)
+
+
+def _html(row: LayerRow, key: str) -> str:
+    working = row.working.get(key)
+    return to_html(working) if working is not None else escape(row.formulas.get(key, ""))
 
 
 def mark(row: LayerRow, answers: dict[str, str]) -> dict[str, Mark]:

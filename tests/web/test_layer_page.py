@@ -31,9 +31,13 @@ def test_working_is_shown_step_by_step(client: TestClient) -> None:
     assert row.weights == 11 * 11 * 3 * 96 and row.biases == 96
     assert row.macs == 55 * 55 * 96 * 11 * 11 * 3
     html = response.text
-    for text in ("(227 - 11 + 2*0)/4 + 1 = 55", f"{11 * 11 * 3 * 96:,}",
-                 f"{55 * 55 * 96 * 11 * 11 * 3:,}", "K_h * K_w * C_in * F"):
+    for text in (f"{11 * 11 * 3 * 96:,}", f"{55 * 55 * 96 * 11 * 11 * 3:,}",
+                 "K_h * K_w * C_in * N"):
         assert text in html, text
+    # the working with its terms marked: which 11 is the kernel, which 4 the stride
+    assert re.search(r'<var class="term" data-term="K_h"[^>]*>11</var>', html)
+    assert re.search(r'<var class="term" data-term="S_h"[^>]*>4</var>', html)
+    assert [s.working for s in quiz.steps][0] == "(227 - 11 + 2*0)/4 + 1 = 55"
     assert [s.title for s in quiz.steps][:3] == ["Output height", "Output width", "Output depth"]
     assert '<form class="layer-form" id="layer-form" method="get" action="/layer"' in html
     assert not re.search(r"\sstyle\s*=", html)
