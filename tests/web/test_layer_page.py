@@ -37,7 +37,7 @@ def test_working_is_shown_step_by_step(client: TestClient) -> None:
     # the working with its terms marked: which 11 is the kernel, which 4 the stride
     assert re.search(r'<var class="term" data-term="K_h"[^>]*>11</var>', html)
     assert re.search(r'<var class="term" data-term="S_h"[^>]*>4</var>', html)
-    assert [s.working for s in quiz.steps][0] == "(227 - 11 + 2*0)/4 + 1 = 55"
+    assert quiz.steps[0].working == "(227 - 11 + 2*0)/4 + 1 = 55"
     assert [s.title for s in quiz.steps][:3] == ["Output height", "Output width", "Output depth"]
     assert '<form class="layer-form" id="layer-form" method="get" action="/layer"' in html
     assert not re.search(r"\sstyle\s*=", html)
