@@ -165,6 +165,13 @@ def test_merge_draws_the_union_and_the_alignment_warning() -> None:
     assert f.warnings and "not aligned" in f.warnings[0]
     assert "rf-branch" in {r.cls for r in f.rects}
     assert "Warning" in f.desc
+    assert f.union_note == ""  # for the first unit the row's field is the union
+    # the last unit: branch1 (jump 1, start 2) centres at 2 + 3*1 = 5, sees 3..7; branch2
+    # (jump 2, start 0.5) at 0.5 + 3*2 = 6.5, sees 6..7: together 3..7
+    last = rf_diagram(rows, merge.index, "last").field
+    assert [(b.h.lo + 0.5, b.h.hi - 0.5) for b in last.branches] == [(3, 7), (6, 7)]
+    if (last.h.lo + 0.5, last.h.hi - 0.5) != (3, 7):
+        assert "rows 3 to 7" in last.union_note
 
 
 def test_residual_identity_shortcut_is_a_branch() -> None:
