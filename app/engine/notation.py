@@ -203,8 +203,16 @@ def _canonical_arg(op: str, t: str, val: str | None, args: dict[str, Any], line:
             args[key] = flag
             return 1
         return _keyed(op, guess, KEYWORDS[guess], val, args, line)
+    missing = next((k for k in d.positional if k not in args), None)
+    if missing in _POSITIONAL_WORDS and not hint:
+        raise SpecError(f"{op}: expected {_POSITIONAL_WORDS[missing]}, got '{short(t)}'", line)
     takes = ", ".join(sorted(k for k in options if k in KEYWORDS or k in FLAGS)) or "nothing"
     raise SpecError(f"{op}: unexpected '{short(t)}'{hint}; {op} takes {takes}", line)
+
+
+_POSITIONAL_WORDS = {"out": "a count written in digits (e.g. 64)",
+                     "kernel": "a window size such as 3 or 3x3",
+                     "p": "a probability such as 0.5", "size": "a size written in digits"}
 
 
 def _takes(accepted: frozenset[str], keyword: str) -> bool:

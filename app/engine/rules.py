@@ -127,17 +127,24 @@ def _spatial(layer: Layer, x: Volume, ceil: bool, step: Step) -> tuple[int, int]
 
 def _warn_not_whole(step: Step, oh: OutLen, ow: OutLen) -> None:
     """A non-whole output size is floored as PyTorch does. When real input goes unread that is
-    a warning, with the exact value and the fix; when only padding does, a note."""
+    a warning, with the exact value and the fix. When only padding goes unread, or the rows
+    left at the end are no more than the window skips between two steps anyway (a 1x1 conv
+    with stride 2), nothing more is lost than by design: a note."""
     bad = [(axis, o) for axis, o in (("H", oh), ("W", ow)) if not o.whole]
     if len(bad) == 2 and (oh.n, oh.k, oh.s, oh.p, oh.d) == (ow.n, ow.k, ow.s, ow.p, ow.d):
         bad = [("H and W", oh)]
     for axis, o in bad:
-        lost = (o.n + 2 * o.p - k_eff(o.k, o.d)) % o.s
-        exact = (f"output {axis}: ({o.n} - {k_eff(o.k, o.d)} + 2*{o.p})/{o.s} + 1 = "
+        ke = k_eff(o.k, o.d)
+        lost = (o.n + 2 * o.p - ke) % o.s
+        exact = (f"output {axis}: ({o.n} - {ke} + 2*{o.p})/{o.s} + 1 = "
                  f"{show_fraction(o.exact)} is not whole; PyTorch floors it to {o.value}")
         if lost <= o.p:
             step.notes.append(f"{exact}: only the last {lost} padding row(s)/column(s) go "
                               f"unread, so no input pixel is lost")
+        elif lost - o.p <= o.s - ke:
+            step.notes.append(f"{exact}: the last {lost - o.p} input row(s)/column(s) are "
+                              f"skipped, as the stride {o.s} skips {o.s - ke} of every {o.s} "
+                              f"with a window of {ke}")
         else:
             step.warnings.append(
                 f"{exact}: the last {lost - o.p} input row(s)/column(s) are never read; "
