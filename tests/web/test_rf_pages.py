@@ -158,3 +158,12 @@ def test_deep_network_page_is_drawn_shortened(client: TestClient) -> None:
     assert response.status_code == 200
     assert "layers …" in response.text
     assert len(response.text) < 400_000
+
+
+def test_page_links_the_table_of_the_same_spec(client: TestClient) -> None:
+    html = client.get("/rf", params={"spec": THREE_3X3, "row": 2}).text
+    href = re.search(r'class="rf-table-link" href="([^"]+)"', html)
+    assert href is not None
+    table = client.get(href.group(1).replace("&amp;", "&"))
+    assert table.status_code == 200
+    assert table.context["analysis"].layers[3].rf.size == 1 + 3 * (3 - 1)
