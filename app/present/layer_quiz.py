@@ -53,6 +53,8 @@ class LayerForm(BaseModel):
     kernel: str = "11"
     stride: str = "4"
     pad: str = "0"
+    groups: str = "1"
+    dilation: str = "1"
     quiz: bool = False
     a_out: str = ""
     a_weights: str = ""
@@ -122,6 +124,11 @@ def layer_line(form: LayerForm) -> tuple[str, Volume]:
         pad = _field(form.pad, _SIZE, "pad", "P or PHxPW, such as 0", issues)
         parts = [form.op] + ([count[0]] if form.op == "conv" and count else [])
         parts += ["x".join(size), "stride", "x".join(stride), "pad", "x".join(pad)]
+        if form.op == "conv":
+            groups = _field(form.groups, _COUNT, "groups", "a whole number such as 1", issues)
+            parts += ["groups", *groups] if groups != ("1",) else []
+        dilation = _field(form.dilation, _SIZE, "dilation", "D or DHxDW, such as 1", issues)
+        parts += ["dilation", "x".join(dilation)] if dilation not in {("1",), ("1", "1")} else []
         line = " ".join(parts)
     if issues:
         raise SpecError(issues)
@@ -149,9 +156,19 @@ _ANSWER_OF = {"h": "a_out", "w": "a_out", "c": "a_out", "weights": "a_weights",
               "biases": "a_biases", "params": "", "macs": "a_macs"}
 
 
+#: the general formulas that change with groups or dilation
+GROUPED = {"weights": "K_h * K_w * (C_in / G) * N", "macs": "H_out * W_out * N * K_h * K_w * (C_in / G)"}
+DILATED = {"h": "H_out = (H_in - k_eff + 2P_h)/S_h + 1, k_eff = D(K_h - 1) + 1",
+           "w": "W_out = (W_in - k_eff + 2P_w)/S_w + 1, k_eff = D(K_w - 1) + 1"}
+
+
 def steps(row: LayerRow) -> tuple[Step, ...]:
     """Each figure of ``row`` with its general formula and the engine's working."""
-    general = GENERAL["pool" if row.op in ("maxpool", "avgpool") else row.op]
+    general = dict(GENERAL["pool" if row.op in ("maxpool", "avgpool") else row.op])
+    if int(row.attrs.get("groups", 1)) != 1:
+        general |= GROUPED
+    if int(row.attrs.get("dh", 1)) != 1 or int(row.attrs.get("dw", 1)) != 1:
+        general |= DILATED
     values = {"h": row.output.h, "w": row.output.w, "c": row.output.c, "weights": row.weights,
               "biases": row.biases, "params": row.params, "macs": row.macs}
     return tuple(Step(_ANSWER_OF[key], title, general[key], row.formulas.get(key, ""),

@@ -129,3 +129,19 @@ def test_htmx_gets_the_result_partial(client: TestClient) -> None:
     assert "<html" not in response.text and 'id="layer-result"' in response.text
     bad = client.get("/layer", params=CONV1 | {"stride": "x"}, headers=HX)
     assert bad.status_code == 422 and 'role="alert"' in bad.text and "<form" not in bad.text
+
+
+def test_groups_and_dilation(client: TestClient) -> None:
+    response = client.get("/layer", params={"input": "32x32x16", "op": "conv", "filters": "64",
+                                            "kernel": "3", "stride": "1", "pad": "2",
+                                            "groups": "4", "dilation": "2",
+                                            "a_weights": str(3 * 3 * (16 // 4) * 64)})
+    assert response.status_code == 200, response.text
+    quiz = _quiz(response)
+    k_eff = 2 * (3 - 1) + 1
+    assert quiz.row.output.h == (32 - k_eff + 2 * 2) // 1 + 1
+    assert quiz.row.macs == quiz.row.output.h * quiz.row.output.w * 64 * 3 * 3 * (16 // 4)
+    assert quiz.marks["a_weights"].ok is True
+    general = {s.title: s.general for s in quiz.steps}
+    assert "(C_in / G)" in general["Weights"] and "k_eff" in general["Output height"]
+    assert "groups 4" in quiz.line and "dilation 2" in quiz.line
