@@ -8,13 +8,12 @@ shown in the page (or the partial), in the one error shape's fields.
 from __future__ import annotations
 
 import json
-from functools import cache
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
+from starlette.datastructures import QueryParams
 
 from app import engine
 from app.engine.errors import LimitError, SpecError
@@ -24,7 +23,7 @@ from app.present.diagrams import UNIT_CHOICES, UnitChoice, num, rf_diagram
 from app.present.layer_quiz import LAYER_OPS, LayerForm, layer_quiz
 from app.web.deps import SettingsDep
 from app.web.errors import error_body, spec_error_items
-from app.web.templating import get_templates, render_page
+from app.web.templating import render
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
@@ -57,13 +56,6 @@ def rf_query(query: Annotated[RFQuery, Query()], settings: SettingsDep) -> RFQue
 RFQueryDep = Annotated[RFQuery, Depends(rf_query)]
 
 
-@cache
-def _htmx_script(static_dir: Path) -> str | None:
-    """The vendored htmx file's URL, if the static folder has one."""
-    found = sorted(static_dir.glob("htmx-*.min.js"))
-    return f"/static/{found[-1].name}" if found else None
-
-
 def _spec(text: str) -> str | dict[str, Any]:
     """The spec as the engine takes it: text, or the JSON form when it starts with '{'."""
     if not text.lstrip().startswith("{"):
@@ -92,24 +84,24 @@ def _pick_row(analysis: Analysis, text: str) -> int:
     return int(text)
 
 
+def _json_twin(request: Request, query: RFQuery) -> str:
+    """The API answer with the same analysis, as JSON."""
+    params = QueryParams({"spec": query.spec, "dtype": query.dtype, "batch": str(query.batch),
+                          "optimizer": query.optimizer, "aux": "true" if query.aux else "false"})
+    return f"{request.app.url_path_for('api_analyze_get')}?{params}"
+
+
 def _respond(request: Request, page: str, partial: str, context: dict[str, Any],
              status: int = 200) -> Response:
-    """The full page, or for an htmx request the partial it includes."""
-    context = {"htmx_js": _htmx_script(request.app.state.settings.static_dir),
-               "num": num} | context
-    if request.headers.get("HX-Request") == "true":
-        response: Response = get_templates(request).TemplateResponse(
-            request, partial, {"errors": []} | context, status_code=status)
-    else:
-        response = render_page(request, page, context, status)
-    response.headers["Vary"] = "HX-Request"
-    return response
+    """The full page, or for an htmx request the partial it includes (``Vary: HX-Request``)."""
+    return render(request, page, partial, {"errors": [], "num": num} | context, status)
 
 
 @router.get("/rf", name="rf_page")
 def rf_page(request: Request, query: RFQueryDep) -> Response:
     """The receptive field of one layer: a 1-D pyramid down to the input and a 2-D view."""
-    context: dict[str, Any] = {"query": query, "units": UNIT_CHOICES, "analysis": None}
+    context: dict[str, Any] = {"query": query, "units": UNIT_CHOICES, "analysis": None,
+                               "json_url": _json_twin(request, query)}
     try:
         analysis = engine.analyze(_spec(query.spec), dtype=query.dtype, batch=query.batch,
                                   optimizer=query.optimizer, aux=query.aux)
