@@ -82,6 +82,7 @@ class Mark:
     """A typed answer, marked."""
 
     key: str
+    what: str  # the question: "output volume (H x W x C)"
     typed: str
     ok: bool | None  # None: not answered
     why: str
@@ -186,15 +187,15 @@ def mark(row: LayerRow, answers: dict[str, str]) -> dict[str, Mark]:
     for key, field, what in QUESTIONS:
         typed = answers[key]
         if not typed:
-            out[key] = Mark(key, "", None, f"not answered ({what})")
+            out[key] = Mark(key, what, "", None, "not answered")
             continue
         result = check_claims((Claim(field, typed),), row)[0]
         ok, why = result.ok, result.explanation
         if field == "weights" and ok and result.computed != row.weights:
             ok = False  # the claim rules accept weights + biases for "weights"; a quiz does not
-            why = (f"wrong: {typed} counts the biases too; the weights alone are "
-                   f"{row.weights:,} ({row.formulas.get('weights', '')})")
-        out[key] = Mark(key, typed, ok, re.sub(r"^(right|wrong): ", "", why))
+            why = (f"wrong: that counts the biases too; the weights alone are "
+                   f"{row.formulas.get('weights', '')}")
+        out[key] = Mark(key, what, typed, ok, re.sub(r"^(right|wrong): ", "", why))
     return out
 
 
