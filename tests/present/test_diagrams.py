@@ -222,3 +222,21 @@ def test_units_reached_only_through_padding_are_not_read() -> None:
     assert conv1.span.unseen == 9 - 2 * 4
     assert "read only through padding" in d.pyramids[0].desc
     assert d.field.h.unseen > 0 and "read only through padding" in d.field.desc
+
+
+@pytest.mark.parametrize("model", ["googlenet", "densenet121", "resnet152", "fractalnet",
+                                   "squeezenet1_0", "alexnet"])
+def test_every_zoo_row_draws_its_engine_field(model: str) -> None:
+    """For rows across the model (merges, aux heads, fc and gap), the pyramid's input level
+    covers exactly the engine's field and its top level is the one unit."""
+    rows = analyze_model(model, aux=model == "googlenet").layers
+    for index in [*range(0, len(rows), 11), len(rows) - 1]:
+        for unit in ("first", "last"):
+            d = rf_diagram(rows, index, unit)
+            for p in d.pyramids:
+                lv = _levels(p)
+                axis = rows[index].rf.w if p.axes == "W" else rows[index].rf.h
+                assert (lv[0].span.count, lv[-1].span.count) == (1, axis.size), (index, unit)
+                assert lv[-1].span.seen <= axis.size
+            assert (d.field.h.size, d.field.w.size) == (rows[index].rf.h.size,
+                                                        rows[index].rf.w.size)

@@ -167,3 +167,11 @@ def test_page_links_the_table_of_the_same_spec(client: TestClient) -> None:
     table = client.get(href.group(1).replace("&amp;", "&"))
     assert table.status_code == 200
     assert table.context["analysis"].layers[3].rf.size == 1 + 3 * (3 - 1)
+
+
+def test_row_notes_are_shown(client: TestClient) -> None:
+    response = client.get("/rf", params={"spec": "input 8x8x3\nconv 4 3x3 stride 2 pad 1",
+                                         "row": 1})
+    notes = response.context["diagram"].row.notes
+    assert notes  # (8 - 3 + 2*1)/2 + 1 = 4.5: only padding goes unread
+    assert all(n in response.text for n in notes)
