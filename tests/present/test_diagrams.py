@@ -7,6 +7,9 @@ jump *= stride); the torch cross-check is in test_diagrams_torch.py.
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -240,3 +243,12 @@ def test_every_zoo_row_draws_its_engine_field(model: str) -> None:
                 assert lv[-1].span.seen <= axis.size
             assert (d.field.h.size, d.field.w.size) == (rows[index].rf.h.size,
                                                         rows[index].rf.w.size)
+
+
+def test_the_geometry_needs_no_web_stack() -> None:
+    code = ("import sys, app.present.diagrams, app.present.layer_quiz; "
+            "print(sorted(m for m in ('fastapi', 'starlette', 'jinja2', 'torch') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "[]"
