@@ -6,6 +6,19 @@ document.documentElement.classList.add("js");
 
 (function () {
   var groupState = {};  // block path -> expanded?, kept across live updates
+  var allOpen = false;  // "expand all" was pressed
+
+  // the blocks to send open: an htmx answer leaves out the rows of the others
+  function openPaths() {
+    if (allOpen) return ["*"];
+    return Object.keys(groupState).filter(function (path) { return groupState[path]; });
+  }
+
+  // ask again when a block whose rows the last answer left out is opened
+  function refetch() {
+    var form = document.getElementById("calc");
+    if (form && window.htmx) window.htmx.trigger(form, "submit");
+  }
 
   function editor() { return document.getElementById("spec"); }
 
@@ -58,22 +71,50 @@ document.documentElement.classList.add("js");
       selectLine(parseInt(link.dataset.line, 10));
       return;
     }
+    // a figure's working also opens on a click (browsers that do not focus a clicked button)
+    var fig = target.closest("button.fig");
+    if (fig) {
+      var cell = fig.closest("td");
+      document.querySelectorAll("td.num.open").forEach(function (td) {
+        if (td !== cell) td.classList.remove("open");
+      });
+      cell.classList.toggle("open");
+      return;
+    }
     var toggle = target.closest("button.toggle");
     if (toggle) {
       var open = toggle.getAttribute("aria-expanded") !== "true";
       toggle.setAttribute("aria-expanded", String(open));
-      groupState[toggle.closest("tr").dataset.path] = open;
-      applyGroups(document);
+      var head = toggle.closest("tr");
+      groupState[head.dataset.path] = open;
+      if (!open) allOpen = false;
+      if (open && head.dataset.lazy) refetch();
+      else applyGroups(document);
       return;
     }
     var all = target.closest("button[data-expand]");
     if (all) {
       var expand = all.dataset.expand === "all";
+      var lazy = false;
+      allOpen = expand;
       document.querySelectorAll("tr.group-head").forEach(function (tr) {
         groupState[tr.dataset.path] = expand;
+        lazy = lazy || Boolean(tr.dataset.lazy);
       });
-      applyGroups(document);
+      if (expand && lazy) refetch();
+      else applyGroups(document);
     }
+  });
+
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Escape") {
+      document.querySelectorAll("td.num.open").forEach(function (td) { td.classList.remove("open"); });
+    }
+  });
+
+  document.addEventListener("focusout", function (evt) {
+    var cell = evt.target instanceof Element ? evt.target.closest("td.num.open") : null;
+    if (cell) cell.classList.remove("open");
   });
 
   document.addEventListener("input", function (evt) {
@@ -86,6 +127,10 @@ document.documentElement.classList.add("js");
       if (gutter) gutter.scrollTop = editor().scrollTop;
     }
   }, true);
+
+  document.addEventListener("htmx:configRequest", function (evt) {
+    if (evt.detail.elt && evt.detail.elt.id === "calc") evt.detail.parameters.open = openPaths();
+  });
 
   // a 422 answer (the spec is broken) swaps the problem list in; the table stays, marked stale
   document.addEventListener("htmx:beforeSwap", function (evt) {

@@ -1,10 +1,12 @@
 """The HTML of the per-layer table's number cells: the figure, its claims and its working.
 
 Each cell is a button (keyboard focusable) showing the exact figure (34,944) and its compact
-form (35K; the style sheet shows one or the other by screen width), the verdict of any claim
-written about it (icon and word), and a hidden ``.working`` panel that the style sheet reveals
-while the button has focus or the pointer is over it: the formula of each row folded into the
-cell, the claims' explanations. Written in Python rather than as a Jinja macro because a
+form (35K; the style sheet shows one or the other by screen width), with a hidden ``.working``
+panel inside it that the style sheet reveals while the button has focus or the pointer is
+over the cell: the formula of each row folded into the cell, the claims' explanations; beside
+the button, the verdict of any claim written about the figure (icon and word). No element of
+a cell has an ``id``: htmx matches every id of a swapped fragment against the old content,
+which for 4,000 cells cost seconds a keystroke. Written in Python rather than as a Jinja macro because a
 ResNet-152 table has over 4,000 such cells and this runs on every keystroke; every piece of
 text goes through ``markupsafe`` escaping.
 """
@@ -116,24 +118,23 @@ def cell(table: Table, thing: Line | Group, shown: Shown, wid: str,
     key, column = shown.key, shown.slot
     exact, short, title = _figure(table, thing, shown.column)
     rows = _contributors(thing, key, table)
-    lines = [f'<div><span class="who">{_e(r.name)}</span> {_row_working(r, key, table)}</div>'
-             for r in rows]
+    lines = [f'<span class="step"><span class="who">{_e(r.name)}</span> '
+             f"{_row_working(r, key, table)}</span>" for r in rows]
     if isinstance(thing, Group):
-        lines.append(f"<div>the block's {len(thing.rows)} rows together: <code>{exact}</code>"
-                     "</div>")
+        lines.append(f'<span class="step">the block\'s {len(thing.rows)} rows together: '
+                     f"<code>{exact}</code></span>")
     elif len(rows) > 1:
-        lines.append(f"<div>together: <code>{exact}</code></div>")
+        lines.append(f'<span class="step">together: <code>{exact}</code></span>')
     mine = [c for c in claims if CLAIM_COLUMN.get(c.field) == column]
     verdicts = "".join(_verdict(c) for c in mine)
     for c in mine:
-        lines.append(f'<div class="claim-why">{_verdict(c)} claimed <q>{_e(c.claimed)}</q>: '
-                     f"{_e(c.explanation)}</div>")
+        lines.append(f'<span class="step claim-why">{_verdict(c)} claimed '
+                     f"<q>{_e(c.claimed)}</q>: {_e(c.explanation)}</span>")
     figure = (f'<span class="x">{exact}</span><span class="c">{short}</span>'
               if exact != short else exact)
     title_attr = f' title="{_e(title)}"' if title else ""
-    return (f'<td class="num"><button type="button" class="fig" aria-describedby="{wid}"'
-            f'{title_attr}>{figure}</button>{verdicts}<div class="working" id="{wid}" '
-            f'role="tooltip">{"".join(lines)}</div></td>')
+    return (f'<td class="num"><button type="button" class="fig" data-cell="{wid}"{title_attr}>'
+            f'{figure}<span class="working">{"".join(lines)}</span></button>{verdicts}</td>')
 
 
 def row_cells(table: Table, thing: Line | Group, cols: Sequence[Shown], prefix: str) -> Markup:

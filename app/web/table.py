@@ -15,6 +15,7 @@ Nothing here formats numbers or renders HTML: that is the template's, through th
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -141,8 +142,13 @@ def _merge_id(row: LayerRow) -> str:
     return f"{row.block}/{row.name}" if row.block else row.name
 
 
-def build_table(analysis: Analysis, fold: bool = True) -> Table:
-    """The visible rows and groups of an analysis, in reading order."""
+def build_table(analysis: Analysis, fold: bool = True,
+                opened: Collection[str] = ()) -> Table:
+    """The visible rows and groups of an analysis, in reading order.
+
+    On a large network every group starts collapsed except those whose path is in ``opened``
+    (``"*"`` opens them all); on a small one every group is open.
+    """
     options = analysis.options
     per_image = DTYPE_BYTES[options.dtype] * options.batch
     group_ids = {gid for r in analysis.layers for gid in _split(r.block)[0]}
@@ -174,13 +180,14 @@ def build_table(analysis: Analysis, fold: bool = True) -> Table:
             continue
         previous = Line([row], tuple(gids), part)
         items.append(previous)
-    collapsed = len(analysis.layers) > COLLAPSE_OVER
+    collapsed = len(analysis.layers) > COLLAPSE_OVER and "*" not in opened
     for num, group in enumerate(groups.values(), start=1):
-        group.open, group.num = not collapsed, num
+        group.open, group.num = not collapsed or group.gid in opened, num
     for item in items:
         item.data_in = " ".join(f"g{groups[gid].num}" for gid in item.groups)
         item.hidden = any(not groups[gid].open for gid in item.groups)
     return Table(items, per_image, collapsed, len(groups))
+
 
 
 def _new_group(gid: str, gids: list[str], merges: dict[str, LayerRow]) -> Group:

@@ -43,7 +43,9 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     register_filters(templates.env)
     templates.env.globals.update(
         dtypes=get_args(Dtype), optimizers=get_args(Optimizer), dtype_bytes=DTYPE_BYTES,
-        max_batch=LIMITS.max_batch, htmx_version=HTMX_VERSION, examples=EXAMPLES, row_cells=row_cells)
+        max_batch=LIMITS.max_batch, htmx_version=HTMX_VERSION, examples=EXAMPLES, row_cells=row_cells,
+        # the receptive-field diagrams' style sheet, for the #rf-panel they are swapped into
+        rf_css=(settings.static_dir / "rf.css").is_file())
     return templates
 
 
@@ -110,7 +112,8 @@ def calc_context(request: Request, analysis: Analysis | None,
     """Everything the calculator page and its partials show."""
     form = form_values(request.query_params)
     lines = editor_lines(form["spec"])
-    table = build_table(analysis, fold=not form["allops"]) if analysis else None
+    opened = frozenset(request.query_params.getlist("open"))
+    table = build_table(analysis, fold=not form["allops"], opened=opened) if analysis else None
     return {"form": form, "analysis": analysis, "errors": errors, "table": table,
             "marks": _marks(errors, analysis), "lines": lines,
             "editor_rows": max(EDITOR_ROWS[0], min(EDITOR_ROWS[1], lines + 1)),

@@ -7,6 +7,8 @@ cannot be analysed answers 422 with the problems (see ``app.web.templating.rende
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
@@ -37,6 +39,14 @@ def _query(request: Request) -> AnalyzeQuery:
 @router.get("/analyze", name="analyze_page")
 def calc(request: Request, settings: SettingsDep) -> Response:
     """The calculator: the spec in the URL (or an example), its table, totals and claims."""
+    start = time.perf_counter()
     query = analyze_query(_query(request), settings)
     analysis = engine.analyze(query.spec, **query.engine_options())
-    return render_calc(request, analysis, [])
+    analysed = time.perf_counter()
+    response = render_calc(request, analysis, [])
+    done = time.perf_counter()
+    # the server's share of a keystroke, for the browser's devtools and benchmarks/
+    response.headers["Server-Timing"] = (f"engine;dur={(analysed - start) * 1000:.2f}, "
+                                         f"html;dur={(done - analysed) * 1000:.2f}, "
+                                         f"total;dur={(done - start) * 1000:.2f}")
+    return response
