@@ -116,7 +116,8 @@ def layer_line(form: LayerForm) -> tuple[str, Volume]:
     """The layer line and the input volume the form describes; every bad field reported."""
     issues: list[Issue] = []
     vol = _field(form.input, _VOLUME, "input", "H x W x C, such as 227x227x3", issues)
-    count = _field(form.filters, _COUNT, "filters", "a whole number such as 96", issues)
+    count = (_field(form.filters, _COUNT, "filters", "a whole number such as 96", issues)
+             if form.op in ("conv", "fc") else ())
     if form.op == "fc":
         line = f"fc {''.join(count)}"
     else:

@@ -145,3 +145,10 @@ def test_groups_and_dilation(client: TestClient) -> None:
     general = {s.title: s.general for s in quiz.steps}
     assert "(C_in / G)" in general["Weights"] and "k_eff" in general["Output height"]
     assert "groups 4" in quiz.line and "dilation 2" in quiz.line
+
+
+def test_a_pool_ignores_the_filters_field(client: TestClient) -> None:
+    response = client.get("/layer", params={"input": "8x8x5", "op": "avgpool", "filters": "",
+                                            "kernel": "2", "stride": "2", "pad": "0"})
+    assert response.status_code == 200
+    assert _quiz(response).row.output.c == 5 and _quiz(response).line.startswith("avgpool 2 ")
