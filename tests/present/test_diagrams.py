@@ -22,6 +22,7 @@ from app.present.diagrams import (
     WIDE,
     Gap,
     Level,
+    num,
     path_rows,
     pyramid,
     rf_diagram,
@@ -252,3 +253,15 @@ def test_the_geometry_needs_no_web_stack() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "[]"
+
+
+def test_2d_view_marks_the_jump_and_the_start() -> None:
+    rows = analyze("input 32x32x3\nconv 8 3x3 stride 2 pad 1\nconv 8 3x3 stride 2 pad 1").layers
+    f = rf_diagram(rows, 2, "first").field
+    assert (f.h.jump, f.h.size) == (2 * 2, 1 + 2 * 1 + 2 * 2)
+    bar = next(r for r in f.rects if r.cls == "rf-jump")
+    dots = sorted({round(x, 3) for x, y, _ in f.dots if abs(y - f.dots[-1][1]) < 1e-6})
+    assert len(dots) >= 2 and abs(bar.w - (dots[1] - dots[0])) < 1e-6  # one jump apart
+    labels = [t.text for t in f.texts]
+    assert "jump 4" in labels and f"start ({num(f.h.start)}, {num(f.w.start)})" in labels
+    assert "field 7 x 7" in labels

@@ -196,7 +196,7 @@ def _dots(pl: _Plane, row: LayerRow, unit: tuple[int, int]) -> list[tuple[float,
 
 def _plane_labels(pl: _Plane, h: AxisField, w: AxisField) -> list[Text]:
     """In the margins: the field's size above the drawing, the input (or the part of it
-    shown) below it; the jump beside the drawn unit."""
+    shown) below it."""
     fx, _ = pl.at((w.lo + w.hi) / 2, 0)
     below = pl.at(0, pl.y_hi)[1] + 22
     rows = (max(0, math.floor(pl.y_lo + 0.5)), min(h.length - 1, math.ceil(pl.y_hi - 0.5)))
@@ -204,12 +204,27 @@ def _plane_labels(pl: _Plane, h: AxisField, w: AxisField) -> list[Text]:
     shown = (f"input {h.length} x {w.length}" if not pl.zoomed else
              f"part of the {h.length} x {w.length} input: rows {rows[0]} to {rows[1]}, "
              f"columns {cols[0]} to {cols[1]}")
-    texts = [Text(fx, MARGIN - 10, f"field {h.size} x {w.size}", "rf-label", "middle"),
-             Text(MARGIN, below, shown, "rf-label")]
-    cx, cy = pl.at(w.centre, h.centre)
-    jump = str(w.jump) if h.jump == w.jump else f"{h.jump} x {w.jump}"
-    texts.append(Text(cx + 9, cy - 8, f"jump {jump}", "rf-small"))
-    return texts
+    return [Text(fx, MARGIN - 10, f"field {h.size} x {w.size}", "rf-label", "middle"),
+            Text(MARGIN, below, shown, "rf-label")]
+
+
+def _jump_and_start(pl: _Plane, h: AxisField, w: AxisField, unit: tuple[int, int],
+                    units: tuple[int, int]) -> tuple[list[Rect], list[Text]]:
+    """A bar from the drawn unit's centre to its neighbour's (the jump), and the first unit's
+    centre (the start), each labelled where it falls in the window."""
+    rects: list[Rect] = []
+    texts: list[Text] = []
+    step = 1 if unit[1] + 1 < units[1] else -1
+    nx = w.centre + step * w.jump
+    if units[1] > 1 and pl.inside(nx, h.centre):
+        (ax, ay), (bx, _) = pl.at(w.centre, h.centre), pl.at(nx, h.centre)
+        rects.append(Rect(min(ax, bx), ay - 1.5, abs(bx - ax), 3, "rf-jump"))
+        texts.append(Text((ax + bx) / 2, ay - 8, f"jump {w.jump}", "rf-small", "middle"))
+    if pl.inside(w.start, h.start):
+        sx, sy = pl.at(w.start, h.start)
+        texts.append(Text(sx + 7, sy + 17, f"start ({num(h.start)}, {num(w.start)})",
+                          "rf-small"))
+    return rects, texts
 
 
 def _union_note(h: AxisField, w: AxisField, merged: Sequence[Branch]) -> str:
@@ -245,7 +260,9 @@ def field_view(rows: Sequence[LayerRow], index: int, unit: tuple[int, int]) -> F
     rects += _input_edges(pl, ih, iw)
     rects.append(pl.rect(w.lo, h.lo, w.hi, h.hi, "rf-field-outline"))
     rects += [pl.rect(b.w.lo, b.h.lo, b.w.hi, b.h.hi, "rf-branch") for b in merged]
-    texts = _plane_labels(pl, h, w)
+    jump_rects, jump_texts = _jump_and_start(pl, h, w, unit, (row.output.h, row.output.w))
+    rects += jump_rects
+    texts = _plane_labels(pl, h, w) + jump_texts
     right, bottom = pl.at(pl.x_hi, pl.y_hi)
     width, height = right + MARGIN, bottom + MARGIN
     title = (f"Receptive field of {row.name}, unit ({unit[0]}, {unit[1]}), on the "
