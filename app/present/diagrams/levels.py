@@ -67,8 +67,8 @@ class Level:
     row: int
     name: str
     op: str
-    size: int
-    jump: int
+    size: int | float  # a fraction only after upsampling or a transposed convolution
+    jump: int | float
     start: float
     span: Span
 
@@ -123,7 +123,7 @@ def unit_index(choice: UnitChoice, length: int) -> int:
     return {"first": 0, "centre": (length - 1) // 2, "last": length - 1}[choice]
 
 
-def _span(level_rf: AxisRF, length: int, centre: float, size: int) -> Span:
+def _span(level_rf: AxisRF, length: int, centre: float, size: float) -> Span:
     half = (size - level_rf.size) / 2
     lo = (centre - half - level_rf.start) / level_rf.jump
     hi = (centre + half - level_rf.start) / level_rf.jump

@@ -22,8 +22,8 @@ ZOOM_BELOW = 2.5
 class AxisField:
     """The chosen unit's field along one axis of the input, in pixel edges."""
 
-    size: int
-    jump: int
+    size: int | float  # a fraction only after upsampling or a transposed convolution
+    jump: int | float
     start: float
     centre: float
     length: int  # input pixels along the axis
