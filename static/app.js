@@ -145,7 +145,19 @@ document.documentElement.classList.add("js");
     applyGroups(document);
   });
 
+  // a full page has every row (it must read without JavaScript); with it, the rows of the
+  // collapsed blocks go, as in an htmx answer, so that the first keystroke's swap does not
+  // have to clear thousands of hidden elements; opening a block asks for its rows
+  function dropFoldedRows() {
+    document.querySelectorAll("table.layers tr.folded").forEach(function (tr) { tr.remove(); });
+    document.querySelectorAll("table.layers tr.group-head").forEach(function (tr) {
+      var button = tr.querySelector("button.toggle");
+      if (button && button.getAttribute("aria-expanded") !== "true") tr.dataset.lazy = "true";
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    dropFoldedRows();
     renumber();
     applyGroups(document);
   });
