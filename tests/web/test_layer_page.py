@@ -108,6 +108,7 @@ def test_bad_fields_are_422_all_at_once(client: TestClient) -> None:
     messages = " ".join(e["message"] for e in response.context["errors"])
     for name in ("input", "kernel", "stride"):
         assert f"{name} '" in messages, messages
+    assert {e["parameter"] for e in response.context["errors"]} == {"input", "kernel", "stride"}
     too_big = client.get("/layer", params=CONV1 | {"input": "4x4x3"})
     assert too_big.status_code == 422
     assert "larger than the padded input" in too_big.context["errors"][0]["message"]
