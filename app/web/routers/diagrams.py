@@ -21,7 +21,7 @@ from app.engine.limits import LIMITS
 from app.engine.result import Analysis, Dtype, Optimizer
 from app.present.diagrams import UNIT_CHOICES, UnitChoice, num, rf_diagram
 from app.present.layer_quiz import LAYER_OPS, LayerForm, layer_quiz
-from app.web.deps import SettingsDep
+from app.web.deps import RunnerDep, SettingsDep
 from app.web.errors import error_body, spec_error_items
 from app.web.templating import render
 
@@ -98,13 +98,13 @@ def _respond(request: Request, page: str, partial: str, context: dict[str, Any],
 
 
 @router.get("/rf", name="rf_page")
-def rf_page(request: Request, query: RFQueryDep) -> Response:
+async def rf_page(request: Request, query: RFQueryDep, run: RunnerDep) -> Response:
     """The receptive field of one layer: a 1-D pyramid down to the input and a 2-D view."""
     context: dict[str, Any] = {"query": query, "units": UNIT_CHOICES, "analysis": None,
                                "json_url": _json_twin(request, query)}
     try:
-        analysis = engine.analyze(_spec(query.spec), dtype=query.dtype, batch=query.batch,
-                                  optimizer=query.optimizer, aux=query.aux)
+        analysis = await run(engine.analyze, _spec(query.spec), dtype=query.dtype,
+                             batch=query.batch, optimizer=query.optimizer, aux=query.aux)
         context["analysis"] = analysis
         index = _pick_row(analysis, query.row)
     except SpecError as exc:
@@ -117,11 +117,12 @@ def rf_page(request: Request, query: RFQueryDep) -> Response:
 
 
 @router.get("/layer", name="layer_page")
-def layer_page(request: Request, form: Annotated[LayerForm, Query()]) -> Response:
+async def layer_page(request: Request, form: Annotated[LayerForm, Query()],
+                     run: RunnerDep) -> Response:
     """One layer on one input volume: output size, weights, biases and MACs worked out."""
     context: dict[str, Any] = {"lf": form, "layer_ops": LAYER_OPS, "quiz": None}
     try:
-        context["quiz"] = layer_quiz(form)
+        context["quiz"] = await run(layer_quiz, form)
     except SpecError as exc:
         errors = error_body(spec_error_items(exc))["errors"]
         return _respond(request, "layer.html", "partials/_layer.html",
