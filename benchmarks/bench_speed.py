@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ from app.torchnet import build_module  # noqa: E402
 from app.zoo import get_model, load_network, model_ids, model_spec  # noqa: E402
 
 try:
-    from fvcore.nn import FlopCountAnalysis
+    from fvcore.nn import FlopCountAnalysis  # type: ignore[import-untyped]
 except ImportError:  # optional: the table says so
     FlopCountAnalysis = None
 
@@ -115,8 +116,7 @@ def print_models(rows: list[ModelRow]) -> None:
 
 def bench_http(repeat: int, torchinfo_ms: float) -> float:
     """Median round trip of POST /api/analyze (ResNet-152) through a real uvicorn, in ms."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from load import server
+    from benchmarks.load import server
 
     body = {"spec": model_spec(HEADLINE)}
     with server(workers=1) as base, httpx2.Client(base_url=base, timeout=30) as http:
@@ -150,7 +150,7 @@ def bench_chains(lengths: list[int], repeat: int) -> None:
     per_layer = []
     for n in lengths:
         text = "input 32x32x16\n" + "conv 16 3x3 pad 1\n" * n
-        ms = median_ms(lambda text=text: analyze(text), repeat)
+        ms = median_ms(partial(analyze, text), repeat)
         per_layer.append(ms * 1000 / n)
         print(f"| {n:,} | {ms:.2f} | {per_layer[-1]:.1f} |", flush=True)
     spread = max(per_layer) / min(per_layer)

@@ -22,7 +22,8 @@ CNN architecture calculator: give a network as a spec (one layer a line, or the 
 and get each layer's output shape, parameters, multiply-accumulates, activations, memory and
 receptive field, with the arithmetic shown.
 
-Every error answers 422 (or 404/405) with one shape:
+Every error answers 422 (or 404/405; 408, 413, 429 and 503 from the transport limits, the rate
+limit and the analysis places) with one shape:
 `{"errors": [{"line": N, "message": "...", "layer"?: "...", "limit"?: "max_batch",
 "parameter"?: "batch"}]}`: every problem at once, each with its spec line (0 when it is not
 tied to one) or the request parameter at fault.

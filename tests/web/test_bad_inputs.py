@@ -20,8 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.engine.limits import LIMITS
-
-from .test_hardening import HOSTILE, MALFORMED, RUNAWAY
+from tests.web.test_hardening import HOSTILE, MALFORMED, RUNAWAY
 
 Items = Callable[[Any], list[dict[str, Any]]]
 I8 = "input 8x8x3\n"

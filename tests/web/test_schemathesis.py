@@ -21,14 +21,12 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from schemathesis.config._checks import PositiveDataAcceptanceConfig
 
 from app.engine.options import DTYPES, OPTIMIZERS
 from app.web.app import create_app
 from app.web.settings import Settings
-
-from .specgen import json_specs, specs
+from tests.web.specgen import json_specs, specs
 
 APP = create_app(Settings(rate_per_second=1e9, rate_burst=10**9))
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
@@ -49,7 +47,7 @@ OPTIONS = st.fixed_dictionaries({}, optional={
 
 @SCHEMA.parametrize()
 @settings(FAST, max_examples=PER_OPERATION)
-def test_every_operation_answers_as_documented(case: schemathesis.Case) -> None:
+def test_every_operation_answers_as_documented(case: schemathesis.Case[Any]) -> None:
     response = case.call_and_validate()
     assert response.status_code < 500
 
@@ -76,7 +74,7 @@ def test_valid_specs_in_the_query_string_are_analysed_as_documented(
 
 
 @pytest.mark.parametrize("spec", ["", "   ", {}, {"layers": []}])
-def test_empty_specs_are_refused_by_the_schema_and_the_app(spec: object) -> None:
+def test_empty_specs_are_refused_by_the_schema_and_the_app(spec: Any) -> None:
     body = SCHEMA["/api/analyze"]["POST"].body[0].definition
     case = SCHEMA["/api/analyze"]["POST"].Case(body={"spec": spec},
                                                  media_type="application/json")
