@@ -32,6 +32,6 @@ def test_the_speed_benchmark_runs() -> None:
     pytest.importorskip("torch")
     pytest.importorskip("torchinfo")
     out = _run("bench_speed.py", timeout=180)
-    assert "| lenet5 |" in out and "| alexnet |" in out, out
+    assert "| lenet5 |" in out and "FlopCounterMode" in out, out
     assert "POST /api/analyze resnet152 through uvicorn" in out
     assert "engine / dump_json" in out and "per-layer time from" in out
