@@ -133,15 +133,21 @@ def bench_http(repeat: int, torchinfo_ms: float) -> float:
 
 
 def bench_dump(repeat: int) -> None:
+    """The engine against dump_json of its result. A result fills in parts of itself (the
+    working's text) when first read, so the first dump of a fresh result also does work the
+    engine left for later: both the first and a repeated dump are shown."""
     text = model_spec(HEADLINE)
-    result = analyze(text)
     adapter = TypeAdapter(Analysis)
     engine_ms = median_ms(lambda: analyze(text), repeat)
-    dump_ms = median_ms(lambda: adapter.dump_json(result), repeat)
+    full_ms = median_ms(lambda: adapter.dump_json(analyze(text)), repeat)
+    result = analyze(text)
     size = len(adapter.dump_json(result))
-    print(f"\n{HEADLINE}: engine {engine_ms:.2f} ms; pydantic-core dump_json of its result "
-          f"{dump_ms:.2f} ms ({size:,} bytes); engine / dump_json = {engine_ms / dump_ms:.1f}x "
-          f"(target within {TARGETS['dump_json']:g}x)")
+    dump_ms = median_ms(lambda: adapter.dump_json(result), repeat)
+    print(f"\n{HEADLINE}: engine {engine_ms:.2f} ms; engine + first dump_json "
+          f"{full_ms:.2f} ms (so the first dump {full_ms - engine_ms:.2f} ms); dump_json of "
+          f"the same result again {dump_ms:.2f} ms ({size:,} bytes); engine / dump_json = "
+          f"{engine_ms / dump_ms:.1f}x, engine and first dump / dump_json = "
+          f"{full_ms / dump_ms:.1f}x (target within {TARGETS['dump_json']:g}x)")
 
 
 def bench_chains(lengths: list[int], repeat: int) -> None:

@@ -165,6 +165,7 @@ def test_a_raw_socket_that_sends_everything_first_reads_the_413(server: Server,
                                                    f"Content-Length: {len(body)}\r\n") + body)
         status, headers, answer = _read_answer(sock)
         assert status == 413 and headers["connection"] == "close"
+        assert all(name in headers for name in SECURITY) and "server" not in headers
         assert error_items(json.loads(answer))[0]["limit"] == "max_body_bytes"
         assert _closed_by_server(sock, 5)
 
