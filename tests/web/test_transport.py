@@ -190,7 +190,7 @@ def test_a_body_past_the_drain_limit_is_refused_before_it_is_sent(server: Server
         sock.sendall(_head("POST", "/api/analyze", f"Content-Length: {declared}\r\n"))
         started = time.monotonic()
         status, _, _ = _read_answer(sock)
-        assert status == 413 and time.monotonic() - started < 2
+        assert status == 413 and time.monotonic() - started < 5
         assert _closed_by_server(sock, 5)
 
 
@@ -210,9 +210,9 @@ def test_a_declared_body_that_never_comes_is_a_408(server: Server, error_items: 
         sock.sendall(_head("POST", "/api/analyze", "Content-Type: application/json\r\n"
                                                    "Content-Length: 100\r\n") + b'{"spec": ')
         started = time.monotonic()
-        status, headers, answer = _read_answer(sock, timeout=BODY_S + 5)
+        status, headers, answer = _read_answer(sock, timeout=BODY_S + 10)
         waited = time.monotonic() - started
-        assert status == 408 and BODY_S * 0.8 < waited < BODY_S + 3, waited
+        assert status == 408 and BODY_S * 0.8 < waited < BODY_S + 6, waited
         item = error_items(json.loads(answer))[0]
         assert item["limit"] == "body_seconds" and item["parameter"] == "body", item
         assert all(name in headers for name in SECURITY), headers
@@ -228,7 +228,7 @@ def test_a_body_sent_a_byte_at_a_time_is_cut_off_at_the_deadline(server: Server)
         started = time.monotonic()
         sock.settimeout(0.2)
         status = 0
-        while time.monotonic() - started < BODY_S + 5:
+        while time.monotonic() - started < BODY_S + 10:
             try:
                 sock.sendall(b" ")
                 data = sock.recv(65536)
@@ -238,15 +238,15 @@ def test_a_body_sent_a_byte_at_a_time_is_cut_off_at_the_deadline(server: Server)
                 break
             status = int(data.split()[1]) if data.startswith(b"HTTP/1.1") else status
             break
-        assert status == 408 and time.monotonic() - started < BODY_S + 3
+        assert status == 408 and time.monotonic() - started < BODY_S + 6
 
 
 def test_half_a_request_head_is_a_408(server: Server, error_items: Items) -> None:
     with _connect(server) as sock:
         sock.sendall(b"POST /api/analyze HTTP/1.1\r\nHost: te")
         started = time.monotonic()
-        status, headers, answer = _read_answer(sock, timeout=HEAD_S + 5)
-        assert status == 408 and time.monotonic() - started < HEAD_S + 3
+        status, headers, answer = _read_answer(sock, timeout=HEAD_S + 10)
+        assert status == 408 and time.monotonic() - started < HEAD_S + 6
         item = error_items(json.loads(answer))[0]
         assert item["limit"] == "header_seconds", item
         assert all(name in headers for name in SECURITY), headers
@@ -258,8 +258,8 @@ def test_half_a_request_head_is_a_408(server: Server, error_items: Items) -> Non
 def test_a_connection_that_sends_nothing_is_closed(server: Server) -> None:
     with _connect(server) as sock:
         started = time.monotonic()
-        assert _closed_by_server(sock, HEAD_S + 5)
-        assert time.monotonic() - started < HEAD_S + 3
+        assert _closed_by_server(sock, HEAD_S + 10)
+        assert time.monotonic() - started < HEAD_S + 6
 
 
 def test_an_idle_keep_alive_connection_is_closed(server: Server) -> None:
@@ -270,8 +270,8 @@ def test_an_idle_keep_alive_connection_is_closed(server: Server) -> None:
         sock.sendall(_head("GET", "/api/models/alexnet/spec"))  # the same connection, again
         assert _read_answer(sock)[0] == 200
         started = time.monotonic()
-        assert _closed_by_server(sock, KEEP_S + HEAD_S + 5)
-        assert time.monotonic() - started < KEEP_S + 3
+        assert _closed_by_server(sock, KEEP_S + HEAD_S + 10)
+        assert time.monotonic() - started < KEEP_S + 6
 
 
 def test_connections_past_limit_concurrency_get_503(server: Server) -> None:
