@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.engine.result import Optimizer
 from app.worker.settings import DeviceKind
@@ -49,7 +49,8 @@ class RunRequest(_Model):
     """POST /api/runs: a spec (text or JSON form) or a zoo model, and how to run it."""
 
     spec: SpecInput | None = Field(None, description="spec text, or the JSON form")
-    model: str | None = Field(None, description="a zoo id instead of a spec, e.g. 'vgg16'")
+    model: str | None = Field(None, validate_default=True,
+                              description="a zoo id instead of a spec, e.g. 'vgg16'")
     dtype: RunDtype = Field("float32", description="the tensors' type (int8 is not run)")
     batch_sizes: BatchSizes = [1, 8, 32]
     mode: Mode = Field("inference", description="forward passes, or training steps (forward, "
@@ -57,11 +58,13 @@ class RunRequest(_Model):
     optimizer: Optimizer = Field("sgd", description="the training step's optimizer: SGD with "
                                                     "momentum 0.9, or Adam")
 
-    @model_validator(mode="after")
-    def _one_source(self) -> RunRequest:
-        if (self.spec is None) == (self.model is None):
-            raise ValueError("give either 'spec' (text or the JSON form) or 'model' (a zoo id)")
-        return self
+    @field_validator("model")
+    @classmethod
+    def _one_source(cls, model: str | None, info: ValidationInfo) -> str | None:
+        if (info.data.get("spec") is None) == (model is None):
+            raise ValueError("give either 'spec' (text or the JSON form) or 'model' (a zoo "
+                             "id), not both")
+        return model
 
 
 class Fault(_Model):
