@@ -72,6 +72,8 @@ def run(job: JobPayload, settings: WorkerSettings, report: Report,
         cancelled: Callable[[], bool], worker: str) -> RunResult:
     """Measure the job; raises Cancelled, a LimitError/SpecError, or what torch raises."""
     started = time.perf_counter()
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
     by_batch = guards.analyses(job)
     guards.check(job, settings)
     device = _device(job)

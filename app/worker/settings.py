@@ -16,7 +16,9 @@ the workers would refuse (the limits) and route it to the workers' queue (the de
   largest batch), ``ARCHCALC_MAX_BATCH_SIZES``, ``ARCHCALC_TIME_LIMIT_S`` (hard: the child is
   killed and replaced), ``ARCHCALC_QUEUE_MAX`` (jobs waiting; beyond it 503 with
   ``Retry-After: ARCHCALC_RETRY_AFTER_S``).
-* ``ARCHCALC_WARMUP`` and ``ARCHCALC_REPEATS``: timing iterations per batch size.
+* ``ARCHCALC_WARMUP`` and ``ARCHCALC_REPEATS``: timing iterations per batch size;
+  ``ARCHCALC_TORCH_THREADS``: torch's threads in a CPU job (several CPU workers on one machine
+  should share its cores, not each take all of them).
 * ``ARCHCALC_TEST_FAULTS``: test only. When true, a job may carry a fault to inject (a sleep,
   an address-space limit, a CUDA-style error); otherwise such a job is refused.
 """
@@ -57,6 +59,8 @@ class WorkerSettings(BaseSettings):
     retry_after_s: int = Field(30, ge=1, description="Retry-After of a 503, seconds")
     warmup: int = Field(3, ge=0, description="untimed iterations per measurement")
     repeats: int = Field(10, ge=1, description="timed iterations per measurement")
+    torch_threads: int | None = Field(None, ge=1, description="torch's intra-op threads in "
+                                      "a child (default: torch's own choice)")
     test_faults: bool = Field(False, description="test only: accept jobs with injected faults")
     ping_timeout_s: float = Field(1.0, gt=0, description="how long /readyz waits for workers")
 

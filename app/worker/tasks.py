@@ -63,7 +63,7 @@ def execute(task: Task, payload: dict[str, Any]) -> dict[str, Any]:
     except measure.Cancelled:
         raise Ignore() from None
     except SpecError as exc:
-        raise JobFailed(str(exc)) from None
+        raise JobFailed("; ".join(issue.message for issue in exc.issues)) from None
     except Exception as exc:  # torch raises RuntimeError for nearly everything
         raise JobFailed(describe(exc, current[0])) from None
     return result.model_dump(mode="json")

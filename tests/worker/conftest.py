@@ -97,7 +97,7 @@ def worker_settings(broker: str | None, **extra: Any) -> WorkerSettings:
     """The settings every test process shares: small timings, test faults allowed."""
     values: dict[str, Any] = {"broker_url": broker, "warmup": 1, "repeats": 3,
                               "time_limit_s": TIME_LIMIT_S, "test_faults": True,
-                              "ping_timeout_s": 0.5} | extra
+                              "ping_timeout_s": 0.5, "torch_threads": 1} | extra
     return WorkerSettings(**values)
 
 

@@ -49,7 +49,8 @@ def test_a_small_spec_measured_equals_analytic(web: WebServer) -> None:
 def test_a_training_step_of_a_zoo_free_json_spec(web: WebServer) -> None:
     spec = {"input": {"h": 20, "w": 20, "c": 3},
             "layers": [{"op": "conv", "name": "c1", "out": 6, "kernel": 5},
-                       {"op": "relu"}, {"op": "fc", "name": "f1", "out": 4}]}
+                       {"op": "relu"}, {"op": "fc", "name": "f0", "out": 16}, {"op": "relu"},
+                       {"op": "dropout", "p": 0.5}, {"op": "fc", "name": "f1", "out": 4}]}
     with web.client() as client:
         answer = client.post("/api/runs", json={"spec": spec, "batch_sizes": [2],
                                                 "mode": "training", "optimizer": "adam"})
@@ -60,7 +61,7 @@ def test_a_training_step_of_a_zoo_free_json_spec(web: WebServer) -> None:
     engine = analyze(spec, batch=2, optimizer="adam")
     assert result["mode"] == "training" and result["optimizer"] == "adam"
     assert result["measured_params"] == engine.totals.params == (6 * 5 * 5 * 3 + 6) + (
-        16 * 16 * 6 * 4 + 4)
+        16 * 16 * 6 * 16 + 16) + (16 * 4 + 4)
     # forward + backward: more than the forward pass (the input's gradient is not needed)
     assert result["measured_flops"] < result["measured_training_flops"] <= 3 * result[
         "measured_flops"]
