@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app import zoo  # noqa: E402
-from app.engine import Volume  # noqa: E402
-from app.worker.client import Runs  # noqa: E402
-from app.worker.local import redis_server, worker_process  # noqa: E402
-from app.worker.models import RunRequest, RunStatus  # noqa: E402
-from app.worker.settings import WorkerSettings  # noqa: E402
+from app import zoo
+from app.engine import Volume
+from app.worker.client import Runs
+from app.worker.local import redis_server, worker_process
+from app.worker.models import RunRequest, RunStatus
+from app.worker.settings import WorkerSettings
 
 MODELS = ("vgg16", "resnet50", "googlenet")
 #: --tiny: inputs small enough for a CPU (GoogLeNet's 7x7 average pool needs its 224)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
-
 from kombu.exceptions import KombuError
 
 from app.worker import guards, store

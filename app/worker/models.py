@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from app.engine.result import Optimizer
 from app.worker.settings import DeviceKind
@@ -48,14 +55,14 @@ BatchSizes = Annotated[list[Annotated[int, Field(ge=1)]], BeforeValidator(_sorte
 class RunRequest(_Model):
     """POST /api/runs: a spec (text or JSON form) or a zoo model, and how to run it."""
 
-    spec: SpecInput | None = Field(None, description="spec text, or the JSON form")
-    model: str | None = Field(None, validate_default=True,
+    spec: SpecInput | None = Field(default=None, description="spec text, or the JSON form")
+    model: str | None = Field(default=None, validate_default=True,
                               description="a zoo id instead of a spec, e.g. 'vgg16'")
-    dtype: RunDtype = Field("float32", description="the tensors' type (int8 is not run)")
+    dtype: RunDtype = Field(default="float32", description="the tensors' type (int8 is not run)")
     batch_sizes: BatchSizes = [1, 8, 32]
-    mode: Mode = Field("inference", description="forward passes, or training steps (forward, "
+    mode: Mode = Field(default="inference", description="forward passes, or training steps (forward, "
                                                 "backward, optimizer step)")
-    optimizer: Optimizer = Field("sgd", description="the training step's optimizer: SGD with "
+    optimizer: Optimizer = Field(default="sgd", description="the training step's optimizer: SGD with "
                                                     "momentum 0.9, or Adam")
 
     @field_validator("model")
@@ -95,8 +102,8 @@ class Progress(_Model):
     step: str = Field(description="what the worker is doing, e.g. 'timing batch 8'")
     done: int = Field(description="steps finished")
     total: int = Field(description="steps in all")
-    worker: str = Field("", description="the worker's node name")
-    pid: int = Field(0, description="the child process running the job")
+    worker: str = Field(default="", description="the worker's node name")
+    pid: int = Field(default=0, description="the child process running the job")
 
 
 class LayerCheck(_Model):
@@ -162,7 +169,7 @@ class RunResult(_Model):
     measured_params: int
     analytic_flops: int = Field(description="2 x the engine's total multiply-accumulates")
     measured_flops: int = Field(description="torch.utils.flop_counter, one batch-1 forward")
-    measured_training_flops: int | None = Field(
+    measured_training_flops: int | None = Field(default=
         None, description="flop_counter over one batch-1 forward + backward (training mode)")
     timings: list[Timing]
     timing_method: str
@@ -179,7 +186,7 @@ class RunAccepted(_Model):
 
     id: str
     status: Status
-    cached: bool = Field(False, description="answered from the stored result of the same "
+    cached: bool = Field(default=False, description="answered from the stored result of the same "
                                             "question (spec, options, device kind)")
 
 
@@ -190,5 +197,5 @@ class RunStatus(_Model):
     status: Status
     progress: Progress | None = None
     result: RunResult | None = None
-    error: str | None = Field(None, description="why the job failed or was cancelled")
+    error: str | None = Field(default=None, description="why the job failed or was cancelled")
     cached: bool = False

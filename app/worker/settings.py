@@ -45,24 +45,24 @@ class WorkerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ARCHCALC_", frozen=True, extra="ignore")
 
-    broker_url: str | None = Field(None, description="Celery broker; unset = embedded mode")
-    result_backend: str | None = Field(None, description="Celery result backend")
-    embedded_dir: Path = Field(Path.home() / ".cache" / "archcalc" / "queue",
+    broker_url: str | None = Field(default=None, description="Celery broker; unset = embedded mode")
+    result_backend: str | None = Field(default=None, description="Celery result backend")
+    embedded_dir: Path = Field(default=Path.home() / ".cache" / "archcalc" / "queue",
                                description="embedded mode: broker folders and result database")
-    run_device: DeviceKind = Field("cpu", description="the device kind jobs run on")
-    max_job_macs: int | None = Field(None, ge=1, description="multiply-accumulates per job")
-    max_job_bytes: int | None = Field(None, ge=1, description="memory estimate per job, bytes")
-    max_batch_sizes: int = Field(6, ge=1, le=32, description="batch sizes per job")
-    max_batch: int = Field(256, ge=1, description="largest batch size of a job")
-    time_limit_s: float = Field(300.0, gt=0, description="hard time limit per job, seconds")
-    queue_max: int = Field(50, ge=1, description="jobs waiting before new ones get 503")
-    retry_after_s: int = Field(30, ge=1, description="Retry-After of a 503, seconds")
-    warmup: int = Field(3, ge=0, description="untimed iterations per measurement")
-    repeats: int = Field(10, ge=1, description="timed iterations per measurement")
-    torch_threads: int | None = Field(None, ge=1, description="torch's intra-op threads in "
+    run_device: DeviceKind = Field(default="cpu", description="the device kind jobs run on")
+    max_job_macs: int | None = Field(default=None, ge=1, description="multiply-accumulates per job")
+    max_job_bytes: int | None = Field(default=None, ge=1, description="memory estimate per job, bytes")
+    max_batch_sizes: int = Field(default=6, ge=1, le=32, description="batch sizes per job")
+    max_batch: int = Field(default=256, ge=1, description="largest batch size of a job")
+    time_limit_s: float = Field(default=300.0, gt=0, description="hard time limit per job, seconds")
+    queue_max: int = Field(default=50, ge=1, description="jobs waiting before new ones get 503")
+    retry_after_s: int = Field(default=30, ge=1, description="Retry-After of a 503, seconds")
+    warmup: int = Field(default=3, ge=0, description="untimed iterations per measurement")
+    repeats: int = Field(default=10, ge=1, description="timed iterations per measurement")
+    torch_threads: int | None = Field(default=None, ge=1, description="torch's intra-op threads in "
                                       "a child (default: torch's own choice)")
-    test_faults: bool = Field(False, description="test only: accept jobs with injected faults")
-    ping_timeout_s: float = Field(1.0, gt=0, description="how long /readyz waits for workers")
+    test_faults: bool = Field(default=False, description="test only: accept jobs with injected faults")
+    ping_timeout_s: float = Field(default=1.0, gt=0, description="how long /readyz waits for workers")
 
     @property
     def embedded(self) -> bool:

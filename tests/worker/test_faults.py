@@ -10,7 +10,14 @@ import pytest
 
 from app.worker.client import Runs
 from app.worker.models import Fault, RunRequest
-from tests.worker.conftest import TIME_LIMIT_S, WebServer, Worker, poll_api, poll_runs, tiny_spec
+from tests.worker.conftest import (
+    TIME_LIMIT_S,
+    WebServer,
+    Worker,
+    poll_api,
+    poll_runs,
+    tiny_spec,
+)
 
 
 def _normal_job_succeeds(web: WebServer, width: int) -> None:
