@@ -1,35 +1,41 @@
 """The result of an analysis: one object of raw integers, rendered as JSON or HTML.
 
-The classes are slotted standard-library dataclasses, not pydantic models: a ResNet-152 has
-516 rows and building each as a validated model cost more than the whole walk. They are read
-only by convention (nothing after :func:`app.engine.analyze` changes them). pydantic still
-describes them: FastAPI documents and serialises them from these annotations, and
-:func:`to_jsonable` gives the JSON form.
+The classes are frozen, slotted standard-library dataclasses, not pydantic models: a ResNet-152
+has 516 rows and building each as a validated model cost more than the whole walk. They are
+immutable: sequences are tuples and mappings :class:`~app.engine.graph.FrozenDict`, so a cached
+analysis (the zoo's) can be handed to every request and no renderer can change it. Equal values
+compare equal. pydantic still describes them: FastAPI documents and serialises them from these
+annotations, and :func:`to_jsonable` gives the JSON form.
 
-Formatting (thousands separators, "55x55x96", MB) happens at the edge; the only strings here are
-the worked formulas, explanations and warnings, which are data the pages show verbatim.
+Formatting (thousands separators, "55x55x96", MB) happens at the edge. Each figure's working is
+structured data (``LayerRow.working``, see ``app.engine.working``); ``formulas`` is its plain-text
+rendering, kept for programs. Explanations and warnings are sentences the pages show verbatim.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, PlainSerializer, TypeAdapter
 
-Dtype = Literal["float32", "float16", "bfloat16", "int8"]
-Optimizer = Literal["sgd", "adam"]
-DTYPE_BYTES: dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+from app.engine.graph import FrozenDict
+from app.engine.options import DTYPE_BYTES, Dtype, Optimizer, Options
+from app.engine.working import Working
+
+__all__ = ["DTYPE_BYTES", "RF", "Analysis", "AxisRF", "ClaimResult", "Dtype", "LayerRow",
+           "FIGURES", "Formulas", "Optimizer", "Options", "Rendered", "Totals", "VolumeOut", "WarningOut", "WorkingView", "to_jsonable"]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class VolumeOut:
     h: int
     w: int
     c: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class AxisRF:
     size: Annotated[int, Field(description="receptive field along this axis, in input pixels")]
     jump: Annotated[int, Field(description="distance in input pixels between adjacent output "
@@ -38,7 +44,7 @@ class AxisRF:
                                               "input pixel coordinates (first pixel's centre = 0)")]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RF:
     """Receptive field. ``size``/``jump``/``start`` are those of the axis with the larger field
     (H on a tie); ``h`` and ``w`` give both axes."""
@@ -50,7 +56,7 @@ class RF:
     w: AxisRF
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ClaimResult:
     field: Annotated[str, Field(description="output | activations | params | weights | biases | "
                                             "macs | flops | rf | activation_bytes")]
@@ -60,7 +66,7 @@ class ClaimResult:
     explanation: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class LayerRow:
     index: Annotated[int, Field(description="0-based row number; the input is row 0")]
     name: str
@@ -69,23 +75,32 @@ class LayerRow:
     block: Annotated[str, Field(description="path of enclosing blocks, e.g. "
                                             "'inception3a/branch2'; '' on the main path")]
     depth: Annotated[int, Field(description="nesting level (0 = main path)")]
-    attrs: dict[str, int | float | bool | str]
+    attrs: Mapping[str, int | float | bool | str]
     input: VolumeOut
     output: VolumeOut
     weights: int
     biases: int
     params: int
     macs: Annotated[int, Field(description="multiply-accumulates (conv and fc only)")]
-    activations: Annotated[int, Field(description="values in this row's output tensor")]
+    activations: Annotated[int, Field(description="values in this row's output tensor, per image")]
+    activation_bytes: Annotated[int, Field(description="activations x bytes per value (dtype) x "
+                                                       "batch")]
     rf: RF
-    formulas: Annotated[dict[str, str], Field(description="the worked arithmetic of each figure")]
-    warnings: list[str]
-    claims: list[ClaimResult]
+    formulas: FormulasField
+    warnings: Annotated[tuple[str, ...], Field(description="problems: real input left unread, "
+                                                           "unaligned branches")]
+    claims: tuple[ClaimResult, ...]
+    notes: Annotated[tuple[str, ...], Field(description="remarks that are not problems, e.g. "
+                                                        "a floored size where only padding "
+                                                        "goes unread")] = ()
     survival: Annotated[float | None, Field(description="stochastic depth: probability that "
                                                         "this row runs during training")] = None
+    #: each figure's working as data (rendered by app.present.working); not in the JSON
+    working: Annotated[Mapping[str, Working], Field(exclude=True)] = field(
+        default_factory=FrozenDict)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Totals:
     params: int
     weights: int
@@ -106,35 +121,125 @@ class Totals:
         description="stochastic depth: expected macs per image during training")] = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class WarningOut:
     layer: str
     line: int
     message: str
 
 
-@dataclass(slots=True)
-class Options:
-    dtype: Dtype = "float32"
-    batch: int = 1
-    optimizer: Optimizer = "sgd"
-    aux: bool = False
-
-
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Analysis:
     input: VolumeOut
     output: VolumeOut
-    layers: list[LayerRow]
+    layers: tuple[LayerRow, ...]
     totals: Totals
-    warnings: list[WarningOut] = field(default_factory=list)
-    claims: Annotated[list[ClaimResult], Field(
-        description="claims about the whole network (TOTAL lines)")] = field(default_factory=list)
-    conventions: dict[str, str] = field(default_factory=dict)
-    options: Options = field(default_factory=Options)
+    warnings: tuple[WarningOut, ...] = ()
+    claims: Annotated[tuple[ClaimResult, ...], Field(
+        description="claims about the whole network (TOTAL lines)")] = ()
+    conventions: dict[str, str] = field(default_factory=FrozenDict)
+    options: Options = Options()
 
 
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}
+
+
+#: the figures every row works out, in the order they are shown; "rf" comes from the path
+FIGURES = ("h", "w", "c", "weights", "biases", "params", "macs", "activations")
+
+
+class Rendered:
+    """Some figures' working, built when first asked for, and their plain text, rendered when
+    first asked for. Rows that share a layer's working (ResNet-152's 36 equal bottlenecks)
+    share one of these, so each is built and rendered at most once per analysis, and only when
+    something reads it: the API's JSON reads the text, a page renders HTML from the working,
+    the totals need neither."""
+
+    __slots__ = ("_make", "_text", "_working", "keys")
+
+    def __init__(self, keys: tuple[str, ...], make: Callable[[], Mapping[str, Working]]) -> None:
+        self.keys = keys
+        self._make = make
+        self._working: Mapping[str, Working] | None = None
+        self._text: dict[str, str] | None = None
+
+    @classmethod
+    def of(cls, working: Mapping[str, Working]) -> Rendered:
+        made = cls(tuple(working), lambda: working)
+        made._working = working
+        return made
+
+    @property
+    def working(self) -> Mapping[str, Working]:
+        if self._working is None:
+            self._working = self._make()
+        return self._working
+
+    def text(self) -> dict[str, str]:
+        if self._text is None:
+            from app.present.working import to_text  # the one plain-text renderer
+
+            self._text = {k: to_text(w) for k, w in self.working.items()}
+        return self._text
+
+
+class _Figures(Mapping[str, Any]):
+    """A read-only mapping over a row's shared :class:`Rendered` parts (the layer's figures,
+    the path's receptive field)."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, *parts: Rendered) -> None:
+        self._parts = parts
+
+    def _get(self, part: Rendered, key: str) -> Any:
+        raise NotImplementedError
+
+    def __getitem__(self, key: str) -> Any:
+        for part in self._parts:
+            if key in part.keys:
+                return self._get(part, key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        for part in self._parts:
+            yield from part.keys
+
+    def __len__(self) -> int:
+        return sum(len(p.keys) for p in self._parts)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.items()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self.items())!r})"
+
+
+class Formulas(_Figures):
+    """A row's ``formulas``: figure -> plain text."""
+
+    def _get(self, part: Rendered, key: str) -> str:
+        return part.text()[key]
+
+
+class WorkingView(_Figures):
+    """A row's ``working``: figure -> structured :class:`~app.engine.working.Working`."""
+
+    def _get(self, part: Rendered, key: str) -> Working:
+        return part.working[key]
+
+
+def _plain(formulas: Mapping[str, str]) -> dict[str, str]:
+    return dict(formulas.items())
+
+
+#: how a row's formulas are validated (any mapping of strings), serialised and documented
+FormulasField = Annotated[Mapping[str, str], PlainSerializer(_plain, return_type=dict[str, str]),
+                          Field(description="the worked arithmetic of each figure, as plain "
+                                            "text (rendered from the structured working)")]
 
 
 def to_jsonable(obj: Any) -> Any:
