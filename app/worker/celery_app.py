@@ -54,7 +54,7 @@ def make_celery(settings: WorkerSettings | None = None) -> Celery:
     return celery
 
 
-def _run(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
+def _run(self: Task[Any, Any], payload: dict[str, Any]) -> dict[str, Any]:
     return execute(self, payload)
 
 

@@ -182,8 +182,9 @@ class Runs:
         """Jobs in the queue that no worker has taken yet."""
         with self.celery.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1)
-            declared = conn.default_channel.queue_declare(queue=self.settings.queue,
-                                                          durable=True, auto_delete=False)
+            channel: Any = conn.default_channel  # a kombu Channel: queue_declare is there
+            declared = channel.queue_declare(queue=self.settings.queue, durable=True,
+                                             auto_delete=False)
             return int(declared.message_count)
 
     def readiness(self) -> Readiness:
@@ -191,8 +192,8 @@ class Runs:
         problems: list[str] = []
         broker = self.celery.connection_for_write().as_uri()
         try:
-            waiting: int | None = self.waiting()
-        except Exception as exc:  # any failure to reach the broker means not ready
+            waiting = self.waiting()
+        except UNREACHABLE as exc:
             return Readiness(broker, [], None, [f"the broker {broker} is unreachable: {exc}"])
         replies = self.celery.control.ping(timeout=self.settings.ping_timeout_s) or []
         workers = sorted(name for reply in replies for name in reply)
