@@ -61,3 +61,27 @@ def test_without_torch_the_api_and_page_say_how_to_enable_runs(
     assert "pip install -e '.[torch]'" in api.json()["errors"][0]["message"]
     assert page.status_code == 503 and "pip install -e &#39;.[torch]&#39;" in page.text
     assert not (tmp_path / "worker.log").exists()  # no worker was started
+
+
+def test_the_web_app_runs_without_the_worker_extra() -> None:
+    """With Celery not importable, the app starts, the calculator works and runs say what to
+    install (a fresh interpreter, so that nothing already imported hides the import)."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+sys.modules["celery"] = None  # as if the worker extra were not installed
+from fastapi.testclient import TestClient
+from app.web.app import create_app
+with TestClient(create_app()) as client:
+    assert client.post("/api/analyze", json={"spec": "input 8x8x3"}).status_code == 200
+    answer = client.post("/api/runs", json={"model": "lenet5"})
+    assert answer.status_code == 503, answer.text
+    print(answer.json()["errors"][0]["message"])
+assert "torch" not in sys.modules
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert "pip install -e '.[worker]'" in done.stdout
