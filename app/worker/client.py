@@ -121,6 +121,8 @@ class Runs:
         """Queue a job, or answer with the job that already answers the same question."""
         job = guards.resolve(request, self.settings, fault)
         guards.check(job, self.settings)
+        if self.local is not None:  # also for a question queued before the app restarted
+            self.local.ensure_started()
         key = store.question_key(job, self.settings.repeats, self.settings.warmup)
         earlier = self._earlier(key)
         if earlier is not None:
@@ -128,8 +130,6 @@ class Runs:
         waiting = self.waiting()
         if waiting >= self.settings.queue_max:
             raise QueueFull(waiting, self.settings.queue_max, self.settings.retry_after_s)
-        if self.local is not None:
-            self.local.ensure_started()
         return self._send(job, key)
 
     def _earlier(self, key: str) -> RunAccepted | None:

@@ -72,10 +72,11 @@ def estimate(job: JobPayload, settings: WorkerSettings,
                     peak_bytes=memory[peak_batch], peak_batch=peak_batch)
 
 
-def check(job: JobPayload, settings: WorkerSettings) -> Estimate:
+def check(job: JobPayload, settings: WorkerSettings,
+          by_batch: dict[int, Analysis] | None = None) -> Estimate:
     """Refuse a job over the limits before anything runs; the estimate when it passes."""
-    _check_shape_of_job(job, settings)
-    est = estimate(job, settings)
+    check_shape(job, settings)
+    est = estimate(job, settings, by_batch)
     if est.macs > settings.job_macs_limit:
         training = f" x {est.factor} for a training step" if est.factor > 1 else ""
         raise LimitError("max_job_macs", (
@@ -94,7 +95,8 @@ def check(job: JobPayload, settings: WorkerSettings) -> Estimate:
     return est
 
 
-def _check_shape_of_job(job: JobPayload, settings: WorkerSettings) -> None:
+def check_shape(job: JobPayload, settings: WorkerSettings) -> None:
+    """The job's own size (batch sizes, largest batch, a test fault), before any analysis."""
     if len(job.batch_sizes) > settings.max_batch_sizes:
         raise LimitError("max_batch_sizes", (
             f"{len(job.batch_sizes)} batch sizes; the limit is {settings.max_batch_sizes} "

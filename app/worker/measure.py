@@ -74,8 +74,9 @@ def run(job: JobPayload, settings: WorkerSettings, report: Report,
     started = time.perf_counter()
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
+    guards.check_shape(job, settings)
     by_batch = guards.analyses(job)
-    guards.check(job, settings)
+    guards.check(job, settings, by_batch)
     device = _device(job)
     report("building the module")
     net = _network(job)

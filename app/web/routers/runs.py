@@ -9,6 +9,7 @@ install, and the rest of the app runs as before.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -57,12 +58,23 @@ def worker_settings(app: FastAPI) -> WorkerSettings:
     return settings
 
 
+_CREATING = threading.Lock()
+
+
 def get_runs(request: Request) -> Runs:
     """The app's job client; 503 naming what to install when real runs cannot work here."""
     app: FastAPI = request.app
     existing: Runs | None = getattr(app.state, "runs", None)
     if existing is not None:
         return existing
+    with _CREATING:
+        return _create_runs(app)
+
+
+def _create_runs(app: FastAPI) -> Runs:
+    if getattr(app.state, "runs", None) is not None:
+        made: Runs = app.state.runs
+        return made
     settings = worker_settings(app)
     if not embedded.celery_installed():
         raise HTTPException(503, embedded.WORKER_HINT)
