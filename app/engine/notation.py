@@ -14,9 +14,17 @@ from typing import Any
 from app.engine.errors import Issue, SpecError, isnum, short, suggest
 from app.engine.graph import BLOCK_WORDS, Claim, Volume
 from app.engine.optable import FLAGS, KEYWORDS, LAYER_OPS, OPS, SPELLINGS
+from app.engine.torchlines import is_container_line, read_module_line
 
 #: every spelling of every op (from the op table) -> the op
 CANONICAL = SPELLINGS
+_SIDES = re.compile(r"\b(pad|padding)\s+([0-9]{1,6}(?:\s*,\s*[0-9]{1,6}){1,3})(?![0-9x×])",
+                    re.IGNORECASE)
+def _one_word_pad(m: re.Match[str]) -> str:
+    return m[1] + " " + "~".join(re.split(r"[,\s]+", m[2]))
+
+
+_DEPTHWISE = frozenset({"depthwise", "dwconv", "depthwise_conv", "dw"})
 #: two-word spellings, read as one op when arguments follow ("max pool 3x3 stride 2"); alone,
 #: "avg pool" is the slides' global average pool
 _TWO_WORDS = {("max", "pool"): "maxpool", ("avg", "pool"): "avgpool",
@@ -39,7 +47,7 @@ _VOL_RE = re.compile(r"^([0-9]+)\s*[x×*]\s*([0-9]+)\s*[x×*]\s*([0-9]+)$")
 
 @dataclass(slots=True)
 class Stmt:
-    kind: str  # layer | input | total | directive
+    kind: str  # layer | input | total | directive | noop (a line of structure only)
     op: str = ""
     args: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
@@ -62,6 +70,12 @@ def read_statement(text: str, line: int, soft: list[Issue] | None = None) -> Stm
 
 
 def _read_statement(text: str, line: int, soft: list[Issue]) -> Stmt:
+    if is_container_line(text):
+        return Stmt("noop")
+    module = read_module_line(text, line)
+    if module is not None:
+        op, args, name = module
+        return Stmt("layer", op=op, args=args, name=name)
     low = text.strip().lower()
     if low.startswith("total"):
         return _total(text, line)
@@ -118,6 +132,8 @@ def _read_body(body: str, name: str | None, line: int, bracket: str | None,
                soft: list[Issue]) -> Stmt:
     if not body and name:
         body = name
+    # 'pad 0,1' (before, after) and 'pad 1,2,0,1' (top, bottom, left, right) stay one word
+    body = _SIDES.sub(_one_word_pad, body)
     words = [w for w in _WORD_SPLIT.split(body.strip().lower()) if w]
     if len(words) >= 2 and (tuple(words[:2]) in _TWO_WORDS) and (len(words) > 2 or
                                                                words[0] in ("batch", "global")):
@@ -129,6 +145,10 @@ def _read_body(body: str, name: str | None, line: int, bracket: str | None,
     op = SPELLINGS.get(words[0])
     if op is not None:
         return _canonical(op, words[1:], line, bracket, soft)
+    if words[0] in _DEPTHWISE:  # 'depthwise 3x3 stride 2': a conv with groups = channels
+        conv = _canonical("conv", words[1:], line, bracket, soft)
+        conv.args["depthwise"] = True
+        return conv
     for reader in (_input, _vgg, _block_label, _slide):
         stmt = reader(words, (name or "").lower(), line, bracket)
         if stmt is not None:
@@ -161,9 +181,43 @@ def _size(word: str, line: int, what: str) -> tuple[int, int]:
     return h, int(m[2]) if m[2] else h
 
 
+_GLUED = re.compile(r"(stride|pad|padding|dilation|groups|kernel|s|p|k|d|g)([0-9][0-9x~]*)")
+_SLASHED = re.compile(r"([0-9]+(?:x[0-9]+)?)/([0-9]+)")
+_COUNT_WORDS = frozenset({"filters", "filter", "neurons", "neuron", "channels", "kernels",
+                          "units", "outputs"})
+
+
+def _normalise(toks: list[str]) -> list[str]:
+    """The shorthand people type: 'stride=2', 's2', 'p1', '7x7/2' (kernel, stride), '10 filters'
+    (the count before the word), and 'filters' as a filler word ('5x5 filters')."""
+    out: list[str] = []
+    for t in toks:
+        if "=" in t and not t.startswith("="):
+            key, _, value = t.partition("=")
+            out += [key, value] if value else [key]
+        elif (m := _GLUED.fullmatch(t)) and not isnum(t):
+            out += [m[1], m[2]]
+        elif m := _SLASHED.fullmatch(t):
+            out += [m[1], "stride", m[2]]
+        else:
+            out.append(t)
+    fixed: list[str] = []
+    for i, t in enumerate(out):
+        if t in _COUNT_WORDS:
+            if fixed and isnum(fixed[-1]) and (len(fixed) < 2 or fixed[-2] != "out"):
+                fixed.insert(len(fixed) - 1, "out")  # '10 filters' -> 'out 10'
+                continue
+            if i + 1 < len(out) and isnum(out[i + 1]):
+                fixed.append("out")  # 'filters 10'
+            continue  # 'filters' as a filler word
+        fixed.append(t)
+    return fixed
+
+
 def _canonical(op: str, toks: list[str], line: int, bracket: str | None,
                soft: list[Issue]) -> Stmt:
     args: dict[str, Any] = {}
+    toks = _normalise(toks)
     i = 0
     while i < len(toks):
         val = toks[i + 1] if i + 1 < len(toks) else None
@@ -225,9 +279,19 @@ def _keyed(op: str, t: str, key: str, val: str | None, args: dict[str, Any], lin
         raise SpecError(f"'{short(t)}' needs a value", line)
     if key == "pad" and val == "same":
         args["pad"] = "same"
+    elif key == "pad" and "~" in val:
+        sides = [int(v) for v in val.split("~")]
+        if len(sides) == 3:
+            raise SpecError(f"pad takes 2 values (before, after) or 4 (top, bottom, left, "
+                            f"right), got {len(sides)}", line)
+        args["pad"] = tuple(sides * 2 if len(sides) == 2 else sides)
     elif key == "pad" and op == "dropout":
         args["p"] = _prob(val, line)
-    elif key in ("groups", "size", "out"):
+    elif key == "slope":
+        if not re.fullmatch(r"-?[0-9]*\.?[0-9]+", val):
+            raise SpecError(f"{t} must be a number, got '{short(val)}'", line)
+        args[key] = float(val)
+    elif key in ("groups", "size", "out", "factor"):
         if not isnum(val):
             raise SpecError(f"{t} must be a whole number, got '{short(val)}'", line)
         args[key] = int(val)
@@ -241,8 +305,10 @@ def _bare(op: str, t: str, args: dict[str, Any], line: int) -> tuple[str, Any] |
     for key in OPS[op].positional:
         if key in args:
             continue
-        if key in ("out", "size") and isnum(t):
+        if key in ("out", "size", "groups", "factor") and isnum(t):
             return key, int(t)
+        if key == "slope" and re.fullmatch(r"-?[0-9]*\.?[0-9]+", t):
+            return key, float(t)
         if key == "p" and re.fullmatch(r"[0-9]*\.[0-9]+|0|1", t):
             return key, _prob(t, line)
         if key == "kernel" and _SIZE_RE.match(t):
@@ -359,7 +425,8 @@ def _slide(words: list[str], label: str, line: int, bracket: str | None) -> Stmt
 
 
 def _total(text: str, line: int) -> Stmt:
-    """'TOTAL memory: 24M * 4 bytes ~= 96MB / image', 'TOTAL params: 138M parameters'."""
+    """'TOTAL memory: 24M * 4 bytes ~= 96MB / image', 'TOTAL params: 138M parameters',
+    'TOTAL macs: 724M', 'TOTAL flops: 1.4G'."""
     head, _, body = text.partition(":")
     head = head.lower()
     claims: list[Claim] = []
@@ -372,8 +439,13 @@ def _total(text: str, line: int) -> Stmt:
             claims.append(Claim("activation_bytes", nbytes[1].strip()))
     elif ("param" in head or "weight" in head) and first:
         claims.append(Claim("params", first[1].strip()))
+    elif "flop" in head and first:
+        claims.append(Claim("flops", first[1].strip()))
+    elif ("mac" in head or "ops" in head or "mult" in head) and first:
+        claims.append(Claim("macs", first[1].strip()))
     if not claims:
-        raise SpecError("a TOTAL line needs 'memory: N' or 'params: N'", line)
+        raise SpecError("a TOTAL line needs 'memory: N', 'params: N', 'macs: N' or 'flops: N'",
+                        line)
     return Stmt("total", claims=tuple(claims))
 
 

@@ -16,6 +16,7 @@ table (``app.engine.optable``) says which rule serves which op.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Protocol
 
 from app.engine.errors import SpecError
@@ -48,11 +49,13 @@ from app.engine.working import (
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """A sliding window along one axis, for the receptive-field walk."""
+    """A sliding window along one axis, for the receptive-field walk. Upsampling and
+    transposed convolutions step by a fraction of an input unit (``s`` = 1/F) and may start
+    between units (a fractional ``p``)."""
 
-    k: int  # effective extent
-    s: int
-    p: int  # padding before the first element
+    k: int  # effective extent, in input units
+    s: int | Fraction
+    p: int | Fraction  # padding before the first element
 
 
 @dataclass(slots=True)
@@ -81,26 +84,42 @@ def _int(layer: Layer, key: str, default: int = 0) -> int:
     return int(layer.attrs.get(key, default))
 
 
+def _check_cin(layer: Layer, got: int, what: str) -> None:
+    """A pasted PyTorch line states its input size; torch refuses a different one."""
+    said = layer.attrs.get("cin")
+    if said is not None and said != got:
+        raise SpecError(f"{layer.name} is written for {said} input {what}, but {got} reach it",
+                        layer.line, layer.name)
+
+
 def _axes(layer: Layer, x: Volume, ceil: bool) -> tuple[OutLen, OutLen]:
     """Slide the layer's window over both axes; reject kernels larger than the padded input."""
     kh, kw, sh, sw = (_int(layer, a, 1) for a in ("kh", "kw", "sh", "sw"))
     ph, pw, dh, dw = _int(layer, "ph"), _int(layer, "pw"), _int(layer, "dh", 1), _int(layer, "dw", 1)
-    for axis, n, k, p, d in (("H", x.h, kh, ph, dh), ("W", x.w, kw, pw, dw)):
+    ph2 = int(layer.attrs["ph2"]) if "ph2" in layer.attrs else None
+    pw2 = int(layer.attrs["pw2"]) if "pw2" in layer.attrs else None
+    for axis, n, k, p, p2, d in (("H", x.h, kh, ph, ph2, dh), ("W", x.w, kw, pw, pw2, dw)):
         # ceil mode (PyTorch) accepts a single window that starts inside and overhangs the end
         s = sh if axis == "H" else sw
-        if ceil and window_out_len(n, k, s, p, d, ceil).value >= 1:
+        if ceil and window_out_len(n, k, s, p, d, ceil, p2).value >= 1:
             continue
-        if n + 2 * p < k_eff(k, d):
+        after = p if p2 is None else p2
+        if n + p + after < k_eff(k, d):
+            pads = f"2*{p}" if p2 is None else f"{p} + {p2}"
             raise SpecError(
                 f"{layer.op} kernel {k_eff(k, d)} along {axis} is larger than the padded input "
-                f"{n} + 2*{p} = {n + 2 * p}; use a smaller kernel or more padding",
+                f"{n} + {pads} = {n + p + after}; use a smaller kernel or more padding",
                 layer.line, layer.name)
-    return window_out_len(x.h, kh, sh, ph, dh, ceil), window_out_len(x.w, kw, sw, pw, dw, ceil)
+    return (window_out_len(x.h, kh, sh, ph, dh, ceil, ph2),
+            window_out_len(x.w, kw, sw, pw, dw, ceil, pw2))
 
 
 def _same(layer: Layer, x: Volume, step: Step) -> tuple[int, int]:
     """pad same (stride 1): k_eff - 1 in total, (k_eff-1)//2 before and the rest after,
-    as PyTorch does, so the output keeps the input's size."""
+    as PyTorch does, so the output keeps the input's size. At a larger stride, TensorFlow's
+    SAME: the output is ceil(n/s) and the padding what that needs, the odd one after."""
+    if (_int(layer, "sh", 1), _int(layer, "sw", 1)) != (1, 1):
+        return _tf_same(layer, x, step)
     wins = []
     for axis, n, k, d in (("H", x.h, _int(layer, "kh"), _int(layer, "dh", 1)),
                           ("W", x.w, _int(layer, "kw"), _int(layer, "dw", 1))):
@@ -117,6 +136,29 @@ def _same(layer: Layer, x: Volume, step: Step) -> tuple[int, int]:
         wins.append(Window(ke, 1, before))
     step.rf = (wins[0], wins[1])
     return x.h, x.w
+
+
+def _tf_same(layer: Layer, x: Volume, step: Step) -> tuple[int, int]:
+    sizes, wins = [], []
+    for axis, n, k, s, d in (("H", x.h, _int(layer, "kh"), _int(layer, "sh", 1),
+                              _int(layer, "dh", 1)),
+                             ("W", x.w, _int(layer, "kw"), _int(layer, "sw", 1),
+                              _int(layer, "dw", 1))):
+        ke = k_eff(k, d)
+        out = ceil_div(n, s)
+        total = max((out - 1) * s + ke - n, 0)
+        before = total // 2
+        sizes.append(out)
+        wins.append(Window(ke, s, before))
+        if step.explain:
+            a, what = axis.lower(), "height" if axis == "H" else "width"
+            step.working[a] = equals(
+                Call("ceil", (div(Term(f"{axis}_in", n, f"input {what}"),
+                                  Term(f"S_{a}", s, f"stride ({what})")),)), out,
+                aside=f"TF SAME: {total} padding in total, {before} before and "
+                      f"{total - before} after")
+    step.rf = (wins[0], wins[1])
+    return sizes[0], sizes[1]
 
 
 def _spatial(layer: Layer, x: Volume, ceil: bool, step: Step) -> tuple[int, int]:
@@ -137,33 +179,39 @@ def _warn_not_whole(step: Step, oh: OutLen, ow: OutLen) -> None:
     left at the end are no more than the window skips between two steps anyway (a 1x1 conv
     with stride 2), nothing more is lost than by design: a note."""
     bad = [(axis, o) for axis, o in (("H", oh), ("W", ow)) if not o.whole]
-    if len(bad) == 2 and (oh.n, oh.k, oh.s, oh.p, oh.d) == (ow.n, ow.k, ow.s, ow.p, ow.d):
+    if len(bad) == 2 and (oh.n, oh.k, oh.s, oh.p, oh.p2, oh.d) == (ow.n, ow.k, ow.s, ow.p, ow.p2,
+                                                                   ow.d):
         bad = [("H and W", oh)]
     for axis, o in bad:
         ke = k_eff(o.k, o.d)
-        lost = (o.n + 2 * o.p - ke) % o.s
-        exact = (f"output {axis}: ({o.n} - {ke} + 2*{o.p})/{o.s} + 1 = "
+        lost = o.span % o.s
+        exact = (f"output {axis}: ({o.n} - {ke} + {o.pad_text})/{o.s} + 1 = "
                  f"{show_fraction(o.exact)} is not whole; PyTorch floors it to {o.value}")
-        if lost <= o.p:
+        if lost <= o.after:
             step.notes.append(f"{exact}: only the last {lost} padding row(s)/column(s) go "
                               f"unread, so no input pixel is lost")
-        elif lost - o.p <= o.s - ke:
-            step.notes.append(f"{exact}: the last {lost - o.p} input row(s)/column(s) are "
+        elif lost - o.after <= o.s - ke:
+            step.notes.append(f"{exact}: the last {lost - o.after} input row(s)/column(s) are "
                               f"skipped, as the stride {o.s} skips {o.s - ke} of every {o.s} "
                               f"with a window of {ke}")
         else:
             step.warnings.append(
-                f"{exact}: the last {lost - o.p} input row(s)/column(s) are never read; "
-                f"{whole_fixes(o.n, o.k, o.s, o.p, o.d)}")
+                f"{exact}: the last {lost - o.after} input row(s)/column(s) are never read; "
+                f"{whole_fixes(o.n, o.k, o.s, o.p, o.d, o.p2)}")
 
 
 def conv(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """Conv2d: out = (n + 2p - k_eff)/s + 1 per axis; weights = kh*kw*(C/groups)*N;
     biases = N; macs = H'*W'*N * kh*kw*(C/groups)."""
-    n, g = _int(layer, "out"), _int(layer, "groups", 1)
+    if layer.attrs.get("depthwise"):
+        g = x.c
+        n = _int(layer, "out", x.c)
+    else:
+        n, g = _int(layer, "out"), _int(layer, "groups", 1)
     if x.c % g or n % g:
         raise SpecError(f"groups {g} must divide both the input channels ({x.c}) and the number "
                         f"of filters ({n})", layer.line, layer.name)
+    _check_cin(layer, x.c, "channels")
     kh, kw, cin = _int(layer, "kh"), _int(layer, "kw"), x.c // g
     step = Step(x, explain=explain)
     h, w = _spatial(layer, x, False, step)
@@ -234,6 +282,7 @@ def fc(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """Linear on the flattened input: weights = H*W*C*N, biases = N, macs = H*W*C*N.
     Output volume 1x1xN; its field spans the whole input."""
     n = _int(layer, "out")
+    _check_cin(layer, x.size, "features (H*W*C)")
     step = Step(Volume(1, 1, n), explain=explain)
     step.weights = x.size * n
     step.biases = n if layer.attrs.get("bias", True) else 0
@@ -260,6 +309,7 @@ def _times(fan: Expr, n: Term) -> Op:
 
 def bn(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """BatchNorm2d: 2C learnable parameters (C scales as weights, C shifts as biases)."""
+    _check_cin(layer, x.c, "channels")
     step = Step(x, weights=x.c, biases=x.c, explain=explain)
     if explain:
         step.working["weights"] = stated(x.c, note="one scale per channel")
@@ -294,3 +344,124 @@ def flatten(layer: Layer, x: Volume, explain: bool = False) -> Step:
 def elementwise(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """Shape-preserving ops without parameters; their arithmetic is not counted as macs."""
     return Step(x, explain=explain)
+
+
+def prelu(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """PReLU: one learnable slope shared by all channels, or one per channel."""
+    n = _int(layer, "out", 1)
+    if n not in (1, x.c):
+        raise SpecError(f"prelu {n}: PReLU has one slope or one per channel ({x.c})",
+                        layer.line, layer.name)
+    step = Step(x, weights=n, explain=explain)
+    if explain:
+        step.working["weights"] = stated(n, note="one slope per channel" if n > 1
+                                         else "one slope for all channels")
+    return step
+
+
+def channelshuffle(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """Channel shuffle (ShuffleNet): reorders the channels; no parameters, 0 macs."""
+    g = _int(layer, "groups", 1)
+    if x.c % g:
+        raise SpecError(f"channelshuffle {g}: the groups must divide the {x.c} channels",
+                        layer.line, layer.name)
+    return Step(x, explain=explain)
+
+
+def convtranspose(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """ConvTranspose2d: out = (n - 1)*s - 2p + d*(k - 1) + outpad + 1 per axis;
+    weights = C_in*(N/groups)*kh*kw; biases = N; macs = H_in*W_in*C_in*(N/groups)*kh*kw, over
+    the input as torch's flop counter counts them (each input value meets every tap once).
+
+    Receptive field: a unit reads at most floor(d*(k-1)/s) + 1 neighbouring input units, which
+    step by 1/s of an input unit from one output unit to the next; its centre is the middle of
+    the inputs that reach it, (o + p - d*(k-1)/2)/s."""
+    n, g = _int(layer, "out"), _int(layer, "groups", 1)
+    if x.c % g or n % g:
+        raise SpecError(f"groups {g} must divide both the input channels ({x.c}) and the number "
+                        f"of filters ({n})", layer.line, layer.name)
+    _check_cin(layer, x.c, "channels")
+    step = Step(x, explain=explain)
+    sizes, wins = [], []
+    for axis, size in (("h", x.h), ("w", x.w)):
+        k, st, p = _int(layer, f"k{axis}"), _int(layer, f"s{axis}", 1), _int(layer, f"p{axis}")
+        d, op_ = _int(layer, f"d{axis}", 1), _int(layer, f"op{axis}")
+        out = (size - 1) * st - 2 * p + d * (k - 1) + op_ + 1
+        if out < 1:
+            raise SpecError(f"convtranspose gives {out} along {axis.upper()}: (n - 1)*s - 2p + "
+                            f"d*(k - 1) + outpad + 1 = ({size} - 1)*{st} - 2*{p} + {d}*({k} - 1)"
+                            f" + {op_} + 1; use less padding", layer.line, layer.name)
+        sizes.append(out)
+        reach = d * (k - 1) // st + 1
+        wins.append(Window(reach, Fraction(1, st),
+                           Fraction(reach - 1, 2) - Fraction(2 * p - d * (k - 1), 2 * st)))
+        if explain:
+            what = "height" if axis == "h" else "width"
+            expr = add(sub(mul(Group(sub(Term(f"{axis.upper()}_in", size, f"input {what}"),
+                                         Num(1))), Term(f"S_{axis}", st, f"stride ({what})")),
+                           mul(Num(2), Term(f"P_{axis}", p, f"padding ({what})"))),
+                       mul(Term("D", d, "dilation"), Group(sub(Term(f"K_{axis}", k,
+                                                                   f"kernel {what}"), Num(1)))),
+                       Term(f"OP_{axis}", op_, f"output padding ({what})"), Num(1))
+            step.working[axis] = equals(expr, out)
+    kh, kw = _int(layer, "kh"), _int(layer, "kw")
+    step.out = Volume(sizes[0], sizes[1], n)
+    step.rf = (wins[0], wins[1])
+    step.weights = x.c * (n // g) * kh * kw
+    step.biases = n if layer.attrs.get("bias", True) else 0
+    step.macs = x.h * x.w * x.c * (n // g) * kh * kw
+    if explain:
+        per = (Term("N", n, "number of filters") if g == 1
+               else Group(div(Term("N", n, "number of filters"), Term("G", g, "groups"))))
+        taps = (Term("K_h", kh, "kernel height"), Term("K_w", kw, "kernel width"))
+        c_in = Term("C_in", x.c, "input channels")
+        step.working |= {
+            "c": stated(n, unit="filters"),
+            "weights": equals(mul(c_in, per, *taps), step.weights, sep=True),
+            "biases": (stated(n, note="one per filter") if step.biases
+                       else stated(0, note="nobias")),
+            "macs": equals(mul(mul(Term("H_in", x.h, "input height"),
+                                   Term("W_in", x.w, "input width"), c_in),
+                               mul(per, *taps), spaced=True), step.macs, sep=True)}
+    return step
+
+
+def upsample(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """Upsample by a whole factor F: H*F x W*F x C; no parameters, 0 macs.
+
+    Receptive field: output units step by 1/F of an input unit. Nearest reads one input unit
+    (the field keeps its size); bilinear reads two neighbours (the field grows by one jump),
+    centred on its sampling position (i + 1/2)/F - 1/2. The centre is a linear model: nearest
+    neighbours repeat each input F times, so a unit's true centre is within (F-1)/F of a jump
+    of it."""
+    f = _int(layer, "factor", 2)
+    out = Volume(x.h * f, x.w * f, x.c)
+    step = Step(out, explain=explain)
+    if layer.attrs.get("mode", "nearest") == "bilinear":
+        win = Window(2, Fraction(1, f), Fraction(1, 2) - (Fraction(1, 2 * f) - Fraction(1, 2)))
+    else:
+        win = Window(1, Fraction(1, f), Fraction(0))
+    step.rf = (win, win)
+    if explain:
+        for axis, n, what in (("h", x.h, "height"), ("w", x.w, "width")):
+            step.working[axis] = equals(mul(Term(f"{axis.upper()}_in", n, f"input {what}"),
+                                            Term("F", f, "upsampling factor")), n * f)
+        step.working["c"] = stated(x.c, note="upsampling keeps the depth")
+    return step
+
+
+def layernorm(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """LayerNorm over the C channels at each position: C scales and C shifts."""
+    step = Step(x, weights=x.c, biases=x.c, explain=explain)
+    if explain:
+        step.working["weights"] = stated(x.c, note="one scale per channel")
+        step.working["biases"] = stated(x.c, note="one shift per channel")
+    return step
+
+
+def layerscale(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """Layer scale: each channel times a learnable factor; C parameters, 0 macs."""
+    step = Step(x, weights=x.c, explain=explain)
+    if explain:
+        step.working["weights"] = stated(x.c, note="one factor per channel")
+    return step

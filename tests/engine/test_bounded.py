@@ -177,20 +177,14 @@ def test_results_compare_by_value() -> None:
 
 
 def test_a_merge_of_equal_but_distinct_axes_warns_once() -> None:
-    # 1x7 then 7x1 gives equal H and W fields built as distinct objects; branches with
-    # different jumps along both axes are one warning, not two
-    spec = ("input 32x32x8\nconcat {\n branch { conv 8 1x7 pad 0x3; conv 8 7x1 pad 3x0 }\n"
-            " branch { conv 8 3x3 stride 2 pad 1; conv 8 1x1; maxpool 1x1 }\n}")
-    with pytest.raises(SpecError):
-        analyze(spec)  # 32x32 and 16x16 do not concatenate: the spatial check comes first
-    spec = ("input 32x32x8\nconcat {\n branch { conv 8 1x7 pad 0x3; conv 8 7x1 pad 3x0 }\n"
-            " branch { avgpool 2x2 stride 1 pad 1; avgpool 2x2 stride 1 }\n}")
+    # a 1x7 then a 7x1 conv gives H and W fields that are equal but built apart; beside a
+    # branch that steps by another jump, that is one warning for H and W, not one per axis
+    spec = ("input 32x32x8\nconcat {\n branch { conv 8 1x7 pad 0x3; conv 8 7x1 pad 3x0; gap }\n"
+            " branch { avgpool 3x3 stride 3; gap }\n}")
     merge = analyze(spec).layers[-1]
-    assert merge.rf.h == merge.rf.w and len(merge.warnings) == 0
-    spec = ("input 32x32x8\nconcat {\n branch { conv 8 1x7 pad 0x3; conv 8 7x1 pad 3x0 }\n"
-            " branch { conv 8 2x2 stride 2; conv 8 3x3 pad 1; upsample }\n}")
-    with pytest.raises(SpecError):
-        analyze(spec)
+    assert merge.rf.h == merge.rf.w
+    assert len(merge.warnings) == 1 and "along H and W" in merge.warnings[0]
+    assert "jumps 30, 32" in merge.warnings[0]  # 3*10 after the 3x3/3 pool; 32 after gap
 
 
 def test_rows_carry_their_bytes_for_the_dtype_and_batch() -> None:
@@ -212,3 +206,19 @@ def test_a_floored_size_that_loses_only_padding_is_a_note_not_a_warning() -> Non
     assert sum(1 for r in tv.layers if r.notes) >= 4
     conv1 = analyze("input 224x224x3\nconv 96 11x11 stride 4").layers[1]
     assert "never read" in conv1.warnings[0] and conv1.notes == ()
+
+
+def test_pad_same_at_a_stride_is_tensorflows_same() -> None:
+    row = analyze("input 225x224x3\nconv 8 3x3 stride 2 pad same").layers[1]
+    # TF: out = ceil(n/s); total padding = (out - 1)*s + k - n, the odd one after
+    assert (row.output.h, row.output.w) == (-(-225 // 2), 224 // 2) == (113, 112)
+    assert "1 before and 1 after" in row.formulas["h"]  # (113-1)*2 + 3 - 225 = 2
+    assert "0 before and 1 after" in row.formulas["w"]  # (112-1)*2 + 3 - 224 = 1
+
+
+def test_per_side_padding_is_read_and_worked_out() -> None:
+    row = analyze("input 224x224x3\nconv 32 3x3 stride 2 pad 0,1").layers[1]
+    assert row.output.h == (224 - 3 + 0 + 1) // 2 + 1 == 112
+    assert row.formulas["h"] == "(224 - 3 + 0 + 1)/2 + 1 = 112"
+    row = analyze("input 8x8x3\nconv 4 3x3 pad 1,2,0,1").layers[1]
+    assert (row.output.h, row.output.w) == (8 - 3 + 1 + 2 + 1, 8 - 3 + 0 + 1 + 1)
