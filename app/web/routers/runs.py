@@ -190,12 +190,21 @@ def _form_request(spec: str, model: str, dtype: str, batch_sizes: str, mode: str
 
 def _fragment(request: Request, status: RunStatus | None, errors: list[dict[str, Any]],
               code: int = 200) -> Response:
-    """The status fragment for htmx, or the whole run page (refreshing itself) without it."""
+    """The status fragment for htmx, or the whole run page (refreshing itself) without it.
+
+    htmx swaps only 2xx and 422 answers (base.html's responseHandling), so a fragment that
+    explains a 404 or a 503 (real runs not installed, the queue full) is sent as 200 with the
+    real status in ``X-Archcalc-Status``; the whole page and the JSON API keep the real code."""
     context = {"run": status, "errors": errors, "view": report,
                "finished": status is None or status.status in ("done", "failed", "cancelled")}
-    name = "partials/_run_status.html" if request.headers.get("HX-Request") else "run.html"
+    htmx = bool(request.headers.get("HX-Request"))
+    name = "partials/_run_status.html" if htmx else "run.html"
+    real = code
+    if htmx and code >= 400 and code != 422:
+        code = 200
     response = get_templates(request).TemplateResponse(request, name, context, status_code=code)
     response.headers["Vary"] = "HX-Request"
+    response.headers["X-Archcalc-Status"] = str(real)
     return response
 
 
@@ -212,13 +221,13 @@ def _page_errors(exc: Exception) -> tuple[int, list[dict[str, Any]]]:
 
 @router.post("/runs", include_in_schema=False, response_class=HTMLResponse, name="runs_start")
 def start_run_page(request: Request, spec: Annotated[str, Form()] = "",
-                   model: Annotated[str, Form()] = "", dtype: Annotated[str, Form()] = "float32",
+                   page_spec: Annotated[str, Form()] = "", model: Annotated[str, Form()] = "", dtype: Annotated[str, Form()] = "float32",
                    batch_sizes: Annotated[str, Form()] = "1, 8, 32",
                    mode: Annotated[str, Form()] = "inference",
                    optimizer: Annotated[str, Form()] = "sgd") -> Response:
     """Start a run from the button's form: the progress fragment, or a redirect to its page."""
     try:
-        body = _form_request(spec, model, dtype, batch_sizes, mode, optimizer)
+        body = _form_request(spec or page_spec, model, dtype, batch_sizes, mode, optimizer)
         accepted = _submit(get_runs(request), body)
     except (ValidationError, SpecError, HTTPException) as exc:
         code, errors = _page_errors(exc)
