@@ -60,10 +60,10 @@ class RunRequest(_Model):
                               description="a zoo id instead of a spec, e.g. 'vgg16'")
     dtype: RunDtype = Field(default="float32", description="the tensors' type (int8 is not run)")
     batch_sizes: BatchSizes = [1, 8, 32]
-    mode: Mode = Field(default="inference", description="forward passes, or training steps (forward, "
-                                                "backward, optimizer step)")
-    optimizer: Optimizer = Field(default="sgd", description="the training step's optimizer: SGD with "
-                                                    "momentum 0.9, or Adam")
+    mode: Mode = Field(default="inference", description="forward passes, or training steps "
+                                                        "(forward, backward, optimizer step)")
+    optimizer: Optimizer = Field(default="sgd", description="the training step's optimizer: "
+                                                            "SGD with momentum 0.9, or Adam")
 
     @field_validator("model")
     @classmethod

@@ -51,7 +51,8 @@ class WorkerSettings(BaseSettings):
                                description="embedded mode: broker folders and result database")
     run_device: DeviceKind = Field(default="cpu", description="the device kind jobs run on")
     max_job_macs: int | None = Field(default=None, ge=1, description="multiply-accumulates per job")
-    max_job_bytes: int | None = Field(default=None, ge=1, description="memory estimate per job, bytes")
+    max_job_bytes: int | None = Field(default=None, ge=1,
+                                      description="memory estimate per job, bytes")
     max_batch_sizes: int = Field(default=6, ge=1, le=32, description="batch sizes per job")
     max_batch: int = Field(default=256, ge=1, description="largest batch size of a job")
     time_limit_s: float = Field(default=300.0, gt=0, description="hard time limit per job, seconds")
@@ -61,8 +62,10 @@ class WorkerSettings(BaseSettings):
     repeats: int = Field(default=10, ge=1, description="timed iterations per measurement")
     torch_threads: int | None = Field(default=None, ge=1, description="torch's intra-op threads in "
                                       "a child (default: torch's own choice)")
-    test_faults: bool = Field(default=False, description="test only: accept jobs with injected faults")
-    ping_timeout_s: float = Field(default=1.0, gt=0, description="how long /readyz waits for workers")
+    test_faults: bool = Field(default=False,
+                              description="test only: accept jobs with injected faults")
+    ping_timeout_s: float = Field(default=1.0, gt=0,
+                                  description="how long /readyz waits for workers")
 
     @property
     def embedded(self) -> bool:

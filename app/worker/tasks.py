@@ -64,7 +64,7 @@ def execute(task: Task[Any, Any], payload: dict[str, Any]) -> dict[str, Any]:
         raise Ignore() from None
     except SpecError as exc:
         raise JobFailed("; ".join(issue.message for issue in exc.issues)) from None
-    except Exception as exc:  # noqa: BLE001  torch raises RuntimeError for nearly anything
+    except Exception as exc:  # torch raises RuntimeError for nearly anything
         raise JobFailed(describe(exc, current[0])) from None
     return result.model_dump(mode="json")
 

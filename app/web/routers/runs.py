@@ -221,7 +221,8 @@ def _page_errors(exc: Exception) -> tuple[int, list[dict[str, Any]]]:
 
 @router.post("/runs", include_in_schema=False, response_class=HTMLResponse, name="runs_start")
 def start_run_page(request: Request, spec: Annotated[str, Form()] = "",
-                   page_spec: Annotated[str, Form()] = "", model: Annotated[str, Form()] = "", dtype: Annotated[str, Form()] = "float32",
+                   page_spec: Annotated[str, Form()] = "", model: Annotated[str, Form()] = "",
+                   dtype: Annotated[str, Form()] = "float32",
                    batch_sizes: Annotated[str, Form()] = "1, 8, 32",
                    mode: Annotated[str, Form()] = "inference",
                    optimizer: Annotated[str, Form()] = "sgd") -> Response:
