@@ -21,20 +21,26 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from schemathesis.config._checks import PositiveDataAcceptanceConfig
+from schemathesis.config._checks import NotAServerErrorConfig, PositiveDataAcceptanceConfig
 
 from app.engine.options import DTYPES, OPTIMIZERS
 from app.web.app import create_app
 from app.web.settings import Settings
 from tests.web.specgen import json_specs, specs
 
-APP = create_app(Settings(rate_per_second=1e9, rate_burst=10**9))
+APP = create_app(Settings(rate_per_second=1e9, rate_burst=10**9, runs_per_minute=1e9,
+                          runs_burst=10**9))
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 #: data that fits the schema may still be a spec that cannot be analysed (the schema cannot
 #: hold the spec grammar) or a model id the zoo does not have: those are documented 422 and 404
 #: answers. The valid-spec tests below hold the success path to 200.
 SCHEMA.config.checks.positive_data_acceptance = PositiveDataAcceptanceConfig(
-    expected_statuses=["2XX", "404", "422"])
+    expected_statuses=["2XX", "404", "422", "503"])
+#: 503 is a documented answer, not a crash: the analysis places busy, real runs not installed
+#: here or the worker not ready (/readyz). status_code_conformance still holds every 503 to
+#: the routes that document it, and its body to the error shape.
+SCHEMA.config.checks.not_a_server_error = NotAServerErrorConfig(
+    expected_statuses=["2XX", "3XX", "4XX", "503"])
 #: cases for each operation from its schema (both modes); with the valid-spec tests below,
 #: well over 1,000 in all
 PER_OPERATION = 150
@@ -49,7 +55,7 @@ OPTIONS = st.fixed_dictionaries({}, optional={
 @settings(FAST, max_examples=PER_OPERATION)
 def test_every_operation_answers_as_documented(case: schemathesis.Case[Any]) -> None:
     response = case.call_and_validate()
-    assert response.status_code < 500
+    assert response.status_code < 500 or response.status_code == 503
 
 
 @settings(FAST, max_examples=VALID_CASES)
@@ -88,6 +94,6 @@ def test_every_route_documents_its_transport_answers() -> None:
     for path, methods in schema["paths"].items():
         for method, operation in methods.items():
             documented = set(operation["responses"])
-            assert {"408", "429", "422"} <= documented, (method, path, documented)
+            assert {"408", "429"} <= documented, (method, path, documented)
             if method in {"post", "put", "patch"}:
                 assert "413" in documented, (method, path)
