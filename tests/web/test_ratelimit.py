@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -75,11 +76,26 @@ def test_a_page_past_the_limit_gets_the_429_page() -> None:
     assert "rate_per_second" in page.text and 5 <= int(page.headers["retry-after"]) <= 10
 
 
+#: the documented defaults (the test session raises the limits in the environment)
+DEFAULTS = {name: Settings.model_fields[name].default
+            for name in ("rate_per_second", "rate_burst", "runs_per_minute", "runs_burst")}
+
+
+def test_the_defaults_are_a_lecture_hall_and_strict_runs() -> None:
+    assert DEFAULTS == {"rate_per_second": 50.0, "rate_burst": 200, "runs_per_minute": 6.0,
+                        "runs_burst": 6}
+
+
 def test_a_lecture_hall_behind_one_address_is_served() -> None:
-    """The defaults: 200 students loading the page at once, from one NAT address."""
-    with _client(Settings()) as client:
-        statuses = {client.get(SPEC_PATH).status_code for _ in range(Settings().rate_burst)}
-    assert statuses == {200}
+    """The defaults: 200 students loading the page at once, from one NAT address; the next
+    request past the burst (sent at once) is refused."""
+    with _client(Settings(**DEFAULTS)) as client:
+        statuses = {client.get(SPEC_PATH).status_code for _ in range(DEFAULTS["rate_burst"])}
+        assert statuses == {200}
+        started = time.monotonic()
+        extra = [client.get(SPEC_PATH).status_code for _ in range(20)]
+    # at most one token comes back per 1/50 s while these 20 are sent
+    assert 429 in extra or time.monotonic() - started > 20 / DEFAULTS["rate_per_second"]
 
 
 @pytest.mark.parametrize("method,path", sorted(RUN_ROUTES))
