@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.web.errors import install_error_handlers
 from app.web.middleware import BodyLimitMiddleware
-from app.web.routers import api, pages, zoo
+from app.web.routers import api, compare, lecture_pages, models_pages, pages, zoo
 from app.web.security import SecurityHeadersMiddleware
 from app.web.settings import Settings
 from app.web.templating import get_templates, make_templates
@@ -38,6 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(zoo.router)
     app.include_router(pages.router)
+    models_pages.register(app)
+    app.include_router(compare.router)
+    app.include_router(lecture_pages.router)
     return app
 
 
