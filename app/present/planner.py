@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
-from app.engine.result import Totals
+from app.engine.result import Analysis
 
 Unit = Literal["GB", "GiB"]
 UNITS: dict[str, int] = {"GB": 10**9, "GiB": 2**30}
@@ -73,9 +73,13 @@ def _fit(what: str, budget: int, fixed: int, per_image: int, fixed_text: str) ->
     return Fit(what, fixed, per_image, images, working)
 
 
-def plan(totals: Totals, amount: str | float | Fraction, unit: str, optimizer: str) -> Plan:
-    """How many images fit in ``amount`` ``unit`` of memory, given a batch-1 analysis' totals."""
+def plan(analysis: Analysis, amount: str | float | Fraction, unit: str) -> Plan:
+    """How many images fit in ``amount`` ``unit`` of memory, from a batch-1 analysis (its
+    dtype and optimizer are the plan's)."""
+    if analysis.options.batch != 1:
+        raise PlanError(f"plan from a batch-1 analysis, not batch {analysis.options.batch}")
     value, total = budget_bytes(amount, unit)
+    totals, optimizer = analysis.totals, analysis.options.optimizer
     per_image = totals.activation_bytes
     state = totals.training_bytes - totals.activation_bytes
     copies = "momentum" if optimizer == "sgd" else "two Adam moments"

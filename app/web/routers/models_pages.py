@@ -118,8 +118,7 @@ def _plan(model_id: str, form: dict[str, Any], query: ModelQuery) -> dict[str, A
     options = query.engine_options() | {"batch": 1}
     one = zoo.analyze_model(model_id, input=query.volume(), **options)
     try:
-        return {"plan": planner.plan(one.totals, form["budget"], form["unit"],
-                                     query.optimizer), "error": None}
+        return {"plan": planner.plan(one, form["budget"], form["unit"]), "error": None}
     except planner.PlanError as exc:
         return {"plan": None, "error": str(exc)}
 
