@@ -71,6 +71,16 @@ document.documentElement.classList.add("js");
       selectLine(parseInt(link.dataset.line, 10));
       return;
     }
+    // a figure's working also opens on a click (browsers that do not focus a clicked button)
+    var fig = target.closest("button.fig");
+    if (fig) {
+      var cell = fig.closest("td");
+      document.querySelectorAll("td.num.open").forEach(function (td) {
+        if (td !== cell) td.classList.remove("open");
+      });
+      cell.classList.toggle("open");
+      return;
+    }
     var toggle = target.closest("button.toggle");
     if (toggle) {
       var open = toggle.getAttribute("aria-expanded") !== "true";
@@ -94,6 +104,17 @@ document.documentElement.classList.add("js");
       if (expand && lazy) refetch();
       else applyGroups(document);
     }
+  });
+
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Escape") {
+      document.querySelectorAll("td.num.open").forEach(function (td) { td.classList.remove("open"); });
+    }
+  });
+
+  document.addEventListener("focusout", function (evt) {
+    var cell = evt.target instanceof Element ? evt.target.closest("td.num.open") : null;
+    if (cell) cell.classList.remove("open");
   });
 
   document.addEventListener("input", function (evt) {
@@ -124,7 +145,19 @@ document.documentElement.classList.add("js");
     applyGroups(document);
   });
 
+  // a full page has every row (it must read without JavaScript); with it, the rows of the
+  // collapsed blocks go, as in an htmx answer, so that the first keystroke's swap does not
+  // have to clear thousands of hidden elements; opening a block asks for its rows
+  function dropFoldedRows() {
+    document.querySelectorAll("table.layers tr.folded").forEach(function (tr) { tr.remove(); });
+    document.querySelectorAll("table.layers tr.group-head").forEach(function (tr) {
+      var button = tr.querySelector("button.toggle");
+      if (button && button.getAttribute("aria-expanded") !== "true") tr.dataset.lazy = "true";
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    dropFoldedRows();
     renumber();
     applyGroups(document);
   });

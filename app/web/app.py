@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from app.web.errors import install_error_handlers
 from app.web.middleware import BodyLimitMiddleware
@@ -32,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = make_templates(settings)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every response gets the headers
+    _outermost(app, SecurityHeadersMiddleware)  # every response, the 500 answer included
     app.add_api_route("/docs", docs, include_in_schema=False, name="docs")
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     app.include_router(api.router)
@@ -42,6 +45,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(compare.router)
     app.include_router(lecture_pages.router)
     return app
+
+
+def _outermost(app: FastAPI, middleware: Callable[[ASGIApp], ASGIApp]) -> None:
+    """Wrap the whole stack, outside Starlette's ServerErrorMiddleware (which answers a 500
+    straight to the server, past anything ``add_middleware`` installs)."""
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: middleware(build())  # type: ignore[method-assign]
 
 
 def docs(request: Request) -> Response:

@@ -125,6 +125,11 @@ def cell(table: Table, thing: Line | Group, shown: Shown, wid: str,
                      f"<code>{exact}</code></span>")
     elif len(rows) > 1:
         lines.append(f'<span class="step">together: <code>{exact}</code></span>')
+    if key == "output" and isinstance(thing, Line):  # remarks on the size: floors, warnings
+        lines.extend(f'<span class="step note"><span aria-hidden="true">⚠</span> {_e(w)}</span>'
+                     for r in thing.rows for w in r.warnings)
+        lines.extend(f'<span class="step note">note: {_e(n)}</span>'
+                     for r in thing.rows for n in r.notes)
     mine = [c for c in claims if CLAIM_COLUMN.get(c.field) == column]
     verdicts = "".join(_verdict(c) for c in mine)
     for c in mine:

@@ -94,9 +94,10 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(base_url: str) -> Iterator[Any]:
-    """One headless Chromium for the session."""
+    """One headless Chromium per test module. Not for the session: Playwright's sync API keeps
+    an event loop running in this thread while it is open, and later tests call asyncio.run."""
     if IN_CI:
         from playwright.sync_api import sync_playwright
     else:

@@ -176,6 +176,23 @@ def test_activations_fold_into_the_row_they_follow(client: TestClient,
     assert 'name="allops" value="true" checked' in every.text
 
 
+def test_notes_and_warnings_in_the_output_working(client: TestClient) -> None:
+    from app.zoo import model_spec
+
+    response = client.get("/", params={"spec": model_spec("tv-resnet50"), "open": "*"})
+    noted = [r for r in _analysis(response).layers if r.notes]
+    assert noted  # stride-2 layers whose floor drops only padding
+    for row in noted:
+        for note in row.notes:
+            assert f'<span class="step note">note: {_escaped(note)}</span>' in response.text
+    at_224 = ALEXNET_SLIDE.replace("[227x227x3] INPUT", "[224x224x3] INPUT")
+    warned = client.get("/", params={"spec": at_224})
+    conv1 = next(r for r in _analysis(warned).layers if r.name == "CONV1")
+    assert conv1.warnings
+    assert (f'<span class="step note"><span aria-hidden="true">⚠</span> '
+            f"{_escaped(conv1.warnings[0])}</span>") in warned.text
+
+
 def test_flops_switch(client: TestClient, small_spec: str) -> None:
     response = client.get("/", params={"spec": small_spec, "flops": "true"})
     from app.present.columns import BY_KEY
@@ -192,14 +209,21 @@ def test_claims_marked_beside_their_cell(client: TestClient, alexnet_slide: str)
     claims = [claim for row in _analysis(response).layers for claim in row.claims]
     assert claims and all(c.ok for c in claims)
     right = '<span class="claim right"><span aria-hidden="true">✓</span> right</span>'
-    # each verdict twice: beside the number and in the working's explanation
+    # each verdict twice: beside the number and in the working's explanation (only wrong
+    # ones are listed again above the table)
     assert response.text.count(right) == 2 * len(claims)
     wrong_spec = alexnet_slide.replace("[55x55x96] CONV1", "[55x55x95] CONV1")
     wrong = client.get("/", params={"spec": wrong_spec})
     bad = [c for row in _analysis(wrong).layers for c in row.claims if not c.ok]
     assert [c.claimed for c in bad] == ["55x55x95"]
-    assert wrong.text.count('<span class="claim wrong">') == 2
+    # beside the number, in its working, and in the list of wrong claims above the table
+    assert wrong.text.count('<span class="claim wrong">') == 3
     assert _escaped(bad[0].explanation) in wrong.text
+    every = [c for row in _analysis(wrong).layers for c in row.claims]
+    summary = re.search(r"<strong>(\d+) figures written on the lines checked:</strong>\s*"
+                        r"(\d+) right, (\d+) wrong:", wrong.text)
+    assert summary is not None
+    assert [int(g) for g in summary.groups()] == [len(every), len(every) - 1, 1]
 
 
 def test_whole_network_claims(client: TestClient) -> None:
@@ -396,6 +420,22 @@ def test_security_headers_on_every_response(client: TestClient, small_spec: str)
             assert "unsafe-inline" not in csp
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "same-origin"
+
+
+def test_security_headers_on_a_500() -> None:
+    from app.web.app import create_app
+
+    app = create_app()
+
+    @app.get("/api/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/boom")
+    assert response.status_code == 500
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
 
 
 def test_docs_are_served_from_our_own_copy(client: TestClient) -> None:
