@@ -201,7 +201,7 @@ def test_resnet50_what_differs_states_the_extra_macs(client: TestClient) -> None
     extra = ((56**2 - 28**2) * 256 * 128 + (28**2 - 14**2) * 512 * 256
              + (14**2 - 7**2) * 1024 * 512)
     assert macs.delta == extra
-    assert f"{extra:+d}" in client.get("/models/resnet50").text
+    assert f"{extra:+,}" in client.get("/models/resnet50").text
 
 
 def test_model_without_a_second_build_has_no_diff(client: TestClient) -> None:

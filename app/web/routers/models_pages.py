@@ -81,11 +81,16 @@ def ilsvrc_chart() -> charts.BarChart:
     return charts.ilsvrc(entries, human.top5_error, "human (Karpathy)")
 
 
+def signed(value: float) -> str:
+    """A change with its sign and thousands separators: +231,211,008, -4, +0."""
+    return f"{value:+,}" if isinstance(value, int) else f"{value:+,.2f}"
+
+
 def register(app: FastAPI) -> None:
     """Add the pages, and the gallery to every template (the calculator shows it too)."""
     env = app.state.templates.env
     env.globals.update(zoo_gallery=gallery)
-    env.filters.update(describe_row=describe, budget_text=planner.budget_text)
+    env.filters.update(describe_row=describe, budget_text=planner.budget_text, signed=signed)
     app.include_router(router)
 
 

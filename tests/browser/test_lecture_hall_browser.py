@@ -1,0 +1,158 @@
+"""The lecture hall in a real Chromium against a live server: gallery, model pages, compare,
+lecture, and the modes an instructor runs a class in."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from app import zoo
+from tests.browser.conftest import SCREENSHOTS, Watched, open_page
+
+#: Chromium logs an error status it was given: the 404 page's, or a 422 shown in place
+NETWORK_STATUS = re.compile(r"^Failed to load resource: the server responded with a status of "
+                            r"(404|422) ")
+
+
+def _wait(w: Watched, expression: str, seconds: float = 15) -> None:
+    """Poll an expression until it holds (``wait_for_function`` uses eval, which CSP refuses)."""
+    deadline = time.monotonic() + seconds
+    while not w.page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.02)
+
+
+def _goto(w: Watched, url: str) -> None:
+    response = w.page.goto(url)
+    assert response is not None
+    w.page.wait_for_load_state("load")
+    _wait(w, "window.htmx !== undefined")
+
+
+def _clean(w: Watched, allowed: re.Pattern[str] | None = None) -> None:
+    errors = [e for e in w.console_errors if not (allowed and allowed.search(e))]
+    assert errors == [], (w.page.url, errors)
+    assert w.page_errors == [], w.page.url
+    assert w.csp_violations() == [], w.page.url
+    w.console_errors.clear()
+    w.page_errors.clear()
+
+
+def test_the_gallery_reaches_every_model(base_url: str, watched: Watched) -> None:
+    _goto(watched, base_url + "/")
+    links = watched.page.locator(".gallery a.card-link")
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    assert sorted(hrefs) == sorted(f"/models/{m}" for m in zoo.model_ids())
+    # follow one as a person would, from the home page
+    watched.page.locator('.gallery a.card-link[href="/models/resnet50"]').click()
+    watched.page.wait_for_url(re.compile(r"/models/resnet50$"))
+    assert "ResNet-50" in watched.page.locator("h1").inner_text()
+    # and every model page opens without a console error
+    for href in hrefs:
+        _goto(watched, base_url + str(href))
+        assert watched.page.locator("table.layers").count() == 1, href
+        _clean(watched)
+
+
+def test_changing_the_input_updates_the_table_and_the_url(base_url: str,
+                                                         watched: Watched) -> None:
+    page = watched.page
+    _goto(watched, base_url + "/models/resnet18")
+    page.evaluate("window.__marker = 1")  # survives only if the page is not reloaded
+    first = page.locator("h2.result-title").inner_text()
+    assert "224x224x3" in first
+    field = page.locator('input[name="input"]')
+    field.fill("64x64x3")
+    _wait(watched, "document.querySelector('h2.result-title').textContent.includes('64x64x3')")
+    assert page.evaluate("window.__marker") == 1
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["input"] == ["64x64x3"] and query["dtype"] == ["float32"]
+    conv1 = page.locator("table.layers tr.row", has_text="conv1").first.inner_text()
+    assert "32x32x64" in conv1  # (64 + 2*3 - 7)/2 + 1 = 32
+    page.select_option('select[name="dtype"]', "float16")
+    _wait(watched, "location.search.includes('dtype=float16')")
+    _wait(watched, "document.querySelector('.options-used').textContent.includes('float16')")
+    # the URL is the page: opening it again shows the same thing
+    _goto(watched, page.url)
+    assert "64x64x3" in page.locator("h2.result-title").inner_text()
+    assert page.locator('select[name="dtype"]').input_value() == "float16"
+    _clean(watched)
+
+
+def test_a_compare_preset_shows_both_totals(base_url: str, watched: Watched) -> None:
+    page = watched.page
+    _goto(watched, base_url + "/compare")
+    page.locator("nav.presets a", has_text="Naive vs bottleneck").click()
+    page.wait_for_url(re.compile(r"preset=inception"))
+    macs = page.locator('#compare-totals tr[data-total="macs"] td .value')
+    assert macs.count() == 2
+    naive = 28 * 28 * 128 * 256 + 28 * 28 * 192 * 3 * 3 * 256 + 28 * 28 * 96 * 5 * 5 * 256
+    assert macs.nth(0).inner_text() == f"{naive:,}"
+    assert macs.nth(1).inner_text() != macs.nth(0).inner_text()
+    _clean(watched)
+
+
+def test_lecture_links_open_their_calculation(base_url: str, watched: Watched) -> None:
+    page = watched.page
+    _goto(watched, base_url + "/lecture")
+    rows = page.locator("table.lecture tbody tr")
+    assert rows.count() == 19
+    page.locator("#claim-9 a.calc-link").click()
+    page.wait_for_url(re.compile(r"/models/vgg16"))
+    assert page.locator("#planner").is_visible()
+    _clean(watched)
+
+
+PAGES = ["/models", "/models/vgg16", "/models/googlenet?aux=true", "/models/tv-resnet50",
+         "/lecture", "/compare", "/compare?preset=inception", "/compare?preset=ilsvrc",
+         "/compare?preset=3x3-vs-7x7", "/compare?preset=wide-resnext",
+         "/models/alexnet?input=2x2x3", "/models/nope"]
+
+
+def test_no_console_errors_or_csp_violations(base_url: str, watched: Watched) -> None:
+    for path in PAGES:
+        _goto(watched, base_url + path)
+        _clean(watched, NETWORK_STATUS)
+
+
+def _axe(w: Watched, axe_source: str) -> list[Any]:
+    w.page.evaluate(axe_source)  # through the debugger, so the page's CSP allows it
+    result = w.page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in result["violations"] if v["impact"] in {"serious", "critical"}]
+
+
+def test_accessibility_audit(base_url: str, browser: Any, axe_source: str) -> None:
+    checks = [(1280, 900, "/models"), (1280, 900, "/models/vgg16"), (1280, 900, "/lecture"),
+              (1280, 900, "/compare?preset=inception"), (390, 844, "/models/resnet50")]
+    for width, height, path in checks:
+        w = open_page(browser, width, height)
+        try:
+            _goto(w, base_url + path)
+            assert _axe(w, axe_source) == [], (path, width)
+        finally:
+            w.page.context.close()
+
+
+SHOTS = [("models", "/models"), ("model-vgg16", "/models/vgg16"),
+         ("model-resnet50", "/models/resnet50#what-differs"), ("lecture", "/lecture"),
+         ("compare", "/compare?preset=inception"), ("home-gallery", "/#gallery-title")]
+
+
+def test_screenshots(base_url: str, browser: Any) -> None:
+    """Each page at 1920x1080, 1024x768 and 390x844, saved under docs/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1920, 1080), (1024, 768), (390, 844)):
+        w = open_page(browser, width, height)
+        try:
+            for name, path in SHOTS:
+                _goto(w, base_url + path)
+                if "#" in path:
+                    w.page.locator(path.split("#")[1].join(["#", ""])).scroll_into_view_if_needed()
+                target = SCREENSHOTS / f"{name}-{width}x{height}.png"
+                w.page.screenshot(path=str(target))
+                assert target.stat().st_size > 10_000
+        finally:
+            w.page.context.close()
