@@ -138,7 +138,9 @@ def test_accessibility_audit(base_url: str, browser: Any, axe_source: str) -> No
 
 SHOTS = [("models", "/models"), ("model-vgg16", "/models/vgg16"),
          ("model-resnet50", "/models/resnet50#what-differs"), ("lecture", "/lecture"),
-         ("compare", "/compare?preset=inception"), ("home-gallery", "/#gallery-title")]
+         ("compare", "/compare?preset=inception"), ("home-gallery", "/#gallery-title"),
+         ("projector-models", "/models?projector=1"),
+         ("reveal-alexnet", "/models/alexnet?reveal=output,params&step=5&projector=1#reveal-bar")]
 
 
 def test_screenshots(base_url: str, browser: Any) -> None:
@@ -154,5 +156,88 @@ def test_screenshots(base_url: str, browser: Any) -> None:
                 target = SCREENSHOTS / f"{name}-{width}x{height}.png"
                 w.page.screenshot(path=str(target))
                 assert target.stat().st_size > 10_000
+        finally:
+            w.page.context.close()
+
+
+def _veiled(w: Watched) -> list[str]:
+    cells: list[str] = w.page.evaluate(
+        "Array.from(document.querySelectorAll('table.layers td.veiled button.fig'))"
+        ".map(b => b.getAttribute('data-cell'))")
+    return cells
+
+
+def test_reveal_mode_hides_then_reveals_in_order_with_the_keyboard(base_url: str,
+                                                                  watched: Watched) -> None:
+    page = watched.page
+    _goto(watched, base_url + "/models/alexnet?reveal=output,params")
+    hidden = _veiled(watched)
+    # every output and params cell after the input starts hidden, in reading order
+    order: list[str] = page.evaluate(
+        "Array.from(document.querySelectorAll('table.layers button.fig[data-cell]'))"
+        ".map(b => b.getAttribute('data-cell'))"
+        ".filter(c => /^w[1-9][0-9]*(output|params)$/.test(c))")
+    assert hidden == order and len(order) > 10
+    assert page.locator("td.veiled button.fig").first.is_hidden()
+    assert page.locator("dl.totals.veiled-totals").count() == 1
+    page.locator("body").focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    assert _veiled(watched) == order[3:]
+    assert "step=3" in page.url and "reveal=output" in page.url
+    page.keyboard.press("ArrowLeft")
+    assert _veiled(watched) == order[2:]
+    # a click on the next hidden cell reveals it; the URL keeps how far it got
+    page.locator("td.veiled").first.click()
+    assert _veiled(watched) == order[3:] and "step=3" in page.url
+    _goto(watched, page.url)  # a reload resumes there
+    assert _veiled(watched) == order[3:]
+    page.locator('#reveal-bar [data-reveal="all"]').click()
+    assert _veiled(watched) == [] and page.locator("dl.totals.veiled-totals").count() == 0
+    _clean(watched)
+
+
+def test_projector_mode_toggles_by_key_and_survives_a_reload(base_url: str,
+                                                            watched: Watched) -> None:
+    page = watched.page
+    _goto(watched, base_url + "/models/vgg16")
+    size = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    page.locator("body").focus()
+    page.keyboard.press("p")
+    assert page.evaluate("document.documentElement.classList.contains('projector')")
+    assert "projector=1" in page.url
+    bigger = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert bigger > size * 1.3
+    page.reload()
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.documentElement.classList.contains('projector')")
+    assert page.locator("[data-projector-toggle]").get_attribute("aria-pressed") == "true"
+    # the controls keep it in the URL they push
+    page.select_option('select[name="dtype"]', "int8")
+    _wait(watched, "location.search.includes('dtype=int8')")
+    assert "projector=1" in page.url
+    # typing P into a field types it; the button turns the mode off
+    page.locator('input[name="budget"]').press("p")
+    assert page.evaluate("document.documentElement.classList.contains('projector')")
+    page.locator("[data-projector-toggle]").click()
+    assert not page.evaluate("document.documentElement.classList.contains('projector')")
+    assert "projector=1" not in page.url
+    _clean(watched, NETWORK_STATUS)
+
+
+def test_accessibility_audit_in_projector_mode(base_url: str, browser: Any,
+                                               axe_source: str) -> None:
+    for path in ("/models?projector=1", "/models/vgg16?projector=1", "/lecture?projector=1",
+                 "/?projector=1", "/compare?preset=inception&projector=1"):
+        w = open_page(browser, 1280, 900)
+        try:
+            _goto(w, base_url + path)
+            assert w.page.evaluate("document.documentElement.classList.contains('projector')")
+            assert _axe(w, axe_source) == [], path
+            # WCAG AAA contrast (7:1, 4.5:1 for large text): axe's enhanced rule, off by default
+            aaa = w.page.evaluate("axe.run(document, {runOnly: {type: 'rule', values: "
+                                  "['color-contrast-enhanced']}})")
+            assert [(v["id"], [n["target"] for n in v["nodes"]][:5])
+                    for v in aaa["violations"]] == [], path
         finally:
             w.page.context.close()
