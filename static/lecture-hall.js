@@ -179,3 +179,39 @@
     startReveal();
   });
 })();
+
+// The architecture diagram's boxes show their row in the table: the blocks around it are
+// opened, the row scrolled to, outlined and its first figure focused.
+(function () {
+  document.addEventListener("click", function (evt) {
+    var target = evt.target instanceof Element ? evt.target : null;
+    var link = target && target.closest("a[data-arch-row]");
+    if (!link) return;
+    var tr = document.querySelector('table.layers tr[data-row="' + link.getAttribute("data-arch-row") + '"]');
+    if (!tr) return;
+    evt.preventDefault();
+    (tr.getAttribute("data-in") || "").split(" ").forEach(function (g) {
+      if (!g) return;
+      var toggle = document.querySelector('tr.group-head[data-group="' + g + '"] button.toggle[aria-expanded="false"]');
+      if (toggle) toggle.click();
+    });
+    document.querySelectorAll("tr.arch-target").forEach(function (r) { r.classList.remove("arch-target"); });
+    tr.classList.add("arch-target");
+    tr.scrollIntoView({block: "center"});
+    var fig = tr.querySelector("button.fig");
+    if (fig) fig.focus({preventScroll: true});
+  });
+})();
+
+// The model page's table comes whole (its form is not the calculator's, which app.js asks for
+// the rows of a block when one is opened): keep every row, so blocks open in place.
+(function () {
+  document.querySelectorAll(".model-page table.layers tr.folded").forEach(function (tr) {
+    tr.classList.remove("folded");  // before app.js drops the folded rows on DOMContentLoaded
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".model-page table.layers tr.group-head[data-lazy]").forEach(function (tr) {
+      delete tr.dataset.lazy;
+    });
+  });
+})();

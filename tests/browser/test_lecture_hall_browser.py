@@ -241,3 +241,48 @@ def test_accessibility_audit_in_projector_mode(base_url: str, browser: Any,
                     for v in aaa["violations"]] == [], path
         finally:
             w.page.context.close()
+
+
+def test_the_inception_diagram_has_four_branches_side_by_side(base_url: str,
+                                                             watched: Watched) -> None:
+    page = watched.page
+    _goto(watched, base_url + "/compare?preset=inception")  # the presets' models need no page
+    _goto(watched, base_url + "/models/googlenet")
+    frame = page.locator('svg.arch-svg g.frame[data-kind="branches"]').first
+    assert "inception_3a" in frame.inner_html()
+    boxes = page.evaluate("""(() => {
+      const frame = document.querySelector('svg.arch-svg g.frame[data-kind="branches"] rect');
+      const f = frame.getBoundingClientRect();
+      const inside = Array.from(document.querySelectorAll('svg.arch-svg a.box-link rect.box'))
+        .map(r => r.getBoundingClientRect())
+        .filter(r => r.left >= f.left && r.right <= f.right && r.top >= f.top && r.bottom <= f.bottom);
+      const top = Math.min(...inside.map(r => r.top));
+      return inside.filter(r => Math.abs(r.top - top) < 1).map(r => [r.left, r.right]);
+    })()""")
+    assert len(boxes) == 4  # one row of four boxes: the branches' first layers
+    lefts = [b[0] for b in boxes]
+    assert lefts == sorted(lefts)
+    assert all(boxes[i][1] <= boxes[i + 1][0] for i in range(3))  # side by side, no overlap
+    _clean(watched)
+
+
+def test_resnet50_diagram_shows_its_stage_counts(base_url: str, watched: Watched) -> None:
+    page = watched.page
+    _goto(watched, base_url + "/models/resnet50")
+    times = page.locator("svg.arch-svg text.times").all_text_contents()
+    assert times == ["x3", "x4", "x6", "x3"]
+    # a box shows its row in the table: the block around it opens, the row is outlined
+    page.locator('svg.arch-svg a[data-arch-row]').nth(5).click()
+    target = page.locator("table.layers tr.arch-target")
+    assert target.count() == 1 and target.is_visible()
+    # a block of the table opens in place (the model page's table comes whole)
+    head = page.locator('table.layers tr.group-head[data-path="res4a"]')
+    inside = page.locator(f'table.layers tr.row[data-in="{head.get_attribute("data-group")}"]')
+    assert inside.count() >= 3 and not inside.first.is_visible()
+    head.locator("button.toggle").click()
+    assert inside.first.is_visible()
+    # the shade switch redraws the diagram by multiply-adds
+    page.select_option('select[name="shade"]', "macs")
+    _wait(watched, "document.querySelector('figure.arch-macs') !== null")
+    assert "shade=macs" in page.url
+    _clean(watched)

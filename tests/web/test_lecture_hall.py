@@ -337,3 +337,18 @@ def test_new_pages_carry_the_security_headers(client: TestClient) -> None:
         response = client.get(path)
         assert response.headers["content-security-policy"].startswith("default-src 'self'")
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+# -- architecture diagram ----------------------------------------------------------------------
+def test_model_page_draws_the_architecture(client: TestClient) -> None:
+    response = client.get("/models/resnet50")
+    diagram = _ctx(response)["diagram"]
+    assert [f.times for f in diagram.frames] == [3, 4, 6, 3]
+    html = response.text
+    assert 'class="arch-svg"' in html and html.count('class="times"') == 4
+    assert '<title id="arch-t">Architecture of ResNet-50' in html
+    for box in diagram.boxes:
+        assert f'data-arch-row="{box.rows[0]}"' in html
+    macs = _ctx(client.get("/models/resnet50", params={"shade": "macs"}))["diagram"]
+    assert macs.metric == "macs" and 'figure class="arch arch-macs"' in client.get(
+        "/models/resnet50", params={"shade": "macs"}).text

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 
 from app import zoo
 from app.engine import Analysis, SpecError
-from app.present import charts, planner
+from app.present import archdiagram, charts, planner
 from app.present.compare import Diff, describe, diff
 from app.web.cells import columns
 from app.web.errors import spec_error_items
@@ -37,7 +37,7 @@ PAIRS: dict[str, str] = {"alexnet": "tv-alexnet", "googlenet": "tv-googlenet",
                          "resnet50": "tv-resnet50", "resnet101": "tv-resnet101",
                          "resnet152": "tv-resnet152"}
 PAIRS |= {tv: paper for paper, tv in PAIRS.items()}
-PLANNER_DEFAULT = {"budget": "5", "unit": "GB"}
+PLANNER_DEFAULT = {"budget": "5", "unit": "GB", "shade": "volume"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +158,8 @@ def model_context(request: Request, model_id: str) -> tuple[dict[str, Any], int]
         "charts": [charts.memory_params(analysis, label), charts.cumulative_macs(analysis, label),
                    charts.rf_growth(analysis, label)],
         "planner": _plan(model_id, form, query),
+        "diagram": archdiagram.diagram(analysis, label,
+                                       "macs" if form["shade"] == "macs" else "volume"),
         "diff": _diff(model_id, form, analysis),
     }
     return context, 200
