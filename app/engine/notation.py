@@ -181,9 +181,43 @@ def _size(word: str, line: int, what: str) -> tuple[int, int]:
     return h, int(m[2]) if m[2] else h
 
 
+_GLUED = re.compile(r"(stride|pad|padding|dilation|groups|kernel|s|p|k|d|g)([0-9][0-9x~]*)")
+_SLASHED = re.compile(r"([0-9]+(?:x[0-9]+)?)/([0-9]+)")
+_COUNT_WORDS = frozenset({"filters", "filter", "neurons", "neuron", "channels", "kernels",
+                          "units", "outputs"})
+
+
+def _normalise(toks: list[str]) -> list[str]:
+    """The shorthand people type: 'stride=2', 's2', 'p1', '7x7/2' (kernel, stride), '10 filters'
+    (the count before the word), and 'filters' as a filler word ('5x5 filters')."""
+    out: list[str] = []
+    for t in toks:
+        if "=" in t and not t.startswith("="):
+            key, _, value = t.partition("=")
+            out += [key, value] if value else [key]
+        elif (m := _GLUED.fullmatch(t)) and not isnum(t):
+            out += [m[1], m[2]]
+        elif m := _SLASHED.fullmatch(t):
+            out += [m[1], "stride", m[2]]
+        else:
+            out.append(t)
+    fixed: list[str] = []
+    for i, t in enumerate(out):
+        if t in _COUNT_WORDS:
+            if fixed and isnum(fixed[-1]) and (len(fixed) < 2 or fixed[-2] != "out"):
+                fixed.insert(len(fixed) - 1, "out")  # '10 filters' -> 'out 10'
+                continue
+            if i + 1 < len(out) and isnum(out[i + 1]):
+                fixed.append("out")  # 'filters 10'
+            continue  # 'filters' as a filler word
+        fixed.append(t)
+    return fixed
+
+
 def _canonical(op: str, toks: list[str], line: int, bracket: str | None,
                soft: list[Issue]) -> Stmt:
     args: dict[str, Any] = {}
+    toks = _normalise(toks)
     i = 0
     while i < len(toks):
         val = toks[i + 1] if i + 1 < len(toks) else None
