@@ -41,7 +41,7 @@ def test_models_page_links_every_model(client: TestClient) -> None:
     for model_id in zoo.model_ids():
         assert f'href="/models/{model_id}"' in html
     years = [int(y) for y in re.findall(r'<h3 id="year-(\d+)">', html)]
-    assert years == sorted(set(s.year for s in zoo.model_summaries()))
+    assert years == sorted({s.year for s in zoo.model_summaries()})
     assert '<link rel="alternate" type="application/json" href="/api/models">' in html
     _no_inline_code(html)
 
@@ -231,7 +231,7 @@ def test_planner_bad_budget_is_named_and_the_page_still_works(client: TestClient
 # -- charts on model pages -------------------------------------------------------------------
 def test_model_page_charts(client: TestClient) -> None:
     response = client.get("/models/vgg16")
-    memory, macs, rf = _ctx(response)["charts"]
+    memory, _macs, _rf = _ctx(response)["charts"]
     assert memory.panels[1].tallest().label == "fc6"
     assert response.text.count('role="img"') == 3
     assert 'class="bar bar-params tallest"' in response.text
