@@ -11,7 +11,15 @@ from starlette.types import ASGIApp
 
 from app.web.errors import install_error_handlers
 from app.web.middleware import BodyLimitMiddleware
-from app.web.routers import api, compare, lecture_pages, models_pages, pages, zoo
+from app.web.routers import (
+    api,
+    compare,
+    lecture_pages,
+    models_pages,
+    pages,
+    shortlinks,
+    zoo,
+)
 from app.web.security import SecurityHeadersMiddleware
 from app.web.settings import Settings
 from app.web.templating import get_templates, make_templates
@@ -44,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     models_pages.register(app)
     app.include_router(compare.router)
     app.include_router(lecture_pages.router)
+    app.include_router(shortlinks.router)
     return app
 
 

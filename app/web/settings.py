@@ -6,6 +6,7 @@ Routes receive it through the :func:`get_settings` dependency, so a test can swa
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from fastapi import Request
@@ -25,6 +26,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = LIMITS.max_body_bytes
     templates_dir: Path = REPO_ROOT / "templates"
     static_dir: Path = REPO_ROOT / "static"
+    #: the short links' SQLite file (app.web.shortlinks), and how many links it keeps at most
+    shortlinks_db: Path = Path(tempfile.gettempdir()) / "archcalc" / "shortlinks.sqlite3"
+    shortlinks_max: int = 10_000
 
 
 def get_settings(request: Request) -> Settings:

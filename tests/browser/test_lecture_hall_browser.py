@@ -3,13 +3,24 @@ lecture, and the modes an instructor runs a class in."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from app import zoo
-from tests.browser.conftest import SCREENSHOTS, Watched, open_page
+from tests.browser.conftest import (
+    REPO_ROOT,
+    SCREENSHOTS,
+    Watched,
+    _free_port,
+    _wait_until_ready,
+    open_page,
+)
 
 #: Chromium logs an error status it was given: the 404 page's, or a 422 shown in place
 NETWORK_STATUS = re.compile(r"^Failed to load resource: the server responded with a status of "
@@ -286,3 +297,57 @@ def test_resnet50_diagram_shows_its_stage_counts(base_url: str, watched: Watched
     _wait(watched, "document.querySelector('figure.arch-macs') !== null")
     assert "shade=macs" in page.url
     _clean(watched)
+
+
+def _server(db: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A uvicorn of its own whose short links live in ``db``."""
+    port = _free_port()
+    env = os.environ | {"ARCHCALC_SHORTLINKS_DB": str(db)}
+    with log.open("ab") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port",
+             str(port), "--log-level", "warning"], cwd=REPO_ROOT, env=env,
+            stdout=subprocess.DEVNULL, stderr=stderr)
+    base = f"http://127.0.0.1:{port}"
+    _wait_until_ready(base, proc, seconds=30)
+    return proc, base
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_short_link_round_trips_exactly_and_survives_a_restart(
+        browser: Any, tmp_path: Path) -> None:
+    db, log = tmp_path / "links.sqlite3", tmp_path / "uvicorn.txt"
+    spec = ("input 64x64x3\n# a comment, kept\nconv1: conv 32 3x3 pad 1; relu\n\n"
+            "  maxpool 2x2 stride 2   \nfc 10\n")
+    proc, base = _server(db, log)
+    w = open_page(browser, 1280, 900)
+    try:
+        _goto(w, f"{base}/?{urlencode({'spec': spec, 'dtype': 'bfloat16'})}")
+        w.page.locator('button[formaction="/s"]').click()
+        link = w.page.locator("#short-link a")
+        link.wait_for()
+        href = str(link.get_attribute("href"))
+        assert re.fullmatch(r"/s/[a-z2-7]{13}", href)
+        _clean(w)
+    finally:
+        w.page.context.close()
+        _stop(proc)
+    proc, base = _server(db, log)  # a restarted server, the same database file
+    w = open_page(browser, 1280, 900)
+    try:
+        _goto(w, base + href)
+        assert w.page.locator("#spec").input_value() == spec
+        assert w.page.locator('select[name="dtype"]').input_value() == "bfloat16"
+        assert w.page.locator(".short-link-banner").is_visible()
+        _clean(w)
+    finally:
+        w.page.context.close()
+        _stop(proc)
