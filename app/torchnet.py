@@ -26,7 +26,7 @@ This is the only module outside the worker that imports torch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -557,7 +557,8 @@ def compare(net: Network, *, aux: bool = False) -> list[str]:
 
     Compares every engine row's output volume (layers and block merges, by name) with the shape
     torch recorded, every name torch saw with the engine's rows, each layer's parameters and
-    multiply-adds, and the totals. Raises what the engine or torch raises when either rejects the network.
+    multiply-adds, and the totals. Raises what the engine or torch raises when either rejects
+    the network.
     """
     from app.engine import analyze_network
     from app.engine.options import make_options
