@@ -22,7 +22,7 @@ from app.examples import BOTTLENECK_INCEPTION, NAIVE_INCEPTION, SINGLE_7X7, STAC
 from app.present import charts
 from app.present.compare import TOTAL_KEYS, BlockTotal, block_totals
 from app.web.errors import spec_error_items
-from app.web.schemas import Options
+from app.web.schemas import RequestOptions
 from app.web.templating import get_templates
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -97,7 +97,7 @@ def compare_context(request: Request) -> tuple[dict[str, Any], int]:
     problems: list[dict[str, Any]] = []
     raw = {k: params[k] for k in ("dtype", "batch", "optimizer") if k in params}
     try:
-        options = Options.model_validate(raw).model_dump(exclude={"aux"})
+        options = RequestOptions.model_validate(raw).model_dump(exclude={"aux"})
     except ValidationError as exc:
         problems += [{"line": 0, "message": f"{'.'.join(map(str, e['loc']))}: {e['msg']}"}
                      for e in exc.errors()]
