@@ -232,7 +232,7 @@ def _panel(name: str, cls: str, rows: Sequence[LayerRow], values: Sequence[int],
     bars = tuple(Bar(r.name, v, megabytes(v) if fmt == "mb" else f"{v:,}",
                      LEFT + i * slot + gap / 2, bottom - (bottom - top) * v / hi,
                      max(slot - gap, 0.5), (bottom - top) * v / hi, cls, r.index)
-                 for i, (r, v) in enumerate(zip(rows, values)))
+                 for i, (r, v) in enumerate(zip(rows, values, strict=True)))
     return Panel(name, cls, top, bottom, bars, _ticks(0, hi, bottom, top, fmt))
 
 
@@ -278,7 +278,7 @@ def cumulative_macs(analysis: Analysis, label: str = "the network") -> LineChart
     for r in analysis.layers:
         running += r.macs
         points.append((r.index, float(running)))
-    half = next((r.name for r, (_, v) in zip(analysis.layers, points)
+    half = next((r.name for r, (_, v) in zip(analysis.layers, points, strict=True)
                  if v * 2 >= running), "")
     desc = (f"{label}: {running:,} multiply-adds per image over {len(points)} rows; half "
             f"of them are done by the end of {half}.")
@@ -362,7 +362,7 @@ def ilsvrc(entries: Sequence[YearEntry], human: float, human_label: str) -> BarC
             "; ".join(f"{e.year} {e.label} {e.top5_error:g}%" for e in entries) +
             f". Human level: {human:g}% ({human_label}).")
     labels = tuple(Tick(b.x + b.width / 2, f"{e.year} {e.label.split(' (')[0].split(',')[0]}")
-                   for b, e in zip(bars, entries))
+                   for b, e in zip(bars, entries, strict=True))
     return BarChart("ILSVRC winners: top-5 error by year", desc, (panel,), marks=(mark,),
                     x_labels=labels)
 

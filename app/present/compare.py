@@ -16,7 +16,8 @@ from app.engine.result import Analysis, LayerRow
 #: the totals a comparison shows, in order: (key, title)
 TOTAL_KEYS: tuple[tuple[str, str], ...] = (
     ("params", "parameters"), ("macs", "MACs"), ("activations", "activations"),
-    ("activation_bytes", "activation memory (bytes)"), ("training_bytes", "training memory (bytes)"),
+    ("activation_bytes", "activation memory (bytes)"),
+    ("training_bytes", "training memory (bytes)"),
     ("depth", "depth"),
 )
 
@@ -154,7 +155,7 @@ def block_totals(analysis: Analysis) -> tuple[BlockTotal, ...]:
             names.append(key)
             groups.append([])
         groups[-1].append(row)
-    return tuple(_block(name, rows) for name, rows in zip(names, groups))
+    return tuple(_block(name, rows) for name, rows in zip(names, groups, strict=True))
 
 
 def _block(name: str, rows: Sequence[LayerRow]) -> BlockTotal:

@@ -266,7 +266,8 @@ def test_the_inception_diagram_has_four_branches_side_by_side(base_url: str,
       const f = frame.getBoundingClientRect();
       const inside = Array.from(document.querySelectorAll('svg.arch-svg a.box-link rect.box'))
         .map(r => r.getBoundingClientRect())
-        .filter(r => r.left >= f.left && r.right <= f.right && r.top >= f.top && r.bottom <= f.bottom);
+        .filter(r => r.left >= f.left && r.right <= f.right
+                     && r.top >= f.top && r.bottom <= f.bottom);
       const top = Math.min(...inside.map(r => r.top));
       return inside.filter(r => Math.abs(r.top - top) < 1).map(r => [r.left, r.right]);
     })()""")

@@ -33,7 +33,8 @@ def test_an_inception_module_has_four_branches_side_by_side(spec: str) -> None:
     for b in firsts:
         assert frame.x <= b.x and b.x + b.w <= frame.x + frame.w
     concat = next(b for b in d.boxes if b.kind == "merge")
-    assert concat.label == "concat" and concat.sub == f"{analysis.output.h}x{analysis.output.w}x{analysis.output.c}"
+    out = analysis.output
+    assert concat.label == "concat" and concat.sub == f"{out.h}x{out.w}x{out.c}"
     assert concat.y > max(b.y for b in d.boxes if b.kind == "layer")
 
 

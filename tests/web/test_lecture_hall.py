@@ -103,7 +103,8 @@ def test_model_page_has_the_table_totals_and_links(client: TestClient) -> None:
     assert '<div id="analysis">' in html and 'id="problems"' in html
     json_url = "/api/models/vgg16?input=224x224x3&dtype=float32&batch=1&optimizer=sgd&aux=false"
     assert ctx["json_url"] == json_url
-    assert f'<link rel="alternate" type="application/json" href="{json_url.replace("&", "&amp;")}">' in html
+    escaped = json_url.replace("&", "&amp;")
+    assert f'<link rel="alternate" type="application/json" href="{escaped}">' in html
     assert "Simonyan and Zisserman" in html
     _no_inline_code(html)
 

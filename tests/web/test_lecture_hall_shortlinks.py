@@ -13,7 +13,8 @@ from app.web.settings import Settings
 from app.web.shortlinks import MAX_BYTES, ShortLinkError, ShortLinkStore, link_id
 
 HX = {"HX-Request": "true"}
-SPEC = "input 32x32x3\nconv1: conv 16 3x3 pad 1   # trailing words kept\nrelu\n\nmaxpool 2x2 stride 2\n"
+SPEC = ("input 32x32x3\nconv1: conv 16 3x3 pad 1   # trailing words kept\nrelu\n\n"
+        "maxpool 2x2 stride 2\n")
 
 
 def _client(db: Path, **settings: Any) -> TestClient:
