@@ -3,7 +3,7 @@
 Pure arithmetic over the engine's totals of a batch-1 analysis (``totals.activation_bytes`` is
 the memory of one image's activations at the analysis' dtype, ``param_bytes`` the weights',
 ``training_bytes - activation_bytes`` the weights, their gradients and the optimizer state).
-The counts follow the engine's conventions ("How we count"): inference holds the weights and
+(Any batch will do: ``activation_bytes`` is divided by it.) The counts follow the engine's conventions ("How we count"): inference holds the weights and
 every activation of the batch; training also the gradients and the optimizer state; no
 framework workspace. The lecture's own way ("5 GB, about 50 images") divides the budget by the
 activations alone; the plan shows that too.
@@ -74,13 +74,13 @@ def _fit(what: str, budget: int, fixed: int, per_image: int, fixed_text: str) ->
 
 
 def plan(analysis: Analysis, amount: str | float | Fraction, unit: str) -> Plan:
-    """How many images fit in ``amount`` ``unit`` of memory, from a batch-1 analysis (its
-    dtype and optimizer are the plan's)."""
-    if analysis.options.batch != 1:
-        raise PlanError(f"plan from a batch-1 analysis, not batch {analysis.options.batch}")
+    """How many images fit in ``amount`` ``unit`` of memory, from an analysis (its dtype and
+    optimizer are the plan's; its batch only scales ``activation_bytes``, which is divided
+    back to one image)."""
     value, total = budget_bytes(amount, unit)
     totals, optimizer = analysis.totals, analysis.options.optimizer
-    per_image = totals.activation_bytes
+    per_image, left = divmod(totals.activation_bytes, analysis.options.batch)
+    assert left == 0, "activation_bytes is activations x bytes per value x batch"
     state = totals.training_bytes - totals.activation_bytes
     copies = "momentum" if optimizer == "sgd" else "two Adam moments"
     return Plan(

@@ -353,3 +353,26 @@ def test_model_page_draws_the_architecture(client: TestClient) -> None:
     macs = _ctx(client.get("/models/resnet50", params={"shade": "macs"}))["diagram"]
     assert macs.metric == "macs" and 'figure class="arch arch-macs"' in client.get(
         "/models/resnet50", params={"shade": "macs"}).text
+
+
+def test_the_calculator_has_the_planner(client: TestClient) -> None:
+    from app.examples import VGG16_NOTES
+
+    response = client.get("/", params={"example": "vgg16", "budget": "5", "unit": "GB",
+                                       "batch": "4"})
+    html = response.text
+    assert 'name="budget"' in html and 'name="unit"' in html and html.count('id="planner"') == 1
+    analysis = engine.analyze(VGG16_NOTES, batch=4)
+    per_image = analysis.totals.activation_bytes // 4
+    # the listing's rows: 24M values on the slide, fewer when summed; at 4 bytes a value
+    assert per_image == analysis.totals.activations * 4
+    assert f"<strong>{5 * 10**9 // per_image:,}</strong> images" in html
+    part = client.get("/", params={"example": "vgg16", "budget": "-2"}, headers=HX)
+    assert part.status_code == 200 and "more than 0" in part.text
+
+
+def test_vgg16_planner_sets_the_lecture_beside_the_computed_answer(client: TestClient) -> None:
+    html = client.get("/models/vgg16").text
+    plan = _ctx(client.get("/models/vgg16"))["planner"]["plan"]
+    assert "about 100 MB an image, so 5 GB holds only about 50 images" in html
+    assert f"so {plan.activations_only.images:,} images in 5 GB" in html

@@ -89,7 +89,7 @@ def signed(value: float) -> str:
 def register(app: FastAPI) -> None:
     """Add the pages, and the gallery to every template (the calculator shows it too)."""
     env = app.state.templates.env
-    env.globals.update(zoo_gallery=gallery)
+    env.globals.update(zoo_gallery=gallery, plan_for=plan_for)
     env.filters.update(describe_row=describe, budget_text=planner.budget_text, signed=signed)
     app.include_router(router)
 
@@ -118,12 +118,13 @@ def _analyse(model_id: str, form: dict[str, Any]) -> tuple[Analysis, ModelQuery]
     return analysis, query
 
 
-def _plan(model_id: str, form: dict[str, Any], query: ModelQuery) -> dict[str, Any]:
-    """The planner's answer (a batch-1 analysis at the page's dtype and optimizer)."""
-    options = query.engine_options() | {"batch": 1}
-    one = zoo.analyze_model(model_id, input=query.volume(), **options)
+def plan_for(analysis: Analysis, params: Mapping[str, str]) -> dict[str, Any]:
+    """The planner's answer for a page's analysis and the ``budget`` and ``unit`` of its URL
+    (the model page and the calculator share it)."""
+    budget = params.get("budget", PLANNER_DEFAULT["budget"])
+    unit = params.get("unit", PLANNER_DEFAULT["unit"])
     try:
-        return {"plan": planner.plan(one, form["budget"], form["unit"]), "error": None}
+        return {"plan": planner.plan(analysis, budget, unit), "error": None}
     except planner.PlanError as exc:
         return {"plan": None, "error": str(exc)}
 
@@ -157,7 +158,7 @@ def model_context(request: Request, model_id: str) -> tuple[dict[str, Any], int]
                                         if k != "input"}),
         "charts": [charts.memory_params(analysis, label), charts.cumulative_macs(analysis, label),
                    charts.rf_growth(analysis, label)],
-        "planner": _plan(model_id, form, query),
+        "planner": plan_for(analysis, form),
         "diagram": archdiagram.diagram(analysis, label,
                                        "macs" if form["shade"] == "macs" else "volume"),
         "diff": _diff(model_id, form, analysis),
