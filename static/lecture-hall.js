@@ -124,6 +124,8 @@
     var step = parseInt(params().get("step") || "0", 10);
     reveal = {cells: cells, step: isNaN(step) ? 0 : Math.max(0, Math.min(cells.length, step))};
     paint();
+    var last = reveal.cells[reveal.step - 1];  // resuming: show where it got to
+    if (last && last.scrollIntoView) last.scrollIntoView({block: "center"});
   }
 
   // -- events ---------------------------------------------------------------------------------
