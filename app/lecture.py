@@ -209,8 +209,8 @@ def row6() -> LectureClaim:
     single = engine.analyze(SINGLE_7X7.format(c=64)).layers[-1]
     steps = "; ".join(f"{r.name}: {r.formulas['rf']}" for r in stacked[1:])
     return claim(6, "Three stacked 3x3 stride-1 convs have the receptive field of one 7x7 conv",
-                 "18:07", [part("receptive field of three 3x3", "7", stacked[-1].rf.size),
-                           part("receptive field of one 7x7", "7", single.rf.size)],
+                 "18:07", [part("receptive field of three 3x3", "7", int(stacked[-1].rf.size)),
+                           part("receptive field of one 7x7", "7", int(single.rf.size))],
                  f"{steps}. One 7x7: {single.formulas['rf']}.")
 
 

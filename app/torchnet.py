@@ -302,7 +302,7 @@ def _convtranspose(layer: Layer, in_place: bool) -> nn.Module:
         _int(layer, "out", 0), _pair(layer, "kh", "kw", 1), stride=_pair(layer, "sh", "sw", 1),
         padding=_pair(layer, "ph", "pw", 0), output_padding=_pair(layer, "oph", "opw", 0),
         groups=_int(layer, "groups", 1), bias=_flag(layer, "bias", True),
-        dilation=_pair(layer, "dh", "dw", 1))
+        dilation=_pair(layer, "dh", "dw", 1))  # type: ignore[arg-type]  # torch takes a pair
 
 
 def _upsample(layer: Layer, in_place: bool) -> nn.Module:

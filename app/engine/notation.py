@@ -86,7 +86,7 @@ def _read_statement(text: str, line: int, soft: list[Issue]) -> Stmt:
     name, body = _split_label(text)
     stmt = _read_body(body, name, line, bracket, soft)
     if bracket is not None and stmt.kind == "layer" and not stmt.args.pop("_bracket_used", False):
-        claims = (Claim("output", bracket),) + claims
+        claims = (Claim("output", bracket), *claims)
     stmt.args.pop("_bracket_used", None)
     stmt.name, stmt.claims = name, claims
     return stmt
@@ -100,7 +100,7 @@ def _take_claims(text: str) -> tuple[str, tuple[Claim, ...]]:
     if not matches:
         return text, ()
     claims = []
-    for m, nxt in zip(matches, matches[1:] + [None]):
+    for m, nxt in zip(matches, [*matches[1:], None], strict=False):
         value = text[m.end(): nxt.start() if nxt else len(text)].strip().rstrip(",;")
         if value:
             claims.append(Claim(CLAIM_KEYS[m.group(1).lower()], value))
@@ -416,7 +416,8 @@ def _slide(words: list[str], label: str, line: int, bracket: str | None) -> Stmt
             return Stmt("layer", op="conv", args=args)
         raise SpecError(f"'{short(body)}': is it a conv or a pool? name it (CONV1:, POOL1:) or "
                         f"use 'conv N KxK stride S'", line)
-    if body in ("normalization layer", "normalization", "norm layer", "local response normalization"):
+    if body in ("normalization layer", "normalization", "norm layer",
+                "local response normalization"):
         return Stmt("layer", op="lrn")
     m = re.fullmatch(r"([0-9]+) neurons?", body)
     if m:
