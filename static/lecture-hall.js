@@ -217,3 +217,35 @@
     });
   });
 })();
+
+// ... and each table row that the diagram draws gets a "diagram" link to its box.
+(function () {
+  function link() {
+    document.querySelectorAll(".model-page table.layers tr.row[data-row]").forEach(function (tr) {
+      var n = tr.getAttribute("data-row");
+      var meta = tr.querySelector(".meta");
+      if (!meta || meta.querySelector("a.to-arch")) return;
+      if (!document.querySelector('svg.arch-svg a[data-arch-row="' + n + '"]')) return;
+      var a = document.createElement("a");
+      a.href = "#arch-title";
+      a.className = "to-arch";
+      a.setAttribute("data-to-arch", n);
+      a.textContent = "diagram";
+      meta.append(" · ", a);
+    });
+  }
+  document.addEventListener("click", function (evt) {
+    var target = evt.target instanceof Element ? evt.target : null;
+    var a = target && target.closest("a[data-to-arch]");
+    if (!a) return;
+    var box = document.querySelector('svg.arch-svg a[data-arch-row="' + a.getAttribute("data-to-arch") + '"]');
+    if (!box) return;
+    evt.preventDefault();
+    document.querySelectorAll("svg.arch-svg a.arch-hit").forEach(function (b) { b.classList.remove("arch-hit"); });
+    box.classList.add("arch-hit");
+    box.scrollIntoView({block: "center", inline: "center"});
+    box.focus({preventScroll: true});
+  });
+  document.addEventListener("DOMContentLoaded", link);
+  document.addEventListener("htmx:afterSettle", link);
+})();

@@ -287,6 +287,9 @@ def test_resnet50_diagram_shows_its_stage_counts(base_url: str, watched: Watched
     page.locator('svg.arch-svg a[data-arch-row]').nth(5).click()
     target = page.locator("table.layers tr.arch-target")
     assert target.count() == 1 and target.is_visible()
+    # and a row shows its box in the diagram
+    page.locator('table.layers tr.row[data-row="1"] a.to-arch').click()
+    assert page.locator('svg.arch-svg a.arch-hit[data-arch-row="1"]').count() == 1
     # a block of the table opens in place (the model page's table comes whole)
     head = page.locator('table.layers tr.group-head[data-path="res4a"]')
     inside = page.locator(f'table.layers tr.row[data-in="{head.get_attribute("data-group")}"]')

@@ -21,6 +21,7 @@ from app.engine import Analysis, SpecError
 from app.examples import BOTTLENECK_INCEPTION, NAIVE_INCEPTION, SINGLE_7X7, STACKED_3X3
 from app.present import charts
 from app.present.compare import TOTAL_KEYS, BlockTotal, block_totals
+from app.web.deps import RunnerDep
 from app.web.errors import spec_error_items
 from app.web.schemas import RequestOptions
 from app.web.templating import get_templates
@@ -121,8 +122,8 @@ def _charts(items: list[Item]) -> list[charts.Chart]:
 
 
 @router.get("/compare", name="compare_page")
-def compare_page(request: Request) -> Response:
+async def compare_page(request: Request, run: RunnerDep) -> Response:
     """Two to four models or specs side by side: totals and per-block subtotals."""
-    context, status = compare_context(request)
+    context, status = await run(compare_context, request)  # bounded, like every analysis
     return get_templates(request).TemplateResponse(request, "compare.html", context,
                                                    status_code=status)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.lecture import LectureClaim, lecture_claims
+from app.web.deps import RunnerDep
 from app.web.templating import get_templates
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -41,9 +42,9 @@ def link_for(c: LectureClaim) -> tuple[str, str]:
 
 
 @router.get("/lecture", name="lecture_page")
-def lecture_page(request: Request) -> Response:
+async def lecture_page(request: Request, run: RunnerDep) -> Response:
     """The lecture's claims, each with the computed figure, its status and its working."""
-    claims = lecture_claims()
+    claims = await run(lecture_claims)
     rows = [(c, link_for(c)) for c in claims]
     counts = {s: sum(c.status == s for c in claims) for s in STATUS}
     return get_templates(request).TemplateResponse(

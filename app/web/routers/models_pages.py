@@ -25,6 +25,7 @@ from app.engine import Analysis, SpecError
 from app.present import archdiagram, charts, planner
 from app.present.compare import Diff, describe, diff
 from app.web.cells import columns
+from app.web.deps import RunnerDep
 from app.web.errors import spec_error_items
 from app.web.routers.zoo import ModelQuery
 from app.web.table import build_table
@@ -180,17 +181,21 @@ def _diff(model_id: str, form: dict[str, Any], analysis: Analysis) -> Diff | Non
     return diff(ours, theirs)
 
 
+def _zoo_charts() -> dict[str, Any]:
+    return {"complexity": complexity_chart(), "ilsvrc": ilsvrc_chart()}
+
+
 @router.get("/models", name="models_page")
-def models_page(request: Request) -> Response:
+async def models_page(request: Request, run: RunnerDep) -> Response:
     """The zoo gallery by year, the complexity chart and the ILSVRC winners."""
-    context = {"complexity": complexity_chart(), "ilsvrc": ilsvrc_chart()}
+    context = await run(_zoo_charts)
     return get_templates(request).TemplateResponse(request, "models.html", context)
 
 
 @router.get("/models/{model_id}", name="model_page")
-def model_page(request: Request, model_id: str) -> Response:
+async def model_page(request: Request, model_id: str, run: RunnerDep) -> Response:
     """One zoo model: its table, charts, planner and what differs from its other build."""
-    context, status = model_context(request, model_id)
+    context, status = await run(model_context, request, model_id)
     name = "partials/_model_result.html" if is_htmx(request) else "model.html"
     response = get_templates(request).TemplateResponse(request, name, context,
                                                        status_code=status)

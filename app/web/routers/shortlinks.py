@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 
 from app import engine
 from app.engine import SpecError
-from app.web.deps import SettingsDep
+from app.web.deps import RunnerDep, SettingsDep
 from app.web.errors import spec_error_items
 from app.web.schemas import AnalyzeQuery
 from app.web.settings import Settings
@@ -68,14 +68,14 @@ def _problem(request: Request, status: int, message: str, limit: str | None) -> 
 
 
 @router.post("/s", name="shortlink_create")
-async def create(request: Request, settings: SettingsDep) -> Response:
+async def create(request: Request, settings: SettingsDep, run: RunnerDep) -> Response:
     """Store the calculator's spec and options; answer with (or redirect to) its short link."""
     body = (await request.body()).decode("utf-8", "replace")
     state = _state(dict(parse_qsl(body, keep_blank_values=True)))
     try:
         AnalyzeQuery.model_validate({k: v for k, v in state.items() if k not in ("flops",
                                                                               "allops")})
-        key = store_for(settings).put(state)
+        key = await run(store_for(settings).put, state)
     except ValidationError as exc:
         first = exc.errors()[0]
         return _problem(request, 422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}", None)
@@ -88,8 +88,12 @@ async def create(request: Request, settings: SettingsDep) -> Response:
 
 
 @router.get("/s/{key}", name="shortlink_page")
-def show(request: Request, key: str, settings: SettingsDep) -> Response:
+async def show(request: Request, key: str, settings: SettingsDep, run: RunnerDep) -> Response:
     """The calculator with exactly the stored spec and options."""
+    return await run(_show, request, key, settings)
+
+
+def _show(request: Request, key: str, settings: Settings) -> Response:
     state = store_for(settings).get(key)
     if state is None:
         raise HTTPException(404, f"no short link '{key}'")
