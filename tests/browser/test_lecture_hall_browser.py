@@ -355,3 +355,22 @@ def test_a_short_link_round_trips_exactly_and_survives_a_restart(
     finally:
         w.page.context.close()
         _stop(proc)
+
+
+def test_print_puts_the_table_totals_and_charts_on_paper(base_url: str,
+                                                        watched: Watched) -> None:
+    page = watched.page
+    _goto(watched, base_url + "/models/resnet50?reveal=params")
+    page.emulate_media(media="print")
+    assert page.locator("#model-form").is_hidden() and page.locator("header.site nav").is_hidden()
+    assert page.locator("#reveal-bar").is_hidden()
+    rows = page.locator("table.layers tr.row")
+    hidden = page.evaluate("Array.from(document.querySelectorAll('table.layers tr.row'))"
+                           ".filter(tr => tr.offsetParent === null).length")
+    assert rows.count() > 50 and hidden == 0  # every row, collapsed blocks included
+    assert page.locator("td.veiled button.fig").first.is_visible()  # nothing veiled on paper
+    assert page.locator("dl.totals").is_visible() and page.locator("svg.chart-svg").count() == 3
+    pdf = page.pdf(format="A4")
+    assert pdf[:4] == b"%PDF" and len(pdf) > 50_000
+    page.emulate_media(media="screen")
+    _clean(watched)
