@@ -218,3 +218,16 @@ def test_resnet_stages() -> None:
     assert stages["res5"].output == "1x1x2048"  # a stage keeps the pool that follows it
     assert math.isclose(stages["res2"].macs, sum(
         r.macs for r in zoo.analyze_model("resnet50").layers if r.block.startswith("res2")))
+
+
+def test_the_geometry_modules_load_no_web_stack() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; import app.present.charts, app.present.archdiagram, "
+            "app.present.planner, app.present.compare; "
+            "print(sorted(m for m in ('fastapi', 'starlette', 'jinja2', 'torch', 'httpx') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
