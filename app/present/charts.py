@@ -185,7 +185,62 @@ class BubbleChart:
     kind: str = "bubbles"
 
 
-Chart = BarChart | LineChart | BubbleChart
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One network's line on an overlaid chart, labelled at its end (not by colour alone)."""
+
+    label: str
+    cls: str
+    points: tuple[tuple[float, float], ...]
+    total: int
+
+    @property
+    def polyline(self) -> str:
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y in self.points)
+
+
+@dataclass(frozen=True, slots=True)
+class OverlayChart:
+    title: str
+    desc: str
+    series: tuple[Series, ...]
+    x_ticks: tuple[Tick, ...]
+    y_ticks: tuple[Tick, ...]
+    x_label: str
+    y_label: str
+    left: float = LEFT
+    right: float = WIDTH - RIGHT - 120  # room for the labels at the lines' ends
+    top: float = TOP
+    bottom: float = HEIGHT - BOTTOM
+    width: int = WIDTH
+    height: int = HEIGHT
+    kind: str = "overlay"
+
+
+Chart = BarChart | LineChart | BubbleChart | OverlayChart
+
+
+def overlay_cumulative_macs(items: Sequence[tuple[str, Analysis]]) -> OverlayChart:
+    """Several networks' cumulative MACs on one chart; x is the share of each network's rows
+    (0 at the input, 1 at the output), so networks of different lengths line up."""
+    right = WIDTH - RIGHT - 120
+    y_hi = max((a.totals.macs for _, a in items), default=1) or 1
+    series = []
+    for n, (name, analysis) in enumerate(items):
+        last = max(len(analysis.layers) - 1, 1)
+        running, points = 0, []
+        for i, r in enumerate(analysis.layers):
+            running += r.macs
+            points.append((_linear(i / last, 0, 1, LEFT, right),
+                           _linear(running, 0, y_hi, HEIGHT - BOTTOM, TOP)))
+        series.append(Series(name, f"s{n % 4}", tuple(points), running))
+    desc = ("Cumulative multiply-adds along each network (x: the share of its layers): " +
+            "; ".join(f"{s.label} {s.total:,}" for s in series) + ".")
+    ticks = tuple(Tick(_linear(v, 0, 1, LEFT, right), f"{v:.0%}")
+                  for v in (0, 0.25, 0.5, 0.75, 1))
+    return OverlayChart("Cumulative MACs, overlaid", desc, tuple(series), ticks,
+                        _ticks(0, y_hi, HEIGHT - BOTTOM, TOP), "share of the network's rows",
+                        "MACs")
 
 
 # -- scales -----------------------------------------------------------------------------------
@@ -368,7 +423,7 @@ def ilsvrc(entries: Sequence[YearEntry], human: float, human_label: str) -> BarC
 
 
 __all__ = [
-    "Bar", "BarChart", "Bubble", "BubbleChart", "Chart", "LineChart", "Mark", "Panel", "Tick",
-    "YearEntry", "ZooPoint", "complexity", "cumulative_macs", "ilsvrc", "memory_params",
-    "nice_step", "rf_growth",
+    "Bar", "BarChart", "Bubble", "BubbleChart", "Chart", "LineChart", "Mark", "OverlayChart",
+    "Panel", "Series", "Tick", "YearEntry", "ZooPoint", "complexity", "cumulative_macs", "ilsvrc",
+    "memory_params", "nice_step", "overlay_cumulative_macs", "rf_growth",
 ]

@@ -1,12 +1,12 @@
 """The batch planner: how many images fit in a memory budget, for inference and for training.
 
-Pure arithmetic over the engine's totals of a batch-1 analysis (``totals.activation_bytes`` is
-the memory of one image's activations at the analysis' dtype, ``param_bytes`` the weights',
-``training_bytes - activation_bytes`` the weights, their gradients and the optimizer state).
-(Any batch will do: ``activation_bytes`` is divided by it.) The counts follow the engine's conventions ("How we count"): inference holds the weights and
-every activation of the batch; training also the gradients and the optimizer state; no
-framework workspace. The lecture's own way ("5 GB, about 50 images") divides the budget by the
-activations alone; the plan shows that too.
+Pure arithmetic over the engine's totals of an analysis (``totals.activation_bytes`` divided by
+its batch is the memory of one image's activations at the analysis' dtype, ``param_bytes`` the
+weights', ``training_bytes - activation_bytes`` the weights, their gradients and the optimizer
+state). The counts follow the engine's conventions ("How we count"): inference holds the
+weights and every activation of the batch; training also the gradients and the optimizer
+state; no framework workspace. The lecture's own way ("5 GB, about 50 images") divides the
+budget by the activations alone; the plan shows that too.
 """
 
 from __future__ import annotations

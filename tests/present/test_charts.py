@@ -231,3 +231,17 @@ def test_the_geometry_modules_load_no_web_stack() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_overlaid_cumulative_macs_end_at_each_total() -> None:
+    models = ["alexnet", "vgg16", "googlenet", "resnet152"]
+    chart = charts.overlay_cumulative_macs([(m, zoo.analyze_model(m)) for m in models])
+    assert [s.label for s in chart.series] == models
+    tallest = max(zoo.analyze_model(m).totals.macs for m in models)
+    for s, m in zip(chart.series, models, strict=True):
+        total = zoo.analyze_model(m).totals.macs
+        assert s.total == total
+        x_end, y_end = s.points[-1]
+        assert x_end == pytest.approx(chart.right) and s.points[0][0] == pytest.approx(chart.left)
+        assert chart.bottom - y_end == pytest.approx((chart.bottom - chart.top) * total / tallest)
+    assert len({s.cls for s in chart.series}) == 4  # each line its own dash pattern

@@ -303,7 +303,7 @@ def test_model_presets(client: TestClient, preset: str, models: list[str]) -> No
     for i in items:
         assert i.analysis.totals == zoo.analyze_model(i.model).totals
         assert sum(b.params for b in i.blocks) == i.analysis.totals.params
-    assert response.text.count('role="img"') == len(models)
+    assert response.text.count('role="img"') == len(models) + 1  # and the overlay
 
 
 def test_compare_items_from_the_url(client: TestClient) -> None:

@@ -118,7 +118,10 @@ def compare_context(request: Request) -> tuple[dict[str, Any], int]:
 
 
 def _charts(items: list[Item]) -> list[charts.Chart]:
-    return [charts.memory_params(i.analysis, i.label) for i in items if i.analysis]
+    """The cumulative MACs of every item on one chart, then each item's memory and params."""
+    pairs = [(i.label, i.analysis) for i in items if i.analysis]
+    overlay: list[charts.Chart] = [charts.overlay_cumulative_macs(pairs)] if pairs else []
+    return overlay + [charts.memory_params(a, label) for label, a in pairs]
 
 
 @router.get("/compare", name="compare_page")
