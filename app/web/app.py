@@ -14,6 +14,7 @@ from app.web.middleware import BodyLimitMiddleware
 from app.web.routers import (
     api,
     compare,
+    diagrams,
     lecture_pages,
     models_pages,
     pages,
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(zoo.router)
     app.include_router(pages.router)
+    app.include_router(diagrams.router)
     models_pages.register(app)
     app.include_router(compare.router)
     app.include_router(lecture_pages.router)
