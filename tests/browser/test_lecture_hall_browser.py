@@ -374,3 +374,14 @@ def test_print_puts_the_table_totals_and_charts_on_paper(base_url: str,
     assert pdf[:4] == b"%PDF" and len(pdf) > 50_000
     page.emulate_media(media="screen")
     _clean(watched)
+
+
+def test_a_model_rows_receptive_field_diagram(base_url: str, watched: Watched) -> None:
+    page = watched.page
+    _goto(watched, base_url + "/models/vgg16?input=64x64x3")
+    row = page.locator('table.layers tr.row[data-row="3"]')  # conv1_2: two 3x3 convs
+    row.locator("button.rf-pick").click()
+    panel = page.locator("#rf-panel")
+    _wait(watched, "document.querySelector('#rf-panel svg') !== null")
+    assert "conv1_2" in panel.inner_text()
+    _clean(watched)

@@ -106,6 +106,9 @@ def test_model_page_has_the_table_totals_and_links(client: TestClient) -> None:
     escaped = json_url.replace("&", "&amp;")
     assert f'<link rel="alternate" type="application/json" href="{escaped}">' in html
     assert "Simonyan and Zisserman" in html
+    # the table's RF-diagram buttons send this model's spec to /rf
+    assert '<form id="calc" class="rf-source" method="get" action="/rf" hidden>' in html
+    assert ctx["rf_spec"] == zoo.model_spec("vgg16") and 'id="rf-panel"' in html
     _no_inline_code(html)
 
 

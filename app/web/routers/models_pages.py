@@ -154,6 +154,8 @@ def model_context(request: Request, model_id: str) -> tuple[dict[str, Any], int]
     label = info.name
     context |= {
         "analysis": analysis, "table": build_table(analysis),
+        "rf_spec": zoo.model_spec(model_id, query.volume()),
+        "rf_options": {k: v for k, v in api_params(form).items() if k != "input"},
         "calc_url": "/?" + urlencode({"spec": zoo.model_spec(model_id, query.volume())}
                                      | {k: v for k, v in api_params(form).items()
                                         if k != "input"}),
