@@ -12,7 +12,17 @@ from starlette.types import ASGIApp
 from app.web.errors import install_error_handlers
 from app.web.middleware import BodyLimitMiddleware, install_openapi_docs
 from app.web.ratelimit import RateLimitMiddleware
-from app.web.routers import api, diagrams, pages, runs, zoo
+from app.web.routers import (
+    api,
+    compare,
+    diagrams,
+    lecture_pages,
+    models_pages,
+    pages,
+    runs,
+    shortlinks,
+    zoo,
+)
 from app.web.security import SecurityHeadersMiddleware
 from app.web.settings import Settings
 from app.web.templating import get_templates, make_templates
@@ -51,6 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(diagrams.router)
     app.include_router(runs.router)
+    models_pages.register(app)
+    app.include_router(compare.router)
+    app.include_router(lecture_pages.router)
+    app.include_router(shortlinks.router)
     return app
 
 
