@@ -411,8 +411,7 @@ def serve(host: Annotated[str, typer.Option()] = "127.0.0.1",
     import uvicorn
 
     if worker_module() is None:
-        say(f"archcalc: the calculator runs without a worker; {ENABLE_WORKER}",
-                  markup=False)
+        say(f"archcalc: the calculator runs without a worker; {ENABLE_WORKER}", stderr=True)
     uvicorn.run("app.main:app", host=host, port=port)
 
 

@@ -406,8 +406,8 @@ class _Gen:
                     continue
                 fresh = fresh or node.kind != "aux"
                 note = f"  # {beside}" if beside else ""
-                code[0] = f"{names.take(node.name)}={code[0]}"
-                code[-1] += f",{note}"
+                code[0] = f"{names.take(node.name)}={code[0]}{note}"
+                code[-1] += ","
                 entries += code
         if all(e.startswith("#") for e in entries):
             return ["nn.Identity()"], flat
@@ -500,8 +500,7 @@ def _top(gen: _Gen, nodes: tuple[Node, ...]) -> _Top:
             top.init.append(f"# {node.name}: an auxiliary classifier, left out (counted and "
                             f"generated only with aux){note}")
             continue
-        code[0] = f"self.{attr} = {code[0]}"
-        code[-1] += note
+        code[0] = f"self.{attr} = {code[0]}{note}"
         top.init += code
         if node.kind == "aux":
             top.forward.append(f"x = self.{attr}(x)  # side output in self.{attr}.output")
