@@ -7,7 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.web.errors import install_error_handlers
 from app.web.middleware import BodyLimitMiddleware
-from app.web.routers import api, pages, zoo
+from app.web.routers import api, exports, pages, zoo
 from app.web.settings import Settings
 from app.web.templating import make_templates
 
@@ -32,5 +32,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     app.include_router(api.router)
     app.include_router(zoo.router)
+    app.include_router(exports.router)
     app.include_router(pages.router)
     return app

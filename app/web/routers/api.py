@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from app import engine
 from app.engine.graph import Volume
 from app.engine.result import Analysis, LayerRow
+from app.export import subject_from_spec
 from app.web.deps import AnalyzeQueryDep
+from app.web.downloads import negotiated
 from app.web.errors import ERROR_RESPONSES
 from app.web.schemas import AnalyzeRequest, LayerRequest
 
@@ -21,9 +24,12 @@ def analyze(body: AnalyzeRequest) -> Analysis:
 
 
 @router.get("/analyze", response_model=Analysis, name="api_analyze_get")
-def analyze_get(query: AnalyzeQueryDep) -> Analysis:
-    """The same analysis with the spec in the query string: the JSON twin of the /analyze page."""
-    return engine.analyze(query.spec, **query.engine_options())
+def analyze_get(query: AnalyzeQueryDep, request: Request) -> Analysis | Response:
+    """The same analysis with the spec in the query string: the JSON twin of the /analyze page
+    (``?format=`` or ``Accept`` may ask for CSV, Markdown, LaTeX or PyTorch code instead)."""
+    exported = negotiated(request, lambda: subject_from_spec(query.spec, "analysis",
+                                                             **query.engine_options()))
+    return exported or engine.analyze(query.spec, **query.engine_options())
 
 
 @router.post("/layer", response_model=LayerRow, name="api_layer")

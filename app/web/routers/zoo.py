@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from app import zoo
 from app.engine import Analysis, Volume
 from app.lecture import LectureClaim, lecture_claims
+from app.web.downloads import model_subject, negotiated
 from app.web.errors import ERROR_RESPONSES
 from app.web.schemas import Options
 
@@ -53,9 +54,15 @@ def models() -> list[zoo.ModelSummary]:
 
 @router.get("/models/{model_id}", response_model=Analysis, name="api_model",
             responses=NOT_FOUND)
-def model(model_id: str, query: Annotated[ModelQuery, Query()]) -> Analysis:
-    """One zoo model's full analysis; ``input=HxWxC`` replaces its input volume."""
-    return zoo.analyze_model(known(model_id), input=query.volume(), **query.engine_options())
+def model(model_id: str, query: Annotated[ModelQuery, Query()],
+          request: Request) -> Analysis | Response:
+    """One zoo model's full analysis; ``input=HxWxC`` replaces its input volume (``?format=`` or
+    ``Accept`` may ask for CSV, Markdown, LaTeX or PyTorch code instead)."""
+    known(model_id)
+    exported = negotiated(request, lambda: model_subject(model_id, query.volume(),
+                                                         query.engine_options()))
+    return exported or zoo.analyze_model(model_id, input=query.volume(),
+                                         **query.engine_options())
 
 
 @router.get("/models/{model_id}/spec", response_class=PlainTextResponse, name="api_model_spec",
