@@ -20,7 +20,6 @@ _SPECIAL = {
 _TABLE_COLUMNS = tuple(c for c in COLUMNS if c.key != "block")
 #: the figures whose working is listed, in this order
 _WORKED = ("h", "w", "c", "weights", "biases", "params", "macs", "activations", "rf")
-_OPERATORS = frozenset("*+-/=")
 
 
 def escape(text: str) -> str:
@@ -29,7 +28,7 @@ def escape(text: str) -> str:
 
 
 def working(text: str) -> str:
-    """One formula's working as LaTeX: typewriter text with a thin space around operators."""
+    """One formula's working as LaTeX: typewriter text, multiplication as a times sign."""
     return r"\texttt{" + escape(text).replace("*", r"$\times$") + "}"
 
 
@@ -60,9 +59,9 @@ def _totals(subject: Subject) -> list[str]:
 
 
 def _worked(row: LayerRow) -> list[tuple[str, str]]:
-    """The figures of a row whose working is more than the number itself."""
+    """The figures of a row whose working is more than the number itself (it has a result)."""
     return [(key, row.formulas[key]) for key in _WORKED
-            if key in row.formulas and _OPERATORS & set(row.formulas[key])]
+            if key in row.formulas and "=" in row.formulas[key]]
 
 
 def _working(subject: Subject) -> list[str]:
@@ -80,7 +79,7 @@ def _working(subject: Subject) -> list[str]:
 def render(subject: Subject) -> str:
     """The analysis as a LaTeX document."""
     conventions = conventions_lines(subject)
-    lines = [f"% {escape(line)}" for line in conventions]
+    lines = [f"% {line}" for line in conventions]
     lines += [r"\documentclass[a4paper]{article}", r"\usepackage[T1]{fontenc}",
               r"\usepackage{booktabs}", r"\usepackage{longtable}",
               r"\setlength{\tabcolsep}{4pt}", r"\begin{document}", r"\footnotesize",
