@@ -128,6 +128,8 @@ def load(target: str, opts: Options, input: str | None = None) -> Loaded:
     where = target
     try:
         volume = zoo.parse_volume(input) if input else None
+        if volume is not None:
+            check_input(volume, 0)
     except SpecError as exc:
         raise Failed([f"--input: {i.message}" for i in exc.issues]) from None
     try:
