@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from app import engine, zoo
 from app.engine import Analysis, LayerRow, Volume
 from app.engine.result import VolumeOut
+from app.present.working import expression_text
 from app.examples import (
     BOTTLENECK_INCEPTION,
     NAIVE_INCEPTION,
@@ -289,7 +290,7 @@ def row11() -> LectureClaim:
 
 # -- rows 12-14: the inception module on 28x28x256 --------------------------------------------
 def _macs_terms(analysis: Analysis) -> str:
-    return " + ".join(r.formulas["macs"].split(" = ")[0] for r in analysis.layers
+    return " + ".join(expression_text(r.working["macs"]) for r in analysis.layers
                       if r.op == "conv")
 
 

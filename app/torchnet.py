@@ -26,7 +26,7 @@ This is the only module outside the worker that imports torch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -419,8 +419,9 @@ def compare(net: Network, *, aux: bool = False) -> list[str]:
     multiply-adds, and the totals. Raises what the engine or torch raises when either rejects the network.
     """
     from app.engine import analyze_network
+    from app.engine.options import make_options
 
-    analysis = analyze_network(net, aux=aux)
+    analysis = analyze_network(net, make_options(aux=aux))
     seen = measure(net, aux=aux)
     torch_shapes: dict[str, Shape] = seen["shapes"]
     out: list[str] = []
@@ -438,7 +439,7 @@ def compare(net: Network, *, aux: bool = False) -> list[str]:
     return out
 
 
-def _compare_costs(rows: list[LayerRow], seen: dict[str, Any]) -> list[str]:
+def _compare_costs(rows: Sequence[LayerRow], seen: dict[str, Any]) -> list[str]:
     """Per layer: the engine's params and macs against what torch holds and counted."""
     out: list[str] = []
     for row in rows:

@@ -5,20 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from app import zoo
-from app.engine.graph import BLOCK_KINDS, LAYER_OPS
+from app.engine.graph import BLOCK_KINDS
 from app.engine.limits import LIMITS
-from app.engine.rules import RULES
+from app.engine.notation import read_statement
+from app.engine.optable import OPS, SPELLINGS, doc_row
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_every_op_has_a_rule_and_a_doc_row() -> None:
-    assert set(RULES) == set(LAYER_OPS)
+def test_every_op_has_its_doc_row_and_every_block_is_documented() -> None:
     doc = (ROOT / "docs" / "spec-language.md").read_text()
-    for op in LAYER_OPS:
-        assert f"`{op}" in doc, op
+    for d in OPS.values():
+        assert doc_row(d) in doc, f"docs/spec-language.md lacks the row of {d.name}: {doc_row(d)}"
     for kind in BLOCK_KINDS:
         assert f"{kind} {{" in doc, kind
+
+
+def test_every_op_example_reads_as_its_op_and_every_spelling_names_it() -> None:
+    for d in OPS.values():
+        stmt = read_statement(d.example, 1)
+        assert (stmt.kind, stmt.op) == ("layer", d.name), d.example
+        for spelling in d.spellings:
+            assert SPELLINGS[spelling] == d.name
+            args = d.example.split(" ", 1)[1] if " " in d.example else ""
+            assert read_statement(f"{spelling} {args}".strip(), 1).op == d.name, spelling
 
 
 def test_every_zoo_id_is_in_the_readme() -> None:

@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from app.engine.claims import check_claims, check_total_claims
-from app.engine.errors import LimitError, SpecError
-from app.engine.graph import Network, Volume
-from app.engine.jsonspec import parse_json_spec
+from app.engine.errors import Issue, LimitError, SpecError, spec_error
+from app.engine.graph import FrozenDict, Network, Volume
+from app.engine.jsonspec import read_json_spec
 from app.engine.limits import LIMITS
-from app.engine.maths import fmt
 from app.engine.notation import read_statement
-from app.engine.ops import make_layer
-from app.engine.parse import LAYER_STEMS, check_input, parse_spec
-from app.engine.result import (
-    DTYPE_BYTES,
-    RF,
-    Analysis,
-    AxisRF,
-    LayerRow,
-    Options,
-    Totals,
-    VolumeOut,
-    WarningOut,
-)
+from app.engine.optable import WEIGHT_OPS, make_layer
+from app.engine.options import OPTIMIZER_STATE, Options, make_options
+from app.engine.parse import LAYER_STEMS, Parsed, capped, check_input, read_spec
+from app.engine.result import RF, Analysis, AxisRF, LayerRow, Totals, VolumeOut, WarningOut
 from app.engine.walk import Walk, state
-
-OPTIMIZER_STATE = {"sgd": 1, "adam": 2}
+from app.engine.working import Term, equals, mul, stated
+from app.present.working import to_text
 
 CONVENTIONS = {
     "macs": "multiply-accumulates of conv and fc layers (the lecture's 'ops'); bias additions, "
@@ -44,7 +35,7 @@ CONVENTIONS = {
                       "momentum, 2 for Adam); workspace and framework overhead not included",
     "rf": "receptive field per axis in input pixels, from size 1, jump 1, start 0 at the input: "
           "size += (k_eff - 1) x jump, jump x= stride; fc, gap and flatten see their whole input; "
-          "at a merge the largest field is kept",
+          "at a merge, the union of the branches' fields (per axis: its size and centre)",
     "depth": "conv and fc layers on the longest path from input to output (auxiliary "
              "classifiers excluded)",
     "rounding": "a non-whole output size is floored, as PyTorch does (ceil-mode pools round up)",
@@ -53,71 +44,84 @@ CONVENTIONS = {
 }
 
 
-def _options(dtype: str, batch: int, optimizer: str, aux: bool) -> Options:
-    if dtype not in DTYPE_BYTES:
-        raise SpecError(f"unknown dtype '{dtype}'; expected one of {', '.join(DTYPE_BYTES)}")
-    if optimizer not in OPTIMIZER_STATE:
-        raise SpecError(f"unknown optimizer '{optimizer}'; expected sgd or adam")
-    if not isinstance(batch, int) or batch < 1:
-        raise SpecError(f"batch must be a whole number of at least 1, got {batch}")
-    if batch > LIMITS.max_batch:
-        raise LimitError("max_batch", f"batch {batch:,} exceeds the limit of "
-                         f"{LIMITS.max_batch:,} (max_batch)")
-    return Options(dtype=dtype, batch=batch, optimizer=optimizer, aux=aux)  # type: ignore[arg-type]
+Spec = str | dict[str, Any] | Network
 
 
-def analyze(spec: str | dict[str, Any] | Network, *, dtype: str = "float32", batch: int = 1,
-            optimizer: str = "sgd", aux: bool = False) -> Analysis:
-    """Parse (text or JSON form) and analyse. Raises SpecError/LimitError on bad input."""
+def analyze(spec: Spec, options: Options | None = None, **option_values: Any) -> Analysis:
+    """Parse (text or JSON form) and analyse. Options are an :class:`Options` or its fields as
+    keywords (``dtype="float16", batch=8``). Raises SpecError/LimitError on bad input."""
+    opts = options if options is not None else make_options(**option_values)
     if isinstance(spec, Network):
-        net = spec
-    elif isinstance(spec, str):
-        net = parse_spec(spec)
+        return analyze_network(spec, opts)
+    if isinstance(spec, str):
+        parsed = read_spec(spec)
     elif isinstance(spec, dict):
-        net = parse_json_spec(spec)
+        parsed = read_json_spec(spec)
     else:
-        raise SpecError("the spec must be text or a JSON object")
-    return analyze_network(net, dtype=dtype, batch=batch, optimizer=optimizer, aux=aux)
+        raise SpecError("the spec must be text or a JSON object", parameter="spec")
+    if not parsed.issues and parsed.network is not None:
+        return analyze_network(parsed.network, opts)
+    raise spec_error(capped([*parsed.issues, *_shape_issues(parsed, opts)]))
 
 
-def analyze_network(net: Network, *, dtype: str = "float32", batch: int = 1,
-                    optimizer: str = "sgd", aux: bool = False) -> Analysis:
-    opts = _options(dtype, batch, optimizer, aux)
-    walk = Walk(aux=aux)
-    walk.rows.append(_input_row(net))
+def _shape_issues(parsed: Parsed, opts: Options) -> list[Issue]:
+    """The shape problems of a spec that has other problems too, as far as they can still be
+    computed: walking the good lines, a problem before the first line left out is real."""
+    if parsed.network is None:
+        return []
+    try:
+        analyze_network(parsed.network, opts)
+    except SpecError as exc:
+        return [i for i in exc.issues if not parsed.dropped or 0 < i.line < parsed.dropped]
+    return []
+
+
+def analyze_network(net: Network, options: Options | None = None,
+                    **option_values: Any) -> Analysis:
+    """Analyse a parsed network; options as in :func:`analyze`."""
+    opts = options if options is not None else make_options(**option_values)
+    walk = Walk(aux=opts.aux, scale=opts.bytes_per_value * opts.batch)
+    walk.rows.append(_input_row(net, walk.scale))
     origin = AxisRF(size=1, jump=1, start=0.0)
     start = state(net.input, (origin, origin), walk.rows[0].output)
     end, depth, expected_depth = walk.seq(net.nodes, start, "", 0, 1.0)
     totals = _totals(walk, depth, expected_depth, opts)
-    warnings = [WarningOut(layer=r.name, line=r.line, message=m)
-                for r in walk.rows for m in r.warnings]
-    bpv = DTYPE_BYTES[opts.dtype]
+    warnings = tuple(WarningOut(layer=r.name, line=r.line, message=m)
+                     for r in walk.rows for m in r.warnings)
     return Analysis(
         input=VolumeOut(h=net.input.h, w=net.input.w, c=net.input.c),
-        output=VolumeOut(h=end.vol.h, w=end.vol.w, c=end.vol.c), layers=walk.rows,
+        output=VolumeOut(h=end.vol.h, w=end.vol.w, c=end.vol.c), layers=tuple(walk.rows),
         totals=totals, warnings=warnings,
-        claims=check_total_claims(net.total_claims, totals, bpv),
+        claims=check_total_claims(net.total_claims, totals, opts.bytes_per_value),
         conventions=CONVENTIONS, options=opts)
 
 
-def _input_row(net: Network) -> LayerRow:
+def _input_row(net: Network, scale: int) -> LayerRow:
     v = net.input
     axis = AxisRF(size=1, jump=1, start=0.0)
+    working = {"h": stated(v.h), "w": stated(v.w), "c": stated(v.c), "weights": stated(0),
+               "biases": stated(0), "params": stated(0), "macs": stated(0),
+               "activations": equals(mul(Term("H", v.h, "input height"),
+                                         Term("W", v.w, "input width"),
+                                         Term("C", v.c, "input channels")), v.size, sep=True),
+               "rf": stated("1x1", note="one pixel")}
+    warnings = ()
+    if v.h <= 4 < v.w == v.c:
+        warnings = (f"input {v.h}x{v.w}x{v.c} looks like C x H x W, PyTorch's order; "
+                    f"archcalc reads H x W x C, so this is {v.h} rows of {v.w} pixels "
+                    f"with {v.c} channels: did you mean {v.w}x{v.c}x{v.h}?",)
     row = LayerRow(
         index=0, name=net.input_name, op="input", line=net.input_line, block="", depth=0,
         survival=None,
         input=VolumeOut(h=v.h, w=v.w, c=v.c), output=VolumeOut(h=v.h, w=v.w, c=v.c),
         weights=0, biases=0, params=0, macs=0, activations=v.size,
-        rf=RF(size=1, jump=1, start=0.0, h=axis, w=axis), attrs={}, warnings=[], claims=[],
-        formulas={"h": str(v.h), "w": str(v.w), "c": str(v.c), "weights": "0", "biases": "0",
-                  "params": "0", "macs": "0",
-                  "activations": f"{v.h}*{v.w}*{v.c} = {fmt(v.size)}", "rf": "1x1 (one pixel)"})
-    if v.h <= 4 < v.w == v.c:
-        row.warnings.append(f"input {v.h}x{v.w}x{v.c} looks like C x H x W, PyTorch's order; "
-                            f"archcalc reads H x W x C, so this is {v.h} rows of {v.w} pixels "
-                            f"with {v.c} channels: did you mean {v.w}x{v.c}x{v.h}?")
+        activation_bytes=v.size * scale,
+        rf=RF(size=1, jump=1, start=0.0, h=axis, w=axis), attrs=FrozenDict(),
+        warnings=warnings, claims=(),
+        formulas=FrozenDict({k: to_text(w) for k, w in working.items()}),
+        working=FrozenDict(working))
     if net.input_claims:
-        row.claims = check_claims(net.input_claims, row)
+        row = replace(row, claims=check_claims(net.input_claims, row))
     return row
 
 
@@ -127,7 +131,7 @@ def _totals(walk: Walk, depth: int, expected_depth: float, opts: Options) -> Tot
     biases = sum(r.biases for r in rows)
     macs = sum(r.macs for r in rows)
     acts = sum(r.activations for r in rows)
-    bpv = DTYPE_BYTES[opts.dtype]
+    bpv = opts.bytes_per_value
     params = weights + biases
     stochastic = any(r.survival is not None for r in rows)
     values = {
@@ -136,7 +140,7 @@ def _totals(walk: Walk, depth: int, expected_depth: float, opts: Options) -> Tot
         "param_bytes": params * bpv,
         "training_bytes": acts * bpv * opts.batch
         + params * bpv * (2 + OPTIMIZER_STATE[opts.optimizer]),
-        "depth": depth, "weight_layers": sum(r.op in ("conv", "fc") for r in rows),
+        "depth": depth, "weight_layers": sum(r.op in WEIGHT_OPS for r in rows),
     }
     for key, value in values.items():
         if value > LIMITS.max_total:
@@ -165,16 +169,18 @@ def _crossing(rows: list[LayerRow], key: str, total: int) -> LayerRow:
     return rows[-1]
 
 
-def analyze_layer(layer: str, input: Volume, *, dtype: str = "float32", batch: int = 1,
-                  optimizer: str = "sgd") -> LayerRow:
+def analyze_layer(layer: str, input: Volume, options: Options | None = None,
+                  **option_values: Any) -> LayerRow:
     """One layer line (no blocks) applied to ``input``: the same row format as analyze()."""
+    opts = options if options is not None else make_options(**option_values)
     if any(ch in layer for ch in "{};\n"):
-        raise SpecError("a single layer takes no blocks, ';' or line breaks", 1)
+        raise SpecError("a single layer takes no blocks, ';' or line breaks", 1,
+                        parameter="layer")
     stmt = read_statement(layer, 1)
     if stmt.kind != "layer":
-        raise SpecError("expected a layer such as 'conv 96 11x11 stride 4'", 1)
-    check_input(input, 1)
+        raise SpecError("expected a layer such as 'conv 96 11x11 stride 4'", 1, parameter="layer")
+    check_input(input, 0, parameter="input")
     name = stmt.name or f"{LAYER_STEMS.get(stmt.op, stmt.op)}1"
     node = make_layer(stmt.op, dict(stmt.args), name, 1, stmt.claims)
     net = Network(input, (node,))
-    return analyze_network(net, dtype=dtype, batch=batch, optimizer=optimizer).layers[1]
+    return analyze_network(net, opts).layers[1]

@@ -13,16 +13,17 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from app.engine.errors import isnum
 from app.engine.graph import Claim
 from app.engine.maths import fmt
 from app.engine.result import ClaimResult, LayerRow, Totals
 
 _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9, "t": 10**12}
 _BINARY = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
-_NUMBER = re.compile(r"^~?\s*(?P<mant>\d[\d,]*(?:\.\d+)?|\.\d+)\s*(?P<suf>[kmgt]|bn?)?\s*"
+_NUMBER = re.compile(r"^~?\s*(?P<mant>[0-9][0-9,]*(?:\.[0-9]+)?|\.[0-9]+)\s*(?P<suf>[kmgt]|bn?)?\s*"
                      r"(?P<unit>i?b(?:ytes?)?)?\s*(?:values|parameters|params|ops|/\s*image)?$", re.IGNORECASE)
 MAX_EXPR = 200  # characters; a longer "product" is not something a student wrote by hand
-_EXPR = re.compile(r"^[\d\s*x×+\-/().,]+$", re.IGNORECASE)
+_EXPR = re.compile(r"^[0-9\s*x×+\-/().,]+$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ def _read_expr(part: str) -> Reading | None:
 
 def _evaluate(expr: str) -> Fraction:
     """Evaluate + - * / and parentheses over integers exactly (no eval())."""
-    tokens = re.findall(r"\d+|[-+*/()]", expr)
+    tokens = re.findall(r"[0-9]+|[-+*/()]", expr)
     if "".join(tokens) != re.sub(r"\s+", "", expr):
         raise ValueError(expr)
     pos = 0
@@ -94,7 +95,7 @@ def _evaluate(expr: str) -> Fraction:
             return v
         if tok == "-":
             return -atom()
-        if not tok.isdigit():
+        if not isnum(tok):
             raise ValueError(expr)
         return Fraction(int(tok))
 
@@ -168,7 +169,7 @@ def _right(readings: list[Reading], value: int, what: str) -> str:
 def _output_claim(text: str, row: LayerRow) -> ClaimResult:
     out = row.output
     computed = f"{out.h}x{out.w}x{out.c}"
-    dims = [int(d) for d in re.findall(r"\d+", text.replace(",", ""))]
+    dims = [int(d) for d in re.findall(r"[0-9]+", text.replace(",", ""))]
     if len(dims) == 3:
         ok = dims == [out.h, out.w, out.c]
     elif len(dims) == 2:
@@ -183,14 +184,9 @@ def _output_claim(text: str, row: LayerRow) -> ClaimResult:
                        explanation=("right: " if ok else f"wrong: the output is {computed}; ") + why)
 
 
-def check_claims(claims: tuple[Claim, ...], row: LayerRow) -> list[ClaimResult]:
-    results: list[ClaimResult] = []
-    for c in claims:
-        if c.field == "output":
-            results.append(_output_claim(c.text, row))
-            continue
-        results.append(_judge(c.field, c.text, _row_candidates(c.field, row)))
-    return results
+def check_claims(claims: tuple[Claim, ...], row: LayerRow) -> tuple[ClaimResult, ...]:
+    return tuple(_output_claim(c.text, row) if c.field == "output"
+                 else _judge(c.field, c.text, _row_candidates(c.field, row)) for c in claims)
 
 
 def _row_candidates(field: str, row: LayerRow) -> list[tuple[int, str]]:
@@ -215,7 +211,7 @@ def _row_candidates(field: str, row: LayerRow) -> list[tuple[int, str]]:
 
 
 def check_total_claims(claims: tuple[Claim, ...], totals: Totals,
-                       bytes_per_value: int) -> list[ClaimResult]:
+                       bytes_per_value: int) -> tuple[ClaimResult, ...]:
     results: list[ClaimResult] = []
     for c in claims:
         if c.field == "activation_bytes":
@@ -229,4 +225,4 @@ def check_total_claims(claims: tuple[Claim, ...], totals: Totals,
             value = int(getattr(totals, c.field))
             cands = [(value, f"total {c.field}: the sum of the per-layer rows")]
         results.append(_judge(c.field, c.text, cands))
-    return results
+    return tuple(results)

@@ -1,6 +1,6 @@
 """Errors the engine raises. The web layer turns them into 422 responses.
 
-    SpecError                 a spec that cannot be analysed; carries one or more issues
+    SpecError                 a spec that cannot be analysed; carries every issue found
      +-- LimitError           a size limit was exceeded (checked before any work)
 
 Each :class:`Issue` names the line (1-based; 0 when the problem is not tied to a line) and says
@@ -9,12 +9,30 @@ what is wrong and, where possible, how to fix it.
 
 from __future__ import annotations
 
+import difflib
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def short(text: str, most: int = 60) -> str:
-    """Quote user text in a message without echoing a 64 KiB line back."""
+    """Quote user text in a message without echoing a 64 KiB line back (and without a lone
+    surrogate, which no encoder can write)."""
+    text = _SURROGATES.sub("\ufffd", text)
     return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def isnum(text: str) -> bool:
+    """A whole number written in ASCII digits (``str.isdigit`` also accepts ``²``)."""
+    return text.isascii() and text.isdigit()
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """"; did you mean `stride`?" for a near miss, else ""."""
+    close = difflib.get_close_matches(word.lower(), list(choices), n=1, cutoff=0.7)
+    return f"; did you mean `{close[0]}`?" if close else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +42,8 @@ class Issue:
     layer: str | None = None
     #: the request parameter at fault (``input``, ``batch``), when it is not a line of the spec
     parameter: str | None = None
+    #: the limit exceeded (``max_layers``), when the problem is one
+    limit: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"line": self.line, "message": self.message}
@@ -31,6 +51,8 @@ class Issue:
             out["layer"] = self.layer
         if self.parameter is not None:
             out["parameter"] = self.parameter
+        if self.limit is not None:
+            out["limit"] = self.limit
         return out
 
 
@@ -44,6 +66,8 @@ class SpecError(ValueError):
         elif isinstance(issues, Issue):
             issues = [issues]
         self.issues: list[Issue] = issues
+        #: the limit exceeded, when one of the problems is a limit
+        self.limit: str | None = next((i.limit for i in issues if i.limit), None)
         super().__init__("; ".join(f"line {i.line}: {i.message}" for i in issues))
 
 
@@ -51,5 +75,12 @@ class LimitError(SpecError):
     """A size limit was exceeded; ``limit`` names it (e.g. ``max_layers``)."""
 
     def __init__(self, limit: str, message: str, line: int = 0, parameter: str | None = None):
-        self.limit = limit
-        super().__init__([Issue(line, message, parameter=parameter)])
+        super().__init__([Issue(line, message, parameter=parameter, limit=limit)])
+
+
+def spec_error(issues: list[Issue]) -> SpecError:
+    """One error carrying every problem: a LimitError when one of them is a limit."""
+    error = SpecError(issues)
+    if error.limit is not None:
+        error.__class__ = LimitError
+    return error

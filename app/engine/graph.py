@@ -4,24 +4,13 @@ A spec (text or JSON) becomes a :class:`Network`: an input volume and a sequence
 nodes. A node is either a :class:`Layer` (one op with its attributes) or a
 :class:`Block` (a merge of sub-sequences: concat, residual, join, dense, aux).
 ``repeat`` is expanded by the parser, so neither the engine walk nor the torch
-builder ever sees it.
+builder ever sees it. Every value here is immutable: layers are named tuples whose
+attributes are read-only mappings, blocks and networks frozen dataclasses of tuples.
 
-Attribute names per op (all ints unless noted; see ``docs/spec-language.md``):
-
-=================  ==========================================================
-op                 attrs
-=================  ==========================================================
-conv               out, kh, kw, sh, sw, ph, pw, dh, dw, groups, bias (bool),
-                   same (bool: padding chosen so that output = input, stride 1)
-maxpool, avgpool   kh, kw, sh, sw, ph, pw, ceil (bool)
-adaptiveavgpool    oh, ow
-gap                (none) global average pool to 1x1xC
-fc                 out, bias (bool)
-dropout            p (float)
-lrn                size
-padchannels        out  (zero-pads channels up to ``out``; parameter-free)
-relu, tanh, sigmoid, bn, softmax, flatten   (none)
-=================  ==========================================================
+The ops, their spellings and their attributes are listed once, in ``app.engine.optable``.
+Attribute names (all ints unless noted): conv: out, kh, kw, sh, sw, ph, pw, dh, dw, groups,
+bias (bool), same (bool); maxpool/avgpool: kh, kw, sh, sw, ph, pw, (dh, dw), ceil (bool);
+adaptiveavgpool: oh, ow; fc: out, bias; dropout: p (float); lrn: size; padchannels: out.
 
 Block kinds: ``concat`` (branches concatenated along depth; an empty branch is
 the identity), ``dense`` (one branch: concat(x, body(x))), ``residual``
@@ -33,22 +22,41 @@ leaves the network; the main tensor passes through unchanged).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 AttrValue = int | float | bool | str
 
-#: ops that modify their input in place and so add no activation memory
-IN_PLACE_OPS = frozenset({"relu", "dropout"})
-#: ops that return a view of their input (no new values)
-VIEW_OPS = frozenset({"flatten"})
-#: ops with learnable parameters whose multiply-adds are counted
-WEIGHT_OPS = frozenset({"conv", "fc"})
-LAYER_OPS = (
-    "conv", "maxpool", "avgpool", "adaptiveavgpool", "gap", "fc", "relu", "tanh",
-    "sigmoid", "bn", "lrn", "dropout", "softmax", "flatten", "padchannels",
-)
 BLOCK_KINDS = ("concat", "dense", "residual", "join", "aux")
+#: words that open a block in the text form
+BLOCK_WORDS = (*BLOCK_KINDS, "repeat", "branch", "shortcut")
+
+
+class FrozenDict(dict[str, Any]):
+    """A dict that refuses every change: the read-only mapping of results and layers.
+
+    A dict subclass (rather than ``types.MappingProxyType``) so that pydantic and ``json``
+    serialise it as an object with no conversion.
+    """
+
+    __slots__ = ()
+
+    def _read_only(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("archcalc results and layers are read only; build a new value instead")
+
+    __setitem__ = __delitem__ = _read_only
+    clear = pop = popitem = setdefault = update = __ior__ = _read_only  # type: ignore[assignment]
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))
+
+
+EMPTY: FrozenDict = FrozenDict()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +75,13 @@ class Claim:
 
 class Layer(NamedTuple):
     """One op with its attributes. A named tuple: a ResNet-152 spec expands to 465 of them,
-    and a tuple is the cheapest immutable record Python builds. ``attrs`` is never mutated
-    (the parser shares one dict among equal layers)."""
+    and a tuple is the cheapest immutable record Python builds. ``attrs`` is read only (the
+    parser shares one mapping among equal layers)."""
 
     op: str
     name: str
     line: int
-    attrs: dict[str, AttrValue] = {}  # noqa: RUF012 - read only, shared by design
+    attrs: Mapping[str, AttrValue] = EMPTY
     claims: tuple[Claim, ...] = ()
 
     def get(self, key: str, default: AttrValue = 0) -> AttrValue:
@@ -105,6 +113,16 @@ class Volume(NamedTuple):
     @property
     def size(self) -> int:
         return self.h * self.w * self.c
+
+
+_VOLUME = re.compile(r"\s*([0-9]{1,18})\s*[xX×*]\s*([0-9]{1,18})\s*[xX×*]\s*([0-9]{1,18})\s*")
+
+
+def parse_volume(text: str) -> Volume | None:
+    """``"227x227x3"`` (also ``227 x 227 x 3``, ``×`` or ``*``) -> Volume; None if it is not one.
+    Only ASCII digits count: ``int()`` reads ``²`` but a size is never written so."""
+    m = _VOLUME.fullmatch(text)
+    return Volume(int(m[1]), int(m[2]), int(m[3])) if m else None
 
 
 @dataclass(frozen=True, slots=True)

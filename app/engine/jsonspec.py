@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from app.engine.errors import LimitError, SpecError
+from app.engine.errors import Issue, LimitError, SpecError, isnum, short, suggest
 from app.engine.graph import Claim, Network, Volume
 from app.engine.limits import LIMITS
 from app.engine.notation import CANONICAL, CLAIM_KEYS, Stmt
-from app.engine.parse import Raw, _Builder, _count
+from app.engine.parse import Parsed, Raw, _network, build
 
 _PAIR_KEYS = ("kernel", "stride", "pad", "dilation")
 _BLOCKS = ("concat", "join", "residual", "dense", "aux", "repeat")
@@ -20,6 +21,8 @@ _BLOCKS = ("concat", "join", "residual", "dense", "aux", "repeat")
 class _Reader:
     def __init__(self) -> None:
         self.line = 0
+        self.issues: list[Issue] = []
+        self.drops: list[int] = []
 
     def seq(self, items: Any, level: int, where: str) -> list[Raw]:
         if not isinstance(items, list):
@@ -27,7 +30,17 @@ class _Reader:
         if level > LIMITS.max_nesting:
             raise LimitError("max_nesting", f"blocks are nested more than "
                              f"{LIMITS.max_nesting} deep", self.line)
-        return [self.node(item, level) for item in items]
+        out = []
+        for item in items:
+            try:
+                out.append(self.node(item, level))
+            except LimitError:
+                raise
+            except SpecError as exc:  # report it, leave the entry out, read on
+                self.issues.extend(exc.issues)
+                self.drops.extend(i.line for i in exc.issues)
+                out.append(Raw(self.line, kind="skip"))
+        return out
 
     def node(self, item: Any, level: int) -> Raw:
         self.line += 1
@@ -42,7 +55,7 @@ class _Reader:
             return self.block(op, item, name, line, level + 1)
         canonical = CANONICAL.get(op)
         if canonical is None:
-            raise SpecError(f"unknown op '{op}'", line)
+            raise SpecError(f"unknown op '{short(op)}'{suggest(op, [*CANONICAL, *_BLOCKS])}", line)
         args = {k: _arg(k, v, line) for k, v in item.items()
                 if k not in ("op", "name", "claims")}
         return Raw(line, stmt=Stmt("layer", op=canonical, args=args, name=name,
@@ -83,15 +96,15 @@ def _arg(key: str, value: Any, line: int) -> Any:
             return (value, value)
         if isinstance(value, str) and "x" in value.lower():
             parts = value.lower().split("x")
-            if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
+            if len(parts) == 2 and all(isnum(p.strip()) for p in parts):
                 return (int(parts[0]), int(parts[1]))
         if (isinstance(value, list) and len(value) == 2
                 and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
             return (value[0], value[1])
-        raise SpecError(f"'{key}' must be a whole number or [h, w], got {value!r}", line)
+        raise SpecError(f"'{key}' must be a whole number or [h, w], got {short(repr(value))}", line)
     if key in ("out", "groups", "size"):
         if not isinstance(value, int) or isinstance(value, bool):
-            raise SpecError(f"'{key}' must be a whole number, got {value!r}", line)
+            raise SpecError(f"'{key}' must be a whole number, got {short(repr(value))}", line)
         return value
     if key in ("bias", "ceil"):
         if not isinstance(value, bool):
@@ -100,8 +113,14 @@ def _arg(key: str, value: Any, line: int) -> Any:
     if key == "p":
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise SpecError("'p' must be a number", line)
-        return float(value)
-    raise SpecError(f"unknown key '{key}'", line)
+        try:
+            p = float(value)
+        except OverflowError:
+            p = math.inf
+        if not math.isfinite(p):
+            raise SpecError("'p' must be a probability in [0, 1)", line)
+        return p
+    raise SpecError(f"unknown key '{short(key)}'", line)
 
 
 def _claims(obj: Any, line: int) -> tuple[Claim, ...]:
@@ -112,7 +131,7 @@ def _claims(obj: Any, line: int) -> tuple[Claim, ...]:
     out = []
     for k, v in obj.items():
         if k.lower() not in CLAIM_KEYS:
-            raise SpecError(f"unknown claim '{k}'", line)
+            raise SpecError(f"unknown claim '{short(k)}'", line)
         out.append(Claim(CLAIM_KEYS[k.lower()], str(v)))
     return tuple(out)
 
@@ -121,25 +140,36 @@ def _input(obj: Any) -> Volume:
     if isinstance(obj, dict):
         vals = [obj.get(k) for k in ("h", "w", "c")]
     elif isinstance(obj, str):
-        vals = [int(p) if p.strip().isdigit() else None for p in obj.lower().split("x")]
+        vals = [int(p) if isnum(p.strip()) and len(p.strip()) < 19 else None
+                for p in obj.lower().split("x")]
     elif isinstance(obj, list):
         vals = list(obj)
     else:
         vals = []
     if len(vals) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
-        raise SpecError("'input' must be {\"h\": H, \"w\": W, \"c\": C}, [H, W, C] or 'HxWxC'", 0)
+        raise SpecError("'input' must be {\"h\": H, \"w\": W, \"c\": C}, [H, W, C] or 'HxWxC'", 0,
+                        parameter="spec")
     return Volume(*vals)  # type: ignore[arg-type]
 
 
-def parse_json_spec(obj: dict[str, Any]) -> Network:
+def read_json_spec(obj: dict[str, Any]) -> Parsed:
+    """The JSON form read as far as it can be, every problem collected."""
     if not isinstance(obj, dict):
-        raise SpecError("a JSON spec must be an object with 'input' and 'layers'")
+        raise SpecError("a JSON spec must be an object with 'input' and 'layers'",
+                        parameter="spec")
     if "input" not in obj:
-        raise SpecError("no input: give 'input': {\"h\": 227, \"w\": 227, \"c\": 3}", 0)
+        raise SpecError("no input: give 'input': {\"h\": 227, \"w\": 227, \"c\": 3}", 0,
+                        parameter="spec")
     vol = _input(obj["input"])
-    raws = [Raw(0, stmt=Stmt("input", volume=vol))]
-    raws += _Reader().seq(obj.get("layers", []), 0, "'layers'")
-    if _count(raws) > LIMITS.max_layers:
-        raise LimitError("max_layers", f"the spec expands to more than {LIMITS.max_layers:,} "
-                         f"layers (repeat counts multiply)")
-    return _Builder().network(raws)
+    for big in vol:
+        if big > 2**53:
+            raise SpecError("'input' sizes must be at most 2^53", 0, parameter="spec")
+    reader = _Reader()
+    raws = [Raw(0, stmt=Stmt("input", volume=vol)), *reader.seq(obj.get("layers", []), 0,
+                                                                "'layers'")]
+    return build(raws, reader.issues, reader.drops)
+
+
+def parse_json_spec(obj: dict[str, Any]) -> Network:
+    """The JSON form -> Network; SpecError listing every problem."""
+    return _network(read_json_spec(obj))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from app.engine.working import Equation, Group, Num, Term, Working, add, div, mul, sub
+
 
 def fmt(n: int) -> str:
     """1234567 -> '1,234,567' (formulas are data shown verbatim, so they carry separators)."""
@@ -37,24 +39,35 @@ class OutLen:
         """(n + 2p - k_eff)/s + 1, before rounding."""
         return Fraction(self.n + 2 * self.p - k_eff(self.k, self.d), self.s) + 1
 
-    def formula(self) -> str:
+    def working(self, axis: str) -> Working:
+        """``(n - k_eff + 2*p)/s + 1 = out`` with each term named for ``axis`` ("H" or "W")."""
+        a = axis.lower()
         ke = k_eff(self.k, self.d)
-        text = f"({self.n} - {ke} + 2*{self.p})/{self.s} + 1"
-        if self.whole:
-            text += f" = {self.value}"
-        else:
-            how = "rounded up (ceil mode)" if self.ceil else "floored"
-            text += f" = {_show_fraction(self.exact)}, {how} to {self.value}"
+        kernel = Term(f"K_{a}", ke, f"kernel {_AXIS[axis]}" + (" (dilated)" if self.d != 1
+                                                                else ""))
+        expr = add(div(Group(add(sub(Term(f"{axis}_in", self.n, f"input {_AXIS[axis]}"), kernel),
+                                 mul(Num(2), Term(f"P_{a}", self.p, f"padding ({_AXIS[axis]})")))),
+                       Term(f"S_{a}", self.s, f"stride ({_AXIS[axis]})")), Num(1))
+        aside: Equation | str = ""
         if self.d != 1:
-            text += f"  [k_eff = {self.d}*({self.k} - 1) + 1 = {ke}]"
-        return text
+            raw = Term(f"K_{a}", self.k, f"kernel {_AXIS[axis]}")
+            aside = Equation(add(mul(Term("D", self.d, "dilation"), Group(sub(raw, Num(1)))),
+                                 Num(1)), ke, label="k_eff =")
+        if self.whole:
+            return Working((Equation(expr, self.value, aside=aside),))
+        how = "rounded up (ceil mode)" if self.ceil else "floored"
+        return Working((Equation(expr, self.exact, rounded=self.value, rounding=how,
+                                 aside=aside),))
 
 
-def _show_fraction(x: Fraction) -> str:
+_AXIS = {"H": "height", "W": "width"}
+
+
+def show_fraction(x: Fraction) -> str:
+    """54.25; a whole value without decimals."""
     if x.denominator == 1:
         return str(x.numerator)
-    dec = float(x)
-    return f"{dec:.4f}".rstrip("0").rstrip(".")
+    return f"{float(x):.4f}".rstrip("0").rstrip(".")
 
 
 def window_out_len(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> OutLen:

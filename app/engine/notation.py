@@ -11,21 +11,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.engine.errors import SpecError, short
-from app.engine.graph import Claim, Volume
+from app.engine.errors import Issue, SpecError, isnum, short, suggest
+from app.engine.graph import BLOCK_WORDS, Claim, Volume
+from app.engine.optable import FLAGS, KEYWORDS, LAYER_OPS, OPS, SPELLINGS
 
-CANONICAL = {
-    "conv": "conv", "convolution": "conv", "conv2d": "conv",
-    "maxpool": "maxpool", "max_pool": "maxpool", "maxpool2d": "maxpool",
-    "avgpool": "avgpool", "avg_pool": "avgpool", "avgpool2d": "avgpool",
-    "adaptiveavgpool": "adaptiveavgpool", "adaptive_avgpool": "adaptiveavgpool",
-    "gap": "gap", "globalavgpool": "gap", "global_avgpool": "gap",
-    "fc": "fc", "linear": "fc", "dense_layer": "fc",
-    "relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid",
-    "bn": "bn", "batchnorm": "bn", "batchnorm2d": "bn",
-    "lrn": "lrn", "norm": "lrn", "dropout": "dropout", "softmax": "softmax", "soft-max": "softmax",
-    "flatten": "flatten", "padchannels": "padchannels", "pool": "maxpool", "dense": "fc",
-}
+#: every spelling of every op (from the op table) -> the op
+CANONICAL = SPELLINGS
 #: two-word spellings, read as one op when arguments follow ("max pool 3x3 stride 2"); alone,
 #: "avg pool" is the slides' global average pool
 _TWO_WORDS = {("max", "pool"): "maxpool", ("avg", "pool"): "avgpool",
@@ -37,10 +28,13 @@ CLAIM_KEYS = {
     "ops": "macs", "flops": "flops", "output": "output", "rf": "rf",
 }
 _CLAIM_RE = re.compile(r"\b(" + "|".join(CLAIM_KEYS) + r")\s*:\s*", re.IGNORECASE)
-_BRACKET_RE = re.compile(r"\[\s*(\d[\d\s,]*(?:[x×*]\s*\d+\s*){0,2})\]", re.IGNORECASE)
+#: a bracket of at most 80 characters (bounded, so a line of many '[' stays linear to scan),
+#: whose inside is then read by _BRACKET_INSIDE
+_BRACKET_RE = re.compile(r"\[([^\[\]]{1,80})\]")
+_BRACKET_INSIDE = re.compile(r"\s*([0-9][0-9\s,]*(?:[x×*]\s*[0-9]+\s*){0,2})", re.IGNORECASE)
 _WORD_SPLIT = re.compile(r"[\s,]+")
-_SIZE_RE = re.compile(r"^(\d+)(?:[x×*](\d+))?$")
-_VOL_RE = re.compile(r"^(\d+)\s*[x×*]\s*(\d+)\s*[x×*]\s*(\d+)$")
+_SIZE_RE = re.compile(r"^([0-9]+)(?:[x×*]([0-9]+))?$")
+_VOL_RE = re.compile(r"^([0-9]+)\s*[x×*]\s*([0-9]+)\s*[x×*]\s*([0-9]+)$")
 
 
 @dataclass(slots=True)
@@ -53,8 +47,21 @@ class Stmt:
     volume: Volume | None = None
 
 
-def read_statement(text: str, line: int) -> Stmt:
-    """Parse one statement (no braces) into a Stmt, or raise SpecError naming the line."""
+def read_statement(text: str, line: int, soft: list[Issue] | None = None) -> Stmt:
+    """Parse one statement (no braces) into a Stmt, or raise SpecError naming the line.
+
+    A problem that still leaves a best reading (a misspelt option, ``strid 2``) is appended to
+    ``soft`` and the reading returned, so the shapes after it can still be worked out; without
+    ``soft`` it is raised."""
+    issues: list[Issue] = [] if soft is None else soft
+    before = len(issues)
+    stmt = _read_statement(text, line, issues)
+    if soft is None and len(issues) > before:
+        raise SpecError(issues[before:])
+    return stmt
+
+
+def _read_statement(text: str, line: int, soft: list[Issue]) -> Stmt:
     low = text.strip().lower()
     if low.startswith("total"):
         return _total(text, line)
@@ -63,7 +70,7 @@ def read_statement(text: str, line: int) -> Stmt:
     text, claims = _take_claims(text)
     bracket, text = _take_bracket(text)
     name, body = _split_label(text)
-    stmt = _read_body(body, name, line, bracket)
+    stmt = _read_body(body, name, line, bracket, soft)
     if bracket is not None and stmt.kind == "layer" and not stmt.args.pop("_bracket_used", False):
         claims = (Claim("output", bracket),) + claims
     stmt.args.pop("_bracket_used", None)
@@ -87,16 +94,17 @@ def _take_claims(text: str) -> tuple[str, tuple[Claim, ...]]:
 
 
 def _take_bracket(text: str) -> tuple[str | None, str]:
-    m = _BRACKET_RE.search(text)
-    if not m:
-        return None, text
-    inner = re.sub(r"\s+", "", m.group(1))
-    return inner, (text[: m.start()] + " " + text[m.end():]).strip()
+    for m in _BRACKET_RE.finditer(text):
+        inside = _BRACKET_INSIDE.fullmatch(m.group(1))
+        if inside:
+            inner = re.sub(r"\s+", "", inside.group(1))
+            return inner, (text[: m.start()] + " " + text[m.end():]).strip()
+    return None, text
 
 
 def _split_label(text: str) -> tuple[str | None, str]:
     if "(" in text:
-        text = re.sub(r"\([^)]*\)", " ", text)
+        text = re.sub(r"\([^()]{0,200}\)", " ", text)
     text = text.strip()
     if ":" in text:
         left, right = text.split(":", 1)
@@ -106,7 +114,8 @@ def _split_label(text: str) -> tuple[str | None, str]:
     return None, text
 
 
-def _read_body(body: str, name: str | None, line: int, bracket: str | None) -> Stmt:
+def _read_body(body: str, name: str | None, line: int, bracket: str | None,
+               soft: list[Issue]) -> Stmt:
     if not body and name:
         body = name
     words = [w for w in _WORD_SPLIT.split(body.strip().lower()) if w]
@@ -117,14 +126,16 @@ def _read_body(body: str, name: str | None, line: int, bracket: str | None) -> S
         words = ["gap", *words[3:]]
     if not words:
         raise SpecError("empty layer: expected an op such as 'conv 64 3x3'", line, name)
-    for reader in (_input, _canonical, _vgg, _block_label, _slide):
+    op = SPELLINGS.get(words[0])
+    if op is not None:
+        return _canonical(op, words[1:], line, bracket, soft)
+    for reader in (_input, _vgg, _block_label, _slide):
         stmt = reader(words, (name or "").lower(), line, bracket)
         if stmt is not None:
             return stmt
-    raise SpecError(f"unknown layer '{short(body.strip())}'; expected one of input, conv, maxpool, "
-                    f"avgpool, adaptiveavgpool, gap, fc, relu, tanh, sigmoid, bn, lrn, dropout, "
-                    f"softmax, flatten, padchannels, or a block (concat, residual, dense, join, "
-                    f"aux, repeat)", line, name)
+    hint = suggest(words[0], [*SPELLINGS, "input", *BLOCK_WORDS])
+    raise SpecError(f"unknown layer '{short(body.strip())}'{hint or ''}; expected one of input, "
+                    f"{', '.join(LAYER_OPS)}, or a block ({', '.join(BLOCK_WORDS)})", line, name)
 
 
 def _input(words: list[str], label: str, line: int, bracket: str | None) -> Stmt | None:
@@ -133,7 +144,7 @@ def _input(words: list[str], label: str, line: int, bracket: str | None) -> Stmt
     if not is_input:
         return None
     rest = " ".join(w for w in words if w not in ("input", "image", "data", "images", "volume"))
-    rest = rest.replace(" ", "x") if re.fullmatch(r"\d+ \d+ \d+", rest) else rest
+    rest = rest.replace(" ", "x") if re.fullmatch(r"[0-9]+ [0-9]+ [0-9]+", rest) else rest
     text = rest or (bracket or "")
     m = _VOL_RE.match(text.replace(" ", ""))
     if not m:
@@ -150,71 +161,93 @@ def _size(word: str, line: int, what: str) -> tuple[int, int]:
     return h, int(m[2]) if m[2] else h
 
 
-def _canonical(words: list[str], label: str, line: int, bracket: str | None) -> Stmt | None:
-    op = CANONICAL.get(words[0])
-    if op is None:
-        return None
+def _canonical(op: str, toks: list[str], line: int, bracket: str | None,
+               soft: list[Issue]) -> Stmt:
     args: dict[str, Any] = {}
-    toks = words[1:]
     i = 0
     while i < len(toks):
-        t = toks[i]
         val = toks[i + 1] if i + 1 < len(toks) else None
-        i += _canonical_arg(op, t, val, args, line)
+        i += _canonical_arg(op, toks[i], val, args, line, soft)
     if op == "fc" and "out" not in args and bracket:
         args |= {"out": _last_dim(bracket), "_bracket_used": True}
-    if op == "lrn" and "out" in args:
-        args["size"] = args.pop("out")
-    if op == "dropout" and "out" in args:
-        raise SpecError("dropout takes a probability such as 0.5", line)
     return Stmt("layer", op=op, args=args)
 
 
-_KEYED = {"stride": "stride", "s": "stride", "pad": "pad", "padding": "pad", "p": "pad",
-          "dilation": "dilation", "d": "dilation", "groups": "groups", "g": "groups",
-          "size": "size", "kernel": "kernel", "k": "kernel", "filters": "out", "out": "out"}
-
-
-def _canonical_arg(op: str, t: str, val: str | None, args: dict[str, Any], line: int) -> int:
+def _canonical_arg(op: str, t: str, val: str | None, args: dict[str, Any], line: int,
+                   soft: list[Issue]) -> int:
     """Consume one argument; return how many words were used."""
     t = t.replace("=", " ").strip()
-    if t in ("nobias", "no_bias"):
-        args["bias"] = False
+    d = OPS[op]
+    if t in FLAGS:
+        key, flag = FLAGS[t]
+        args[key] = flag
         return 1
-    if t == "bias":
-        args["bias"] = True
-        return 1
-    if t in ("ceil", "ceil_mode"):
-        args["ceil"] = True
-        return 1
-    if t.startswith("/") and t[1:].isdigit():
+    if t.startswith("/") and isnum(t[1:]):
         args["stride"] = (int(t[1:]), int(t[1:]))
         return 1
-    if t in _KEYED:
-        key = _KEYED[t]
-        if val is None:
-            raise SpecError(f"'{short(t)}' needs a value", line)
-        if key == "pad" and val == "same":
-            args["pad"] = "same"
-        elif key in ("groups", "size", "out"):
-            if not val.isdigit():
-                raise SpecError(f"{t} must be a whole number, got '{short(val)}'", line)
-            args[key] = int(val)
-        elif op == "dropout" and key == "pad":
-            args["p"] = _prob(val, line)
-        else:
-            args[key] = _size(val, line, t)
-        return 2
-    if t.isdigit() and op in ("conv", "fc", "padchannels", "lrn") and "out" not in args:
-        args["out"] = int(t)
+    if t in KEYWORDS:
+        return _keyed(op, t, KEYWORDS[t], val, args, line)
+    bare = _bare(op, t, args, line)
+    if bare is not None:
+        args[bare[0]] = bare[1]
         return 1
-    if re.fullmatch(r"\d*\.\d+|0|1", t) and op == "dropout":
-        args["p"] = _prob(t, line)
-        return 1
-    if _SIZE_RE.match(t) and "kernel" not in args and op not in ("fc", "padchannels"):
-        args["kernel"] = _size(t, line, "kernel")
-        return 1
-    raise SpecError(f"{op}: unexpected '{short(t)}'", line)
+    options = [k for k in (*KEYWORDS, *FLAGS) if len(k) > 2 and _takes(d.args, k)]
+    hint = suggest(t, options)
+    guess = hint.split("`")[1] if hint else ""
+    if guess in FLAGS or (guess in KEYWORDS and val is not None):
+        # a near miss of a known option: report it, and read the line as meant, so that the
+        # shapes after it can still be worked out
+        soft.append(Issue(line, f"{op}: unknown option '{short(t)}'{hint}"))
+        if guess in FLAGS:
+            key, flag = FLAGS[guess]
+            args[key] = flag
+            return 1
+        return _keyed(op, guess, KEYWORDS[guess], val, args, line)
+    missing = next((k for k in d.positional if k not in args), None)
+    if missing in _POSITIONAL_WORDS and not hint:
+        raise SpecError(f"{op}: expected {_POSITIONAL_WORDS[missing]}, got '{short(t)}'", line)
+    takes = ", ".join(sorted(k for k in options if k in KEYWORDS or k in FLAGS)) or "nothing"
+    raise SpecError(f"{op}: unexpected '{short(t)}'{hint}; {op} takes {takes}", line)
+
+
+_POSITIONAL_WORDS = {"out": "a count written in digits (e.g. 64)",
+                     "kernel": "a window size such as 3 or 3x3",
+                     "p": "a probability such as 0.5", "size": "a size written in digits"}
+
+
+def _takes(accepted: frozenset[str], keyword: str) -> bool:
+    target = KEYWORDS.get(keyword) or FLAGS[keyword][0]
+    return target in accepted or (target == "pad" and "p" in accepted)
+
+
+def _keyed(op: str, t: str, key: str, val: str | None, args: dict[str, Any], line: int) -> int:
+    if val is None:
+        raise SpecError(f"'{short(t)}' needs a value", line)
+    if key == "pad" and val == "same":
+        args["pad"] = "same"
+    elif key == "pad" and op == "dropout":
+        args["p"] = _prob(val, line)
+    elif key in ("groups", "size", "out"):
+        if not isnum(val):
+            raise SpecError(f"{t} must be a whole number, got '{short(val)}'", line)
+        args[key] = int(val)
+    else:
+        args[key] = _size(val, line, t)
+    return 2
+
+
+def _bare(op: str, t: str, args: dict[str, Any], line: int) -> tuple[str, Any] | None:
+    """A value written without its keyword, read as the op's next positional argument."""
+    for key in OPS[op].positional:
+        if key in args:
+            continue
+        if key in ("out", "size") and isnum(t):
+            return key, int(t)
+        if key == "p" and re.fullmatch(r"[0-9]*\.[0-9]+|0|1", t):
+            return key, _prob(t, line)
+        if key == "kernel" and _SIZE_RE.match(t):
+            return key, _size(t, line, "kernel")
+    return None
 
 
 def _prob(val: str, line: int) -> float:
@@ -226,18 +259,18 @@ def _prob(val: str, line: int) -> float:
 
 def _vgg(words: list[str], label: str, line: int, bracket: str | None) -> Stmt | None:
     w = words[0]
-    m = re.fullmatch(r"conv(\d+)-(\d+)", w)
+    m = re.fullmatch(r"conv([0-9]+)-([0-9]+)", w)
     if m:
         k, n = int(m[1]), int(m[2])
         return Stmt("layer", op="conv", args={"out": n, "kernel": (k, k), "pad": (k // 2, k // 2)})
-    m = re.fullmatch(r"fc-?(\d*)", w)
+    m = re.fullmatch(r"fc-?([0-9]*)", w)
     if m:
         if m[1]:
             return Stmt("layer", op="fc", args={"out": int(m[1])})
         if bracket and len(words) == 1:
             return Stmt("layer", op="fc", args={"out": _last_dim(bracket), "_bracket_used": True})
         return None
-    m = re.fullmatch(r"(max)?pool(\d*)", w)
+    m = re.fullmatch(r"(max)?pool([0-9]*)", w)
     if m and len(words) == 1:
         k = int(m[2]) if m[2] else 2
         return Stmt("layer", op="maxpool", args={"kernel": (k, k), "stride": (k, k)})
@@ -245,16 +278,16 @@ def _vgg(words: list[str], label: str, line: int, bracket: str | None) -> Stmt |
 
 
 def _last_dim(bracket: str) -> int:
-    return int(re.findall(r"\d+", bracket.replace(",", ""))[-1])
+    return int(re.findall(r"[0-9]+", bracket.replace(",", ""))[-1])
 
 
 def _block_label(words: list[str], label: str, line: int, bracket: str | None) -> Stmt | None:
     """Slide block labels: '3x3 conv, 64', '3x3 conv, 128, /2', 'pool', 'avg pool', 'FC 1000'."""
-    stride = next((int(w[1:]) for w in words if re.fullmatch(r"/\d+", w)), 1)
-    rest = [w for w in words if not re.fullmatch(r"/\d+", w)]
+    stride = next((int(w[1:]) for w in words if re.fullmatch(r"/[0-9]+", w)), 1)
+    rest = [w for w in words if not re.fullmatch(r"/[0-9]+", w)]
     if len(rest) >= 2 and _SIZE_RE.match(rest[0]) and rest[1] == "conv":
         kh, kw = _size(rest[0], line, "kernel")
-        if len(rest) < 3 or not rest[2].isdigit():
+        if len(rest) < 3 or not isnum(rest[2]):
             raise SpecError("a conv label needs its filter count, e.g. '3x3 conv, 64'", line)
         return Stmt("layer", op="conv", args={"out": int(rest[2]), "kernel": (kh, kw),
                                              "stride": (stride, stride), "pad": (kh // 2, kw // 2)})
@@ -319,7 +352,7 @@ def _slide(words: list[str], label: str, line: int, bracket: str | None) -> Stmt
                         f"use 'conv N KxK stride S'", line)
     if body in ("normalization layer", "normalization", "norm layer", "local response normalization"):
         return Stmt("layer", op="lrn")
-    m = re.fullmatch(r"(\d+) neurons?", body)
+    m = re.fullmatch(r"([0-9]+) neurons?", body)
     if m:
         return Stmt("layer", op="fc", args={"out": int(m[1])})
     return None
@@ -330,11 +363,11 @@ def _total(text: str, line: int) -> Stmt:
     head, _, body = text.partition(":")
     head = head.lower()
     claims: list[Claim] = []
-    first = re.match(r"\s*~?\s*([\d.,]+\s*[kmgKMG]?)", body)
+    first = re.match(r"\s*~?\s*([0-9.,]+\s*[kmgKMG]?)", body)
     if "memory" in head:
         if first:
             claims.append(Claim("activations", first[1].strip()))
-        nbytes = re.search(r"([\d.,]+\s*[kmgt]i?b)\b", body, re.IGNORECASE)
+        nbytes = re.search(r"([0-9.,]+\s*[kmgt]i?b)\b", body, re.IGNORECASE)
         if nbytes:
             claims.append(Claim("activation_bytes", nbytes[1].strip()))
     elif ("param" in head or "weight" in head) and first:
@@ -345,7 +378,7 @@ def _total(text: str, line: int) -> Stmt:
 
 
 def _survival_directive(low: str, line: int) -> dict[str, Any]:
-    m = re.fullmatch(r"survival\s+linear\s+([\d.]+)", low.strip())
+    m = re.fullmatch(r"survival\s+linear\s+([0-9]*\.?[0-9]+)", low.strip())
     if not m:
         raise SpecError("expected 'survival linear P' (P the survival of the last block)", line)
     p = float(m[1])

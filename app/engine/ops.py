@@ -1,40 +1,23 @@
 """Turning an op's arguments (from the text or the JSON form) into a validated Layer.
 
-Both spec readers produce the same argument dict and call :func:`make_layer`, so every check
-(zero stride, kernel limits, groups, dropout probability) lives in one place.
+Both spec readers produce the same argument dict; ``app.engine.optable.make_layer`` hands it to
+the op's builder here, so every check (zero stride, kernel limits, groups, dropout probability)
+lives in one place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from app.engine.errors import LimitError, SpecError
-from app.engine.graph import AttrValue, Claim, Layer
+from app.engine.graph import AttrValue
 from app.engine.limits import LIMITS
 
 Pair = tuple[int, int]
 
-#: which arguments each op accepts (besides claims)
-ACCEPTS: dict[str, frozenset[str]] = {
-    "conv": frozenset({"out", "kernel", "stride", "pad", "dilation", "groups", "bias"}),
-    "maxpool": frozenset({"kernel", "stride", "pad", "dilation", "ceil"}),
-    "avgpool": frozenset({"kernel", "stride", "pad", "ceil"}),
-    "adaptiveavgpool": frozenset({"kernel"}),
-    "fc": frozenset({"out", "bias"}),
-    "dropout": frozenset({"p"}),
-    "lrn": frozenset({"size"}),
-    "padchannels": frozenset({"out"}),
-}
-
-
-def make_layer(op: str, args: dict[str, Any], name: str, line: int,
-               claims: tuple[Claim, ...] = ()) -> Layer:
-    extra = set(args) - ACCEPTS.get(op, frozenset())
-    if extra:
-        raise SpecError(f"{op} does not take {', '.join(sorted(extra))}", line, name)
-    builder = _BUILDERS.get(op)
-    attrs: dict[str, AttrValue] = builder(args, line, name) if builder else {}
-    return Layer(op=op, name=name, line=line, attrs=attrs, claims=claims)
+#: validates an op's arguments (from the text or the JSON form) into its attributes
+Builder = Callable[[dict[str, Any], int, str], dict[str, AttrValue]]
 
 
 def _bounded(what: str, value: int, lo: int, hi: int, limit: str, line: int) -> int:
@@ -84,7 +67,7 @@ def _window(args: dict[str, Any], line: int, name: str, default_stride_is_kernel
     return attrs
 
 
-def _conv(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+def conv(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
     if "out" not in args:
         raise SpecError(f"{name}: conv needs the number of filters, e.g. 'conv 64 3x3'", line, name)
     out = _bounded("number of filters", int(args["out"]), 1, LIMITS.max_channels, "max_channels", line)
@@ -95,7 +78,7 @@ def _conv(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
     return attrs
 
 
-def _pool(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+def pool(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
     attrs = _window(args, line, name, True, kernel_default=(2, 2))
     if attrs.get("same"):
         raise SpecError(f"{name}: pooling takes a numeric pad", line, name)
@@ -109,41 +92,39 @@ def _pool(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
     return attrs
 
 
-def _adaptive(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+def adaptive(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
     oh, ow = _pair(args, "kernel", None, line, name)
     for o in (oh, ow):
         _bounded("adaptive pool output size", o, 1, LIMITS.max_hw, "max_hw", line)
     return {"oh": oh, "ow": ow}
 
 
-def _fc(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+def fc(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
     if "out" not in args:
         raise SpecError(f"{name}: fc needs the number of neurons, e.g. 'fc 4096'", line, name)
     out = _bounded("number of neurons", int(args["out"]), 1, LIMITS.max_channels, "max_channels", line)
     return {"out": out, "bias": bool(args.get("bias", True))}
 
 
-def _dropout(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
-    p = float(args.get("p", 0.5))
+def dropout(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    try:
+        p = float(args.get("p", 0.5))
+    except (OverflowError, ValueError, TypeError):
+        p = float("nan")
     if not 0.0 <= p < 1.0:
-        raise SpecError(f"{name}: dropout probability must be in [0, 1), got {p}", line, name)
+        shown = str(args.get("p"))[:20]
+        raise SpecError(f"{name}: dropout probability must be in [0, 1), got {shown}", line, name)
     return {"p": p}
 
 
-def _lrn(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+def lrn(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
     return {"size": _bounded("lrn size", int(args.get("size", 5)), 1, LIMITS.max_kernel,
                              "max_kernel", line)}
 
 
-def _padchannels(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+def padchannels(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
     if "out" not in args:
         raise SpecError(f"{name}: padchannels needs the channel count, e.g. 'padchannels 32'",
                         line, name)
     return {"out": _bounded("channels", int(args["out"]), 1, LIMITS.max_channels, "max_channels",
                             line)}
-
-
-_BUILDERS: dict[str, Any] = {
-    "conv": _conv, "maxpool": _pool, "avgpool": _pool, "adaptiveavgpool": _adaptive,
-    "fc": _fc, "dropout": _dropout, "lrn": _lrn, "padchannels": _padchannels,
-}

@@ -1,25 +1,34 @@
 """Text spec -> Network.
 
 Three passes: :func:`tokenize` cuts the text into statements and braces (keeping line numbers);
-:func:`_parse_seq` builds a raw tree of statements and blocks, checking nesting and balance; then
-``repeat`` is counted (the 5,000-layer limit is checked before anything is expanded), expanded,
-and every layer and block gets a unique, readable name.
+``_Parser`` builds a raw tree of statements and blocks, checking nesting and balance; then the
+work is counted (layers and repeat passes, against ``max_layers``, before anything is
+expanded), ``repeat`` expanded, and every layer and block gets a unique, readable name.
+
+Every problem is collected rather than raised at once: a bad line is reported and left out (or,
+for a misspelt option, read as meant), and reading goes on, so a student sees every mistake in
+one answer. :class:`Parsed` carries the network built from the good lines, the problems, and
+the first line left out (shapes after it cannot be trusted).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from app.engine.errors import LimitError, SpecError, short
-from app.engine.graph import AttrValue, Block, Claim, Layer, Network, Node, Volume
+from app.engine.errors import Issue, LimitError, SpecError, isnum, short, spec_error, suggest
+from app.engine.graph import BLOCK_WORDS, AttrValue, Block, Claim, Layer, Network, Node, Volume
 from app.engine.limits import LIMITS
 from app.engine.notation import Stmt, read_statement
-from app.engine.ops import make_layer
+from app.engine.optable import make_layer
 
 #: generated names: conv1, pool2, fc3 ... (every pool kind counts as a pool)
 LAYER_STEMS = {"maxpool": "pool", "avgpool": "pool", "adaptiveavgpool": "pool", "gap": "pool"}
-BLOCK_WORDS = ("concat", "residual", "dense", "join", "aux", "repeat", "branch", "shortcut")
+#: at most this many problems are listed; the rest are counted
+MAX_ISSUES = 25
+#: a longer line is refused unread (no spec line is that long; this bounds the work per line)
+MAX_LINE = 2_000
 
 
 @dataclass(slots=True)
@@ -35,7 +44,7 @@ class Raw:
 
     line: int
     stmt: Stmt | None = None
-    kind: str = ""  # block kind, or "repeat"
+    kind: str = ""  # block kind, "repeat", or "bad" (a block whose header could not be read)
     name: str | None = None
     times: int = 1
     survival: float | None = None
@@ -45,37 +54,66 @@ class Raw:
 
 #: longer digit runs are refused before any number is converted (2^53 has 16 digits)
 MAX_DIGITS = 18
-_LONG_NUMBER = re.compile(r"\d{" + str(MAX_DIGITS + 1) + ",}")
+_LONG_NUMBER = re.compile(r"[0-9]{" + str(MAX_DIGITS + 1) + ",}")
 
 
-def tokenize(text: str) -> list[Token]:
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def tokenize(text: str, issues: list[Issue] | None = None) -> list[Token]:
+    """Statements and braces with their lines; a line that cannot be read is reported in
+    ``issues`` (raised without it) and skipped."""
     tokens: list[Token] = []
+    found: list[Issue] = [] if issues is None else issues
     for lineno, line in enumerate(text.splitlines(), start=1):
+        problem = _unreadable(line)
+        if problem:
+            found.append(Issue(lineno, problem))
+            continue
         line = line.split("#", 1)[0]
-        if _LONG_NUMBER.search(line):
-            raise SpecError(f"a number longer than {MAX_DIGITS} digits; no size or count "
-                            f"can be that large", lineno)
         for piece in re.split(r"([{};])", line):
             piece = piece.strip()
             if piece in ("{", "}"):
                 tokens.append(Token(piece, piece, lineno))
             elif piece and piece != ";":
                 tokens.append(Token("stmt", piece, lineno))
+    if issues is None and found:
+        raise SpecError(found)
     return tokens
 
 
+def _unreadable(line: str) -> str:
+    if _LONG_NUMBER.search(line.split("#", 1)[0]):
+        return f"a number longer than {MAX_DIGITS} digits; no size or count can be that large"
+    if len(line) > MAX_LINE:
+        return f"the line has {len(line):,} characters; at most {MAX_LINE:,} are read on one line"
+    if _SURROGATE.search(line):
+        return "the line holds an invalid character (a lone UTF-16 surrogate); retype it"
+    if "\x00" in line:
+        return "the line holds a NUL character; retype it"
+    return ""
+
+
 class _Parser:
-    def __init__(self, tokens: list[Token]):
+    def __init__(self, tokens: list[Token], issues: list[Issue]):
         self.toks = tokens
         self.pos = 0
         self.read: dict[str, Stmt] = {}
+        self.issues = issues
+        self.drops: list[int] = []  # lines left out
 
-    def statement(self, tok: Token) -> Stmt:
+    def statement(self, tok: Token) -> Raw:
         """Read a statement; a text met before (ResNet's many 'bn' lines) is read once."""
         stmt = self.read.get(tok.text)
         if stmt is None:
-            stmt = self.read[tok.text] = read_statement(tok.text, tok.line)
-        return stmt
+            try:
+                stmt = read_statement(tok.text, tok.line, self.issues)
+            except SpecError as exc:
+                self.issues.extend(exc.issues)
+                self.drops.append(tok.line)
+                return Raw(tok.line, kind="skip")
+            self.read[tok.text] = stmt
+        return Raw(tok.line, stmt=stmt)
 
     def peek(self, offset: int = 0) -> Token | None:
         i = self.pos + offset
@@ -85,37 +123,51 @@ class _Parser:
         out: list[Raw] = []
         while (tok := self.peek()) is not None:
             if tok.kind == "}":
-                if opener is None:
-                    raise SpecError("'}' closes no block (unbalanced braces)", tok.line)
                 self.pos += 1
+                if opener is None:
+                    self.issues.append(Issue(tok.line, "'}' closes no block (unbalanced braces)"))
+                    continue
                 return out
             if tok.kind == "{":
-                raise SpecError("'{' must follow a block name such as concat, residual, "
-                                "branch or repeat N", tok.line)
+                self.pos += 1
+                self.issues.append(Issue(tok.line, "'{' must follow a block name such as "
+                                                   "concat, residual, branch or repeat N"))
+                self.drops.append(tok.line)
+                out.append(Raw(tok.line, kind="bad", children=self.seq(level + 1, tok)))
+                continue
             nxt = self.peek(1)
             self.pos += 1
             if nxt is not None and nxt.kind == "{" and (_opens_block(tok.text)
                                                          or nxt.line == tok.line):
                 out.append(self.block(tok, level + 1))
             else:
-                out.append(Raw(tok.line, stmt=self.statement(tok)))
+                out.append(self.statement(tok))
         if opener is not None:
-            raise SpecError(f"the block opened on line {opener.line} is never closed "
-                            f"(unbalanced braces: add '}}')", opener.line)
+            self.issues.append(Issue(opener.line, f"the block opened on line {opener.line} is "
+                                                  f"never closed (unbalanced braces: add '}}')"))
+            self.drops.append(opener.line)
         return out
 
     def block(self, header: Token, level: int) -> Raw:
         if level > LIMITS.max_nesting:
             raise LimitError("max_nesting", f"blocks are nested more than "
                              f"{LIMITS.max_nesting} deep", header.line)
-        raw = _block_header(header.text, header.line)
+        try:
+            raw = _block_header(header.text, header.line)
+        except SpecError as exc:
+            self.issues.extend(exc.issues)
+            self.drops.append(header.line)
+            raw = Raw(header.line, kind="bad")
         opener = self.toks[self.pos]
         self.pos += 1  # the '{'
         raw.children = self.seq(level, opener)
         if raw.kind == "residual" and (t := self.peek()) and t.kind == "stmt" \
                 and t.text.strip().lower() == "shortcut":
             if (o := self.peek(1)) is None or o.kind != "{":
-                raise SpecError("'shortcut' must be followed by '{'", t.line)
+                self.issues.append(Issue(t.line, "'shortcut' must be followed by '{'"))
+                self.drops.append(t.line)
+                self.pos += 1
+                return raw
             self.pos += 2
             raw.shortcut = self.seq(level, o)
         return raw
@@ -135,12 +187,12 @@ def _block_header(text: str, line: int) -> Raw:
     words = text.lower().split()
     kind = words[0] if words else ""
     if kind not in BLOCK_WORDS:
-        raise SpecError(f"'{short(text.strip())}' cannot open a block; expected one of "
-                        f"{', '.join(BLOCK_WORDS)}", line)
+        raise SpecError(f"'{short(text.strip())}' cannot open a block{suggest(kind, BLOCK_WORDS)}; "
+                        f"expected one of {', '.join(BLOCK_WORDS)}", line)
     raw = Raw(line, kind=kind, name=name)
     rest = words[1:]
     if kind == "repeat":
-        if len(rest) != 1 or not rest[0].isdigit():
+        if len(rest) != 1 or not isnum(rest[0]):
             raise SpecError("expected 'repeat N {' with N a whole number", line)
         raw.times = int(rest[0])
         if raw.times < 1:
@@ -164,54 +216,135 @@ def _probability(text: str, line: int) -> float:
     return p
 
 
-def _count(raws: list[Raw]) -> int:
-    """Layers after expansion, computed without expanding."""
-    n = 0
+@dataclass(frozen=True, slots=True)
+class Work:
+    """What a raw tree expands to, counted without expanding it."""
+
+    layers: int
+    passes: int  # repeat passes: a repeat of an empty body still loops
+
+    def __add__(self, other: Work) -> Work:
+        return Work(self.layers + other.layers, self.passes + other.passes)
+
+
+def count_work(raws: list[Raw]) -> Work:
+    """Layers and repeat passes after expansion, computed without expanding. Counts are exact
+    Python integers, so even ``repeat 999999999999999999`` nested is counted, not run."""
+    total = Work(0, 0)
     for r in raws:
-        if r.stmt is not None:
-            n += 1 if r.stmt.kind == "layer" else 0
-        elif r.kind == "repeat":
-            n += r.times * _count(r.children)
-        else:
-            n += 1 + _count(r.children) + _count(r.shortcut or [])
-        if n > LIMITS.max_layers:
-            return n
-    return n
+        total += _work(r)
+    return total
+
+
+def _work(r: Raw) -> Work:
+    if r.stmt is not None:
+        return Work(1 if r.stmt.kind == "layer" else 0, 0)
+    inner = count_work(r.children) + count_work(r.shortcut or [])
+    if r.kind == "repeat":
+        return Work(r.times * inner.layers, r.times * (1 + inner.passes))
+    return Work(inner.layers + (1 if r.kind not in ("branch", "bad", "skip") else 0), inner.passes)
+
+
+def check_work(raws: list[Raw]) -> None:
+    """Refuse a spec whose expansion is over ``max_layers``, blaming the outermost line at which
+    the running count passes the limit (a repeat's own line when it alone is too much)."""
+    most = LIMITS.max_layers
+    total = Work(0, 0)
+    for r in raws:
+        total += _work(r)
+        if total.layers > most or total.passes > most:
+            what = (f"{total.layers:,} layers" if total.layers > most
+                    else f"{total.passes:,} repeat passes")
+            raise LimitError("max_layers", f"the spec expands to {what} by this line; at most "
+                             f"{most:,} layers and {most:,} repeat passes are allowed "
+                             f"(max_layers; repeat counts multiply)", r.line)
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A spec read as far as it could be: the network of its good lines and every problem."""
+
+    network: Network | None
+    issues: tuple[Issue, ...]
+    #: the first line left out (shapes computed after it are not to be trusted); 0 if none
+    dropped: int = 0
+
+
+def read_spec(text: str) -> Parsed:
+    """Parse a text spec, collecting every problem (limits are still raised at once)."""
+    if len(text.encode("utf-8", "surrogatepass")) > LIMITS.max_body_bytes:
+        raise LimitError("max_body_bytes", f"the spec is larger than "
+                         f"{LIMITS.max_body_bytes // 1024} KiB")
+    issues: list[Issue] = []
+    tokens = tokenize(text, issues)
+    drops = [i.line for i in issues]
+    parser = _Parser(tokens, issues)
+    raws = parser.seq(0, None)
+    return build(raws, issues, drops + parser.drops)
+
+
+def build(raws: list[Raw], issues: list[Issue], drops: list[int]) -> Parsed:
+    """The network of a raw tree, once its size is known to be within the limits."""
+    check_work(raws)
+    net = _Builder(issues, drops).network(raws)
+    return Parsed(net, tuple(issues), min(drops, default=0))
 
 
 def parse_spec(text: str) -> Network:
-    """Parse a text spec; raise SpecError (or LimitError) naming the line of the problem."""
-    if len(text.encode("utf-8", "replace")) > LIMITS.max_body_bytes:
-        raise LimitError("max_body_bytes", f"the spec is larger than "
-                         f"{LIMITS.max_body_bytes // 1024} KiB")
-    raws = _Parser(tokenize(text)).seq(0, None)
-    n = _count(raws)
-    if n > LIMITS.max_layers:
-        raise LimitError("max_layers", f"the spec expands to more than {LIMITS.max_layers:,} "
-                         f"layers (repeat counts multiply)")
-    return _Builder().network(raws)
+    """Parse a text spec; raise SpecError listing every problem, each with its line."""
+    return _network(read_spec(text))
+
+
+def _network(parsed: Parsed) -> Network:
+    if parsed.issues or parsed.network is None:
+        raise spec_error(capped(list(parsed.issues)))
+    return parsed.network
+
+
+def capped(issues: list[Issue]) -> list[Issue]:
+    """The problems in line order, at most MAX_ISSUES of them and a line saying how many more."""
+    issues = sorted(dict.fromkeys(issues), key=lambda i: i.line)
+    if len(issues) <= MAX_ISSUES:
+        return issues
+    more = len(issues) - MAX_ISSUES
+    return [*issues[:MAX_ISSUES], Issue(0, f"... and {more} more problem(s) not listed; fix "
+                                           f"these first")]
 
 
 class _Builder:
-    """Expands repeats, applies directives and names every node."""
+    """Expands repeats, applies directives and names every node; a node that cannot be built
+    is reported in ``issues``, its line kept in ``drops``, and left out."""
 
-    def __init__(self) -> None:
+    def __init__(self, issues: list[Issue], drops: list[int]) -> None:
+        self.issues = issues
+        self.drops = drops
         self.used: set[str] = set()  # explicit names, reserved before naming starts
         self.assigned: set[str] = set()
         self.made: dict[int, Layer] = {}
-        self.interned: dict[tuple[object, ...], dict[str, AttrValue]] = {}
+        self.interned: dict[tuple[object, ...], Mapping[str, AttrValue]] = {}
         self.counters: dict[str, int] = {}
         self.input: tuple[Volume, str, int, tuple[Claim, ...]] | None = None
         self.totals: list[Claim] = []
         self.survival_last: float | None = None
 
-    def network(self, raws: list[Raw]) -> Network:
+    def problem(self, line: int, message: str, layer: str | None = None) -> None:
+        self.issues.append(Issue(line, message, layer))
+        self.drops.append(line)
+
+    def network(self, raws: list[Raw]) -> Network | None:
         self._reserve(raws)
         nodes = tuple(self.seq(raws, "", top=True))
         if self.input is None:
-            raise SpecError("no input line: start the spec with e.g. 'input 227x227x3'", 1)
+            if not any(i.line == 1 for i in self.issues):
+                self.problem(1, "no input line: start the spec with e.g. 'input 227x227x3'")
+            return None
         vol, name, line, claims = self.input
-        check_input(vol, line)
+        try:
+            check_input(vol, line)
+        except SpecError as exc:
+            self.issues.extend(exc.issues)
+            self.drops.append(line)
+            return None
         if self.survival_last is not None:
             nodes = _linear_survival(nodes, self.survival_last)
         return Network(vol, nodes, input_name=name, input_line=line, input_claims=claims,
@@ -236,12 +369,17 @@ class _Builder:
             elif r.kind == "repeat":
                 for i in range(1, r.times + 1):
                     out.extend(self.seq(r.children, f"{suffix}.{i}" if r.times > 1 else suffix))
+            elif r.kind == "bad":  # its header was reported; its body is still checked
+                self.seq(r.children, suffix)
+            elif r.kind == "skip":  # a statement that could not be read, already reported
+                continue
             elif r.kind in ("branch", "shortcut"):
-                raise SpecError(f"'{r.kind}' is only allowed inside "
-                                f"{'concat or join' if r.kind == 'branch' else 'after residual'}",
-                                r.line)
+                self.problem(r.line, f"'{r.kind}' is only allowed inside "
+                             f"{'concat or join' if r.kind == 'branch' else 'after residual'}")
             else:
-                out.append(self.block(r, suffix))
+                block = self.block(r, suffix)
+                if block is not None:
+                    out.append(block)
         return out
 
     def statement(self, r: Raw, suffix: str, first: bool) -> Layer | None:
@@ -253,11 +391,12 @@ class _Builder:
                          made.claims)
         if s.kind == "input":
             if self.input is not None:
-                raise SpecError(f"a second input line (the first is on line {self.input[2]})",
-                                r.line)
-            if not first:
-                raise SpecError("the input line must come before every layer", r.line)
-            self.input = (s.volume, s.name or "input", r.line, s.claims)  # type: ignore[assignment]
+                self.problem(r.line, f"a second input line (the first is on line "
+                             f"{self.input[2]})")
+            elif not first:
+                self.problem(r.line, "the input line must come before every layer")
+            else:
+                self.input = (s.volume, s.name or "input", r.line, s.claims)  # type: ignore[assignment]
             return None
         if s.kind == "total":
             self.totals.extend(s.claims)
@@ -266,34 +405,45 @@ class _Builder:
             self.survival_last = float(s.args["last"])
             return None
         if self.input is None:
-            raise SpecError("no input line before the first layer: start with e.g. "
-                            "'input 227x227x3'", r.line)
+            if not self.drops:
+                self.problem(r.line, "no input line before the first layer: start with e.g. "
+                             "'input 227x227x3'")
+            return None
         name = self.name(s.name, s.op, suffix)
-        made = make_layer(s.op, dict(s.args), name, r.line, s.claims)
-        # equal layers share one attrs dict, which lets the walk recognise them cheaply
+        try:
+            made = make_layer(s.op, dict(s.args), name, r.line, s.claims)
+        except SpecError as exc:
+            self.issues.extend(exc.issues)
+            self.drops.append(r.line)
+            return None
+        # equal layers share one attrs mapping, which lets the walk recognise them cheaply
         attrs = self.interned.setdefault((made.op, *made.attrs.items()), made.attrs)
         if attrs is not made.attrs:
             made = Layer(made.op, name, r.line, attrs, made.claims)
         self.made[id(r.stmt)] = made
         return made
 
-    def block(self, r: Raw, suffix: str) -> Block:
+    def block(self, r: Raw, suffix: str) -> Block | None:
         name = self.name(r.name, r.kind, suffix)
         if r.kind in ("concat", "join"):
             branches = []
             for child in r.children:
                 if child.kind != "branch":
-                    raise SpecError(f"{r.kind} holds only 'branch {{ ... }}' blocks", child.line)
+                    self.problem(child.line, f"{r.kind} holds only 'branch {{ ... }}' blocks")
+                    continue
                 branches.append(tuple(self.seq(child.children, suffix)))
             if len(branches) < 2:
-                raise SpecError(f"{r.kind} needs at least two branches", r.line)
+                self.problem(r.line, f"{r.kind} needs at least two branches")
+                return None
             return Block(r.kind, name, r.line, tuple(branches))
         body = tuple(self.seq(r.children, suffix))
         if r.kind == "residual":
             shortcut = tuple(self.seq(r.shortcut or [], suffix))
             return Block("residual", name, r.line, (body, shortcut), r.survival)
         if not body:
-            raise SpecError(f"{r.kind} needs at least one layer", r.line)
+            if not self.drops or min(self.drops) > r.line:
+                self.problem(r.line, f"{r.kind} needs at least one layer")
+            return None
         return Block(r.kind, name, r.line, (body,))
 
     def name(self, given: str | None, op: str, suffix: str) -> str:
@@ -317,14 +467,16 @@ class _Builder:
         return name
 
 
-def check_input(v: Volume, line: int) -> None:
+def check_input(v: Volume, line: int, parameter: str | None = None) -> None:
+    """The input volume against the limits; a request parameter (``input``) can be blamed."""
     for what, n, hi, limit in (("H", v.h, LIMITS.max_hw, "max_hw"), ("W", v.w, LIMITS.max_hw,
                                "max_hw"), ("C", v.c, LIMITS.max_channels, "max_channels")):
         if n < 1:
-            raise SpecError(f"input {what} must be at least 1, got {n}", line)
+            raise SpecError(f"input {what} must be at least 1, got {n}", line,
+                            parameter=parameter)
         if n > hi:
             raise LimitError(limit, f"input {what} {n:,} exceeds the limit of {hi:,} ({limit})",
-                             line)
+                             line, parameter=parameter)
 
 
 def _linear_survival(nodes: tuple[Node, ...], last: float) -> tuple[Node, ...]:

@@ -1,35 +1,40 @@
 """The result of an analysis: one object of raw integers, rendered as JSON or HTML.
 
-The classes are slotted standard-library dataclasses, not pydantic models: a ResNet-152 has
-516 rows and building each as a validated model cost more than the whole walk. They are read
-only by convention (nothing after :func:`app.engine.analyze` changes them). pydantic still
-describes them: FastAPI documents and serialises them from these annotations, and
-:func:`to_jsonable` gives the JSON form.
+The classes are frozen, slotted standard-library dataclasses, not pydantic models: a ResNet-152
+has 516 rows and building each as a validated model cost more than the whole walk. They are
+immutable: sequences are tuples and mappings :class:`~app.engine.graph.FrozenDict`, so a cached
+analysis (the zoo's) can be handed to every request and no renderer can change it. Equal values
+compare equal. pydantic still describes them: FastAPI documents and serialises them from these
+annotations, and :func:`to_jsonable` gives the JSON form.
 
-Formatting (thousands separators, "55x55x96", MB) happens at the edge; the only strings here are
-the worked formulas, explanations and warnings, which are data the pages show verbatim.
+Formatting (thousands separators, "55x55x96", MB) happens at the edge. Each figure's working is
+structured data (``LayerRow.working``, see ``app.engine.working``); ``formulas`` is its plain-text
+rendering, kept for programs. Explanations and warnings are sentences the pages show verbatim.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
 
-Dtype = Literal["float32", "float16", "bfloat16", "int8"]
-Optimizer = Literal["sgd", "adam"]
-DTYPE_BYTES: dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+from app.engine.graph import FrozenDict
+from app.engine.options import DTYPE_BYTES, Dtype, Optimizer, Options
+from app.engine.working import Working
+
+__all__ = ["DTYPE_BYTES", "RF", "Analysis", "AxisRF", "ClaimResult", "Dtype", "LayerRow",
+           "Optimizer", "Options", "Totals", "VolumeOut", "WarningOut", "to_jsonable"]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class VolumeOut:
     h: int
     w: int
     c: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class AxisRF:
     size: Annotated[int, Field(description="receptive field along this axis, in input pixels")]
     jump: Annotated[int, Field(description="distance in input pixels between adjacent output "
@@ -38,7 +43,7 @@ class AxisRF:
                                               "input pixel coordinates (first pixel's centre = 0)")]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RF:
     """Receptive field. ``size``/``jump``/``start`` are those of the axis with the larger field
     (H on a tie); ``h`` and ``w`` give both axes."""
@@ -50,7 +55,7 @@ class RF:
     w: AxisRF
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ClaimResult:
     field: Annotated[str, Field(description="output | activations | params | weights | biases | "
                                             "macs | flops | rf | activation_bytes")]
@@ -60,7 +65,7 @@ class ClaimResult:
     explanation: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class LayerRow:
     index: Annotated[int, Field(description="0-based row number; the input is row 0")]
     name: str
@@ -76,16 +81,25 @@ class LayerRow:
     biases: int
     params: int
     macs: Annotated[int, Field(description="multiply-accumulates (conv and fc only)")]
-    activations: Annotated[int, Field(description="values in this row's output tensor")]
+    activations: Annotated[int, Field(description="values in this row's output tensor, per image")]
+    activation_bytes: Annotated[int, Field(description="activations x bytes per value (dtype) x "
+                                                       "batch")]
     rf: RF
-    formulas: Annotated[dict[str, str], Field(description="the worked arithmetic of each figure")]
-    warnings: list[str]
-    claims: list[ClaimResult]
+    formulas: Annotated[dict[str, str], Field(
+        description="the worked arithmetic of each figure, as plain text")]
+    warnings: Annotated[tuple[str, ...], Field(description="problems: real input left unread, "
+                                                           "unaligned branches")]
+    claims: tuple[ClaimResult, ...]
+    notes: Annotated[tuple[str, ...], Field(description="remarks that are not problems, e.g. "
+                                                        "a floored size where only padding "
+                                                        "goes unread")] = ()
     survival: Annotated[float | None, Field(description="stochastic depth: probability that "
                                                         "this row runs during training")] = None
+    #: each figure's working as data (rendered by app.present.working); not in the JSON
+    working: Annotated[dict[str, Working], Field(exclude=True)] = field(default_factory=FrozenDict)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Totals:
     params: int
     weights: int
@@ -106,32 +120,24 @@ class Totals:
         description="stochastic depth: expected macs per image during training")] = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class WarningOut:
     layer: str
     line: int
     message: str
 
 
-@dataclass(slots=True)
-class Options:
-    dtype: Dtype = "float32"
-    batch: int = 1
-    optimizer: Optimizer = "sgd"
-    aux: bool = False
-
-
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Analysis:
     input: VolumeOut
     output: VolumeOut
-    layers: list[LayerRow]
+    layers: tuple[LayerRow, ...]
     totals: Totals
-    warnings: list[WarningOut] = field(default_factory=list)
-    claims: Annotated[list[ClaimResult], Field(
-        description="claims about the whole network (TOTAL lines)")] = field(default_factory=list)
-    conventions: dict[str, str] = field(default_factory=dict)
-    options: Options = field(default_factory=Options)
+    warnings: tuple[WarningOut, ...] = ()
+    claims: Annotated[tuple[ClaimResult, ...], Field(
+        description="claims about the whole network (TOTAL lines)")] = ()
+    conventions: dict[str, str] = field(default_factory=FrozenDict)
+    options: Options = Options()
 
 
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}

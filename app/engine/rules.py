@@ -9,7 +9,8 @@ Conventions (carried to the JSON as ``conventions`` and to the pages as "How we 
   buffers, not parameters.
 * Activations are set by the walk (values in the output tensor; in-place and view ops add none).
 
-Each rule returns a :class:`Step`; the walk adds activations and the receptive field.
+Each rule returns a :class:`Step`; the walk adds activations and the receptive field. The op
+table (``app.engine.optable``) says which rule serves which op.
 """
 
 from __future__ import annotations
@@ -19,7 +20,30 @@ from dataclasses import dataclass, field
 
 from app.engine.errors import SpecError
 from app.engine.graph import Layer, Volume
-from app.engine.maths import OutLen, ceil_div, fmt, k_eff, whole_fixes, window_out_len
+from app.engine.maths import (
+    OutLen,
+    ceil_div,
+    k_eff,
+    show_fraction,
+    whole_fixes,
+    window_out_len,
+)
+from app.engine.working import (
+    Call,
+    Equation,
+    Expr,
+    Group,
+    Num,
+    Op,
+    Term,
+    Working,
+    add,
+    div,
+    equals,
+    mul,
+    stated,
+    sub,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,26 +57,20 @@ class Window:
 
 @dataclass(slots=True)
 class Step:
+    """What a rule works out for one layer on one input volume (the walk freezes it)."""
+
     out: Volume
     weights: int = 0
     biases: int = 0
     macs: int = 0
-    formulas: dict[str, str] = field(default_factory=dict)
+    working: dict[str, Working] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: remarks that are not problems (only padding goes unread)
+    notes: list[str] = field(default_factory=list)
     rf: tuple[Window, Window] | None = None  # None: the field passes through unchanged
 
 
 Rule = Callable[[Layer, Volume], Step]
-RULES: dict[str, Rule] = {}
-
-
-def rule(*ops: str) -> Callable[[Rule], Rule]:
-    def register(fn: Rule) -> Rule:
-        for op in ops:
-            RULES[op] = fn
-        return fn
-
-    return register
 
 
 def _int(layer: Layer, key: str, default: int = 0) -> int:
@@ -80,12 +98,17 @@ def _same(layer: Layer, x: Volume, step: Step) -> tuple[int, int]:
     """pad same (stride 1): k_eff - 1 in total, (k_eff-1)//2 before and the rest after,
     as PyTorch does, so the output keeps the input's size."""
     wins = []
-    for axis, n, k, d in (("h", x.h, _int(layer, "kh"), _int(layer, "dh", 1)),
-                          ("w", x.w, _int(layer, "kw"), _int(layer, "dw", 1))):
+    for axis, n, k, d in (("H", x.h, _int(layer, "kh"), _int(layer, "dh", 1)),
+                          ("W", x.w, _int(layer, "kw"), _int(layer, "dw", 1))):
         ke = k_eff(k, d)
         before = (ke - 1) // 2
-        step.formulas[axis] = (f"({n} - {ke} + {ke - 1})/1 + 1 = {n}  [pad same: {ke - 1} in "
-                               f"total, {before} before and {ke - 1 - before} after]")
+        a, what = axis.lower(), "height" if axis == "H" else "width"
+        expr = add(div(Group(add(sub(Term(f"{axis}_in", n, f"input {what}"),
+                                     Term(f"K_{a}", ke, f"kernel {what}")),
+                                 Term(f"P_{a}", ke - 1, f"total padding ({what})"))),
+                       Term(f"S_{a}", 1, f"stride ({what})")), Num(1))
+        step.working[a] = equals(expr, n, aside=f"pad same: {ke - 1} in total, {before} before "
+                                               f"and {ke - 1 - before} after")
         wins.append(Window(ke, 1, before))
     step.rf = (wins[0], wins[1])
     return x.h, x.w
@@ -95,8 +118,7 @@ def _spatial(layer: Layer, x: Volume, ceil: bool, step: Step) -> tuple[int, int]
     if layer.attrs.get("same"):
         return _same(layer, x, step)
     oh, ow = _axes(layer, x, ceil)
-    fh = oh.formula()
-    step.formulas["h"], step.formulas["w"] = fh, fh if ow == oh else ow.formula()
+    step.working["h"], step.working["w"] = oh.working("H"), ow.working("W")
     if not ceil:
         _warn_not_whole(step, oh, ow)
     step.rf = (Window(k_eff(oh.k, oh.d), oh.s, oh.p), Window(k_eff(ow.k, ow.d), ow.s, ow.p))
@@ -104,21 +126,31 @@ def _spatial(layer: Layer, x: Volume, ceil: bool, step: Step) -> tuple[int, int]
 
 
 def _warn_not_whole(step: Step, oh: OutLen, ow: OutLen) -> None:
-    """A non-whole output size is floored as PyTorch does; say so, exactly, with the fix."""
+    """A non-whole output size is floored as PyTorch does. When real input goes unread that is
+    a warning, with the exact value and the fix. When only padding goes unread, or the rows
+    left at the end are no more than the window skips between two steps anyway (a 1x1 conv
+    with stride 2), nothing more is lost than by design: a note."""
     bad = [(axis, o) for axis, o in (("H", oh), ("W", ow)) if not o.whole]
-    if len(bad) == 2 and oh.formula() == ow.formula():
+    if len(bad) == 2 and (oh.n, oh.k, oh.s, oh.p, oh.d) == (ow.n, ow.k, ow.s, ow.p, ow.d):
         bad = [("H and W", oh)]
     for axis, o in bad:
-        lost = (o.n + 2 * o.p - k_eff(o.k, o.d)) % o.s
-        dropped = (f"only the last {lost} padding row(s)/column(s) go unread" if lost <= o.p
-                   else f"the last {lost - o.p} input row(s)/column(s) are never read")
-        step.warnings.append(
-            f"output {axis}: ({o.n} - {k_eff(o.k, o.d)} + 2*{o.p})/{o.s} + 1 = "
-            f"{o.formula().split(' = ')[1].split(',')[0]} is not whole; PyTorch floors it to "
-            f"{o.value}: {dropped}; {whole_fixes(o.n, o.k, o.s, o.p, o.d)}")
+        ke = k_eff(o.k, o.d)
+        lost = (o.n + 2 * o.p - ke) % o.s
+        exact = (f"output {axis}: ({o.n} - {ke} + 2*{o.p})/{o.s} + 1 = "
+                 f"{show_fraction(o.exact)} is not whole; PyTorch floors it to {o.value}")
+        if lost <= o.p:
+            step.notes.append(f"{exact}: only the last {lost} padding row(s)/column(s) go "
+                              f"unread, so no input pixel is lost")
+        elif lost - o.p <= o.s - ke:
+            step.notes.append(f"{exact}: the last {lost - o.p} input row(s)/column(s) are "
+                              f"skipped, as the stride {o.s} skips {o.s - ke} of every {o.s} "
+                              f"with a window of {ke}")
+        else:
+            step.warnings.append(
+                f"{exact}: the last {lost - o.p} input row(s)/column(s) are never read; "
+                f"{whole_fixes(o.n, o.k, o.s, o.p, o.d)}")
 
 
-@rule("conv")
 def conv(layer: Layer, x: Volume) -> Step:
     """Conv2d: out = (n + 2p - k_eff)/s + 1 per axis; weights = kh*kw*(C/groups)*N;
     biases = N; macs = H'*W'*N * kh*kw*(C/groups)."""
@@ -130,15 +162,19 @@ def conv(layer: Layer, x: Volume) -> Step:
     step = Step(x)
     h, w = _spatial(layer, x, False, step)
     step.out = Volume(h, w, n)
-    step.formulas["c"] = f"{n} filters"
-    per = kh * kw * cin
-    fan = f"{kh}*{kw}*{x.c}" if g == 1 else f"{kh}*{kw}*({x.c}/{g})"
-    step.weights = per * n
-    step.formulas["weights"] = f"{fan}*{n} = {fmt(step.weights)}"
+    step.working["c"] = stated(n, unit="filters")
+    filters = Term("N", n, "number of filters")
+    c_in = Term("C_in", x.c, "input channels")
+    fan = mul(Term("K_h", kh, "kernel height"), Term("K_w", kw, "kernel width"),
+              c_in if g == 1 else Group(div(c_in, Term("G", g, "groups"))))
+    step.weights = kh * kw * cin * n
+    step.working["weights"] = equals(mul(*fan.args, filters), step.weights, sep=True)
     step.biases = n if layer.attrs.get("bias", True) else 0
-    step.formulas["biases"] = f"{n} (one per filter)" if step.biases else "0 (nobias)"
-    step.macs = h * w * n * per
-    step.formulas["macs"] = f"{h}*{w}*{n} * {fan} = {fmt(step.macs)}"
+    step.working["biases"] = (stated(n, note="one per filter") if step.biases
+                              else stated(0, note="nobias"))
+    step.macs = h * w * n * kh * kw * cin
+    out = mul(Term("H_out", h, "output height"), Term("W_out", w, "output width"), filters)
+    step.working["macs"] = equals(mul(out, fan, spaced=True), step.macs, sep=True)
     return step
 
 
@@ -146,71 +182,76 @@ def _pool(layer: Layer, x: Volume) -> Step:
     step = Step(x)
     h, w = _spatial(layer, x, bool(layer.attrs.get("ceil", False)), step)
     step.out = Volume(h, w, x.c)
-    step.formulas["c"] = f"{x.c} (pooling keeps the depth)"
+    step.working["c"] = stated(x.c, note="pooling keeps the depth")
     return step
 
 
-@rule("maxpool")
 def maxpool(layer: Layer, x: Volume) -> Step:
     """MaxPool2d: out = (n + 2p - k)/s + 1 (ceil optional); no parameters, 0 macs."""
     return _pool(layer, x)
 
 
-@rule("avgpool")
 def avgpool(layer: Layer, x: Volume) -> Step:
     """AvgPool2d: as maxpool; the additions and the division are not counted as macs."""
     return _pool(layer, x)
 
 
-@rule("adaptiveavgpool")
 def adaptiveavgpool(layer: Layer, x: Volume) -> Step:
     """AdaptiveAvgPool2d((oh, ow)): output oh x ow; window up to ceil(n/o), step about n/o."""
     oh, ow = _int(layer, "oh"), _int(layer, "ow")
     step = Step(Volume(oh, ow, x.c))
-    step.formulas["h"] = f"{oh} (adaptive: windows of up to ceil({x.h}/{oh}) = {ceil_div(x.h, oh)})"
-    step.formulas["w"] = f"{ow} (adaptive: windows of up to ceil({x.w}/{ow}) = {ceil_div(x.w, ow)})"
+    for a, n, o, what in (("h", x.h, oh, "height"), ("w", x.w, ow, "width")):
+        window = Equation(Call("ceil", (div(Term(f"{a.upper()}_in", n, f"input {what}"),
+                                            Term(f"{a.upper()}_out", o, f"output {what}")),)),
+                          ceil_div(n, o), label="adaptive: windows of up to")
+        step.working[a] = stated(o, note=window)
     step.rf = (Window(ceil_div(x.h, oh), max(x.h // oh, 1), 0),
                Window(ceil_div(x.w, ow), max(x.w // ow, 1), 0))
     return step
 
 
-@rule("gap")
 def gap(layer: Layer, x: Volume) -> Step:
     """Global average pool: HxWxC -> 1x1xC. Its field spans the whole input."""
     step = Step(Volume(1, 1, x.c))
-    step.formulas["h"] = step.formulas["w"] = "1 (global average over the whole map)"
+    step.working["h"] = step.working["w"] = stated(1, note="global average over the whole map")
     step.rf = (Window(x.h, x.h, 0), Window(x.w, x.w, 0))
     return step
 
 
-@rule("fc")
 def fc(layer: Layer, x: Volume) -> Step:
     """Linear on the flattened input: weights = H*W*C*N, biases = N, macs = H*W*C*N.
     Output volume 1x1xN; its field spans the whole input."""
     n = _int(layer, "out")
     step = Step(Volume(1, 1, n))
-    fan = f"{x.h}*{x.w}*{x.c}" if (x.h, x.w) != (1, 1) else f"{x.c}"
+    c_in = Term("C_in", x.c, "input channels")
+    fan = (mul(Term("H_in", x.h, "input height"), Term("W_in", x.w, "input width"), c_in)
+           if (x.h, x.w) != (1, 1) else c_in)
+    neurons = Term("N", n, "number of neurons")
     step.weights = x.size * n
-    step.formulas["weights"] = f"{fan}*{n} = {fmt(step.weights)}"
+    step.working["weights"] = equals(_times(fan, neurons), step.weights, sep=True)
     step.biases = n if layer.attrs.get("bias", True) else 0
-    step.formulas["biases"] = f"{n} (one per neuron)" if step.biases else "0 (nobias)"
+    step.working["biases"] = (stated(n, note="one per neuron") if step.biases
+                              else stated(0, note="nobias"))
     step.macs = x.size * n
-    step.formulas["macs"] = f"{fan}*{n} = {fmt(step.macs)}"
-    step.formulas["c"] = f"{n} neurons"
+    step.working["macs"] = equals(_times(fan, neurons), step.macs, sep=True)
+    step.working["c"] = stated(n, unit="neurons")
     step.rf = (Window(x.h, x.h, 0), Window(x.w, x.w, 0))
     return step
 
 
-@rule("bn")
+def _times(fan: Expr, n: Term) -> Op:
+    """``fan*n`` with a product's factors flattened: ``6*6*256*4096``."""
+    return mul(*fan.args, n) if isinstance(fan, Op) else mul(fan, n)
+
+
 def bn(layer: Layer, x: Volume) -> Step:
     """BatchNorm2d: 2C learnable parameters (C scales as weights, C shifts as biases)."""
     step = Step(x, weights=x.c, biases=x.c)
-    step.formulas["weights"] = f"{x.c} (one scale per channel)"
-    step.formulas["biases"] = f"{x.c} (one shift per channel)"
+    step.working["weights"] = stated(x.c, note="one scale per channel")
+    step.working["biases"] = stated(x.c, note="one shift per channel")
     return step
 
 
-@rule("padchannels")
 def padchannels(layer: Layer, x: Volume) -> Step:
     """Zero-pad the channels to ``out`` (ResNet option-A shortcut): no parameters."""
     n = _int(layer, "out")
@@ -218,19 +259,21 @@ def padchannels(layer: Layer, x: Volume) -> Step:
         raise SpecError(f"padchannels {n} is fewer than the {x.c} input channels",
                         layer.line, layer.name)
     step = Step(Volume(x.h, x.w, n))
-    step.formulas["c"] = f"{x.c} + {n - x.c} zero channels = {n}"
+    step.working["c"] = equals(add(Term("C_in", x.c, "input channels"),
+                                   Term("Z", n - x.c, "added zero channels",
+                                        unit="zero channels")), n)
     return step
 
 
-@rule("flatten")
 def flatten(layer: Layer, x: Volume) -> Step:
     """Flatten: HxWxC -> 1x1x(H*W*C), a view (no new values)."""
     step = Step(Volume(1, 1, x.size))
-    step.formulas["c"] = f"{x.h}*{x.w}*{x.c} = {fmt(x.size)}"
+    step.working["c"] = equals(mul(Term("H_in", x.h, "input height"),
+                                   Term("W_in", x.w, "input width"),
+                                   Term("C_in", x.c, "input channels")), x.size, sep=True)
     return step
 
 
-@rule("relu", "tanh", "sigmoid", "lrn", "dropout", "softmax")
 def elementwise(layer: Layer, x: Volume) -> Step:
     """Shape-preserving ops without parameters; their arithmetic is not counted as macs."""
     return Step(x)

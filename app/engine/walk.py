@@ -3,31 +3,25 @@
 Receptive field, per axis (as in Araujo et al., "Computing Receptive Fields of CNNs", 2019):
 ``size' = size + (k_eff - 1)*jump``, ``jump' = jump*s``, ``start' = start + ((k_eff-1)/2 - p)*jump``
 starting from size 1, jump 1, start 0 at the input. fc, gap and flatten see their whole input
-(a window as large as the input); at a merge the largest field is kept and differing jumps are
-reported as a warning.
+(a window as large as the input). At a merge, a unit of the output sees the union of what the
+branches' units see: per axis the union of their intervals, its size and centre; branches that
+step through the input by different jumps are reported as a warning.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from app.engine.claims import check_claims
 from app.engine.errors import LimitError, SpecError
-from app.engine.graph import (
-    IN_PLACE_OPS,
-    VIEW_OPS,
-    WEIGHT_OPS,
-    AttrValue,
-    Block,
-    Layer,
-    Node,
-    Volume,
-)
+from app.engine.graph import AttrValue, Block, FrozenDict, Layer, Node, Volume
 from app.engine.limits import LIMITS
-from app.engine.maths import fmt
+from app.engine.optable import IN_PLACE_OPS, OPS, VIEW_OPS, WEIGHT_OPS
 from app.engine.result import RF, AxisRF, LayerRow, VolumeOut
-from app.engine.rules import RULES, Step, Window
+from app.engine.rules import Step, Window
+from app.engine.working import Equation, Group, Num, Term, Working, add, equals, mul, stated, sub
+from app.present.working import to_text
 
 
 def through(ax: AxisRF, win: Window) -> AxisRF:
@@ -36,22 +30,29 @@ def through(ax: AxisRF, win: Window) -> AxisRF:
                   ax.start + ((win.k - 1) / 2 - win.p) * ax.jump)
 
 
+Field2 = tuple[AxisRF, AxisRF]
+
+
 class State(NamedTuple):
     """The tensor between two rows: its volume and receptive field, and both as rows show
     them, so that a row that changes neither (relu, bn, dropout) shares them."""
 
     vol: Volume
-    rf: tuple[AxisRF, AxisRF]
+    rf: Field2
     shown: VolumeOut
     rf_shown: RF
-    rf_kept: str  # the receptive-field working of a row that leaves the field as it is
+    rf_kept: Working  # the receptive-field working of a row that leaves the field as it is
 
 
-def _kept(rf: tuple[AxisRF, AxisRF]) -> str:
-    return f"{rf[0].size}x{rf[1].size} (unchanged)"
+def _kept(rf: Field2) -> Working:
+    return stated(_pair(rf), note="unchanged")
 
 
-def state(vol: Volume, rf: tuple[AxisRF, AxisRF], shown: VolumeOut | None = None) -> State:
+def _pair(rf: Field2) -> str:
+    return f"{rf[0].size}x{rf[1].size}"
+
+
+def state(vol: Volume, rf: Field2, shown: VolumeOut | None = None) -> State:
     return State(vol, rf, shown or _vol(vol), _rf(rf), _kept(rf))
 
 
@@ -68,13 +69,23 @@ class Done:
     params: int
     macs: int
     activations: int
-    formulas: dict[str, str]  # every figure but the receptive field, which depends on the path
+    working: FrozenDict  # every figure but the receptive field, which depends on the path
+    formulas: FrozenDict  # the same as text
     warnings: tuple[str, ...]
+    notes: tuple[str, ...]
     window: tuple[Window, Window] | None
 
 
-#: a merge row's op, output volume (and as shown), formulas and attributes
-Merged = tuple[str, Volume, VolumeOut, dict[str, str], dict[str, AttrValue]]
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """A merge row's op, output volume (and as shown), working and attributes."""
+
+    op: str
+    out: Volume
+    shown: VolumeOut
+    working: FrozenDict
+    formulas: FrozenDict
+    attrs: FrozenDict
 
 
 @dataclass(slots=True)
@@ -82,9 +93,12 @@ class Walk:
     """Accumulates rows while walking; ``depth`` results are returned by :meth:`seq`."""
 
     aux: bool = False
+    #: bytes per activation value times the batch: a row's activation bytes per value
+    scale: int = 4
     rows: list[LayerRow] = field(default_factory=list)
     done: dict[tuple[object, ...], Done] = field(default_factory=dict)
     merged: dict[tuple[object, ...], Merged] = field(default_factory=dict)
+    rf_work: dict[tuple[object, ...], tuple[Working, str]] = field(default_factory=dict)
 
     def seq(self, nodes: tuple[Node, ...], st: State, path: str, level: int,
             keep: float) -> tuple[State, int, float]:
@@ -101,30 +115,47 @@ class Walk:
         return st, depth, expected
 
     def layer(self, layer: Layer, st: State, path: str, level: int, keep: float) -> State:
-        # The parser shares one attrs dict among the expansions of a repeated line, and the
-        # network keeps every dict alive during the walk, so its id is a safe, cheap key.
+        # The parser shares one attrs mapping among the expansions of a repeated line, and the
+        # network keeps every mapping alive during the walk, so its id is a safe, cheap key.
         key = (layer.op, id(layer.attrs), st.vol)
         done = self.done.get(key)
         if done is None:
             done = self.done[key] = _apply(layer, st.vol)
-        formulas = done.formulas.copy()
         win = done.window
         if win is None and done.out == st.vol:
             nxt = st  # shape and field unchanged: share the previous row's objects
-            formulas["rf"] = st.rf_kept
+            rf_working, rf_text = st.rf_kept, None
         else:
-            rf = _through(st.rf, win)
+            rf = _through(st.rf, win, layer)
             nxt = State(done.out, rf, done.shown, _rf(rf), _kept(rf))
-            formulas["rf"] = _rf_formula(win, rf)
+            rf_working, rf_text = self._rf_working(win, st.rf, rf)
+        working = FrozenDict(done.working, rf=rf_working)
+        formulas = FrozenDict(done.formulas, rf=rf_text or to_text(rf_working))
         row = LayerRow(len(self.rows), layer.name, layer.op, layer.line, path, level,
                        layer.attrs, st.shown, nxt.shown, done.weights, done.biases,
-                       done.params, done.macs, done.activations, nxt.rf_shown,
-                       formulas, list(done.warnings) if done.warnings else [], [],
-                       keep if keep != 1.0 else None)
+                       done.params, done.macs, done.activations,
+                       self._bytes(done.activations, layer), nxt.rf_shown, formulas,
+                       done.warnings, (), done.notes, keep if keep != 1.0 else None, working)
         if layer.claims:
-            row.claims = check_claims(layer.claims, row)
+            row = replace(row, claims=check_claims(layer.claims, row))
         self.rows.append(row)
         return nxt
+
+    def _bytes(self, activations: int, layer: Layer | Block) -> int:
+        nbytes = activations * self.scale
+        if nbytes > LIMITS.max_total:
+            raise LimitError("max_total", f"{layer.name}'s activations take {nbytes:,} bytes, "
+                             f"more than 2^53 - 1 (max_total)", layer.line)
+        return nbytes
+
+    def _rf_working(self, win: tuple[Window, Window] | None, before: Field2,
+                    after: Field2) -> tuple[Working, str]:
+        key = (win, before)
+        got = self.rf_work.get(key)
+        if got is None:
+            w = _rf_working(win, before, after)
+            got = self.rf_work[key] = (w, to_text(w))
+        return got
 
     def block(self, b: Block, st: State, path: str, level: int,
               keep: float) -> tuple[State, int, float]:
@@ -150,16 +181,16 @@ class Walk:
         merged = self.merged.get(key)
         if merged is None:
             merged = self.merged[key] = _merge(b, vols)
-        op, out, shown, formulas, attrs = merged
         warnings: list[str] = []
         rf = _merge_rf(b, [o[0].rf for o in outs], warnings)
-        formulas = formulas.copy()
-        formulas["rf"] = f"{rf[0].size}x{rf[1].size}, the largest field of the {len(outs)} inputs"
-        nxt = State(out, rf, shown, _rf(rf), _kept(rf))
+        rf_working = stated(_pair(rf), note=f"the union of the fields of the {len(outs)} inputs")
+        nxt = State(merged.out, rf, merged.shown, _rf(rf), _kept(rf))
         self.rows.append(LayerRow(
-            len(self.rows), b.name, op, b.line, path, level, attrs, st.shown,
-            shown, 0, 0, 0, 0, out.size, nxt.rf_shown, formulas, warnings, [],
-            keep if keep != 1.0 else None))
+            len(self.rows), b.name, merged.op, b.line, path, level, merged.attrs, st.shown,
+            merged.shown, 0, 0, 0, 0, merged.out.size, self._bytes(merged.out.size, b),
+            nxt.rf_shown, FrozenDict(merged.formulas, rf=to_text(rf_working)),
+            tuple(warnings), (), (), keep if keep != 1.0 else None,
+            FrozenDict(merged.working, rf=rf_working)))
         depth = max(o[1] for o in outs)
         if b.kind == "residual" and b.survival is not None:
             body, short = outs[0], outs[1]
@@ -170,55 +201,67 @@ class Walk:
 
 
 def _merge(b: Block, vols: tuple[Volume, ...]) -> Merged:
-    """A merge's output, formulas and attributes, once per (kind, input volumes)."""
+    """A merge's output, working and attributes, once per (kind, input volumes)."""
     op = {"concat": "concat", "dense": "concat", "residual": "add", "join": "join"}[b.kind]
     out = _merged_volume(b, list(vols))
-    formulas = _formulas(Step(out), out.size, op)
-    formulas["c"] = _merge_c_formula(op, list(vols), out.c)
+    working = _common(Step(out), out.size, op)
+    working["c"] = _merge_c_working(op, list(vols), out.c)
     attrs: dict[str, AttrValue] = {"kind": b.kind}
     if b.survival is not None:
         attrs["survival"] = b.survival
-    return op, out, _vol(out), formulas, attrs
+    return Merged(op, out, _vol(out), FrozenDict(working), _texts(working), FrozenDict(attrs))
+
+
+def _texts(working: dict[str, Working]) -> FrozenDict:
+    return FrozenDict({k: to_text(w) for k, w in working.items()})
 
 
 def _apply(layer: Layer, vin: Volume) -> Done:
-    step = RULES[layer.op](layer, vin)
+    step = OPS[layer.op].rule(layer, vin)
     _check_volume(step.out, layer)
     acts = 0 if layer.op in IN_PLACE_OPS or layer.op in VIEW_OPS else step.out.size
     win = step.rf
-    if win is not None and win[0] == win[1]:
-        win = (win[0], win[0])  # one object for both axes: the walk then works once
+    working = _common(step, acts, layer.op)
     return Done(step.out, _vol(step.out), step.weights, step.biases,
-                step.weights + step.biases, step.macs, acts,
-                _formulas(step, acts, layer.op), tuple(step.warnings), win)
+                step.weights + step.biases, step.macs, acts, FrozenDict(working),
+                _texts(working), tuple(step.warnings), tuple(step.notes), win)
 
 
-def _through(rf: tuple[AxisRF, AxisRF], win: tuple[Window, Window] | None,
-             ) -> tuple[AxisRF, AxisRF]:
+def _through(rf: Field2, win: tuple[Window, Window] | None, layer: Layer) -> Field2:
     if win is None:
         return rf
     h = through(rf[0], win[0])
-    if rf[0] is rf[1] and win[0] is win[1]:
-        return h, h
-    return h, through(rf[1], win[1])
+    w = h if rf[0] == rf[1] and win[0] == win[1] else through(rf[1], win[1])
+    for ax in (h, w):
+        if ax.size > LIMITS.max_total or ax.jump > LIMITS.max_total:
+            raise LimitError("max_total", f"{layer.name}: the receptive field reaches "
+                             f"{max(ax.size, ax.jump):,} input pixels, more than 2^53 - 1 "
+                             f"(max_total); the strides multiply to more than any input",
+                             layer.line)
+    return h, w
 
 
-def _formulas(step: Step, acts: int, op: str) -> dict[str, str]:
-    """Complete a rule's formulas with the figures every row shows."""
-    f = step.formulas
+def _common(step: Step, acts: int, op: str) -> dict[str, Working]:
+    """Complete a rule's working with the figures every row shows."""
+    f = dict(step.working)
     out = step.out
-    f.setdefault("h", str(out.h))
-    f.setdefault("w", str(out.w))
-    f.setdefault("c", str(out.c))
-    f.setdefault("weights", "0")
-    f.setdefault("biases", "0")
+    for key, value in (("h", out.h), ("w", out.w), ("c", out.c), ("weights", 0), ("biases", 0)):
+        if key not in f:
+            f[key] = stated(value)
     params = step.weights + step.biases
-    f["params"] = (f"{fmt(step.weights)} + {fmt(step.biases)} = {fmt(params)}"
-                   if step.weights and step.biases else fmt(params))
-    f.setdefault("macs", fmt(step.macs) if step.macs
-                 else "0 (only conv and fc multiply-adds are counted)")
-    f["activations"] = (f"{out.h}*{out.w}*{out.c} = {fmt(acts)}" if acts else
-                        "0 (in place)" if op in IN_PLACE_OPS else "0 (a view of its input)")
+    f["params"] = (equals(add(Term("weights", step.weights, "weights", sep=True),
+                              Term("biases", step.biases, "biases", sep=True)), params, sep=True)
+                   if step.weights and step.biases else stated(params, sep=True))
+    if "macs" not in f:
+        f["macs"] = (stated(step.macs, sep=True) if step.macs
+                     else stated(0, note="only conv and fc multiply-adds are counted"))
+    if acts:
+        f["activations"] = equals(mul(Term("H_out", out.h, "output height"),
+                                      Term("W_out", out.w, "output width"),
+                                      Term("C_out", out.c, "output channels")), acts, sep=True)
+    else:
+        f["activations"] = stated(0, note="in place" if op in IN_PLACE_OPS
+                                  else "a view of its input")
     return f
 
 
@@ -261,15 +304,16 @@ def _mismatch(b: Block, first: Volume, other: Volume, i: int) -> str:
             f"shapes must match to be joined")
 
 
-def _merge_c_formula(op: str, vols: list[Volume], c: int) -> str:
+def _merge_c_working(op: str, vols: list[Volume], c: int) -> Working:
     if op == "concat":
-        return " + ".join(str(v.c) for v in vols) + f" = {c}"
-    return f"{c} ({'sum' if op == 'add' else 'mean'} of {len(vols)} tensors of equal shape)"
+        return equals(add(*(Term(f"C_{i}", v.c, f"channels of input {i}")
+                            for i, v in enumerate(vols, start=1))), c)
+    return stated(c, note=f"{'sum' if op == 'add' else 'mean'} of {len(vols)} tensors of "
+                          f"equal shape")
 
 
-def _merge_rf(b: Block, rfs: list[tuple[AxisRF, AxisRF]],
-              warnings: list[str]) -> tuple[AxisRF, AxisRF]:
-    if all(rf[0] is rf[1] for rf in rfs):
+def _merge_rf(b: Block, rfs: list[Field2], warnings: list[str]) -> Field2:
+    if all(rf[0] == rf[1] for rf in rfs):
         axis = _merge_axis(b, [rf[0] for rf in rfs], "H and W", warnings)
         return axis, axis
     return (_merge_axis(b, [rf[0] for rf in rfs], "H", warnings),
@@ -277,13 +321,15 @@ def _merge_rf(b: Block, rfs: list[tuple[AxisRF, AxisRF]],
 
 
 def _merge_axis(b: Block, axes: list[AxisRF], name: str, warnings: list[str]) -> AxisRF:
-    best = max(axes, key=lambda ax: ax.size)
+    """The union of the branches' intervals [start - (size-1)/2, start + (size-1)/2]."""
+    lo = min(ax.start - (ax.size - 1) / 2 for ax in axes)
+    hi = max(ax.start + (ax.size - 1) / 2 for ax in axes)
     jumps = sorted({ax.jump for ax in axes})
     if len(jumps) > 1:
         warnings.append(f"branches of '{b.name}' step through the input by different jumps "
                         f"{', '.join(map(str, jumps))} along {name}: their features are not "
                         f"aligned")
-    return AxisRF(best.size, jumps[-1], best.start)
+    return AxisRF(round(hi - lo) + 1, jumps[-1], (lo + hi) / 2)
 
 
 def _check_volume(v: Volume, layer: Layer) -> None:
@@ -293,29 +339,38 @@ def _check_volume(v: Volume, layer: Layer) -> None:
     if max(v.h, v.w) > LIMITS.max_hw:
         raise LimitError("max_hw", f"{layer.name} gives {v.h}x{v.w}; H and W are at most "
                          f"{LIMITS.max_hw:,}", layer.line)
+    if v.size > LIMITS.max_total:
+        raise LimitError("max_total", f"{layer.name} gives {v.size:,} values, more than "
+                         f"2^53 - 1 (max_total)", layer.line)
 
 
 def _vol(v: Volume) -> VolumeOut:
     return VolumeOut(v.h, v.w, v.c)
 
 
-def _rf(rf: tuple[AxisRF, AxisRF]) -> RF:
+def _rf(rf: Field2) -> RF:
     h, w = rf
     big = h if h.size >= w.size else w
     return RF(big.size, big.jump, big.start, h, w)
 
 
-def _rf_formula(win: tuple[Window, Window] | None, rf: tuple[AxisRF, AxisRF]) -> str:
+def _axis_working(w: Window, before: AxisRF, after: AxisRF, axis: str) -> Working:
+    a = axis.lower() if axis in "HW" else ""
+    sub_a = f"_{a}" if a else ""
+    jump = Term("J_in", before.jump, "jump of the input (pixels between its units)")
+    size = equals(add(Term("RF_in", before.size, "receptive field of the input"),
+                      mul(Group(sub(Term(f"K{sub_a}", w.k, "kernel extent"), Num(1))), jump)),
+                  after.size)
+    step = Equation(mul(jump, Term(f"S{sub_a}", w.s, "stride")), after.jump, label="jump")
+    return Working((*size.parts, step))
+
+
+def _rf_working(win: tuple[Window, Window] | None, before: Field2, after: Field2) -> Working:
     if win is None:
-        return f"{rf[0].size}x{rf[1].size} (unchanged)"
-    if rf[0] is rf[1]:
-        w, ax = win[0], rf[0]
-        jump_in = ax.jump // w.s
-        return (f"{ax.size - (w.k - 1) * jump_in} + ({w.k} - 1)*{jump_in} = {ax.size}, "
-                f"jump {jump_in}*{w.s} = {ax.jump}")
-    parts = []
-    for name, w, ax in (("H", win[0], rf[0]), ("W", win[1], rf[1])):
-        jump_in = ax.jump // w.s
-        parts.append(f"{ax.size - (w.k - 1) * jump_in} + ({w.k} - 1)*{jump_in} = {ax.size}, "
-                     f"jump {jump_in}*{w.s} = {ax.jump}")
-    return parts[0] if parts[0] == parts[1] else f"H: {parts[0]}; W: {parts[1]}"
+        return _kept(after)
+    h = _axis_working(win[0], before[0], after[0], "H")
+    if (win[0], before[0]) == (win[1], before[1]):
+        return h
+    return Working((Working(h.parts, label="H: "),
+                    Working(_axis_working(win[1], before[1], after[1], "W").parts,
+                            label="W: ")), sep="; ")

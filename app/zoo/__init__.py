@@ -29,6 +29,7 @@ from app.engine import (
     check_input,
     parse_spec,
 )
+from app.engine.options import DEFAULTS, make_options
 from app.engine.result import VolumeOut
 
 ZOO_DIR = Path(__file__).parent
@@ -166,12 +167,14 @@ def _check_aux(model_id: str, aux: bool) -> None:
 
 
 @lru_cache(maxsize=256)
-def analyze_model(model_id: str, *, input: Volume | None = None, dtype: str = "float32",
-                  batch: int = 1, optimizer: str = "sgd", aux: bool = False) -> Analysis:
+def analyze_model(model_id: str, *, input: Volume | None = None, dtype: str = DEFAULTS.dtype,
+                  batch: int = DEFAULTS.batch, optimizer: str = DEFAULTS.optimizer,
+                  aux: bool = DEFAULTS.aux) -> Analysis:
     """The engine's analysis of a zoo network (cached: specs never change)."""
+    options = make_options(dtype=dtype, batch=batch, optimizer=optimizer, aux=aux)
     _check_aux(model_id, aux)
     net = load_network(model_id, input)
-    return analyze_network(net, dtype=dtype, batch=batch, optimizer=optimizer, aux=aux)
+    return analyze_network(net, options)
 
 
 @lru_cache(maxsize=1)

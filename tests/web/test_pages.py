@@ -151,7 +151,9 @@ def test_filters() -> None:
     assert filters.thousands(34848) == "34,848"
     assert filters.thousands(2.5) == "2.50" and filters.thousands(3.0) == "3"
     assert filters.thousands(None) == "—"
-    assert filters.compact(105_415_200) == "105.4M" and filters.compact(34_944) == "34.9K"
+    # as the lecture writes them: 35K for AlexNet conv1's 34,944 params, 3.2M, 105M
+    assert filters.compact(105_415_200) == "105M" and filters.compact(34_944) == "35K"
+    assert filters.compact(3_211_264) == "3.2M" and filters.compact(1_000_000) == "1M"
     assert filters.compact(96) == "96"
     assert filters.volume({"h": 55, "w": 55, "c": 96}) == "55x55x96"
     assert filters.megabytes(61_200_000) == "61.2 MB"

@@ -1,0 +1,125 @@
+"""The op table: one entry per layer op, and every list of ops derives from it.
+
+An entry gives the op's accepted spellings (canonical first, then the spellings pasted from
+slides, notes and PyTorch), the arguments it takes and their order when written bare
+(``conv 96 11x11``: filters, then kernel), the builder that validates them into attributes
+(``app.engine.ops``), the rule that computes its numbers (``app.engine.rules``), what its output
+costs in memory, the torch module it corresponds to and its row in ``docs/spec-language.md``.
+Adding an op is one entry here, one rule, one torch builder (``app/torchnet.py``, whose keys a
+meta-test holds equal to these) and the doc row, which the same meta-test checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+from app.engine import ops, rules
+from app.engine.errors import SpecError
+from app.engine.graph import Claim, FrozenDict, Layer
+
+Memory = Literal["new", "in_place", "view"]
+
+
+@dataclass(frozen=True, slots=True)
+class OpDef:
+    name: str
+    spellings: tuple[str, ...]
+    rule: rules.Rule
+    example: str
+    doc: str
+    torch: str
+    #: arguments accepted, besides claims
+    args: frozenset[str] = frozenset()
+    #: what bare values mean, in order: ``conv 96 11x11`` is out, then kernel
+    positional: tuple[str, ...] = ()
+    build: ops.Builder | None = None
+    #: "new": the output is a new tensor; "in_place": written over the input; "view": no copy
+    memory: Memory = "new"
+    #: conv and fc: has weights whose multiply-adds are counted, and counts towards depth
+    weighted: bool = False
+
+
+_WINDOW = frozenset({"kernel", "stride", "pad", "dilation"})
+
+_TABLE = (
+    OpDef("conv", ("conv", "convolution", "conv2d"), rules.conv,
+          "conv 96 11x11 stride 4 pad 0",
+          "96 filters of 11x11; `stride S` or `stride SHxSW` (default 1), `pad P` / `pad PHxPW` / "
+          "`pad same` (default 0), `groups G`, `dilation D`, `nobias`", "nn.Conv2d",
+          _WINDOW | {"out", "groups", "bias"}, ("out", "kernel"), ops.conv, weighted=True),
+    OpDef("maxpool", ("maxpool", "max_pool", "maxpool2d", "pool"), rules.maxpool,
+          "maxpool 3x3 stride 2",
+          "max pool; `pad P`, `dilation D`, `ceil` (PyTorch `ceil_mode`); stride defaults to the "
+          "kernel", "nn.MaxPool2d", _WINDOW | {"ceil"}, ("kernel",), ops.pool),
+    OpDef("avgpool", ("avgpool", "avg_pool", "avgpool2d"), rules.avgpool, "avgpool 7x7",
+          "average pool, `pad P`, `ceil`; stride defaults to the kernel", "nn.AvgPool2d",
+          frozenset({"kernel", "stride", "pad", "ceil"}), ("kernel",), ops.pool),
+    OpDef("adaptiveavgpool", ("adaptiveavgpool", "adaptive_avgpool", "adaptiveavgpool2d"),
+          rules.adaptiveavgpool, "adaptiveavgpool 6x6", "PyTorch `AdaptiveAvgPool2d((6, 6))`",
+          "nn.AdaptiveAvgPool2d", frozenset({"kernel"}), ("kernel",), ops.adaptive),
+    OpDef("gap", ("gap", "globalavgpool", "global_avgpool"), rules.gap, "gap",
+          "global average pool to 1x1xC (`AdaptiveAvgPool2d(1)`)", "nn.AdaptiveAvgPool2d"),
+    OpDef("fc", ("fc", "linear", "dense_layer", "dense"), rules.fc, "fc 4096",
+          "fully connected; flattens its input; output volume 1x1x4096; `nobias`", "nn.Linear",
+          frozenset({"out", "bias"}), ("out",), ops.fc, weighted=True),
+    OpDef("relu", ("relu",), rules.elementwise, "relu", "ReLU, in place (adds no memory)",
+          "nn.ReLU", memory="in_place"),
+    OpDef("tanh", ("tanh",), rules.elementwise, "tanh", "tanh activation", "nn.Tanh"),
+    OpDef("sigmoid", ("sigmoid",), rules.elementwise, "sigmoid", "sigmoid activation",
+          "nn.Sigmoid"),
+    OpDef("bn", ("bn", "batchnorm", "batchnorm2d"), rules.bn, "bn",
+          "BatchNorm2d: 2C learnable parameters (its running statistics are buffers)",
+          "nn.BatchNorm2d"),
+    OpDef("lrn", ("lrn", "norm"), rules.elementwise, "lrn size 5",
+          "local response normalization (`size 5` by default)", "nn.LocalResponseNorm",
+          frozenset({"size"}), ("size",), ops.lrn),
+    OpDef("dropout", ("dropout",), rules.elementwise, "dropout 0.5",
+          "dropout (in place), probability optional (default 0.5)", "nn.Dropout",
+          frozenset({"p"}), ("p",), ops.dropout, memory="in_place"),
+    OpDef("softmax", ("softmax", "soft-max"), rules.elementwise, "softmax",
+          "softmax over the channels", "nn.Softmax"),
+    OpDef("flatten", ("flatten",), rules.flatten, "flatten",
+          "flatten to 1x1x(H*W*C), a view (no new values)", "nn.Flatten", memory="view"),
+    OpDef("padchannels", ("padchannels",), rules.padchannels, "padchannels 32",
+          "zero-pad the channels up to 32 (ResNet \"option A\" shortcuts; no parameters)",
+          "torch.nn.functional.pad", frozenset({"out"}), ("out",), ops.padchannels),
+)
+
+OPS: Mapping[str, OpDef] = MappingProxyType({d.name: d for d in _TABLE})
+#: every spelling of every op -> its canonical name
+SPELLINGS: Mapping[str, str] = MappingProxyType(
+    {s: d.name for d in _TABLE for s in d.spellings})
+LAYER_OPS: tuple[str, ...] = tuple(OPS)
+IN_PLACE_OPS = frozenset(d.name for d in _TABLE if d.memory == "in_place")
+VIEW_OPS = frozenset(d.name for d in _TABLE if d.memory == "view")
+WEIGHT_OPS = frozenset(d.name for d in _TABLE if d.weighted)
+#: the option keywords a line may use, and the argument each one sets
+KEYWORDS: Mapping[str, str] = MappingProxyType({
+    "stride": "stride", "s": "stride", "pad": "pad", "padding": "pad", "p": "pad",
+    "dilation": "dilation", "d": "dilation", "groups": "groups", "g": "groups",
+    "size": "size", "kernel": "kernel", "k": "kernel", "filters": "out", "out": "out",
+})
+#: flags a line may write alone, and the argument and value each one sets
+FLAGS: Mapping[str, tuple[str, bool]] = MappingProxyType({
+    "nobias": ("bias", False), "no_bias": ("bias", False), "bias": ("bias", True),
+    "ceil": ("ceil", True), "ceil_mode": ("ceil", True),
+})
+
+
+def doc_row(d: OpDef) -> str:
+    """The op's row in the Layers table of docs/spec-language.md."""
+    return f"| `{d.example}` | {d.doc} |"
+
+
+def make_layer(op: str, args: Mapping[str, object], name: str, line: int,
+               claims: tuple[Claim, ...] = ()) -> Layer:
+    """A validated layer: the op's arguments checked and turned into its attributes."""
+    d = OPS[op]
+    extra = set(args) - d.args
+    if extra:
+        raise SpecError(f"{op} does not take {', '.join(sorted(extra))}", line, name)
+    attrs = d.build(dict(args), line, name) if d.build else {}
+    return Layer(op=op, name=name, line=line, attrs=FrozenDict(attrs), claims=claims)

@@ -1,0 +1,165 @@
+"""Structured working: the arithmetic behind each figure, as data.
+
+A figure's working is a :class:`Working`: one or more :class:`Equation` s, each an expression
+tree whose leaves are named :class:`Term` s (``H_in`` 227, ``K`` 11, ``P`` 0, ``S`` 4) and
+literal numbers, and the result. Nothing here is formatted text a program would have to parse
+back: ``app.present.working`` renders the same value as plain text (the API's ``formulas``), as
+HTML with every term marked up, and as LaTeX.
+
+    (227 - 11 + 2*0)/4 + 1 = 55
+     ^^^   ^^     ^  ^
+     H_in  K      P  S
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Union
+
+Number = int | float | Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A named quantity in a formula: ``Term("K", 11, "kernel height")``."""
+
+    symbol: str
+    value: Number
+    meaning: str
+    #: shown with thousands separators (34,848) rather than bare (9216)
+    sep: bool = False
+    #: a word written after the value ("zero channels")
+    unit: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    """A constant of the formula itself: the 2 of ``2*P``, the 1 of ``+ 1``."""
+
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """An arithmetic operation over two or more operands, left to right.
+
+    ``spaced`` writes ``a + b`` rather than ``a+b``; products of a row's factors are written
+    tight (``11*11*3``) and a product of two such groups spaced (``55*55*96 * 11*11*3``).
+    """
+
+    symbol: str  # + - * /
+    args: tuple[Expr, ...]
+    spaced: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Parentheses around an expression."""
+
+    expr: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A named function of the formula, e.g. ``ceil(7/6)``."""
+
+    name: str
+    args: tuple[Expr, ...]
+
+
+Expr = Union[Term, Num, Op, Group, Call]  # noqa: UP007 - a runtime alias used in annotations
+
+
+@dataclass(frozen=True, slots=True)
+class Equation:
+    """``label expr = value`` and what qualifies it.
+
+    ``value`` is the exact result (a :class:`Fraction` when it is not whole, a string such as
+    ``"7x7"`` for a pair of sizes); ``rounded``/``rounding`` say what was done with a non-whole
+    result ("floored" to 54); ``unit`` follows the value ("96 filters"); ``note`` is written in
+    parentheses after it ("one per filter"); ``aside`` in brackets ("k_eff = 2*(3 - 1) + 1 = 5").
+    With ``expr`` None the value is stated, not computed.
+    """
+
+    expr: Expr | None
+    value: Number | str
+    label: str = ""
+    rounded: int | None = None
+    rounding: str = ""
+    unit: str = ""
+    note: str | Equation = ""
+    aside: str | Equation = ""
+    #: the value written with thousands separators (34,848); sizes are written bare (1024)
+    sep: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Working:
+    """One figure's working: its parts joined by ``sep`` (", " or "; "), after ``label``.
+
+    A part is an equation or, for a figure worked per axis, a labelled working of its own
+    ("H: ...; W: ...").
+    """
+
+    parts: tuple[Equation | Working, ...]
+    sep: str = ", "
+    label: str = ""
+
+    def terms(self) -> tuple[Term, ...]:
+        """Every term of every part, in writing order."""
+        out: list[Term] = []
+        for part in self.parts:
+            if isinstance(part, Working):
+                out.extend(part.terms())
+            else:
+                out.extend(_equation_terms(part))
+        return tuple(out)
+
+
+def _equation_terms(eq: Equation) -> list[Term]:
+    out = list(expr_terms(eq.expr)) if eq.expr is not None else []
+    for extra in (eq.note, eq.aside):
+        if isinstance(extra, Equation):
+            out.extend(_equation_terms(extra))
+    return out
+
+
+def expr_terms(expr: Expr) -> tuple[Term, ...]:
+    if isinstance(expr, Term):
+        return (expr,)
+    if isinstance(expr, Num):
+        return ()
+    if isinstance(expr, Group):
+        return expr_terms(expr.expr)
+    return tuple(t for a in expr.args for t in expr_terms(a))
+
+
+# -- builders, so rules read like the formulas they write ------------------------------------
+
+
+def stated(value: Number | str, *, unit: str = "", note: str | Equation = "",
+           sep: bool = False) -> Working:
+    """A figure given, not computed: ``96 filters``, ``0 (nobias)``."""
+    return Working((Equation(None, value, unit=unit, note=note, sep=sep),))
+
+
+def equals(expr: Expr, value: Number | str, **extra: object) -> Working:
+    """A figure computed by one expression."""
+    return Working((Equation(expr, value, **extra),))  # type: ignore[arg-type]
+
+
+def mul(*args: Expr, spaced: bool = False) -> Op:
+    return Op("*", args, spaced)
+
+
+def add(*args: Expr) -> Op:
+    return Op("+", args)
+
+
+def sub(*args: Expr) -> Op:
+    return Op("-", args)
+
+
+def div(a: Expr, b: Expr) -> Op:
+    return Op("/", (a, b), False)

@@ -1,0 +1,63 @@
+"""Number formats people read: "34,848", "35K", "55x55x96", "61.2 MB" / "58.4 MiB".
+
+The engine hands out raw integers; every renderer (pages, exports, the CLI) formats them here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+_SI_STEPS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
+
+
+def thousands(value: float | None) -> str:
+    """34848 -> "34,848"; a float with a fraction keeps two decimals; None -> "—"."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}"
+    return f"{int(value):,}"
+
+
+def compact(value: float | None) -> str:
+    """As the lecture writes numbers: 34,944 -> "35K", 3,211,264 -> "3.2M", 105,415,200 ->
+    "105M", 96 -> "96" (decimal prefixes; one decimal below 10 of a unit, none above)."""
+    if value is None:
+        return "—"
+    for step, prefix in _SI_STEPS:
+        if abs(value) >= step:
+            scaled = value / step
+            if abs(scaled) < 9.95:
+                text = f"{scaled:.1f}".removesuffix(".0")
+            else:
+                text = f"{scaled:.0f}"
+            return text + prefix
+    return thousands(value)
+
+
+def volume(value: Any) -> str:
+    """A volume (object or dict with h, w, c) -> "55x55x96"."""
+    get = value.get if isinstance(value, Mapping) else lambda k: getattr(value, k)
+    return f"{get('h')}x{get('w')}x{get('c')}"
+
+
+def megabytes(value: float) -> str:
+    """Bytes -> "61.2 MB" (1 MB = 10^6 bytes, as on the lecture slides)."""
+    return f"{value / 10**6:,.1f} MB"
+
+
+def mebibytes(value: float) -> str:
+    """Bytes -> "58.4 MiB" (1 MiB = 2^20 bytes, as frameworks report)."""
+    return f"{value / 2**20:,.1f} MiB"
+
+
+def rf_size(rf: Any) -> str:
+    """Receptive field: "7", or "7x3" when height and width differ."""
+    h, w = rf.h.size, rf.w.size
+    return str(h) if h == w else f"{h}x{w}"
+
+
+def percent(value: float | None) -> str:
+    """0.75 -> "75%"; None -> ""."""
+    return "" if value is None else f"{value:.0%}"
