@@ -40,10 +40,10 @@ from app.engine import (
     parse_json_spec,
     parse_spec,
 )
-from app.engine.result import ClaimResult, LayerRow, Options
-from app.export import FORMATS, Subject, get_format
-from app.export._columns import COLUMNS
-from app.export.base import conventions_lines, total_items
+from app.engine.options import Options
+from app.engine.result import ClaimResult, LayerRow
+from app.export import FORMATS, Subject, get_format, subject_from_spec
+from app.export.base import IDENTITY, TABLE_COLUMNS, conventions_lines, total_items
 
 app = typer.Typer(name="archcalc", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -141,14 +141,15 @@ def load(target: str, opts: Options, input: str | None = None) -> Loaded:
                                   zoo.model_spec(target, volume)), where)
         text = _read(Path(target))
         spec: str | dict[str, Any] = _json(target, text) if target.endswith(".json") else text
+        name = Path(target).name
+        if volume is None:  # every problem of the spec at once
+            return Loaded(subject_from_spec(spec, name, dtype=opts.dtype, batch=opts.batch,
+                                            optimizer=opts.optimizer, aux=opts.aux), where)
         net = parse_spec(spec) if isinstance(spec, str) else parse_json_spec(spec)
-        if volume is not None:
-            check_input(volume, net.input_line)
-            net = replace(net, input=volume)
-        analysis = analyze_network(net, dtype=opts.dtype, batch=opts.batch,
-                                   optimizer=opts.optimizer, aux=opts.aux)
-        source = text if isinstance(spec, str) and volume is None else None
-        return Loaded(Subject(analysis, net, Path(target).name, source), where)
+        net = replace(net, input=volume)
+        analysis = analyze_network(net, opts)
+        return Loaded(Subject(analysis, net, name, text if isinstance(spec, str) else None),
+                      where)
     except SpecError as exc:
         raise Failed(_issue_lines(where, exc)) from None
 
@@ -205,13 +206,16 @@ def layer_table(subject: Subject) -> Table:
     a = subject.analysis
     table = Table(title=f"{subject.title}: {_vol(a.input)} -> {_vol(a.output)}",
                   title_justify="left", header_style="bold")
-    columns = [c for c in COLUMNS if c.key not in ("block", "weights", "biases")]
+    identity = [i for i in IDENTITY if i[0] != "block"]
+    columns = [c for c in TABLE_COLUMNS if c.key not in ("weights", "biases")]
+    for key, title, _ in identity:
+        table.add_column(title, justify="right" if key == "index" else "left")
     for c in columns:
-        table.add_column(c.title, justify="right" if c.numeric else "left",
-                         no_wrap=c.key != "name")
+        table.add_column(c.title, justify="right" if c.numeric else "left", no_wrap=True)
     for row in a.layers:
-        cells = [("  " * row.depth + c.text(row)) if c.key == "name" else c.text(row)
-                 for c in columns]
+        cells = [("  " * row.depth if key == "name" else "") + cell(row)
+                 for key, _, cell in identity]
+        cells += [c.text(row) for c in columns]
         table.add_row(*cells, style="dim" if row.op in ("add", "concat", "join") else None)
     return table
 

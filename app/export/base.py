@@ -10,13 +10,27 @@ Pure: the engine and the standard library only (no web stack, no torch).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.engine import Analysis, Network, analyze_network, parse_json_spec, parse_spec
-from app.engine.result import DTYPE_BYTES
+from app.engine import Analysis, Network, analyze, parse_json_spec, parse_spec
+from app.engine.options import DTYPE_BYTES, make_options
+from app.engine.result import LayerRow
+from app.present.columns import COLUMNS, Column
 
-__all__ = ["Subject", "TotalItem", "conventions_lines", "subject_from_spec", "total_items"]
+__all__ = ["IDENTITY", "TABLE_COLUMNS", "Subject", "TotalItem", "conventions_lines",
+           "subject_from_spec", "total_items"]
+
+#: the figure columns every export shows: the pages' default columns (app.present.columns)
+TABLE_COLUMNS: tuple[Column, ...] = tuple(c for c in COLUMNS if c.default)
+#: what names a row, before the figures: (key, title, cell)
+IDENTITY: tuple[tuple[str, str, Callable[[LayerRow], str]], ...] = (
+    ("index", "#", lambda r: str(r.index)),
+    ("name", "layer", lambda r: r.name),
+    ("block", "block", lambda r: r.block),
+    ("op", "op", lambda r: r.op),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +50,11 @@ class Subject:
 
 def subject_from_spec(spec: str | dict[str, Any], title: str, *, dtype: str = "float32",
                       batch: int = 1, optimizer: str = "sgd", aux: bool = False) -> Subject:
-    """Parse and analyse a spec (text or JSON form) into a :class:`Subject`."""
+    """Parse and analyse a spec (text or JSON form) into a :class:`Subject`; a bad spec raises
+    the engine's SpecError with every problem found."""
+    analysis = analyze(spec, make_options(dtype=dtype, batch=batch, optimizer=optimizer,
+                                          aux=aux))
     network = parse_spec(spec) if isinstance(spec, str) else parse_json_spec(spec)
-    analysis = analyze_network(network, dtype=dtype, batch=batch, optimizer=optimizer, aux=aux)
     return Subject(analysis, network, title, spec if isinstance(spec, str) else None)
 
 

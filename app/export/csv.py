@@ -1,9 +1,9 @@
 """CSV: one row a layer with the raw numbers, then a ``total`` row; conventions as ``#`` lines.
 
-The values are exact integers without separators, so a spreadsheet or
+The values are exact integers without separators (``memory`` in bytes), so a spreadsheet or
 ``pandas.read_csv(path, comment="#")`` reads them as numbers. The ``total`` row sums the layer
-rows' additive columns (weights, biases, params, MACs, activations), which are the analysis'
-totals; the other totals (memory in bytes, depth) follow as ``#`` lines.
+rows' additive columns (weights, biases, params, MACs, activations, memory), which are the
+analysis' totals; the others (parameter and training memory, depth) are ``#`` lines above.
 """
 
 from __future__ import annotations
@@ -11,11 +11,17 @@ from __future__ import annotations
 import csv
 import io
 
-from app.export._columns import COLUMNS
-from app.export.base import Subject, conventions_lines, total_items
+from app.export.base import (
+    IDENTITY,
+    TABLE_COLUMNS,
+    Subject,
+    conventions_lines,
+    total_items,
+)
 
-#: the columns whose per-layer values add up to a total of the same name
-ADDITIVE = ("weights", "biases", "params", "macs", "activations")
+#: the columns whose per-layer values add up to a total: column key -> the total's name
+ADDITIVE = {"weights": "weights", "biases": "biases", "params": "params", "macs": "macs",
+            "flops": "flops", "activations": "activations", "memory": "activation_bytes"}
 
 
 def render(subject: Subject) -> str:
@@ -26,10 +32,12 @@ def render(subject: Subject) -> str:
     for item in total_items(subject.analysis):
         out.write(f"# total {item.key} = {item.value}: {item.note}\n")
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([c.key for c in COLUMNS])
+    writer.writerow([key for key, _, _ in IDENTITY] + [c.key for c in TABLE_COLUMNS])
     for row in subject.analysis.layers:
-        writer.writerow([c.value(row) for c in COLUMNS])
+        writer.writerow([cell(row) for _, _, cell in IDENTITY]
+                        + [c.value(row) for c in TABLE_COLUMNS])
     totals = subject.analysis.totals
-    writer.writerow([getattr(totals, c.key) if c.key in ADDITIVE else
-                     "total" if c.key == "name" else "" for c in COLUMNS])
+    writer.writerow(["total" if key == "name" else "" for key, _, _ in IDENTITY]
+                    + [getattr(totals, ADDITIVE[c.key]) if c.key in ADDITIVE else ""
+                       for c in TABLE_COLUMNS])
     return out.getvalue()

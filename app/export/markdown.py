@@ -6,8 +6,13 @@ indented by its block depth so the nesting reads in slides as in the HTML table.
 
 from __future__ import annotations
 
-from app.export._columns import COLUMNS
-from app.export.base import Subject, conventions_lines, total_items
+from app.export.base import (
+    IDENTITY,
+    TABLE_COLUMNS,
+    Subject,
+    conventions_lines,
+    total_items,
+)
 
 
 def _cell(text: str) -> str:
@@ -25,15 +30,14 @@ def render(subject: Subject) -> str:
     first, *rest = conventions_lines(subject)
     lines = [f"## {_cell(first)}", ""]
     lines += [f"- {_cell(line)}" for line in rest]
-    lines += ["", "| " + " | ".join(c.title for c in COLUMNS) + " |",
-              "|" + "|".join("---:" if c.numeric else "---" for c in COLUMNS) + "|"]
+    titles = [title for _, title, _ in IDENTITY] + [c.title for c in TABLE_COLUMNS]
+    aligns = ["---:", "---", "---", "---"] + ["---:" if c.numeric else "---"
+                                              for c in TABLE_COLUMNS]
+    lines += ["", "| " + " | ".join(titles) + " |", "|" + "|".join(aligns) + "|"]
     for row in a.layers:
-        cells = []
-        for c in COLUMNS:
-            text = _cell(c.text(row))
-            if c.key == "name" and row.depth:
-                text = "&nbsp;&nbsp;" * row.depth + text
-            cells.append(text)
+        cells = [_cell(cell(row)) for _, _, cell in IDENTITY]
+        cells[1] = "&nbsp;&nbsp;" * row.depth + cells[1]
+        cells += [_cell(c.text(row)) for c in TABLE_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "| total | value | how |", "|---|---:|---|"]
     lines += [f"| {item.label} | {_number(item.value)} | {_cell(item.note)} |"

@@ -82,7 +82,8 @@ def test_every_export_states_its_conventions() -> None:
 def test_markdown_row_reads_as_the_arithmetic() -> None:
     text = FORMATS["md"].render(subject("alexnet"))
     row = (f"| 1 | conv1 |  | conv | 55x55x96 | {11 * 11 * 3 * 96:,} | 96 | "
-           f"{11 * 11 * 3 * 96 + 96:,} | {55 * 55 * 96 * 11 * 11 * 3:,} | {55 * 55 * 96:,} | 11 |")
+           f"{11 * 11 * 3 * 96 + 96:,} | {55 * 55 * 96 * 11 * 11 * 3:,} | {55 * 55 * 96:,} | "
+           f"{55 * 55 * 96 * 4 / 10**6:.1f} MB | 11 |")
     assert row in text.splitlines()
 
 
@@ -91,7 +92,8 @@ def test_latex_escapes_and_shows_working() -> None:
     text = FORMATS["latex"].render(s)
     assert r"conv\_a" in text and "conv_a" not in text.replace(r"conv\_a", "")
     assert r"\toprule" in text and r"\midrule" in text and r"\bottomrule" in text
-    assert r"\texttt{3$\times$3$\times$3$\times$4 = 108}" in text  # weights 3*3*3*4
+    assert r"& weights & $3 \cdot 3 \cdot 3 \cdot 4 = 108$" in text  # from the structured working
+    assert r"& h & $\frac{8 - 3 + 2 \cdot 1}{1} + 1 = 8$" in text
 
 
 def test_formats_by_name_alias_and_accept() -> None:

@@ -16,7 +16,8 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn
 
-from app.engine.graph import BLOCK_KINDS, LAYER_OPS
+from app.engine.graph import BLOCK_KINDS
+from app.engine.optable import LAYER_OPS, OPS
 from app.export import FORMATS, Subject, subject_from_spec
 from app.export.pytorch import BLOCK_CODE, LAYER_CODE, RESERVED, class_name, identifier
 from app.torchnet import BUILDERS
@@ -151,7 +152,7 @@ def test_layer_names_become_identifiers() -> None:
 
 
 def test_codegen_registry_has_exactly_the_engine_ops() -> None:
-    assert set(LAYER_CODE) == set(LAYER_OPS) == set(BUILDERS)
+    assert set(LAYER_CODE) == set(OPS) == set(LAYER_OPS) == set(BUILDERS)
     assert set(BLOCK_CODE) == set(BLOCK_KINDS)
 
 
