@@ -361,7 +361,7 @@ def _check_one(path: str) -> tuple[Checked | None, list[str]]:
     for w in checked.wrong:
         lines.append(f"{path}:{w.line}: {w.layer}: {w.claim.field} {w.claim.claimed!r}: "
                      f"{w.claim.explanation}")
-        if w.working:
+        if w.working and w.working not in w.claim.explanation:
             lines.append(f"    working: {w.working}")
     right = checked.claims - len(checked.wrong)
     lines.append(f"{path}: {checked.claims} claims, {right} right, {len(checked.wrong)} wrong")
