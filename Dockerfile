@@ -9,6 +9,9 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app
+# for a wheel that ships the pages (templates/ and static/ as package data)
+COPY templates ./templates
+COPY static ./static
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 # --- uv: a self-contained Python for the CUDA image (no apt packages to pin) --------------------
