@@ -67,9 +67,43 @@ def test_generated_code_runs_and_matches_the_engine(model_id: str, aux: bool) ->
     model = cls().eval()
     a = subject.analysis
     assert sum(p.numel() for p in model.parameters()) == a.totals.params
-    with torch.no_grad():
+    with torch.no_grad(), LayerShapes(model, subject) as seen:
         out = model(torch.randn(2, a.input.c, a.input.h, a.input.w))
     assert out.shape[0] == 2 and tuple(out.shape[1:]) == expected_shape(subject, out)
+    seen.check()
+
+
+class LayerShapes:
+    """Forward hooks on the modules named after the engine's rows (layers and block merges):
+    each one's output shape and parameters against its row."""
+
+    def __init__(self, model: nn.Module, subject: Subject) -> None:
+        self.rows = {identifier(r.name): r for r in subject.analysis.layers[1:]}
+        self.modules = {path.rpartition(".")[2]: m for path, m in model.named_modules()
+                        if path.rpartition(".")[2] in self.rows}
+        self.seen: dict[str, tuple[int, ...]] = {}
+        self.hooks: list[Any] = []
+
+    def __enter__(self) -> LayerShapes:
+        for name, module in self.modules.items():
+            def hook(m: nn.Module, args: Any, out: Any, name: str = name) -> None:
+                self.seen[name] = tuple(out.shape[1:])
+            self.hooks.append(module.register_forward_hook(hook))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for h in self.hooks:
+            h.remove()
+
+    def check(self) -> None:
+        assert set(self.seen) == set(self.rows), set(self.rows) - set(self.seen)
+        for name, row in self.rows.items():
+            v = row.output
+            want = (v.c,) if len(self.seen[name]) == 1 else (v.c, v.h, v.w)
+            assert self.seen[name] == want, (row.name, self.seen[name], want)
+            if row.op not in ("add", "concat", "join"):
+                params = sum(p.numel() for p in self.modules[name].parameters())
+                assert params == row.params, (row.name, params, row.params)
 
 
 @pytest.mark.parametrize(("model_id", "aux"), _runs())
