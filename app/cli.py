@@ -138,7 +138,8 @@ def load(target: str, opts: Options, input: str | None = None) -> Loaded:
                                          batch=opts.batch, optimizer=opts.optimizer,
                                          aux=opts.aux)
             return Loaded(Subject(analysis, zoo.load_network(target, volume), target,
-                                  zoo.model_spec(target, volume)), where)
+                                  zoo.model_spec(target, volume), zoo.get_model(target).name),
+                          where)
         text = _read(Path(target))
         spec: str | dict[str, Any] = _json(target, text) if target.endswith(".json") else text
         name = Path(target).name

@@ -46,6 +46,8 @@ class Subject:
     network: Network
     title: str
     source: str | None = None
+    #: a name for people, e.g. the zoo's "ResNet-18" (the generated class is named after it)
+    label: str | None = None
 
 
 def subject_from_spec(spec: str | dict[str, Any], title: str, *, dtype: str = "float32",

@@ -45,7 +45,7 @@ def model_subject(model_id: str, volume: Volume | None, options: dict[str, Any])
     """A zoo model's analysis as an export subject (its spec text keeps the comments)."""
     analysis = zoo.analyze_model(model_id, input=volume, **options)
     return Subject(analysis, zoo.load_network(model_id, volume), model_id,
-                   zoo.model_spec(model_id, volume))
+                   zoo.model_spec(model_id, volume), zoo.get_model(model_id).name)
 
 
 def negotiated(request: Request, subject: Callable[[], Subject]) -> Response | None:

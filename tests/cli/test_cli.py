@@ -66,13 +66,12 @@ def test_show_table_is_torchinfo_style() -> None:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "md", "latex", "pytorch"])
-def test_show_formats_are_the_exports(fmt: str) -> None:
-    from app.export import subject_from_spec
-    from app.zoo import model_spec
-
+def test_show_formats_are_the_web_downloads(fmt: str, client: TestClient) -> None:
     result = runner.invoke(app, ["show", "lenet5", "--format", fmt])
     assert result.exit_code == 0
-    assert result.stdout == FORMATS[fmt].render(subject_from_spec(model_spec("lenet5"), "lenet5"))
+    download = client.get(f"/api/export/models/lenet5?format={fmt}")
+    assert result.stdout == download.text
+    assert FORMATS[fmt].media_type in download.headers["content-type"]
 
 
 def test_torch_prints_code_that_runs(tmp_path: Path) -> None:
@@ -80,7 +79,7 @@ def test_torch_prints_code_that_runs(tmp_path: Path) -> None:
     result = runner.invoke(app, ["torch", "lenet5"])
     namespace: dict[str, object] = {"__name__": "generated"}
     exec(result.stdout, namespace)  # noqa: S102 - the point of the test
-    model = namespace["Lenet5"]()  # type: ignore[operator]
+    model = namespace["LeNet5"]()  # type: ignore[operator]  # the zoo's name, LeNet-5
     assert sum(p.numel() for p in model.parameters()) == 61_706
     assert tuple(model(torch.zeros(1, 1, 32, 32)).shape) == (1, 10)
     out = tmp_path / "lenet5.py"

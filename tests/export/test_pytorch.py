@@ -9,7 +9,7 @@ input where a fixed window needs it) and on torch's meta device at their nominal
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -19,7 +19,14 @@ from torch import nn
 from app.engine.graph import BLOCK_KINDS
 from app.engine.optable import LAYER_OPS, OPS
 from app.export import FORMATS, Subject, subject_from_spec
-from app.export.pytorch import BLOCK_CODE, LAYER_CODE, RESERVED, class_name, identifier
+from app.export.pytorch import (
+    BLOCK_CODE,
+    LAYER_CODE,
+    RESERVED,
+    class_name,
+    identifier,
+    model_class,
+)
 from app.torchnet import BUILDERS
 from app.zoo import get_model, list_models, model_spec
 
@@ -34,7 +41,7 @@ def generated(subject: Subject) -> type[nn.Module]:
     code = FORMATS["pytorch"].render(subject)
     namespace: dict[str, Any] = {"__name__": "archcalc_generated"}
     exec(compile(code, f"<{subject.title}.py>", "exec"), namespace)  # noqa: S102 - the test's point
-    cls = namespace[class_name(subject.title)]
+    cls = namespace[model_class(subject)]
     assert isinstance(cls, type) and issubclass(cls, nn.Module)
     return cls
 
@@ -84,7 +91,7 @@ class LayerShapes:
         self.seen: dict[str, tuple[int, ...]] = {}
         self.hooks: list[Any] = []
 
-    def __enter__(self) -> LayerShapes:
+    def __enter__(self) -> Self:
         for name, module in self.modules.items():
             def hook(m: nn.Module, args: Any, out: Any, name: str = name) -> None:
                 self.seen[name] = tuple(out.shape[1:])
@@ -173,6 +180,15 @@ def test_code_keeps_the_spec_names_and_comments() -> None:
     assert "# ResNet-18: He, Zhang, Ren and Sun" in code  # the header comment
     assert "return self.body(x) + self.shortcut(x)" in code
     assert code.count("# conv2_x") == 1
+
+
+def test_class_names() -> None:
+    assert class_name("ResNet-18") == "ResNet18" and class_name("tv-resnet50") == "TvResnet50"
+    assert class_name("my net.spec") == "MyNet" and class_name("3x3 stack") == "Net3x3Stack"
+    s = subject_from_spec(model_spec("resnet18"), "resnet18")
+    assert model_class(s) == "Resnet18"
+    labelled = Subject(s.analysis, s.network, "resnet18", s.source, "ResNet-50 (torchvision)")
+    assert model_class(labelled) == "ResNet50"
 
 
 def test_layer_names_become_identifiers() -> None:
