@@ -19,242 +19,16 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from app.engine.graph import Block, Layer, Node
 from app.engine.result import LayerRow
 from app.export.base import Subject, conventions_lines
+from app.export.pytorch_blocks import BLOCK_CODE, HELPER_ORDER, HELPERS
+from app.export.pytorch_ops import FLATTENING, LAYER_CODE, PASS_THROUGH, SPATIAL
 
 __all__ = ["BLOCK_CODE", "LAYER_CODE", "RESERVED", "class_name", "model_class", "render"]
-
-# --- one expression per op -------------------------------------------------------------------
-
-LayerCode = Callable[[Layer, LayerRow, bool, bool], str]
-"""(layer, its row, input is flat (N, C), may work in place) -> a module expression."""
-
-
-def _pair(layer: Layer, first: str, second: str, default: int) -> str:
-    """``3`` or ``(1, 7)``, as torch accepts either."""
-    a, b = int(layer.get(first, default)), int(layer.get(second, default))
-    return str(a) if a == b else f"({a}, {b})"
-
-
-def _args(*parts: str | None) -> str:
-    return ", ".join(p for p in parts if p)
-
-
-def _opt(name: str, value: str, default: str) -> str | None:
-    return None if value == default else f"{name}={value}"
-
-
-def _conv(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    padding = '"same"' if layer.get("same", False) else _pair(layer, "ph", "pw", 0)
-    return "nn.Conv2d(" + _args(
-        str(row.input.c), str(layer.get("out")),
-        f"kernel_size={_pair(layer, 'kh', 'kw', 1)}",
-        _opt("stride", _pair(layer, "sh", "sw", 1), "1"), _opt("padding", padding, "0"),
-        _opt("dilation", _pair(layer, "dh", "dw", 1), "1"),
-        _opt("groups", str(layer.get("groups", 1)), "1"),
-        None if layer.get("bias", True) else "bias=False") + ")"
-
-
-def _pool(cls: str, layer: Layer, dilation: bool) -> str:
-    return f"nn.{cls}(" + _args(
-        f"kernel_size={_pair(layer, 'kh', 'kw', 1)}", f"stride={_pair(layer, 'sh', 'sw', 1)}",
-        _opt("padding", _pair(layer, "ph", "pw", 0), "0"),
-        _opt("dilation", _pair(layer, "dh", "dw", 1), "1") if dilation else None,
-        "ceil_mode=True" if layer.get("ceil", False) else None) + ")"
-
-
-def _maxpool(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    return _pool("MaxPool2d", layer, dilation=True)
-
-
-def _avgpool(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    return _pool("AvgPool2d", layer, dilation=False)
-
-
-def _adaptiveavgpool(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    return f"nn.AdaptiveAvgPool2d({_pair(layer, 'oh', 'ow', 1)})"
-
-
-def _gap(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    return "nn.AdaptiveAvgPool2d(1)"
-
-
-def _fc(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    features = row.input.h * row.input.w * row.input.c
-    bias = "" if layer.get("bias", True) else ", bias=False"
-    return f"nn.Linear({features}, {layer.get('out')}{bias})"
-
-
-def _relu(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    return "nn.ReLU(inplace=True)" if in_place else "nn.ReLU()"
-
-
-def _tanh(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    return "nn.Tanh()"
-
-
-def _sigmoid(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    return "nn.Sigmoid()"
-
-
-def _bn(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    return f"nn.BatchNorm{'1' if flat else '2'}d({row.input.c})"
-
-
-def _lrn(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    return f"nn.LocalResponseNorm({layer.get('size', 5)})"
-
-
-def _dropout(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    return f"nn.Dropout({layer.get('p', 0.5)})"
-
-
-def _softmax(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    return "nn.Softmax(dim=1)"
-
-
-def _flatten(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    return "nn.Flatten()"
-
-
-def _padchannels(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    return f"PadChannels({layer.get('out')})"
-
-
-#: op -> code; its keys are the engine's ops (a meta-test checks)
-LAYER_CODE: dict[str, LayerCode] = {
-    "conv": _conv, "maxpool": _maxpool, "avgpool": _avgpool,
-    "adaptiveavgpool": _adaptiveavgpool, "gap": _gap, "fc": _fc, "relu": _relu,
-    "tanh": _tanh, "sigmoid": _sigmoid, "bn": _bn, "lrn": _lrn, "dropout": _dropout,
-    "softmax": _softmax, "flatten": _flatten, "padchannels": _padchannels,
-}
-#: ops after which the tensor is (N, C): a vector
-_FLATTENING = frozenset({"fc", "flatten"})
-#: ops that need (N, C, H, W); a vector is given back its 1x1 first
-_SPATIAL = frozenset({"conv", "maxpool", "avgpool", "adaptiveavgpool", "gap", "lrn",
-                      "padchannels"})
-#: ops that may hand back their input itself (no new tensor), as in app.torchnet
-_PASS_THROUGH = frozenset({"flatten", "dropout"})
-
-# --- one small class per block kind, written out -----------------------------------------------
-
-_NAMED = '''\
-def named(**layers: nn.Module) -> nn.Sequential:
-    """An nn.Sequential whose layers keep the spec's names."""
-    return nn.Sequential(OrderedDict(layers))
-'''
-
-_CONCAT = '''\
-class Concat(nn.Module):
-    """Every branch sees the same input; their outputs are stacked along the channels."""
-
-    def __init__(self, *branches: nn.Module) -> None:
-        super().__init__()
-        self.branches = nn.ModuleList(branches)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([branch(x) for branch in self.branches], dim=1)
-'''
-
-_DENSE = '''\
-class Dense(nn.Module):
-    """A DenseNet layer: the input and the body's output stacked along the channels."""
-
-    def __init__(self, body: nn.Module) -> None:
-        super().__init__()
-        self.body = body
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([x, self.body(x)], dim=1)
-'''
-
-_RESIDUAL = '''\
-class Residual(nn.Module):
-    """body(x) + shortcut(x); without a shortcut, body(x) + x (He et al. 2016)."""
-
-    def __init__(self, body: nn.Module, shortcut: nn.Module | None = None) -> None:
-        super().__init__()
-        self.body = body
-        self.shortcut = shortcut if shortcut is not None else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x) + self.shortcut(x)
-'''
-
-_STOCHASTIC = '''\
-class StochasticResidual(nn.Module):
-    """Stochastic depth (Huang et al. 2016): in training the body runs with probability
-    ``survival`` (otherwise only the shortcut does); in evaluation the body is scaled by it."""
-
-    def __init__(self, body: nn.Module, shortcut: nn.Module | None = None,
-                 survival: float = 1.0) -> None:
-        super().__init__()
-        self.body = body
-        self.shortcut = shortcut if shortcut is not None else nn.Identity()
-        self.survival = survival
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and float(torch.rand(())) >= self.survival:
-            return self.shortcut(x)
-        body = self.body(x)
-        if not self.training:
-            body = body * self.survival
-        return body + self.shortcut(x)
-'''
-
-_JOIN = '''\
-class Join(nn.Module):
-    """FractalNet's join: the element-wise mean of the branches' outputs."""
-
-    def __init__(self, *branches: nn.Module) -> None:
-        super().__init__()
-        self.branches = nn.ModuleList(branches)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([branch(x) for branch in self.branches]).mean(dim=0)
-'''
-
-_AUX = '''\
-class Aux(nn.Module):
-    """An auxiliary classifier: its output is kept in ``self.output`` (for the training
-    loss); the main tensor passes through unchanged."""
-
-    def __init__(self, head: nn.Module) -> None:
-        super().__init__()
-        self.head = head
-        self.output: torch.Tensor | None = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.output = self.head(x)
-        return x
-'''
-
-_PADCHANNELS = '''\
-class PadChannels(nn.Module):
-    """Zero channels appended up to ``out`` (the ResNet paper's option-A shortcut)."""
-
-    def __init__(self, out: int) -> None:
-        super().__init__()
-        self.out = out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.pad(x, (0, 0, 0, 0, 0, self.out - x.shape[1]))
-'''
-
-#: block kind -> the helper class it uses; its keys are the engine's block kinds
-BLOCK_CODE: dict[str, str] = {
-    "concat": _CONCAT, "dense": _DENSE, "residual": _RESIDUAL, "join": _JOIN, "aux": _AUX,
-}
-#: helpers in the order they are written into the file
-_HELPER_ORDER = ("named", "Concat", "Dense", "Residual", "StochasticResidual", "Join", "Aux",
-                 "PadChannels")
-_HELPERS = {"named": _NAMED, "Concat": _CONCAT, "Dense": _DENSE, "Residual": _RESIDUAL,
-            "StochasticResidual": _STOCHASTIC, "Join": _JOIN, "Aux": _AUX,
-            "PadChannels": _PADCHANNELS}
 
 #: names a layer cannot take: Python keywords and the attributes of nn.Module / nn.Sequential
 #: (a test holds this to ``dir(nn.Sequential)``)
@@ -386,13 +160,13 @@ class _Gen:
         pre: list[tuple[str, str]] = []
         if layer.op == "fc" and not flat:
             pre.append(("flatten", "nn.Flatten()"))
-        elif layer.op in _SPATIAL and flat:
+        elif layer.op in SPATIAL and flat:
             pre.append(("unflatten", f"nn.Unflatten(1, ({row.input.c}, 1, 1))"))
             flat = False
         if layer.op == "padchannels":
             self.helpers.add("PadChannels")
         code = LAYER_CODE[layer.op](layer, row, flat, in_place)
-        return [*pre, (layer.name, code)], row, flat or layer.op in _FLATTENING
+        return [*pre, (layer.name, code)], row, flat or layer.op in FLATTENING
 
     def sequence(self, nodes: tuple[Node, ...], flat: bool) -> tuple[Lines, bool]:
         """A branch as a ``named(...)`` expression (``nn.Identity()`` when empty)."""
@@ -404,7 +178,7 @@ class _Gen:
             beside = self.comments.beside(node.line)
             if isinstance(node, Layer):
                 modules, _, flat = self.layer(node, flat, fresh)
-                fresh = fresh or node.op not in _PASS_THROUGH
+                fresh = fresh or node.op not in PASS_THROUGH
                 for i, (name, expr) in enumerate(modules):
                     note = f"  # {beside}" if beside and i == len(modules) - 1 else ""
                     entries.append(f"{names.take(name)}={expr},{note}")
@@ -547,9 +321,9 @@ def render(subject: Subject) -> str:
               "import torch.nn.functional as F", "from torch import nn", ""]
     if header:
         lines += [f"# {c}" if c else "#" for c in header] + [""]
-    for name in _HELPER_ORDER:
+    for name in HELPER_ORDER:
         if name in gen.helpers:
-            lines += ["", _HELPERS[name]]
+            lines += ["", HELPERS[name]]
     lines += ["", f"class {cls}(nn.Module):",
               (f'    """{_docstring(subject.title)}: input {a.input.h}x{a.input.w}x'
               f'{a.input.c} (H x W x C), {a.totals.params:,} parameters."""'), "",
