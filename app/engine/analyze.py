@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -14,10 +18,19 @@ from app.engine.notation import read_statement
 from app.engine.optable import WEIGHT_OPS, make_layer
 from app.engine.options import OPTIMIZER_STATE, Options, make_options
 from app.engine.parse import LAYER_STEMS, Parsed, capped, check_input, read_spec
-from app.engine.result import RF, Analysis, AxisRF, LayerRow, Totals, VolumeOut, WarningOut
+from app.engine.result import (
+    RF,
+    Analysis,
+    AxisRF,
+    Formulas,
+    LayerRow,
+    Rendered,
+    Totals,
+    VolumeOut,
+    WarningOut,
+)
 from app.engine.walk import Walk, state
 from app.engine.working import Term, equals, mul, stated
-from app.present.working import to_text
 
 CONVENTIONS = {
     "macs": "multiply-accumulates of conv and fc layers (the lecture's 'ops'); bias additions, "
@@ -76,10 +89,38 @@ def _shape_issues(parsed: Parsed, opts: Options) -> list[Issue]:
     return []
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """The walk builds thousands of small objects and no reference cycles; CPython's cyclic
+    collector would scan the whole heap several times while they pile up (half the time of a
+    network with thousands of distinct layers). Paused while any analysis runs, in any thread."""
+    global _gc_pauses
+    with _gc_lock:
+        _gc_pauses += 1
+        if _gc_pauses == 1:
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0:
+                gc.enable()
+
+
 def analyze_network(net: Network, options: Options | None = None,
                     **option_values: Any) -> Analysis:
     """Analyse a parsed network; options as in :func:`analyze`."""
     opts = options if options is not None else make_options(**option_values)
+    with _cyclic_gc_paused():
+        return _analyze(net, opts)
+
+
+def _analyze(net: Network, opts: Options) -> Analysis:
     walk = Walk(aux=opts.aux, scale=opts.bytes_per_value * opts.batch)
     walk.rows.append(_input_row(net, walk.scale))
     origin = AxisRF(size=1, jump=1, start=0.0)
@@ -105,7 +146,7 @@ def _input_row(net: Network, scale: int) -> LayerRow:
                                          Term("W", v.w, "input width"),
                                          Term("C", v.c, "input channels")), v.size, sep=True),
                "rf": stated("1x1", note="one pixel")}
-    warnings = ()
+    warnings: tuple[str, ...] = ()
     if v.h <= 4 < v.w == v.c:
         warnings = (f"input {v.h}x{v.w}x{v.c} looks like C x H x W, PyTorch's order; "
                     f"archcalc reads H x W x C, so this is {v.h} rows of {v.w} pixels "
@@ -118,8 +159,7 @@ def _input_row(net: Network, scale: int) -> LayerRow:
         activation_bytes=v.size * scale,
         rf=RF(size=1, jump=1, start=0.0, h=axis, w=axis), attrs=FrozenDict(),
         warnings=warnings, claims=(),
-        formulas=FrozenDict({k: to_text(w) for k, w in working.items()}),
-        working=FrozenDict(working))
+        formulas=Formulas(Rendered.of(FrozenDict(working))), working=FrozenDict(working))
     if net.input_claims:
         row = replace(row, claims=check_claims(net.input_claims, row))
     return row

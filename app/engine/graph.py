@@ -47,7 +47,7 @@ class FrozenDict(dict[str, Any]):
         raise TypeError("archcalc results and layers are read only; build a new value instead")
 
     __setitem__ = __delitem__ = _read_only
-    clear = pop = popitem = setdefault = update = __ior__ = _read_only  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = __ior__ = _read_only
 
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(frozenset(self.items()))

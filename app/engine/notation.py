@@ -315,7 +315,7 @@ def _filters(words: list[str]) -> dict[str, Any] | None:
         return None
     args: dict[str, Any] = {}
     i = 0
-    if i < len(words) and words[i].isdigit() and i + 1 < len(words) and "x" in words[i + 1]:
+    if i < len(words) and isnum(words[i]) and i + 1 < len(words) and "x" in words[i + 1]:
         args["out"] = int(words[i])
         i += 1
     m = _SIZE_RE.match(words[i]) if i < len(words) else None
@@ -327,7 +327,7 @@ def _filters(words: list[str]) -> dict[str, Any] | None:
         w = words[i]
         if w in _FILLER:
             i += 1
-        elif w in ("stride", "pad", "padding") and i + 1 < len(words) and words[i + 1].isdigit():
+        elif w in ("stride", "pad", "padding") and i + 1 < len(words) and isnum(words[i + 1]):
             n = int(words[i + 1])
             args["stride" if w == "stride" else "pad"] = (n, n)
             i += 2

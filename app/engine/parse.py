@@ -27,6 +27,8 @@ from app.engine.optable import make_layer
 LAYER_STEMS = {"maxpool": "pool", "avgpool": "pool", "adaptiveavgpool": "pool", "gap": "pool"}
 #: at most this many problems are listed; the rest are counted
 MAX_ISSUES = 25
+#: reading stops after this many problems
+STOP_AFTER = 100
 #: a longer line is refused unread (no spec line is that long; this bounds the work per line)
 MAX_LINE = 2_000
 
@@ -101,10 +103,19 @@ class _Parser:
         self.read: dict[str, Stmt] = {}
         self.issues = issues
         self.drops: list[int] = []  # lines left out
+        self.stopped = False
 
     def statement(self, tok: Token) -> Raw:
-        """Read a statement; a text met before (ResNet's many 'bn' lines) is read once."""
+        """Read a statement; a text met before (ResNet's many 'bn' lines) is read once. After
+        STOP_AFTER problems the rest is not read: nobody fixes a hundred lines from one list."""
         stmt = self.read.get(tok.text)
+        if stmt is None and len(self.issues) >= STOP_AFTER:
+            if not self.stopped:
+                self.stopped = True
+                self.issues.append(Issue(tok.line, f"reading stopped here, after {STOP_AFTER} "
+                                                   f"problems; fix those first"))
+            self.drops.append(tok.line)
+            return Raw(tok.line, kind="skip")
         if stmt is None:
             try:
                 stmt = read_statement(tok.text, tok.line, self.issues)

@@ -14,17 +14,18 @@ rendering, kept for programs. Explanations and warnings are sentences the pages 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, PlainSerializer, TypeAdapter
 
 from app.engine.graph import FrozenDict
 from app.engine.options import DTYPE_BYTES, Dtype, Optimizer, Options
 from app.engine.working import Working
 
 __all__ = ["DTYPE_BYTES", "RF", "Analysis", "AxisRF", "ClaimResult", "Dtype", "LayerRow",
-           "Optimizer", "Options", "Totals", "VolumeOut", "WarningOut", "to_jsonable"]
+           "FIGURES", "Formulas", "Optimizer", "Options", "Rendered", "Totals", "VolumeOut", "WarningOut", "WorkingView", "to_jsonable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ class LayerRow:
     block: Annotated[str, Field(description="path of enclosing blocks, e.g. "
                                             "'inception3a/branch2'; '' on the main path")]
     depth: Annotated[int, Field(description="nesting level (0 = main path)")]
-    attrs: dict[str, int | float | bool | str]
+    attrs: Mapping[str, int | float | bool | str]
     input: VolumeOut
     output: VolumeOut
     weights: int
@@ -85,8 +86,7 @@ class LayerRow:
     activation_bytes: Annotated[int, Field(description="activations x bytes per value (dtype) x "
                                                        "batch")]
     rf: RF
-    formulas: Annotated[dict[str, str], Field(
-        description="the worked arithmetic of each figure, as plain text")]
+    formulas: FormulasField
     warnings: Annotated[tuple[str, ...], Field(description="problems: real input left unread, "
                                                            "unaligned branches")]
     claims: tuple[ClaimResult, ...]
@@ -96,7 +96,8 @@ class LayerRow:
     survival: Annotated[float | None, Field(description="stochastic depth: probability that "
                                                         "this row runs during training")] = None
     #: each figure's working as data (rendered by app.present.working); not in the JSON
-    working: Annotated[dict[str, Working], Field(exclude=True)] = field(default_factory=FrozenDict)
+    working: Annotated[Mapping[str, Working], Field(exclude=True)] = field(
+        default_factory=FrozenDict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,104 @@ class Analysis:
 
 
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}
+
+
+#: the figures every row works out, in the order they are shown; "rf" comes from the path
+FIGURES = ("h", "w", "c", "weights", "biases", "params", "macs", "activations")
+
+
+class Rendered:
+    """Some figures' working, built when first asked for, and their plain text, rendered when
+    first asked for. Rows that share a layer's working (ResNet-152's 36 equal bottlenecks)
+    share one of these, so each is built and rendered at most once per analysis, and only when
+    something reads it: the API's JSON reads the text, a page renders HTML from the working,
+    the totals need neither."""
+
+    __slots__ = ("_make", "_text", "_working", "keys")
+
+    def __init__(self, keys: tuple[str, ...], make: Callable[[], Mapping[str, Working]]) -> None:
+        self.keys = keys
+        self._make = make
+        self._working: Mapping[str, Working] | None = None
+        self._text: dict[str, str] | None = None
+
+    @classmethod
+    def of(cls, working: Mapping[str, Working]) -> Rendered:
+        made = cls(tuple(working), lambda: working)
+        made._working = working
+        return made
+
+    @property
+    def working(self) -> Mapping[str, Working]:
+        if self._working is None:
+            self._working = self._make()
+        return self._working
+
+    def text(self) -> dict[str, str]:
+        if self._text is None:
+            from app.present.working import to_text  # the one plain-text renderer
+
+            self._text = {k: to_text(w) for k, w in self.working.items()}
+        return self._text
+
+
+class _Figures(Mapping[str, Any]):
+    """A read-only mapping over a row's shared :class:`Rendered` parts (the layer's figures,
+    the path's receptive field)."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, *parts: Rendered) -> None:
+        self._parts = parts
+
+    def _get(self, part: Rendered, key: str) -> Any:
+        raise NotImplementedError
+
+    def __getitem__(self, key: str) -> Any:
+        for part in self._parts:
+            if key in part.keys:
+                return self._get(part, key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        for part in self._parts:
+            yield from part.keys
+
+    def __len__(self) -> int:
+        return sum(len(p.keys) for p in self._parts)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.items()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self.items())!r})"
+
+
+class Formulas(_Figures):
+    """A row's ``formulas``: figure -> plain text."""
+
+    def _get(self, part: Rendered, key: str) -> str:
+        return part.text()[key]
+
+
+class WorkingView(_Figures):
+    """A row's ``working``: figure -> structured :class:`~app.engine.working.Working`."""
+
+    def _get(self, part: Rendered, key: str) -> Working:
+        return part.working[key]
+
+
+def _plain(formulas: Mapping[str, str]) -> dict[str, str]:
+    return dict(formulas.items())
+
+
+#: how a row's formulas are validated (any mapping of strings), serialised and documented
+FormulasField = Annotated[Mapping[str, str], PlainSerializer(_plain, return_type=dict[str, str]),
+                          Field(description="the worked arithmetic of each figure, as plain "
+                                            "text (rendered from the structured working)")]
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -15,8 +15,8 @@ table (``app.engine.optable``) says which rule serves which op.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from app.engine.errors import SpecError
 from app.engine.graph import Layer, Volume
@@ -68,9 +68,13 @@ class Step:
     #: remarks that are not problems (only padding goes unread)
     notes: list[str] = field(default_factory=list)
     rf: tuple[Window, Window] | None = None  # None: the field passes through unchanged
+    #: build the working too: a rule runs without it for the numbers, and again with it only
+    #: when a renderer first asks for the working (most rows of a big network never are)
+    explain: bool = False
 
 
-Rule = Callable[[Layer, Volume], Step]
+class Rule(Protocol):
+    def __call__(self, layer: Layer, x: Volume, explain: bool = False) -> Step: ...
 
 
 def _int(layer: Layer, key: str, default: int = 0) -> int:
@@ -103,12 +107,13 @@ def _same(layer: Layer, x: Volume, step: Step) -> tuple[int, int]:
         ke = k_eff(k, d)
         before = (ke - 1) // 2
         a, what = axis.lower(), "height" if axis == "H" else "width"
-        expr = add(div(Group(add(sub(Term(f"{axis}_in", n, f"input {what}"),
-                                     Term(f"K_{a}", ke, f"kernel {what}")),
-                                 Term(f"P_{a}", ke - 1, f"total padding ({what})"))),
-                       Term(f"S_{a}", 1, f"stride ({what})")), Num(1))
-        step.working[a] = equals(expr, n, aside=f"pad same: {ke - 1} in total, {before} before "
-                                               f"and {ke - 1 - before} after")
+        if step.explain:
+            expr = add(div(Group(add(sub(Term(f"{axis}_in", n, f"input {what}"),
+                                         Term(f"K_{a}", ke, f"kernel {what}")),
+                                     Term(f"P_{a}", ke - 1, f"total padding ({what})"))),
+                           Term(f"S_{a}", 1, f"stride ({what})")), Num(1))
+            step.working[a] = equals(expr, n, aside=f"pad same: {ke - 1} in total, {before} "
+                                                   f"before and {ke - 1 - before} after")
         wins.append(Window(ke, 1, before))
     step.rf = (wins[0], wins[1])
     return x.h, x.w
@@ -118,7 +123,8 @@ def _spatial(layer: Layer, x: Volume, ceil: bool, step: Step) -> tuple[int, int]
     if layer.attrs.get("same"):
         return _same(layer, x, step)
     oh, ow = _axes(layer, x, ceil)
-    step.working["h"], step.working["w"] = oh.working("H"), ow.working("W")
+    if step.explain:
+        step.working["h"], step.working["w"] = oh.working("H"), ow.working("W")
     if not ceil:
         _warn_not_whole(step, oh, ow)
     step.rf = (Window(k_eff(oh.k, oh.d), oh.s, oh.p), Window(k_eff(ow.k, ow.d), ow.s, ow.p))
@@ -151,7 +157,7 @@ def _warn_not_whole(step: Step, oh: OutLen, ow: OutLen) -> None:
                 f"{whole_fixes(o.n, o.k, o.s, o.p, o.d)}")
 
 
-def conv(layer: Layer, x: Volume) -> Step:
+def conv(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """Conv2d: out = (n + 2p - k_eff)/s + 1 per axis; weights = kh*kw*(C/groups)*N;
     biases = N; macs = H'*W'*N * kh*kw*(C/groups)."""
     n, g = _int(layer, "out"), _int(layer, "groups", 1)
@@ -159,83 +165,91 @@ def conv(layer: Layer, x: Volume) -> Step:
         raise SpecError(f"groups {g} must divide both the input channels ({x.c}) and the number "
                         f"of filters ({n})", layer.line, layer.name)
     kh, kw, cin = _int(layer, "kh"), _int(layer, "kw"), x.c // g
-    step = Step(x)
+    step = Step(x, explain=explain)
     h, w = _spatial(layer, x, False, step)
     step.out = Volume(h, w, n)
-    step.working["c"] = stated(n, unit="filters")
-    filters = Term("N", n, "number of filters")
-    c_in = Term("C_in", x.c, "input channels")
-    fan = mul(Term("K_h", kh, "kernel height"), Term("K_w", kw, "kernel width"),
-              c_in if g == 1 else Group(div(c_in, Term("G", g, "groups"))))
     step.weights = kh * kw * cin * n
-    step.working["weights"] = equals(mul(*fan.args, filters), step.weights, sep=True)
     step.biases = n if layer.attrs.get("bias", True) else 0
-    step.working["biases"] = (stated(n, note="one per filter") if step.biases
-                              else stated(0, note="nobias"))
     step.macs = h * w * n * kh * kw * cin
-    out = mul(Term("H_out", h, "output height"), Term("W_out", w, "output width"), filters)
-    step.working["macs"] = equals(mul(out, fan, spaced=True), step.macs, sep=True)
+    if explain:
+        filters = Term("N", n, "number of filters")
+        c_in = Term("C_in", x.c, "input channels")
+        fan = mul(Term("K_h", kh, "kernel height"), Term("K_w", kw, "kernel width"),
+                  c_in if g == 1 else Group(div(c_in, Term("G", g, "groups"))))
+        out = mul(Term("H_out", h, "output height"), Term("W_out", w, "output width"), filters)
+        step.working |= {
+            "c": stated(n, unit="filters"),
+            "weights": equals(mul(*fan.args, filters), step.weights, sep=True),
+            "biases": (stated(n, note="one per filter") if step.biases
+                       else stated(0, note="nobias")),
+            "macs": equals(mul(out, fan, spaced=True), step.macs, sep=True)}
     return step
 
 
-def _pool(layer: Layer, x: Volume) -> Step:
-    step = Step(x)
+def _pool(layer: Layer, x: Volume, explain: bool) -> Step:
+    step = Step(x, explain=explain)
     h, w = _spatial(layer, x, bool(layer.attrs.get("ceil", False)), step)
     step.out = Volume(h, w, x.c)
-    step.working["c"] = stated(x.c, note="pooling keeps the depth")
+    if explain:
+        step.working["c"] = stated(x.c, note="pooling keeps the depth")
     return step
 
 
-def maxpool(layer: Layer, x: Volume) -> Step:
+def maxpool(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """MaxPool2d: out = (n + 2p - k)/s + 1 (ceil optional); no parameters, 0 macs."""
-    return _pool(layer, x)
+    return _pool(layer, x, explain)
 
 
-def avgpool(layer: Layer, x: Volume) -> Step:
+def avgpool(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """AvgPool2d: as maxpool; the additions and the division are not counted as macs."""
-    return _pool(layer, x)
+    return _pool(layer, x, explain)
 
 
-def adaptiveavgpool(layer: Layer, x: Volume) -> Step:
+def adaptiveavgpool(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """AdaptiveAvgPool2d((oh, ow)): output oh x ow; window up to ceil(n/o), step about n/o."""
     oh, ow = _int(layer, "oh"), _int(layer, "ow")
-    step = Step(Volume(oh, ow, x.c))
+    step = Step(Volume(oh, ow, x.c), explain=explain)
     for a, n, o, what in (("h", x.h, oh, "height"), ("w", x.w, ow, "width")):
-        window = Equation(Call("ceil", (div(Term(f"{a.upper()}_in", n, f"input {what}"),
-                                            Term(f"{a.upper()}_out", o, f"output {what}")),)),
-                          ceil_div(n, o), label="adaptive: windows of up to")
-        step.working[a] = stated(o, note=window)
+        if explain:
+            window = Equation(Call("ceil", (div(Term(f"{a.upper()}_in", n, f"input {what}"),
+                                                Term(f"{a.upper()}_out", o, f"output {what}")),)),
+                              ceil_div(n, o), label="adaptive: windows of up to")
+            step.working[a] = stated(o, note=window)
     step.rf = (Window(ceil_div(x.h, oh), max(x.h // oh, 1), 0),
                Window(ceil_div(x.w, ow), max(x.w // ow, 1), 0))
     return step
 
 
-def gap(layer: Layer, x: Volume) -> Step:
+def gap(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """Global average pool: HxWxC -> 1x1xC. Its field spans the whole input."""
-    step = Step(Volume(1, 1, x.c))
-    step.working["h"] = step.working["w"] = stated(1, note="global average over the whole map")
+    step = Step(Volume(1, 1, x.c), explain=explain)
+    if explain:
+        step.working["h"] = step.working["w"] = stated(1, note="global average over the "
+                                                              "whole map")
     step.rf = (Window(x.h, x.h, 0), Window(x.w, x.w, 0))
     return step
 
 
-def fc(layer: Layer, x: Volume) -> Step:
+def fc(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """Linear on the flattened input: weights = H*W*C*N, biases = N, macs = H*W*C*N.
     Output volume 1x1xN; its field spans the whole input."""
     n = _int(layer, "out")
-    step = Step(Volume(1, 1, n))
-    c_in = Term("C_in", x.c, "input channels")
-    fan = (mul(Term("H_in", x.h, "input height"), Term("W_in", x.w, "input width"), c_in)
-           if (x.h, x.w) != (1, 1) else c_in)
-    neurons = Term("N", n, "number of neurons")
+    step = Step(Volume(1, 1, n), explain=explain)
     step.weights = x.size * n
-    step.working["weights"] = equals(_times(fan, neurons), step.weights, sep=True)
     step.biases = n if layer.attrs.get("bias", True) else 0
-    step.working["biases"] = (stated(n, note="one per neuron") if step.biases
-                              else stated(0, note="nobias"))
     step.macs = x.size * n
-    step.working["macs"] = equals(_times(fan, neurons), step.macs, sep=True)
-    step.working["c"] = stated(n, unit="neurons")
     step.rf = (Window(x.h, x.h, 0), Window(x.w, x.w, 0))
+    if explain:
+        c_in = Term("C_in", x.c, "input channels")
+        fan = (mul(Term("H_in", x.h, "input height"), Term("W_in", x.w, "input width"), c_in)
+               if (x.h, x.w) != (1, 1) else c_in)
+        neurons = Term("N", n, "number of neurons")
+        step.working |= {
+            "weights": equals(_times(fan, neurons), step.weights, sep=True),
+            "biases": (stated(n, note="one per neuron") if step.biases
+                       else stated(0, note="nobias")),
+            "macs": equals(_times(fan, neurons), step.macs, sep=True),
+            "c": stated(n, unit="neurons")}
     return step
 
 
@@ -244,36 +258,39 @@ def _times(fan: Expr, n: Term) -> Op:
     return mul(*fan.args, n) if isinstance(fan, Op) else mul(fan, n)
 
 
-def bn(layer: Layer, x: Volume) -> Step:
+def bn(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """BatchNorm2d: 2C learnable parameters (C scales as weights, C shifts as biases)."""
-    step = Step(x, weights=x.c, biases=x.c)
-    step.working["weights"] = stated(x.c, note="one scale per channel")
-    step.working["biases"] = stated(x.c, note="one shift per channel")
+    step = Step(x, weights=x.c, biases=x.c, explain=explain)
+    if explain:
+        step.working["weights"] = stated(x.c, note="one scale per channel")
+        step.working["biases"] = stated(x.c, note="one shift per channel")
     return step
 
 
-def padchannels(layer: Layer, x: Volume) -> Step:
+def padchannels(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """Zero-pad the channels to ``out`` (ResNet option-A shortcut): no parameters."""
     n = _int(layer, "out")
     if n < x.c:
         raise SpecError(f"padchannels {n} is fewer than the {x.c} input channels",
                         layer.line, layer.name)
-    step = Step(Volume(x.h, x.w, n))
-    step.working["c"] = equals(add(Term("C_in", x.c, "input channels"),
-                                   Term("Z", n - x.c, "added zero channels",
-                                        unit="zero channels")), n)
+    step = Step(Volume(x.h, x.w, n), explain=explain)
+    if explain:
+        step.working["c"] = equals(add(Term("C_in", x.c, "input channels"),
+                                       Term("Z", n - x.c, "added zero channels",
+                                            unit="zero channels")), n)
     return step
 
 
-def flatten(layer: Layer, x: Volume) -> Step:
+def flatten(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """Flatten: HxWxC -> 1x1x(H*W*C), a view (no new values)."""
-    step = Step(Volume(1, 1, x.size))
-    step.working["c"] = equals(mul(Term("H_in", x.h, "input height"),
-                                   Term("W_in", x.w, "input width"),
-                                   Term("C_in", x.c, "input channels")), x.size, sep=True)
+    step = Step(Volume(1, 1, x.size), explain=explain)
+    if explain:
+        step.working["c"] = equals(mul(Term("H_in", x.h, "input height"),
+                                       Term("W_in", x.w, "input width"),
+                                       Term("C_in", x.c, "input channels")), x.size, sep=True)
     return step
 
 
-def elementwise(layer: Layer, x: Volume) -> Step:
+def elementwise(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """Shape-preserving ops without parameters; their arithmetic is not counted as macs."""
-    return Step(x)
+    return Step(x, explain=explain)

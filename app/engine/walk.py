@@ -18,10 +18,18 @@ from app.engine.errors import LimitError, SpecError
 from app.engine.graph import AttrValue, Block, FrozenDict, Layer, Node, Volume
 from app.engine.limits import LIMITS
 from app.engine.optable import IN_PLACE_OPS, OPS, VIEW_OPS, WEIGHT_OPS
-from app.engine.result import RF, AxisRF, LayerRow, VolumeOut
+from app.engine.result import (
+    FIGURES,
+    RF,
+    AxisRF,
+    Formulas,
+    LayerRow,
+    Rendered,
+    VolumeOut,
+    WorkingView,
+)
 from app.engine.rules import Step, Window
 from app.engine.working import Equation, Group, Num, Term, Working, add, equals, mul, stated, sub
-from app.present.working import to_text
 
 
 def through(ax: AxisRF, win: Window) -> AxisRF:
@@ -41,11 +49,18 @@ class State(NamedTuple):
     rf: Field2
     shown: VolumeOut
     rf_shown: RF
-    rf_kept: Working  # the receptive-field working of a row that leaves the field as it is
+    rf_kept: Rendered  # the receptive-field working of a row that leaves the field as it is
 
 
 def _kept(rf: Field2) -> Working:
     return stated(_pair(rf), note="unchanged")
+
+
+def _state(vol: Volume, rf: Field2, shown: VolumeOut) -> State:
+    return State(vol, rf, shown, _rf(rf), Rendered(_RF, lambda: FrozenDict(rf=_kept(rf))))
+
+
+_RF = ("rf",)
 
 
 def _pair(rf: Field2) -> str:
@@ -53,7 +68,7 @@ def _pair(rf: Field2) -> str:
 
 
 def state(vol: Volume, rf: Field2, shown: VolumeOut | None = None) -> State:
-    return State(vol, rf, shown or _vol(vol), _rf(rf), _kept(rf))
+    return _state(vol, rf, shown or _vol(vol))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +84,7 @@ class Done:
     params: int
     macs: int
     activations: int
-    working: FrozenDict  # every figure but the receptive field, which depends on the path
-    formulas: FrozenDict  # the same as text
+    working: Rendered  # every figure but the receptive field, which depends on the path
     warnings: tuple[str, ...]
     notes: tuple[str, ...]
     window: tuple[Window, Window] | None
@@ -83,8 +97,7 @@ class Merged:
     op: str
     out: Volume
     shown: VolumeOut
-    working: FrozenDict
-    formulas: FrozenDict
+    working: Rendered
     attrs: FrozenDict
 
 
@@ -98,7 +111,7 @@ class Walk:
     rows: list[LayerRow] = field(default_factory=list)
     done: dict[tuple[object, ...], Done] = field(default_factory=dict)
     merged: dict[tuple[object, ...], Merged] = field(default_factory=dict)
-    rf_work: dict[tuple[object, ...], tuple[Working, str]] = field(default_factory=dict)
+    rf_work: dict[tuple[object, ...], Rendered] = field(default_factory=dict)
 
     def seq(self, nodes: tuple[Node, ...], st: State, path: str, level: int,
             keep: float) -> tuple[State, int, float]:
@@ -124,18 +137,17 @@ class Walk:
         win = done.window
         if win is None and done.out == st.vol:
             nxt = st  # shape and field unchanged: share the previous row's objects
-            rf_working, rf_text = st.rf_kept, None
+            rf_part = st.rf_kept
         else:
             rf = _through(st.rf, win, layer)
-            nxt = State(done.out, rf, done.shown, _rf(rf), _kept(rf))
-            rf_working, rf_text = self._rf_working(win, st.rf, rf)
-        working = FrozenDict(done.working, rf=rf_working)
-        formulas = FrozenDict(done.formulas, rf=rf_text or to_text(rf_working))
+            nxt = _state(done.out, rf, done.shown)
+            rf_part = self._rf_working(win, st.rf, rf)
         row = LayerRow(len(self.rows), layer.name, layer.op, layer.line, path, level,
                        layer.attrs, st.shown, nxt.shown, done.weights, done.biases,
                        done.params, done.macs, done.activations,
-                       self._bytes(done.activations, layer), nxt.rf_shown, formulas,
-                       done.warnings, (), done.notes, keep if keep != 1.0 else None, working)
+                       self._bytes(done.activations, layer), nxt.rf_shown,
+                       Formulas(done.working, rf_part), done.warnings, (), done.notes,
+                       keep if keep != 1.0 else None, WorkingView(done.working, rf_part))
         if layer.claims:
             row = replace(row, claims=check_claims(layer.claims, row))
         self.rows.append(row)
@@ -149,12 +161,21 @@ class Walk:
         return nbytes
 
     def _rf_working(self, win: tuple[Window, Window] | None, before: Field2,
-                    after: Field2) -> tuple[Working, str]:
+                    after: Field2) -> Rendered:
         key = (win, before)
         got = self.rf_work.get(key)
         if got is None:
-            w = _rf_working(win, before, after)
-            got = self.rf_work[key] = (w, to_text(w))
+            got = self.rf_work[key] = Rendered(
+                _RF, lambda: FrozenDict(rf=_rf_working(win, before, after)))
+        return got
+
+    def _union_working(self, rf: Field2, inputs: int) -> Rendered:
+        key = ("union", _pair(rf), inputs)
+        got = self.rf_work.get(key)
+        if got is None:
+            note = f"the union of the fields of the {inputs} inputs"
+            got = self.rf_work[key] = Rendered(
+                _RF, lambda: FrozenDict(rf=stated(_pair(rf), note=note)))
         return got
 
     def block(self, b: Block, st: State, path: str, level: int,
@@ -183,14 +204,14 @@ class Walk:
             merged = self.merged[key] = _merge(b, vols)
         warnings: list[str] = []
         rf = _merge_rf(b, [o[0].rf for o in outs], warnings)
-        rf_working = stated(_pair(rf), note=f"the union of the fields of the {len(outs)} inputs")
-        nxt = State(merged.out, rf, merged.shown, _rf(rf), _kept(rf))
+        rf_part = self._union_working(rf, len(outs))
+        nxt = _state(merged.out, rf, merged.shown)
         self.rows.append(LayerRow(
             len(self.rows), b.name, merged.op, b.line, path, level, merged.attrs, st.shown,
             merged.shown, 0, 0, 0, 0, merged.out.size, self._bytes(merged.out.size, b),
-            nxt.rf_shown, FrozenDict(merged.formulas, rf=to_text(rf_working)),
+            nxt.rf_shown, Formulas(merged.working, rf_part),
             tuple(warnings), (), (), keep if keep != 1.0 else None,
-            FrozenDict(merged.working, rf=rf_working)))
+            WorkingView(merged.working, rf_part)))
         depth = max(o[1] for o in outs)
         if b.kind == "residual" and b.survival is not None:
             body, short = outs[0], outs[1]
@@ -204,16 +225,16 @@ def _merge(b: Block, vols: tuple[Volume, ...]) -> Merged:
     """A merge's output, working and attributes, once per (kind, input volumes)."""
     op = {"concat": "concat", "dense": "concat", "residual": "add", "join": "join"}[b.kind]
     out = _merged_volume(b, list(vols))
-    working = _common(Step(out), out.size, op)
-    working["c"] = _merge_c_working(op, list(vols), out.c)
+
+    def explain() -> FrozenDict:
+        working = _common(Step(out), out.size, op)
+        working["c"] = _merge_c_working(op, list(vols), out.c)
+        return FrozenDict(working)
+
     attrs: dict[str, AttrValue] = {"kind": b.kind}
     if b.survival is not None:
         attrs["survival"] = b.survival
-    return Merged(op, out, _vol(out), FrozenDict(working), _texts(working), FrozenDict(attrs))
-
-
-def _texts(working: dict[str, Working]) -> FrozenDict:
-    return FrozenDict({k: to_text(w) for k, w in working.items()})
+    return Merged(op, out, _vol(out), Rendered(FIGURES, explain), FrozenDict(attrs))
 
 
 def _apply(layer: Layer, vin: Volume) -> Done:
@@ -221,10 +242,13 @@ def _apply(layer: Layer, vin: Volume) -> Done:
     _check_volume(step.out, layer)
     acts = 0 if layer.op in IN_PLACE_OPS or layer.op in VIEW_OPS else step.out.size
     win = step.rf
-    working = _common(step, acts, layer.op)
+
+    def explain() -> FrozenDict:
+        return FrozenDict(_common(OPS[layer.op].rule(layer, vin, True), acts, layer.op))
+
     return Done(step.out, _vol(step.out), step.weights, step.biases,
-                step.weights + step.biases, step.macs, acts, FrozenDict(working),
-                _texts(working), tuple(step.warnings), tuple(step.notes), win)
+                step.weights + step.biases, step.macs, acts, Rendered(FIGURES, explain),
+                tuple(step.warnings), tuple(step.notes), win)
 
 
 def _through(rf: Field2, win: tuple[Window, Window] | None, layer: Layer) -> Field2:
@@ -243,7 +267,7 @@ def _through(rf: Field2, win: tuple[Window, Window] | None, layer: Layer) -> Fie
 
 def _common(step: Step, acts: int, op: str) -> dict[str, Working]:
     """Complete a rule's working with the figures every row shows."""
-    f = dict(step.working)
+    f = {key: step.working[key] for key in FIGURES if key in step.working}
     out = step.out
     for key, value in (("h", out.h), ("w", out.w), ("c", out.c), ("weights", 0), ("biases", 0)):
         if key not in f:

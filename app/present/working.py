@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from fractions import Fraction
 from html import escape
+from typing import Any
 
 from app.engine.working import Call, Equation, Expr, Group, Num, Number, Op, Term, Working
 
@@ -19,6 +20,8 @@ __all__ = ["expression_text", "show_number", "to_html", "to_latex", "to_text"]
 
 def show_number(value: Number | str, sep: bool = True) -> str:
     """34848 -> "34,848"; a non-whole fraction to at most four decimals (54.25)."""
+    if type(value) is int:
+        return f"{value:,}" if sep else str(value)
     if isinstance(value, str):
         return value
     if isinstance(value, Fraction) and value.denominator == 1:
@@ -30,24 +33,28 @@ def show_number(value: Number | str, sep: bool = True) -> str:
 
 
 class _Renderer:
-    """One output language: how a term, an operator and the surroundings are written."""
+    """One output language: how a term, an operator and the surroundings are written.
+
+    Dispatch is by node type, and text is built with lists and joins: a network of thousands
+    of distinct layers renders tens of thousands of these."""
 
     def __init__(self, term: Callable[[Term], str], times: str, text: Callable[[str], str],
                  frac: bool) -> None:
         self.term, self.times, self.text, self.frac = term, times, text, frac
+        self._expr: dict[type, Callable[[Any], str]] = {
+            Term: term, Num: lambda e: str(e.value), Group: self._group, Call: self._call,
+            Op: self.op}
 
     def expr(self, e: Expr) -> str:
-        if isinstance(e, Term):
-            return self.term(e)
-        if isinstance(e, Num):
-            return str(e.value)
-        if isinstance(e, Group):
-            return f"({self.expr(e.expr)})"
-        if isinstance(e, Call):
-            inner = ", ".join(self.expr(a) for a in e.args)
-            name = f"\\operatorname{{{e.name}}}" if self.frac else self.text(e.name)
-            return f"{name}({inner})"
-        return self.op(e)
+        return self._expr[type(e)](e)
+
+    def _group(self, e: Group) -> str:
+        return "(" + self.expr(e.expr) + ")"
+
+    def _call(self, e: Call) -> str:
+        inner = ", ".join([self.expr(a) for a in e.args])
+        name = f"\\operatorname{{{e.name}}}" if self.frac else self.text(e.name)
+        return f"{name}({inner})"
 
     def op(self, e: Op) -> str:
         if self.frac and e.symbol == "/":
@@ -56,34 +63,37 @@ class _Renderer:
             return f"\\frac{{{self.expr(top)}}}{{{self.expr(den)}}}"
         symbol = self.times if e.symbol == "*" else self.text(e.symbol)
         joiner = f" {symbol} " if e.spaced or (self.frac and e.symbol == "*") else symbol
-        return joiner.join(self.expr(a) for a in e.args)
+        ex = self._expr
+        return joiner.join([ex[type(a)](a) for a in e.args])
 
     def equation(self, eq: Equation) -> str:
-        out = f"{self.text(eq.label)} " if eq.label else ""
+        out = [self.text(eq.label), " "] if eq.label else []
         if eq.expr is not None:
-            out += f"{self.expr(eq.expr)} = "
-        out += self.value(eq.value, eq.sep)
+            out += [self.expr(eq.expr), " = "]
+        out.append(self.value(eq.value, eq.sep))
         if eq.rounded is not None:
-            out += self.text(f", {eq.rounding} to ") + self.value(eq.rounded, eq.sep)
+            out += [self.text(f", {eq.rounding} to "), self.value(eq.rounded, eq.sep)]
         if eq.unit:
-            out += self.text(f" {eq.unit}")
+            out.append(self.text(f" {eq.unit}"))
         if eq.note:
-            out += self.text(" (") + self.part(eq.note) + self.text(")")
+            out += [self.text(" ("), self.part(eq.note), self.text(")")]
         if eq.aside:
-            out += self.text("  [") + self.part(eq.aside) + self.text("]")
-        return out
+            out += [self.text("  ["), self.part(eq.aside), self.text("]")]
+        return "".join(out)
 
     def part(self, p: str | Equation) -> str:
-        return self.equation(p) if isinstance(p, Equation) else self.text(p)
+        return self.text(p) if isinstance(p, str) else self.equation(p)
 
     def value(self, v: Number | str, sep: bool) -> str:
         text = show_number(v, sep)
         return text.replace(",", "{,}") if self.frac else self.text(text)
 
     def working(self, w: Working) -> str:
-        label = self.text(w.label) if w.label else ""
-        return label + self.text(w.sep).join(
-            self.working(p) if isinstance(p, Working) else self.equation(p) for p in w.parts)
+        parts = [self.working(p) if isinstance(p, Working) else self.equation(p)
+                 for p in w.parts]
+        if len(parts) == 1 and not w.label:
+            return parts[0]
+        return (self.text(w.label) if w.label else "") + self.text(w.sep).join(parts)
 
 
 def _text_term(t: Term) -> str:
