@@ -3,8 +3,8 @@ totals, and the working of each figure rendered from the structured working
 (``app.present.working.to_latex``: ``\\frac{227 - 11 + 2 \\cdot 0}{4} + 1 = 55``); the
 conventions are ``%`` comments and a short list.
 
-Only ``amsmath``, ``booktabs`` and ``longtable`` are used (a 516-row ResNet-152 breaks across
-pages). To put the table in a report, copy a ``longtable`` environment and add
+Only ``geometry``, ``amsmath``, ``booktabs`` and ``longtable`` are used (a 516-row ResNet-152
+breaks across pages). To put the table in a report, copy a ``longtable`` environment and add
 ``\\usepackage{amsmath,booktabs,longtable}`` to the preamble.
 """
 
@@ -46,7 +46,8 @@ def _table(subject: Subject) -> list[str]:
 
 
 def _totals(subject: Subject) -> list[str]:
-    lines = [r"\begin{longtable}{@{}lrl@{}}", r"\toprule", r"total & value & how \\",
+    lines = [r"\begin{longtable}{@{}lrp{0.55\textwidth}@{}}", r"\toprule",
+             r"total & value & how \\",
              r"\midrule", r"\endhead", r"\bottomrule", r"\endfoot"]
     for item in total_items(subject.analysis):
         value = f"{item.value:,}" if isinstance(item.value, int) else f"{item.value:,.2f}"
@@ -79,6 +80,7 @@ def render(subject: Subject) -> str:
     conventions = conventions_lines(subject)
     lines = [f"% {line}" for line in conventions]
     lines += [r"\documentclass[a4paper]{article}", r"\usepackage[T1]{fontenc}",
+              r"\usepackage[margin=1.5cm]{geometry}",
               r"\usepackage{amsmath}", r"\usepackage{booktabs}",
               r"\usepackage{longtable}",
               r"\setlength{\tabcolsep}{4pt}", r"\begin{document}", r"\footnotesize",
