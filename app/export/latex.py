@@ -4,7 +4,8 @@ totals, and the working of each figure rendered from the structured working
 conventions are ``%`` comments and a short list.
 
 Only ``geometry``, ``amsmath``, ``booktabs`` and ``longtable`` are used (a 516-row ResNet-152
-breaks across pages). To put the table in a report, copy a ``longtable`` environment and add
+breaks across pages). Run ``pdflatex`` twice, as for any ``longtable``: the second run lines
+the columns up. To put the table in a report, copy a ``longtable`` environment and add
 ``\\usepackage{amsmath,booktabs,longtable}`` to the preamble.
 """
 
@@ -25,6 +26,13 @@ from app.present.working import to_latex, to_text
 _IDENTITY = tuple(i for i in IDENTITY if i[0] != "block")
 #: the figures whose working is listed, in this order
 _WORKED = ("h", "w", "c", "weights", "biases", "params", "macs", "activations", "rf")
+
+
+def _powers(text: str) -> str:
+    """``10^6`` and ``2^20`` (escaped) as math."""
+    for base, exp in (("10", "6"), ("2", "20")):
+        text = text.replace(f"{base}" + r"\textasciicircum{}" + exp, f"${base}^{{{exp}}}$")
+    return text
 
 
 def _name(row: LayerRow) -> str:
@@ -79,13 +87,16 @@ def render(subject: Subject) -> str:
     """The analysis as a LaTeX document."""
     conventions = conventions_lines(subject)
     lines = [f"% {line}" for line in conventions]
+    lines.append("% compile with pdflatex twice (longtable sets its column widths on the 2nd run)")
     lines += [r"\documentclass[a4paper]{article}", r"\usepackage[T1]{fontenc}",
               r"\usepackage[margin=1.5cm]{geometry}",
               r"\usepackage{amsmath}", r"\usepackage{booktabs}",
               r"\usepackage{longtable}",
-              r"\setlength{\tabcolsep}{4pt}", r"\begin{document}", r"\footnotesize",
+              r"\setlength{\tabcolsep}{4pt}",
+              # one chunk for the whole table: its columns line up in a single pdflatex run
+              r"\setcounter{LTchunksize}{1000}", r"\begin{document}", r"\footnotesize",
               rf"\section*{{{escape(conventions[0])}}}", r"\begin{itemize}"]
-    lines += [rf"\item {escape(line)}" for line in conventions[1:3]]
+    lines += [rf"\item {_powers(escape(line))}" for line in conventions[1:3]]
     lines += [r"\end{itemize}", ""]
     lines += _table(subject)
     lines += ["", r"\subsection*{Totals}"] + _totals(subject)
