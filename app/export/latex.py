@@ -72,14 +72,15 @@ def _worked(row: LayerRow) -> list[tuple[str, str]]:
 
 
 def _working(subject: Subject) -> list[str]:
-    lines = [r"\begin{longtable}{@{}llp{0.62\textwidth}@{}}", r"\toprule",
+    lines = [r"{\renewcommand{\arraystretch}{2.2}",  # room for the fractions
+             r"\begin{longtable}{@{}llp{0.62\textwidth}@{}}", r"\toprule",
              r"layer (line) & figure & working \\", r"\midrule", r"\endhead",
              r"\bottomrule", r"\endfoot"]
     for row in subject.analysis.layers:
         for i, (key, math) in enumerate(_worked(row)):
             who = f"{escape(row.name)} ({row.line})" if i == 0 else ""
-            lines.append(f"{who} & {escape(key)} & ${math}$ " + r"\\")
-    lines.append(r"\end{longtable}")
+            lines.append(f"{who} & {escape(key)} & $\\displaystyle {math}$ " + r"\\")
+    lines.append(r"\end{longtable}}")
     return lines
 
 
