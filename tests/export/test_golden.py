@@ -92,8 +92,8 @@ def test_latex_escapes_and_shows_working() -> None:
     text = FORMATS["latex"].render(s)
     assert r"conv\_a" in text and "conv_a" not in text.replace(r"conv\_a", "")
     assert r"\toprule" in text and r"\midrule" in text and r"\bottomrule" in text
-    assert r"& weights & $3 \cdot 3 \cdot 3 \cdot 4 = 108$" in text  # from the structured working
-    assert r"& h & $\frac{8 - 3 + 2 \cdot 1}{1} + 1 = 8$" in text
+    assert r"& weights & $\displaystyle 3 \cdot 3 \cdot 3 \cdot 4 = 108$" in text  # structured
+    assert r"& h & $\displaystyle \frac{8 - 3 + 2 \cdot 1}{1} + 1 = 8$" in text
 
 
 def test_formats_by_name_alias_and_accept() -> None:
