@@ -12,7 +12,12 @@ COPY app ./app
 # for a wheel that ships the pages (templates/ and static/ as package data)
 COPY templates ./templates
 COPY static ./static
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+# the wheel, and what each image installs from it: the web app with the Celery client that
+# queues jobs (the worker extra, issue 9), a GPU worker with torch as well
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
+    && set -- /wheels/archcalc-*.whl \
+    && printf 'archcalc[worker] @ file://%s\n' "$1" > /wheels/web.txt \
+    && printf 'archcalc[torch,worker] @ file://%s\n' "$1" > /wheels/worker.txt
 
 # --- uv: a self-contained Python for the CUDA image (no apt packages to pin) --------------------
 FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
@@ -27,7 +32,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ARCHCALC_STATIC_DIR=/srv/archcalc/static
 WORKDIR /srv/archcalc
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl \
+RUN pip install --no-cache-dir --requirement /wheels/web.txt \
     && rm -rf /wheels \
     && useradd --system --uid 10001 --user-group --no-create-home archcalc
 COPY templates ./templates
@@ -51,7 +56,7 @@ COPY --from=build /wheels /wheels
 # PyPI's torch 2.13.0 wheel for Linux x86_64 is the CUDA build (its CUDA libraries come as wheels)
 RUN uv venv --python 3.11 /opt/venv \
     && uv pip install --python /opt/venv/bin/python "torch==2.13.0" \
-    && uv pip install --python /opt/venv/bin/python /wheels/*.whl \
+    && uv pip install --python /opt/venv/bin/python --requirement /wheels/worker.txt \
     && rm -rf /wheels \
     && useradd --system --uid 10001 --user-group --no-create-home archcalc
 WORKDIR /srv/archcalc

@@ -395,14 +395,15 @@ def check(files: Annotated[list[str], typer.Argument(metavar="FILE...",
 # --- serve, worker, run ------------------------------------------------------------------------
 
 
-def worker_module() -> ModuleType | None:
-    """``app.worker`` where torch and the worker package are installed, else None."""
+def worker_module(name: str = "app.worker") -> ModuleType | None:
+    """``app.worker`` (or one of its modules) where torch and the worker package are installed,
+    else None. Imported only when asked for: the calculator itself never needs it."""
     if importlib.util.find_spec("torch") is None:
         return None
     try:
         if importlib.util.find_spec("app.worker") is None:
             return None
-        return importlib.import_module("app.worker")
+        return importlib.import_module(name)
     except ImportError:
         return None
 
@@ -422,15 +423,18 @@ def serve(host: Annotated[str, typer.Option()] = "127.0.0.1",
     uvicorn.run("app.main:app", host=host, port=port)
 
 
-@app.command()
-def worker() -> None:
-    """Start a worker on the configured broker (ARCHCALC_BROKER_URL): needs torch."""
-    module = worker_module()
-    entry = getattr(module, "main", None) if module is not None else None
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker(ctx: typer.Context,
+           name: Annotated[str | None, typer.Option(help="the worker's node name")] = None,
+           ) -> None:
+    """Start one worker on the configured broker (ARCHCALC_BROKER_URL); one a GPU. Arguments
+    after -- go to celery worker."""
+    module = worker_module("app.worker.__main__")
+    entry = getattr(module, "main", None)
     if entry is None:
         say(f"archcalc worker: not available; {ENABLE_WORKER}", stderr=True)
         raise typer.Exit(2)
-    raise typer.Exit(int(entry() or 0))
+    entry((["--name", name] if name else []) + (["--", *ctx.args] if ctx.args else []))
 
 
 @app.command()

@@ -167,6 +167,20 @@ def test_run_and_worker_say_how_to_enable_them() -> None:
         assert len(result.stderr.strip().splitlines()) == 1 and "torch" in result.stderr
 
 
+def test_worker_hands_its_arguments_to_app_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where app.worker is installed (issue 9), ``archcalc worker`` is its ``__main__.main``."""
+    import types
+
+    import app.cli
+
+    calls: list[list[str]] = []
+    fake = types.SimpleNamespace(main=calls.append)
+    monkeypatch.setattr(app.cli, "worker_module", lambda name="app.worker": fake)
+    result = runner.invoke(app.cli.app, ["worker", "--name", "gpu0", "--", "--loglevel", "DEBUG"])
+    assert result.exit_code == 0, result.output
+    assert calls == [["--name", "gpu0", "--", "--loglevel", "DEBUG"]]
+
+
 def test_python_dash_m_app_runs_the_cli() -> None:
     done = subprocess.run([sys.executable, "-m", "app", "show", "lenet5", "--format", "csv"],
                           cwd=ROOT, check=False, capture_output=True, text=True, timeout=60)
