@@ -46,6 +46,7 @@ from app.export import FORMATS, Subject, get_format, subject_from_spec
 from app.export.base import IDENTITY, TABLE_COLUMNS, conventions_lines, total_items
 
 app = typer.Typer(name="archcalc", no_args_is_help=True, add_completion=False,
+                  rich_markup_mode=None,  # usage errors as one plain "Error:" line
                   pretty_exceptions_enable=False,
                   help="CNN architecture calculator: shapes, parameters, MACs, memory and "
                        "receptive fields, layer by layer, with the arithmetic shown.")

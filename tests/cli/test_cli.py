@@ -158,6 +158,10 @@ def test_errors_are_one_line_with_the_place() -> None:
     assert result.stderr.startswith("no-such-model:0: no such file, nor a zoo model")
     result = runner.invoke(app, ["show", "vgg16", "--input", "0x0x0"])
     assert result.exit_code == 2 and result.stderr.startswith("--input")
+    result = runner.invoke(app, ["show", "vgg16", "--dtype", "float64"])
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert result.exit_code == 2 and len(errors) == 1 and "float64" in errors[0]
+    assert "╭" not in result.stderr  # a plain line, not a box
 
 
 def test_run_and_worker_say_how_to_enable_them() -> None:
