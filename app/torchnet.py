@@ -115,9 +115,57 @@ def _pair(layer: Layer, first: str, second: str, default: int) -> tuple[int, int
     return (_int(layer, first, default), _int(layer, second, default))
 
 
+class _Depthwise(nn.Module):
+    """A conv whose groups are its input's channels, known only at the first forward."""
+
+    def __init__(self, out: int, options: dict[str, Any]) -> None:
+        super().__init__()
+        self.out, self.options = out, options
+        self.conv: nn.Conv2d | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.conv is None:
+            c = x.shape[1]
+            self.conv = nn.Conv2d(c, self.out or c, groups=c, **self.options).to(x.device)
+        y: Tensor = self.conv(x)
+        return y
+
+
+class _ChannelsLayerNorm(nn.Module):
+    """LayerNorm over the channels of an (N, C, H, W) tensor, as ConvNeXt's LayerNorm2d."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm: nn.LayerNorm | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.norm is None:
+            self.norm = nn.LayerNorm(x.shape[1], eps=1e-6).to(x.device)
+        y: Tensor = self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return y
+
+
+class _LayerScale(nn.Module):
+    """x times a learnable per-channel factor (C x 1 x 1), as ConvNeXt's layer scale."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gamma: nn.Parameter | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.gamma is None:
+            self.gamma = nn.Parameter(torch.full((x.shape[1], 1, 1), 1e-6, device=x.device))
+        return x * self.gamma
+
+
 def _conv(layer: Layer, in_place: bool) -> nn.Module:
     # torch accepts padding="same" (stride 1 only), though its stubs say int or tuple
     padding: Any = "same" if _flag(layer, "same", False) else _pair(layer, "ph", "pw", 0)
+    if _flag(layer, "depthwise", False):
+        return _Depthwise(_int(layer, "out", 0), {
+            "kernel_size": _pair(layer, "kh", "kw", 1), "stride": _pair(layer, "sh", "sw", 1),
+            "padding": padding, "dilation": _pair(layer, "dh", "dw", 1),
+            "bias": _flag(layer, "bias", True)})
     return nn.LazyConv2d(
         _int(layer, "out", 0), _pair(layer, "kh", "kw", 1), stride=_pair(layer, "sh", "sw", 1),
         padding=padding, dilation=_pair(layer, "dh", "dw", 1), groups=_int(layer, "groups", 1),
@@ -189,12 +237,52 @@ def _padchannels(layer: Layer, in_place: bool) -> nn.Module:
     return _PadChannels(_int(layer, "out", 0))
 
 
+def _activation(module: type[nn.Module], inplace: bool = False) -> Builder:
+    def build(layer: Layer, in_place: bool) -> nn.Module:
+        return module(inplace=in_place) if inplace else module()
+
+    return build
+
+
+def _leakyrelu(layer: Layer, in_place: bool) -> nn.Module:
+    return nn.LeakyReLU(float(layer.get("slope", 0.01)), inplace=in_place)
+
+
+def _prelu(layer: Layer, in_place: bool) -> nn.Module:
+    return nn.PReLU(_int(layer, "out", 1))
+
+
+def _convtranspose(layer: Layer, in_place: bool) -> nn.Module:
+    return nn.LazyConvTranspose2d(
+        _int(layer, "out", 0), _pair(layer, "kh", "kw", 1), stride=_pair(layer, "sh", "sw", 1),
+        padding=_pair(layer, "ph", "pw", 0), output_padding=_pair(layer, "oph", "opw", 0),
+        groups=_int(layer, "groups", 1), bias=_flag(layer, "bias", True),
+        dilation=_pair(layer, "dh", "dw", 1))
+
+
+def _upsample(layer: Layer, in_place: bool) -> nn.Module:
+    mode = str(layer.get("mode", "nearest"))
+    return nn.Upsample(scale_factor=_int(layer, "factor", 2), mode=mode,
+                       **({"align_corners": False} if mode == "bilinear" else {}))
+
+
+def _channelshuffle(layer: Layer, in_place: bool) -> nn.Module:
+    return nn.ChannelShuffle(_int(layer, "groups", 1))
+
+
 #: op -> builder; its keys must equal the engine's rule registry (a meta-test checks)
 BUILDERS: dict[str, Builder] = {
     "conv": _conv, "maxpool": _maxpool, "avgpool": _avgpool,
     "adaptiveavgpool": _adaptiveavgpool, "gap": _gap, "fc": _fc, "relu": _relu,
     "tanh": _tanh, "sigmoid": _sigmoid, "bn": _bn, "lrn": _lrn, "dropout": _dropout,
     "softmax": _softmax, "flatten": _flatten, "padchannels": _padchannels,
+    "relu6": _activation(nn.ReLU6, inplace=True), "hardswish": _activation(nn.Hardswish, True),
+    "hardsigmoid": _activation(nn.Hardsigmoid), "silu": _activation(nn.SiLU, inplace=True),
+    "gelu": _activation(nn.GELU), "leakyrelu": _leakyrelu, "prelu": _prelu,
+    "identity": _activation(nn.Identity), "channelshuffle": _channelshuffle,
+    "convtranspose": _convtranspose, "upsample": _upsample,
+    "layernorm": lambda layer, in_place: _ChannelsLayerNorm(),
+    "layerscale": lambda layer, in_place: _LayerScale(),
 }
 
 
@@ -257,6 +345,13 @@ class _Dense(_Merge):
         return self._done(torch.cat([x, self.branches[0](x)], dim=1))
 
 
+class _Scale(_Merge):
+    """x * body(x): the body's 1x1xC gate broadcast over the map (squeeze-and-excitation)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._done(x * self.branches[0](x))
+
+
 class _Join(_Merge):
     """Element-wise mean of the branch outputs (FractalNet); shapes must agree exactly."""
 
@@ -293,7 +388,7 @@ class _Aux(_Merge):
 
 
 #: ops that may hand back their input itself, or a view of it (dropout in eval mode)
-_PASS_THROUGH_OPS = frozenset({"flatten", "dropout"})
+_PASS_THROUGH_OPS = frozenset({"flatten", "dropout", "identity"})
 
 
 def _makes_new_tensor(node: Node) -> bool:
@@ -304,6 +399,7 @@ def _makes_new_tensor(node: Node) -> bool:
 
 _BLOCKS: dict[str, type[_Merge]] = {
     "concat": _Concat, "dense": _Dense, "join": _Join, "residual": _Residual, "aux": _Aux,
+    "scale": _Scale,
 }
 
 

@@ -205,7 +205,7 @@ def _row_candidates(field: str, row: LayerRow) -> list[tuple[int, str]]:
     if field == "flops":
         return [(2 * row.macs, f"2 x {fmt(row.macs)} multiply-adds")]
     if field == "rf":
-        return [(row.rf.size, f"receptive field: {f.get('rf')}")]
+        return [(int(row.rf.size), f"receptive field: {f.get('rf')}")]
     value = int(getattr(row, field))
     return [(value, f"{field}: {f.get(field, fmt(value))}")]
 

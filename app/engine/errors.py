@@ -31,7 +31,10 @@ def isnum(text: str) -> bool:
 
 def suggest(word: str, choices: Iterable[str]) -> str:
     """"; did you mean `stride`?" for a near miss, else ""."""
-    close = difflib.get_close_matches(word.lower(), list(choices), n=1, cutoff=0.7)
+    options = list(choices)
+    lowered = {c.lower(): c for c in options}
+    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.7)
+    close = [lowered[c] for c in close]
     return f"; did you mean `{close[0]}`?" if close else ""
 
 

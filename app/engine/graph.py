@@ -17,7 +17,8 @@ the identity), ``dense`` (one branch: concat(x, body(x))), ``residual``
 (branches = (body, shortcut); an empty shortcut is the identity; optional
 ``survival`` probability for stochastic depth), ``join`` (element-wise mean of
 the branches, FractalNet), ``aux`` (one branch: a side classifier whose output
-leaves the network; the main tensor passes through unchanged).
+leaves the network; the main tensor passes through unchanged), ``scale`` (one branch whose
+1x1xC output multiplies the input channel by channel: squeeze-and-excitation).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, NamedTuple, NoReturn
 
 AttrValue = int | float | bool | str
 
-BLOCK_KINDS = ("concat", "dense", "residual", "join", "aux")
+BLOCK_KINDS = ("concat", "dense", "residual", "join", "aux", "scale")
 #: words that open a block in the text form
 BLOCK_WORDS = (*BLOCK_KINDS, "repeat", "branch", "shortcut")
 

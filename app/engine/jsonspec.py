@@ -15,7 +15,7 @@ from app.engine.notation import CANONICAL, CLAIM_KEYS, Stmt
 from app.engine.parse import Parsed, Raw, _network, build
 
 _PAIR_KEYS = ("kernel", "stride", "pad", "dilation")
-_BLOCKS = ("concat", "join", "residual", "dense", "aux", "repeat")
+_BLOCKS = ("concat", "join", "residual", "dense", "aux", "scale", "repeat")
 
 
 class _Reader:

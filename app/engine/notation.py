@@ -14,9 +14,11 @@ from typing import Any
 from app.engine.errors import Issue, SpecError, isnum, short, suggest
 from app.engine.graph import BLOCK_WORDS, Claim, Volume
 from app.engine.optable import FLAGS, KEYWORDS, LAYER_OPS, OPS, SPELLINGS
+from app.engine.torchlines import is_container_line, read_module_line
 
 #: every spelling of every op (from the op table) -> the op
 CANONICAL = SPELLINGS
+_DEPTHWISE = frozenset({"depthwise", "dwconv", "depthwise_conv", "dw"})
 #: two-word spellings, read as one op when arguments follow ("max pool 3x3 stride 2"); alone,
 #: "avg pool" is the slides' global average pool
 _TWO_WORDS = {("max", "pool"): "maxpool", ("avg", "pool"): "avgpool",
@@ -39,7 +41,7 @@ _VOL_RE = re.compile(r"^([0-9]+)\s*[x×*]\s*([0-9]+)\s*[x×*]\s*([0-9]+)$")
 
 @dataclass(slots=True)
 class Stmt:
-    kind: str  # layer | input | total | directive
+    kind: str  # layer | input | total | directive | noop (a line of structure only)
     op: str = ""
     args: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
@@ -62,6 +64,12 @@ def read_statement(text: str, line: int, soft: list[Issue] | None = None) -> Stm
 
 
 def _read_statement(text: str, line: int, soft: list[Issue]) -> Stmt:
+    if is_container_line(text):
+        return Stmt("noop")
+    module = read_module_line(text, line)
+    if module is not None:
+        op, args, name = module
+        return Stmt("layer", op=op, args=args, name=name)
     low = text.strip().lower()
     if low.startswith("total"):
         return _total(text, line)
@@ -129,6 +137,10 @@ def _read_body(body: str, name: str | None, line: int, bracket: str | None,
     op = SPELLINGS.get(words[0])
     if op is not None:
         return _canonical(op, words[1:], line, bracket, soft)
+    if words[0] in _DEPTHWISE:  # 'depthwise 3x3 stride 2': a conv with groups = channels
+        conv = _canonical("conv", words[1:], line, bracket, soft)
+        conv.args["depthwise"] = True
+        return conv
     for reader in (_input, _vgg, _block_label, _slide):
         stmt = reader(words, (name or "").lower(), line, bracket)
         if stmt is not None:
@@ -227,7 +239,11 @@ def _keyed(op: str, t: str, key: str, val: str | None, args: dict[str, Any], lin
         args["pad"] = "same"
     elif key == "pad" and op == "dropout":
         args["p"] = _prob(val, line)
-    elif key in ("groups", "size", "out"):
+    elif key == "slope":
+        if not re.fullmatch(r"-?[0-9]*\.?[0-9]+", val):
+            raise SpecError(f"{t} must be a number, got '{short(val)}'", line)
+        args[key] = float(val)
+    elif key in ("groups", "size", "out", "factor"):
         if not isnum(val):
             raise SpecError(f"{t} must be a whole number, got '{short(val)}'", line)
         args[key] = int(val)
@@ -241,8 +257,10 @@ def _bare(op: str, t: str, args: dict[str, Any], line: int) -> tuple[str, Any] |
     for key in OPS[op].positional:
         if key in args:
             continue
-        if key in ("out", "size") and isnum(t):
+        if key in ("out", "size", "groups", "factor") and isnum(t):
             return key, int(t)
+        if key == "slope" and re.fullmatch(r"-?[0-9]*\.?[0-9]+", t):
+            return key, float(t)
         if key == "p" and re.fullmatch(r"[0-9]*\.[0-9]+|0|1", t):
             return key, _prob(t, line)
         if key == "kernel" and _SIZE_RE.match(t):
@@ -359,7 +377,8 @@ def _slide(words: list[str], label: str, line: int, bracket: str | None) -> Stmt
 
 
 def _total(text: str, line: int) -> Stmt:
-    """'TOTAL memory: 24M * 4 bytes ~= 96MB / image', 'TOTAL params: 138M parameters'."""
+    """'TOTAL memory: 24M * 4 bytes ~= 96MB / image', 'TOTAL params: 138M parameters',
+    'TOTAL macs: 724M', 'TOTAL flops: 1.4G'."""
     head, _, body = text.partition(":")
     head = head.lower()
     claims: list[Claim] = []
@@ -372,8 +391,13 @@ def _total(text: str, line: int) -> Stmt:
             claims.append(Claim("activation_bytes", nbytes[1].strip()))
     elif ("param" in head or "weight" in head) and first:
         claims.append(Claim("params", first[1].strip()))
+    elif "flop" in head and first:
+        claims.append(Claim("flops", first[1].strip()))
+    elif ("mac" in head or "ops" in head or "mult" in head) and first:
+        claims.append(Claim("macs", first[1].strip()))
     if not claims:
-        raise SpecError("a TOTAL line needs 'memory: N' or 'params: N'", line)
+        raise SpecError("a TOTAL line needs 'memory: N', 'params: N', 'macs: N' or 'flops: N'",
+                        line)
     return Stmt("total", claims=tuple(claims))
 
 

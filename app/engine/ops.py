@@ -68,14 +68,36 @@ def _window(args: dict[str, Any], line: int, name: str, default_stride_is_kernel
 
 
 def conv(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
-    if "out" not in args:
+    depthwise = bool(args.get("depthwise", False))
+    if "out" not in args and not depthwise:
         raise SpecError(f"{name}: conv needs the number of filters, e.g. 'conv 64 3x3'", line, name)
-    out = _bounded("number of filters", int(args["out"]), 1, LIMITS.max_channels, "max_channels", line)
-    attrs = {"out": out} | _window(args, line, name, False)
-    attrs["groups"] = _bounded("groups", int(args.get("groups", 1)), 1, LIMITS.max_groups,
-                               "max_groups", line)
+    if depthwise and "groups" in args:
+        raise SpecError(f"{name}: depthwise sets the groups itself (to the input channels); "
+                        f"give one or the other", line, name)
+    attrs: dict[str, AttrValue] = {}
+    if "out" in args:
+        attrs["out"] = _bounded("number of filters", int(args["out"]), 1, LIMITS.max_channels,
+                                "max_channels", line)
+    attrs |= _window(args, line, name, False)
+    if depthwise:
+        attrs["depthwise"] = True  # groups = out = the input channels, set by the rule
+    else:
+        attrs["groups"] = _bounded("groups", int(args.get("groups", 1)), 1, LIMITS.max_groups,
+                                   "max_groups", line)
     attrs["bias"] = bool(args.get("bias", True))
-    return attrs
+    return attrs | _cin(args, line)
+
+
+def _cin(args: dict[str, Any], line: int) -> dict[str, AttrValue]:
+    """The input size a pasted PyTorch line states (in_channels, in_features), to be checked."""
+    if "cin" not in args:
+        return {}
+    return {"cin": _bounded("input size", int(args["cin"]), 1, LIMITS.max_total, "max_total",
+                            line)}
+
+
+def bn(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    return _cin(args, line)
 
 
 def pool(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
@@ -102,8 +124,9 @@ def adaptive(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]
 def fc(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
     if "out" not in args:
         raise SpecError(f"{name}: fc needs the number of neurons, e.g. 'fc 4096'", line, name)
-    out = _bounded("number of neurons", int(args["out"]), 1, LIMITS.max_channels, "max_channels", line)
-    return {"out": out, "bias": bool(args.get("bias", True))}
+    out = _bounded("number of neurons", int(args["out"]), 1, LIMITS.max_channels,
+                   "max_channels", line)
+    return {"out": out, "bias": bool(args.get("bias", True))} | _cin(args, line)
 
 
 def dropout(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
@@ -128,3 +151,62 @@ def padchannels(args: dict[str, Any], line: int, name: str) -> dict[str, AttrVal
                         line, name)
     return {"out": _bounded("channels", int(args["out"]), 1, LIMITS.max_channels, "max_channels",
                             line)}
+
+
+def leakyrelu(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    try:
+        slope = float(args.get("slope", 0.01))
+    except (OverflowError, ValueError, TypeError):
+        slope = float("nan")
+    if not -1e6 <= slope <= 1e6:
+        raise SpecError(f"{name}: the negative slope must be a number, got "
+                        f"{str(args.get('slope'))[:20]}", line, name)
+    return {"slope": slope}
+
+
+def prelu(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    if "out" not in args:
+        return {"out": 1}
+    return {"out": _bounded("PReLU parameters", int(args["out"]), 1, LIMITS.max_channels,
+                            "max_channels", line)}
+
+
+def channelshuffle(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    if "groups" not in args:
+        raise SpecError(f"{name}: channelshuffle needs its groups, e.g. 'channelshuffle 2'",
+                        line, name)
+    return {"groups": _bounded("groups", int(args["groups"]), 1, LIMITS.max_groups,
+                               "max_groups", line)}
+
+
+def convtranspose(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    if "out" not in args:
+        raise SpecError(f"{name}: convtranspose needs the number of filters, e.g. "
+                        f"'convtranspose 128 2x2 stride 2'", line, name)
+    if args.get("pad") == "same":
+        raise SpecError(f"{name}: a transposed convolution takes a numeric pad", line, name)
+    attrs: dict[str, AttrValue] = {
+        "out": _bounded("number of filters", int(args["out"]), 1, LIMITS.max_channels,
+                        "max_channels", line)}
+    attrs |= _window(args, line, name, False)
+    oph, opw = _pair(args, "outpad", (0, 0), line, name)
+    for axis, op_, s, d in (("H", oph, attrs["sh"], attrs.get("dh", 1)),
+                            ("W", opw, attrs["sw"], attrs.get("dw", 1))):
+        if not 0 <= op_ < max(int(s), int(d)):
+            raise SpecError(f"{name}: output padding along {axis} must be smaller than the "
+                            f"stride or the dilation (PyTorch's rule), got {op_}", line, name)
+    if (oph, opw) != (0, 0):
+        attrs |= {"oph": oph, "opw": opw}
+    attrs["groups"] = _bounded("groups", int(args.get("groups", 1)), 1, LIMITS.max_groups,
+                               "max_groups", line)
+    attrs["bias"] = bool(args.get("bias", True))
+    return attrs | _cin(args, line)
+
+
+def upsample(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    factor = _bounded("upsampling factor", int(args.get("factor", 2)), 1, LIMITS.max_stride,
+                      "max_stride", line)
+    mode = str(args.get("mode", "nearest"))
+    if mode not in ("nearest", "bilinear"):
+        raise SpecError(f"{name}: upsample mode must be nearest or bilinear", line, name)
+    return {"factor": factor, "mode": mode}

@@ -48,8 +48,10 @@ _TABLE = (
     OpDef("conv", ("conv", "convolution", "conv2d"), rules.conv,
           "conv 96 11x11 stride 4 pad 0",
           "96 filters of 11x11; `stride S` or `stride SHxSW` (default 1), `pad P` / `pad PHxPW` / "
-          "`pad same` (default 0), `groups G`, `dilation D`, `nobias`", "nn.Conv2d",
-          _WINDOW | {"out", "groups", "bias"}, ("out", "kernel"), ops.conv, weighted=True),
+          "`pad same` (default 0), `groups G`, `dilation D`, `nobias`; `depthwise` sets groups "
+          "to the input channels (`depthwise 3x3` alone: one filter per channel)", "nn.Conv2d",
+          _WINDOW | {"out", "groups", "bias", "depthwise", "cin"}, ("out", "kernel"), ops.conv,
+          weighted=True),
     OpDef("maxpool", ("maxpool", "max_pool", "maxpool2d", "pool"), rules.maxpool,
           "maxpool 3x3 stride 2",
           "max pool; `pad P`, `dilation D`, `ceil` (PyTorch `ceil_mode`); stride defaults to the "
@@ -64,7 +66,7 @@ _TABLE = (
           "global average pool to 1x1xC (`AdaptiveAvgPool2d(1)`)", "nn.AdaptiveAvgPool2d"),
     OpDef("fc", ("fc", "linear", "dense_layer", "dense"), rules.fc, "fc 4096",
           "fully connected; flattens its input; output volume 1x1x4096; `nobias`", "nn.Linear",
-          frozenset({"out", "bias"}), ("out",), ops.fc, weighted=True),
+          frozenset({"out", "bias", "cin"}), ("out",), ops.fc, weighted=True),
     OpDef("relu", ("relu",), rules.elementwise, "relu", "ReLU, in place (adds no memory)",
           "nn.ReLU", memory="in_place"),
     OpDef("tanh", ("tanh",), rules.elementwise, "tanh", "tanh activation", "nn.Tanh"),
@@ -72,7 +74,7 @@ _TABLE = (
           "nn.Sigmoid"),
     OpDef("bn", ("bn", "batchnorm", "batchnorm2d"), rules.bn, "bn",
           "BatchNorm2d: 2C learnable parameters (its running statistics are buffers)",
-          "nn.BatchNorm2d"),
+          "nn.BatchNorm2d", frozenset({"cin"}), (), ops.bn),
     OpDef("lrn", ("lrn", "norm"), rules.elementwise, "lrn size 5",
           "local response normalization (`size 5` by default)", "nn.LocalResponseNorm",
           frozenset({"size"}), ("size",), ops.lrn),
@@ -86,6 +88,50 @@ _TABLE = (
     OpDef("padchannels", ("padchannels",), rules.padchannels, "padchannels 32",
           "zero-pad the channels up to 32 (ResNet \"option A\" shortcuts; no parameters)",
           "torch.nn.functional.pad", frozenset({"out"}), ("out",), ops.padchannels),
+    OpDef("relu6", ("relu6",), rules.elementwise, "relu6",
+          "ReLU6 (MobileNet), in place as torchvision builds it", "nn.ReLU6",
+          memory="in_place"),
+    OpDef("hardswish", ("hardswish", "hswish", "h-swish"), rules.elementwise, "hardswish",
+          "hard swish (MobileNetV3), in place as torchvision builds it", "nn.Hardswish",
+          memory="in_place"),
+    OpDef("hardsigmoid", ("hardsigmoid", "hsigmoid", "h-sigmoid"), rules.elementwise,
+          "hardsigmoid", "hard sigmoid (MobileNetV3's squeeze-and-excitation gate)",
+          "nn.Hardsigmoid"),
+    OpDef("silu", ("silu", "swish"), rules.elementwise, "silu",
+          "SiLU / swish (EfficientNet), in place as torchvision builds it", "nn.SiLU",
+          memory="in_place"),
+    OpDef("gelu", ("gelu",), rules.elementwise, "gelu", "GELU (ConvNeXt); a new tensor",
+          "nn.GELU"),
+    OpDef("leakyrelu", ("leakyrelu", "leaky_relu", "lrelu"), rules.elementwise,
+          "leakyrelu 0.1", "leaky ReLU with its negative slope (default 0.01), in place",
+          "nn.LeakyReLU", frozenset({"slope"}), ("slope",), ops.leakyrelu, memory="in_place"),
+    OpDef("prelu", ("prelu",), rules.prelu, "prelu 64",
+          "PReLU: one learnable slope, or one per channel when the count is given (it must "
+          "equal the channels)", "nn.PReLU", frozenset({"out"}), ("out",), ops.prelu),
+    OpDef("layernorm", ("layernorm", "ln", "layernorm2d"), rules.layernorm, "layernorm",
+          "LayerNorm over the channels at each position (ConvNeXt's LayerNorm2d): 2C learnable "
+          "parameters", "nn.LayerNorm"),
+    OpDef("layerscale", ("layerscale", "layer_scale"), rules.layerscale, "layerscale",
+          "a learnable scale per channel (ConvNeXt's layer scale): C parameters",
+          "nn.Parameter (C x 1 x 1)"),
+    OpDef("identity", ("identity", "id"), rules.elementwise, "identity",
+          "passes its input on (a view: no new values)", "nn.Identity", memory="view"),
+    OpDef("convtranspose", ("convtranspose", "convtranspose2d", "deconv", "upconv",
+                            "transposedconv"), rules.convtranspose,
+          "convtranspose 128 2x2 stride 2",
+          "transposed convolution: out = (n - 1)*s - 2p + d*(k - 1) + outpad + 1; `pad P`, "
+          "`outpad P` (PyTorch's output_padding), `groups G`, `dilation D`, `nobias`; multiply-"
+          "adds counted over the input as torch's flop counter does: H_in*W_in*C_in*(N/G)*kh*kw",
+          "nn.ConvTranspose2d", _WINDOW | {"out", "groups", "bias", "outpad", "cin"},
+          ("out", "kernel"), ops.convtranspose, weighted=True),
+    OpDef("upsample", ("upsample", "upsampling", "interpolate"), rules.upsample,
+          "upsample 2 bilinear",
+          "upsample by a whole factor, `nearest` (the default) or `bilinear`; no parameters",
+          "nn.Upsample", frozenset({"factor", "mode"}), ("factor",), ops.upsample),
+    OpDef("channelshuffle", ("channelshuffle", "channel_shuffle", "shuffle"),
+          rules.channelshuffle, "channelshuffle 2",
+          "ShuffleNet's channel shuffle in G groups; no parameters", "nn.ChannelShuffle",
+          frozenset({"groups"}), ("groups",), ops.channelshuffle),
 )
 
 OPS: Mapping[str, OpDef] = MappingProxyType({d.name: d for d in _TABLE})
@@ -101,11 +147,15 @@ KEYWORDS: Mapping[str, str] = MappingProxyType({
     "stride": "stride", "s": "stride", "pad": "pad", "padding": "pad", "p": "pad",
     "dilation": "dilation", "d": "dilation", "groups": "groups", "g": "groups",
     "size": "size", "kernel": "kernel", "k": "kernel", "filters": "out", "out": "out",
+    "slope": "slope", "negative_slope": "slope", "channels": "out",
+    "outpad": "outpad", "output_padding": "outpad", "factor": "factor", "scale": "factor",
 })
 #: flags a line may write alone, and the argument and value each one sets
-FLAGS: Mapping[str, tuple[str, bool]] = MappingProxyType({
+FLAGS: Mapping[str, tuple[str, bool | str]] = MappingProxyType({
     "nobias": ("bias", False), "no_bias": ("bias", False), "bias": ("bias", True),
     "ceil": ("ceil", True), "ceil_mode": ("ceil", True),
+    "depthwise": ("depthwise", True), "inplace": ("inplace", True),
+    "nearest": ("mode", "nearest"), "bilinear": ("mode", "bilinear"),
 })
 
 

@@ -412,6 +412,8 @@ class _Builder:
         if s.kind == "total":
             self.totals.extend(s.claims)
             return None
+        if s.kind == "noop":
+            return None
         if s.kind == "directive":
             self.survival_last = float(s.args["last"])
             return None
@@ -468,9 +470,10 @@ class _Builder:
         else:
             stem = LAYER_STEMS.get(op, op)
             count = self.counters.get(stem, 0)
+            join = "_" if stem[-1:].isdigit() else ""  # relu6_1, not relu61
             while True:
                 count += 1
-                name = f"{stem}{count}"
+                name = f"{stem}{join}{count}"
                 if name not in self.used and name not in self.assigned:
                     break
             self.counters[stem] = count

@@ -37,9 +37,12 @@ class VolumeOut:
 
 @dataclass(frozen=True, slots=True)
 class AxisRF:
-    size: Annotated[int, Field(description="receptive field along this axis, in input pixels")]
-    jump: Annotated[int, Field(description="distance in input pixels between adjacent output "
-                                           "units (the effective stride)")]
+    size: Annotated[int | float, Field(
+        description="receptive field along this axis, in input pixels (a fraction only after "
+                    "upsampling or a transposed convolution)")]
+    jump: Annotated[int | float, Field(
+        description="distance in input pixels between adjacent output units (the effective "
+                    "stride; below 1 after upsampling)")]
     start: Annotated[float, Field(description="centre of the first output unit's field, in "
                                               "input pixel coordinates (first pixel's centre = 0)")]
 
@@ -49,8 +52,8 @@ class RF:
     """Receptive field. ``size``/``jump``/``start`` are those of the axis with the larger field
     (H on a tie); ``h`` and ``w`` give both axes."""
 
-    size: int
-    jump: int
+    size: int | float
+    jump: int | float
     start: float
     h: AxisRF
     w: AxisRF

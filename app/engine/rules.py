@@ -16,6 +16,7 @@ table (``app.engine.optable``) says which rule serves which op.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Protocol
 
 from app.engine.errors import SpecError
@@ -48,11 +49,13 @@ from app.engine.working import (
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """A sliding window along one axis, for the receptive-field walk."""
+    """A sliding window along one axis, for the receptive-field walk. Upsampling and
+    transposed convolutions step by a fraction of an input unit (``s`` = 1/F) and may start
+    between units (a fractional ``p``)."""
 
-    k: int  # effective extent
-    s: int
-    p: int  # padding before the first element
+    k: int  # effective extent, in input units
+    s: int | Fraction
+    p: int | Fraction  # padding before the first element
 
 
 @dataclass(slots=True)
@@ -79,6 +82,14 @@ class Rule(Protocol):
 
 def _int(layer: Layer, key: str, default: int = 0) -> int:
     return int(layer.attrs.get(key, default))
+
+
+def _check_cin(layer: Layer, got: int, what: str) -> None:
+    """A pasted PyTorch line states its input size; torch refuses a different one."""
+    said = layer.attrs.get("cin")
+    if said is not None and said != got:
+        raise SpecError(f"{layer.name} is written for {said} input {what}, but {got} reach it",
+                        layer.line, layer.name)
 
 
 def _axes(layer: Layer, x: Volume, ceil: bool) -> tuple[OutLen, OutLen]:
@@ -160,10 +171,15 @@ def _warn_not_whole(step: Step, oh: OutLen, ow: OutLen) -> None:
 def conv(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """Conv2d: out = (n + 2p - k_eff)/s + 1 per axis; weights = kh*kw*(C/groups)*N;
     biases = N; macs = H'*W'*N * kh*kw*(C/groups)."""
-    n, g = _int(layer, "out"), _int(layer, "groups", 1)
+    if layer.attrs.get("depthwise"):
+        g = x.c
+        n = _int(layer, "out", x.c)
+    else:
+        n, g = _int(layer, "out"), _int(layer, "groups", 1)
     if x.c % g or n % g:
         raise SpecError(f"groups {g} must divide both the input channels ({x.c}) and the number "
                         f"of filters ({n})", layer.line, layer.name)
+    _check_cin(layer, x.c, "channels")
     kh, kw, cin = _int(layer, "kh"), _int(layer, "kw"), x.c // g
     step = Step(x, explain=explain)
     h, w = _spatial(layer, x, False, step)
@@ -234,6 +250,7 @@ def fc(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """Linear on the flattened input: weights = H*W*C*N, biases = N, macs = H*W*C*N.
     Output volume 1x1xN; its field spans the whole input."""
     n = _int(layer, "out")
+    _check_cin(layer, x.size, "features (H*W*C)")
     step = Step(Volume(1, 1, n), explain=explain)
     step.weights = x.size * n
     step.biases = n if layer.attrs.get("bias", True) else 0
@@ -260,6 +277,7 @@ def _times(fan: Expr, n: Term) -> Op:
 
 def bn(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """BatchNorm2d: 2C learnable parameters (C scales as weights, C shifts as biases)."""
+    _check_cin(layer, x.c, "channels")
     step = Step(x, weights=x.c, biases=x.c, explain=explain)
     if explain:
         step.working["weights"] = stated(x.c, note="one scale per channel")
@@ -294,3 +312,124 @@ def flatten(layer: Layer, x: Volume, explain: bool = False) -> Step:
 def elementwise(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """Shape-preserving ops without parameters; their arithmetic is not counted as macs."""
     return Step(x, explain=explain)
+
+
+def prelu(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """PReLU: one learnable slope shared by all channels, or one per channel."""
+    n = _int(layer, "out", 1)
+    if n not in (1, x.c):
+        raise SpecError(f"prelu {n}: PReLU has one slope or one per channel ({x.c})",
+                        layer.line, layer.name)
+    step = Step(x, weights=n, explain=explain)
+    if explain:
+        step.working["weights"] = stated(n, note="one slope per channel" if n > 1
+                                         else "one slope for all channels")
+    return step
+
+
+def channelshuffle(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """Channel shuffle (ShuffleNet): reorders the channels; no parameters, 0 macs."""
+    g = _int(layer, "groups", 1)
+    if x.c % g:
+        raise SpecError(f"channelshuffle {g}: the groups must divide the {x.c} channels",
+                        layer.line, layer.name)
+    return Step(x, explain=explain)
+
+
+def convtranspose(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """ConvTranspose2d: out = (n - 1)*s - 2p + d*(k - 1) + outpad + 1 per axis;
+    weights = C_in*(N/groups)*kh*kw; biases = N; macs = H_in*W_in*C_in*(N/groups)*kh*kw, over
+    the input as torch's flop counter counts them (each input value meets every tap once).
+
+    Receptive field: a unit reads at most floor(d*(k-1)/s) + 1 neighbouring input units, which
+    step by 1/s of an input unit from one output unit to the next; its centre is the middle of
+    the inputs that reach it, (o + p - d*(k-1)/2)/s."""
+    n, g = _int(layer, "out"), _int(layer, "groups", 1)
+    if x.c % g or n % g:
+        raise SpecError(f"groups {g} must divide both the input channels ({x.c}) and the number "
+                        f"of filters ({n})", layer.line, layer.name)
+    _check_cin(layer, x.c, "channels")
+    step = Step(x, explain=explain)
+    sizes, wins = [], []
+    for axis, size in (("h", x.h), ("w", x.w)):
+        k, st, p = _int(layer, f"k{axis}"), _int(layer, f"s{axis}", 1), _int(layer, f"p{axis}")
+        d, op_ = _int(layer, f"d{axis}", 1), _int(layer, f"op{axis}")
+        out = (size - 1) * st - 2 * p + d * (k - 1) + op_ + 1
+        if out < 1:
+            raise SpecError(f"convtranspose gives {out} along {axis.upper()}: (n - 1)*s - 2p + "
+                            f"d*(k - 1) + outpad + 1 = ({size} - 1)*{st} - 2*{p} + {d}*({k} - 1)"
+                            f" + {op_} + 1; use less padding", layer.line, layer.name)
+        sizes.append(out)
+        reach = d * (k - 1) // st + 1
+        wins.append(Window(reach, Fraction(1, st),
+                           Fraction(reach - 1, 2) - Fraction(2 * p - d * (k - 1), 2 * st)))
+        if explain:
+            what = "height" if axis == "h" else "width"
+            expr = add(sub(mul(Group(sub(Term(f"{axis.upper()}_in", size, f"input {what}"),
+                                         Num(1))), Term(f"S_{axis}", st, f"stride ({what})")),
+                           mul(Num(2), Term(f"P_{axis}", p, f"padding ({what})"))),
+                       mul(Term("D", d, "dilation"), Group(sub(Term(f"K_{axis}", k,
+                                                                   f"kernel {what}"), Num(1)))),
+                       Term(f"OP_{axis}", op_, f"output padding ({what})"), Num(1))
+            step.working[axis] = equals(expr, out)
+    kh, kw = _int(layer, "kh"), _int(layer, "kw")
+    step.out = Volume(sizes[0], sizes[1], n)
+    step.rf = (wins[0], wins[1])
+    step.weights = x.c * (n // g) * kh * kw
+    step.biases = n if layer.attrs.get("bias", True) else 0
+    step.macs = x.h * x.w * x.c * (n // g) * kh * kw
+    if explain:
+        per = (Term("N", n, "number of filters") if g == 1
+               else Group(div(Term("N", n, "number of filters"), Term("G", g, "groups"))))
+        taps = (Term("K_h", kh, "kernel height"), Term("K_w", kw, "kernel width"))
+        c_in = Term("C_in", x.c, "input channels")
+        step.working |= {
+            "c": stated(n, unit="filters"),
+            "weights": equals(mul(c_in, per, *taps), step.weights, sep=True),
+            "biases": (stated(n, note="one per filter") if step.biases
+                       else stated(0, note="nobias")),
+            "macs": equals(mul(mul(Term("H_in", x.h, "input height"),
+                                   Term("W_in", x.w, "input width"), c_in),
+                               mul(per, *taps), spaced=True), step.macs, sep=True)}
+    return step
+
+
+def upsample(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """Upsample by a whole factor F: H*F x W*F x C; no parameters, 0 macs.
+
+    Receptive field: output units step by 1/F of an input unit. Nearest reads one input unit
+    (the field keeps its size); bilinear reads two neighbours (the field grows by one jump),
+    centred on its sampling position (i + 1/2)/F - 1/2. The centre is a linear model: nearest
+    neighbours repeat each input F times, so a unit's true centre is within (F-1)/F of a jump
+    of it."""
+    f = _int(layer, "factor", 2)
+    out = Volume(x.h * f, x.w * f, x.c)
+    step = Step(out, explain=explain)
+    if layer.attrs.get("mode", "nearest") == "bilinear":
+        win = Window(2, Fraction(1, f), Fraction(1, 2) - (Fraction(1, 2 * f) - Fraction(1, 2)))
+    else:
+        win = Window(1, Fraction(1, f), Fraction(0))
+    step.rf = (win, win)
+    if explain:
+        for axis, n, what in (("h", x.h, "height"), ("w", x.w, "width")):
+            step.working[axis] = equals(mul(Term(f"{axis.upper()}_in", n, f"input {what}"),
+                                            Term("F", f, "upsampling factor")), n * f)
+        step.working["c"] = stated(x.c, note="upsampling keeps the depth")
+    return step
+
+
+def layernorm(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """LayerNorm over the C channels at each position: C scales and C shifts."""
+    step = Step(x, weights=x.c, biases=x.c, explain=explain)
+    if explain:
+        step.working["weights"] = stated(x.c, note="one scale per channel")
+        step.working["biases"] = stated(x.c, note="one shift per channel")
+    return step
+
+
+def layerscale(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """Layer scale: each channel times a learnable factor; C parameters, 0 macs."""
+    step = Step(x, weights=x.c, explain=explain)
+    if explain:
+        step.working["weights"] = stated(x.c, note="one factor per channel")
+    return step

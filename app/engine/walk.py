@@ -11,6 +11,7 @@ step through the input by different jumps are reported as a warning.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import NamedTuple
 
 from app.engine.claims import check_claims
@@ -34,8 +35,20 @@ from app.engine.working import Equation, Group, Num, Term, Working, add, equals,
 
 def through(ax: AxisRF, win: Window) -> AxisRF:
     """One axis of the receptive field through a window."""
-    return AxisRF(ax.size + (win.k - 1) * ax.jump, ax.jump * win.s,
-                  ax.start + ((win.k - 1) / 2 - win.p) * ax.jump)
+    if isinstance(win.s, int) and isinstance(win.p, int) and isinstance(ax.jump, int):
+        return AxisRF(ax.size + (win.k - 1) * ax.jump, ax.jump * win.s,
+                      ax.start + ((win.k - 1) / 2 - win.p) * ax.jump)
+    # a fractional step (upsampling, transposed convolution): exact, then as JSON numbers
+    jump = Fraction(ax.jump)
+    return AxisRF(_number(ax.size + (win.k - 1) * jump), _number(jump * win.s),
+                  float(Fraction(ax.start) + (Fraction(win.k - 1, 2) - win.p) * jump))
+
+
+def _number(x: Fraction | int | float) -> int | float:
+    """A whole value as an int, else a float."""
+    if isinstance(x, Fraction):
+        return x.numerator if x.denominator == 1 else float(x)
+    return x
 
 
 Field2 = tuple[AxisRF, AxisRF]
@@ -191,7 +204,7 @@ class Walk:
             bkeep = keep * b.survival if (b.kind == "residual" and i == 0 and
                                           b.survival is not None) else keep
             outs.append(self.seq(branch, st, f"{inner}/{label}", level + 1, bkeep))
-        if b.kind == "dense":
+        if b.kind in ("dense", "scale"):
             outs.insert(0, (st, 0, 0.0))
         return self.merge(b, st, outs, path, level, keep)
 
@@ -223,7 +236,8 @@ class Walk:
 
 def _merge(b: Block, vols: tuple[Volume, ...]) -> Merged:
     """A merge's output, working and attributes, once per (kind, input volumes)."""
-    op = {"concat": "concat", "dense": "concat", "residual": "add", "join": "join"}[b.kind]
+    op = {"concat": "concat", "dense": "concat", "residual": "add", "join": "join",
+          "scale": "scale"}[b.kind]
     out = _merged_volume(b, list(vols))
 
     def explain() -> FrozenDict:
@@ -292,7 +306,7 @@ def _common(step: Step, acts: int, op: str) -> dict[str, Working]:
 def _branch_label(kind: str, i: int) -> str:
     if kind == "residual":
         return "body" if i == 0 else "shortcut"
-    if kind == "dense":
+    if kind in ("dense", "scale"):
         return "body"
     return f"branch{i + 1}"
 
@@ -311,6 +325,13 @@ def _merged_volume(b: Block, vols: list[Volume]) -> Volume:
             raise LimitError("max_channels", f"{b.kind} '{b.name}' gives {total} channels; "
                              f"at most {LIMITS.max_channels:,} are allowed", b.line)
         return Volume(first.h, first.w, total)
+    if b.kind == "scale":
+        gate = vols[1]
+        if gate.c != first.c or (gate.h, gate.w) not in ((1, 1), (first.h, first.w)):
+            raise SpecError(f"scale '{b.name}': the body gives {gate}, which cannot multiply "
+                            f"the input {first}; it must give 1x1x{first.c} (one gate per "
+                            f"channel) or {first}", b.line, b.name)
+        return first
     for i, v in enumerate(vols[1:], start=2):
         if v != first:
             raise SpecError(_mismatch(b, first, v, i), b.line, b.name)
@@ -332,6 +353,8 @@ def _merge_c_working(op: str, vols: list[Volume], c: int) -> Working:
     if op == "concat":
         return equals(add(*(Term(f"C_{i}", v.c, f"channels of input {i}")
                             for i, v in enumerate(vols, start=1))), c)
+    if op == "scale":
+        return stated(c, note="the input times its gate, channel by channel")
     return stated(c, note=f"{'sum' if op == 'add' else 'mean'} of {len(vols)} tensors of "
                           f"equal shape")
 
@@ -345,9 +368,12 @@ def _merge_rf(b: Block, rfs: list[Field2], warnings: list[str]) -> Field2:
 
 
 def _merge_axis(b: Block, axes: list[AxisRF], name: str, warnings: list[str]) -> AxisRF:
-    """The union of the branches' intervals [start - (size-1)/2, start + (size-1)/2]."""
+    """The union of the branches' intervals [start - (size-1)/2, start + (size-1)/2]. A scale
+    block's gate is global by design: its output steps as its input does, with no warning."""
     lo = min(ax.start - (ax.size - 1) / 2 for ax in axes)
     hi = max(ax.start + (ax.size - 1) / 2 for ax in axes)
+    if b.kind == "scale":
+        return AxisRF(round(hi - lo) + 1, axes[0].jump, (lo + hi) / 2)
     jumps = sorted({ax.jump for ax in axes})
     if len(jumps) > 1:
         warnings.append(f"branches of '{b.name}' step through the input by different jumps "
