@@ -26,7 +26,13 @@ from app.engine.graph import Block, Layer, Node
 from app.engine.result import LayerRow
 from app.export.base import Subject, conventions_lines
 from app.export.pytorch_blocks import BLOCK_CODE, HELPER_ORDER, HELPERS
-from app.export.pytorch_ops import FLATTENING, LAYER_CODE, PASS_THROUGH, SPATIAL
+from app.export.pytorch_ops import (
+    FLATTENING,
+    LAYER_CODE,
+    OP_HELPERS,
+    PASS_THROUGH,
+    SPATIAL,
+)
 
 __all__ = ["BLOCK_CODE", "LAYER_CODE", "RESERVED", "class_name", "model_class", "render"]
 
@@ -163,21 +169,25 @@ class _Gen:
         elif layer.op in SPATIAL and flat:
             pre.append(("unflatten", f"nn.Unflatten(1, ({row.input.c}, 1, 1))"))
             flat = False
-        if layer.op == "padchannels":
-            self.helpers.add("PadChannels")
+        if layer.op in OP_HELPERS:
+            self.helpers.add(OP_HELPERS[layer.op])
         code = LAYER_CODE[layer.op](layer, row, flat, in_place)
         return [*pre, (layer.name, code)], row, flat or layer.op in FLATTENING
 
-    def sequence(self, nodes: tuple[Node, ...], flat: bool) -> tuple[Lines, bool]:
-        """A branch as a ``named(...)`` expression (``nn.Identity()`` when empty)."""
+    def sequence(self, nodes: tuple[Node, ...], flat: bool,
+                 volume_out: bool = False) -> tuple[Lines, bool]:
+        """A branch as a ``named(...)`` expression (``nn.Identity()`` when empty); with
+        ``volume_out``, a vector at its end is given back its 1x1 (a gate to multiply by)."""
         names = _Names()
         entries: Lines = []
         fresh = False
+        channels = 0
         for node in nodes:
             entries += self.comment_lines(node)
             beside = self.comments.beside(node.line)
             if isinstance(node, Layer):
-                modules, _, flat = self.layer(node, flat, fresh)
+                modules, row, flat = self.layer(node, flat, fresh)
+                channels = row.output.c
                 fresh = fresh or node.op not in PASS_THROUGH
                 for i, (name, expr) in enumerate(modules):
                     note = f"  # {beside}" if beside and i == len(modules) - 1 else ""
@@ -186,11 +196,15 @@ class _Gen:
                 code, flat = self.block(node, flat)
                 if not code:
                     continue
+                channels = self.merged.output.c if self.merged is not None else channels
                 fresh = fresh or node.kind != "aux"
                 note = f"  # {beside}" if beside else ""
                 code[0] = f"{names.take(node.name)}={code[0]}{note}"
                 code[-1] += ","
                 entries += code
+        if volume_out and flat:
+            entries.append(f"{names.take('unflatten')}=nn.Unflatten(1, ({channels}, 1, 1)),")
+            flat = False
         if all(e.startswith("#") for e in entries):
             return ["nn.Identity()"], flat
         self.helpers.add("named")
@@ -202,8 +216,11 @@ class _Gen:
             return [], flat
         parts: list[tuple[str, Lines]] = []
         outs: list[bool] = []
+        if block.kind == "scale" and flat:
+            raise ValueError(f"line {block.line}: {block.name!r} scales a vector; a gate "
+                             f"multiplies a volume's channels")
         for i, branch in enumerate(block.branches):
-            code, out = self.sequence(branch, flat)
+            code, out = self.sequence(branch, flat, volume_out=block.kind == "scale")
             label = ("body" if i == 0 else "shortcut") if block.kind == "residual" else ""
             if not (label == "shortcut" and code == ["nn.Identity()"]):
                 parts.append((label, code))
@@ -214,12 +231,13 @@ class _Gen:
         self.merged = self.row(block)
         if block.kind == "residual" and len(parts) == 1:
             outs.append(flat)
-        if block.kind == "dense":
-            outs.append(flat)
+        if block.kind in ("dense", "scale"):
+            outs = [flat]  # concat(x, body(x)) and x * gate(x) keep x's form
         if len(set(outs)) > 1:
             raise ValueError(f"line {block.line}: the branches of {block.name!r} give vectors "
                              f"and volumes; flatten them alike")
-        kind = {"concat": "Concat", "dense": "Dense", "join": "Join", "residual": "Residual"}
+        kind = {"concat": "Concat", "dense": "Dense", "join": "Join", "residual": "Residual",
+                "scale": "Scale"}
         cls = kind[block.kind]
         extra: list[str] = []
         if block.kind == "residual" and block.survival is not None:

@@ -110,13 +110,50 @@ class PadChannels(nn.Module):
         return F.pad(x, (0, 0, 0, 0, 0, self.out - x.shape[1]))
 '''
 
+_SCALE = '''\
+class Scale(nn.Module):
+    """Squeeze-and-excitation: the input times the body's 1x1 gate, channel by channel."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.body(x)
+'''
+
+_LAYERNORM = '''\
+class LayerNorm2d(nn.Module):
+    """LayerNorm over the channels at each position (ConvNeXt): C scales and C shifts."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(channels, eps=1e-6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+'''
+
+_LAYERSCALE = '''\
+class LayerScale(nn.Module):
+    """Each channel times a learnable factor, started small (ConvNeXt): C parameters."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((channels, 1, 1), 1e-6))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma
+'''
+
 #: block kind -> the helper class it uses; its keys are the engine's block kinds
 BLOCK_CODE: dict[str, str] = {
     "concat": _CONCAT, "dense": _DENSE, "residual": _RESIDUAL, "join": _JOIN, "aux": _AUX,
+    "scale": _SCALE,
 }
 #: helpers in the order they are written into the file
 HELPER_ORDER = ("named", "Concat", "Dense", "Residual", "StochasticResidual", "Join", "Aux",
-                 "PadChannels")
+                "Scale", "PadChannels", "LayerNorm2d", "LayerScale")
 HELPERS = {"named": _NAMED, "Concat": _CONCAT, "Dense": _DENSE, "Residual": _RESIDUAL,
-            "StochasticResidual": _STOCHASTIC, "Join": _JOIN, "Aux": _AUX,
-            "PadChannels": _PADCHANNELS}
+           "StochasticResidual": _STOCHASTIC, "Join": _JOIN, "Aux": _AUX, "Scale": _SCALE,
+           "PadChannels": _PADCHANNELS, "LayerNorm2d": _LAYERNORM, "LayerScale": _LAYERSCALE}

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from app.engine.graph import Layer
 from app.engine.result import LayerRow
 
-__all__ = ["FLATTENING", "LAYER_CODE", "PASS_THROUGH", "SPATIAL", "LayerCode"]
+__all__ = ["FLATTENING", "LAYER_CODE", "OP_HELPERS", "PASS_THROUGH", "SPATIAL", "LayerCode"]
 
 LayerCode = Callable[[Layer, LayerRow, bool, bool], str]
 """(layer, its row, input is flat (N, C), may work in place) -> a module expression."""
@@ -34,13 +34,26 @@ def _opt(name: str, value: str, default: str) -> str | None:
 
 def _conv(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
     padding = '"same"' if layer.get("same", False) else _pair(layer, "ph", "pw", 0)
+    depthwise = bool(layer.get("depthwise", False))
+    groups = str(row.input.c) if depthwise else str(layer.get("groups", 1))
     return "nn.Conv2d(" + _args(
-        str(row.input.c), str(layer.get("out")),
+        str(row.input.c), str(row.output.c),
         f"kernel_size={_pair(layer, 'kh', 'kw', 1)}",
         _opt("stride", _pair(layer, "sh", "sw", 1), "1"), _opt("padding", padding, "0"),
-        _opt("dilation", _pair(layer, "dh", "dw", 1), "1"),
-        _opt("groups", str(layer.get("groups", 1)), "1"),
+        _opt("dilation", _pair(layer, "dh", "dw", 1), "1"), _opt("groups", groups, "1"),
         None if layer.get("bias", True) else "bias=False") + ")"
+
+
+def _convtranspose(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
+    return "nn.ConvTranspose2d(" + _args(
+        str(row.input.c), str(layer.get("out")),
+        f"kernel_size={_pair(layer, 'kh', 'kw', 1)}",
+        _opt("stride", _pair(layer, "sh", "sw", 1), "1"),
+        _opt("padding", _pair(layer, "ph", "pw", 0), "0"),
+        _opt("output_padding", _pair(layer, "oph", "opw", 0), "0"),
+        _opt("groups", str(layer.get("groups", 1)), "1"),
+        None if layer.get("bias", True) else "bias=False",
+        _opt("dilation", _pair(layer, "dh", "dw", 1), "1")) + ")"
 
 
 def _pool(cls: str, layer: Layer, dilation: bool) -> str:
@@ -109,17 +122,62 @@ def _padchannels(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str
     return f"PadChannels({layer.get('out')})"
 
 
+def _module(expr: str, inplace: bool = False) -> LayerCode:
+    """An op whose module takes no argument, or only ``inplace``."""
+    def code(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
+        return f"{expr}(inplace=True)" if inplace and in_place else f"{expr}()"
+
+    return code
+
+
+def _leakyrelu(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
+    slope = layer.get("slope", 0.01)
+    return f"nn.LeakyReLU({slope}, inplace=True)" if in_place else f"nn.LeakyReLU({slope})"
+
+
+def _prelu(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
+    return f"nn.PReLU({layer.get('out', 1)})"
+
+
+def _layernorm(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
+    return f"LayerNorm2d({row.input.c})"
+
+
+def _layerscale(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
+    return f"LayerScale({row.input.c})"
+
+
+def _upsample(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
+    factor = layer.get("factor", 2)
+    if layer.get("mode", "nearest") == "bilinear":
+        return f'nn.Upsample(scale_factor={factor}, mode="bilinear", align_corners=False)'
+    return f"nn.Upsample(scale_factor={factor})"
+
+
+def _channelshuffle(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
+    return f"nn.ChannelShuffle({layer.get('groups', 1)})"
+
+
 #: op -> code; its keys are the engine's ops (a meta-test checks)
 LAYER_CODE: dict[str, LayerCode] = {
     "conv": _conv, "maxpool": _maxpool, "avgpool": _avgpool,
     "adaptiveavgpool": _adaptiveavgpool, "gap": _gap, "fc": _fc, "relu": _relu,
     "tanh": _tanh, "sigmoid": _sigmoid, "bn": _bn, "lrn": _lrn, "dropout": _dropout,
     "softmax": _softmax, "flatten": _flatten, "padchannels": _padchannels,
+    "relu6": _module("nn.ReLU6", inplace=True), "hardswish": _module("nn.Hardswish", True),
+    "hardsigmoid": _module("nn.Hardsigmoid"), "silu": _module("nn.SiLU", inplace=True),
+    "gelu": _module("nn.GELU"), "leakyrelu": _leakyrelu, "prelu": _prelu,
+    "layernorm": _layernorm, "layerscale": _layerscale, "identity": _module("nn.Identity"),
+    "convtranspose": _convtranspose, "upsample": _upsample, "channelshuffle": _channelshuffle,
 }
+#: ops whose module is a small class of the generated file (app.export.pytorch_blocks)
+OP_HELPERS = {"padchannels": "PadChannels", "layernorm": "LayerNorm2d",
+              "layerscale": "LayerScale"}
 #: ops after which the tensor is (N, C): a vector
 FLATTENING = frozenset({"fc", "flatten"})
 #: ops that need (N, C, H, W); a vector is given back its 1x1 first
 SPATIAL = frozenset({"conv", "maxpool", "avgpool", "adaptiveavgpool", "gap", "lrn",
-                      "padchannels"})
+                     "padchannels", "convtranspose", "upsample", "channelshuffle", "layernorm",
+                     "layerscale"})
 #: ops that may hand back their input itself (no new tensor), as in app.torchnet
-PASS_THROUGH = frozenset({"flatten", "dropout"})
+PASS_THROUGH = frozenset({"flatten", "dropout", "identity"})

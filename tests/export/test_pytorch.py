@@ -108,7 +108,7 @@ class LayerShapes:
             v = row.output
             want = (v.c,) if len(self.seen[name]) == 1 else (v.c, v.h, v.w)
             assert self.seen[name] == want, (row.name, self.seen[name], want)
-            if row.op not in ("add", "concat", "join"):
+            if row.op not in ("add", "concat", "join", "scale"):
                 params = sum(p.numel() for p in self.modules[name].parameters())
                 assert params == row.params, (row.name, params, row.params)
 
@@ -141,6 +141,11 @@ j1: join { branch { conv 16 3x3 pad 1 } branch { conv 16 1x1; tanh } }
 r1: residual survival 0.5 { conv 16 3x3 pad 1; sigmoid }
 r2: residual { conv 32 3x3 stride 2 pad 1 } shortcut { avgpool 2x2; padchannels 32 }
 lrn size 3
+depthwise 3x3 pad 1; relu6; conv 32 1x1 groups 4; channelshuffle 4; hardswish
+se: scale { gap; fc 8; silu; fc 32; hardsigmoid }
+up: convtranspose 16 3x3 stride 2 pad 1 outpad 1; layernorm; gelu; layerscale
+upsample 2 bilinear; leakyrelu 0.1; prelu 16; identity; prelu; upsample 2
+maxpool 4x4
 side: aux { gap; fc 5; softmax }
 adaptiveavgpool 4x4
 flatten
@@ -165,8 +170,11 @@ def test_every_op_and_block_kind_runs_and_matches(aux: bool) -> None:
     x = torch.randn(3, a.input.c, a.input.h, a.input.w)
     for training in (True, False):  # stochastic depth and batch norm in both modes
         model.train(training)
-        out = model(x)
+        with LayerShapes(model, subject) as seen:
+            out = model(x)
         assert tuple(out.shape) == (3, *expected_shape(subject, out))
+        if not training:  # in training the stochastic-depth body may be skipped
+            seen.check()
     if aux:
         assert tuple(model.side.output.shape) == (3, 5)
 
