@@ -171,6 +171,13 @@ class _Gen:
             flat = False
         if layer.op in OP_HELPERS:
             self.helpers.add(OP_HELPERS[layer.op])
+        sides = side_padding(layer, row)
+        if sides is not None:  # padding the layer cannot do itself, as its own module
+            pad = ("nn.ConstantPad2d({}, float(\"-inf\"))" if layer.op == "maxpool"
+                   else "nn.ZeroPad2d({})").format(sides)
+            pre.append((f"{layer.name}_pad", pad))
+            layer = layer._replace(attrs={k: v for k, v in layer.attrs.items()
+                                          if k not in ("same", "ph", "pw", "ph2", "pw2")})
         code = LAYER_CODE[layer.op](layer, row, flat, in_place)
         return [*pre, (layer.name, code)], row, flat or layer.op in FLATTENING
 
@@ -259,6 +266,28 @@ class _Gen:
         return lines
 
 
+def side_padding(layer: Layer, row: LayerRow) -> tuple[int, int, int, int] | None:
+    """(left, right, top, bottom) for padding torch's layer cannot take itself: different on
+    two sides of an axis, or TensorFlow's SAME at a stride above 1 (the odd pixel after, sized
+    for this row's input); None when the layer pads itself."""
+    if layer.op not in ("conv", "maxpool", "avgpool"):
+        return None
+    stride = (int(layer.get("sh", 1)), int(layer.get("sw", 1)))
+    if layer.get("same", False) and stride != (1, 1):
+        pads = []
+        for n, k, d, s in ((row.input.h, "kh", "dh", stride[0]),
+                           (row.input.w, "kw", "dw", stride[1])):
+            k_eff = int(layer.get(d, 1)) * (int(layer.get(k, 1)) - 1) + 1
+            total = max((-(-n // s) - 1) * s + k_eff - n, 0)
+            pads.append((total // 2, total - total // 2))
+        (top, bottom), (left, right) = pads
+        return (left, right, top, bottom)
+    if "ph2" in layer.attrs or "pw2" in layer.attrs:
+        ph, pw = int(layer.get("ph", 0)), int(layer.get("pw", 0))
+        return (pw, int(layer.get("pw2", pw)), ph, int(layer.get("ph2", ph)))
+    return None
+
+
 def _volume(row: LayerRow, flat: bool) -> str:
     v = row.output
     return f"{v.c}" if flat else f"{v.h}x{v.w}x{v.c}"
@@ -285,10 +314,15 @@ def _top(gen: _Gen, nodes: tuple[Node, ...]) -> _Top:
         if isinstance(node, Layer):
             modules, row, flat_out = gen.layer(node, flat, True)
             layer_name, expr = modules[-1]
-            if len(modules) > 1:
-                fix = ("torch.flatten(x, 1)" if node.op == "fc"
-                       else f"x.reshape(x.shape[0], {row.input.c}, 1, 1)")
-                top.forward.append(f"x = {fix}")
+            for pre_name, pre_expr in modules[:-1]:
+                if pre_name == "flatten":
+                    top.forward.append("x = torch.flatten(x, 1)")
+                elif pre_name == "unflatten":
+                    top.forward.append(f"x = x.reshape(x.shape[0], {row.input.c}, 1, 1)")
+                else:
+                    pad = top.names.take(pre_name)
+                    top.init.append(f"self.{pad} = {pre_expr}  # (left, right, top, bottom)")
+                    top.forward.append(f"x = self.{pad}(x)")
             attr = top.names.take(layer_name)
             top.init.append(f"self.{attr} = {expr}{note}")
             top.forward.append(f"x = self.{attr}(x)  # {_volume(row, flat_out)}")
