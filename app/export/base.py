@@ -18,6 +18,7 @@ from app.engine import Analysis, Network, analyze, parse_json_spec, parse_spec
 from app.engine.options import DTYPE_BYTES, make_options
 from app.engine.result import LayerRow
 from app.present.columns import COLUMNS, Column
+from app.present.formats import mebibytes, megabytes
 
 __all__ = ["IDENTITY", "TABLE_COLUMNS", "Subject", "TotalItem", "conventions_lines",
            "subject_from_spec", "total_items"]
@@ -124,4 +125,4 @@ def _vol(v: Any) -> str:
 
 
 def _mb(n: int) -> str:
-    return f"{n / 10**6:,.1f} MB ({n / 2**20:,.1f} MiB)"
+    return f"{megabytes(n)} ({mebibytes(n)})"
