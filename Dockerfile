@@ -7,9 +7,9 @@
 # --- the wheel, built once for both images ----------------------------------------------------
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY app ./app
-# for a wheel that ships the pages (templates/ and static/ as package data)
+# the wheel ships the pages too (app._templates and app._static, see setup.py)
 COPY templates ./templates
 COPY static ./static
 # the wheel, and what each image installs from it: the web app with the Celery client that
@@ -27,16 +27,12 @@ FROM python:3.11-slim AS web
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    ARCHCALC_TEMPLATES_DIR=/srv/archcalc/templates \
-    ARCHCALC_STATIC_DIR=/srv/archcalc/static
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /srv/archcalc
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --requirement /wheels/web.txt \
     && rm -rf /wheels \
     && useradd --system --uid 10001 --user-group --no-create-home archcalc
-COPY templates ./templates
-COPY static ./static
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \

