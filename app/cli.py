@@ -19,6 +19,7 @@ import importlib
 import importlib.util
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -28,6 +29,7 @@ from types import ModuleType
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -439,12 +441,113 @@ def worker(ctx: typer.Context,
     entry((["--name", name] if name else []) + (["--", *ctx.args] if ctx.args else []))
 
 
+class RunMode(StrEnum):
+    inference = "inference"
+    training = "training"
+
+
+def _run_request(target: str, opts: dict[str, Any]) -> Any:
+    """The worker's RunRequest: a zoo id as ``model``, a file's contents as ``spec``."""
+    models = worker_module("app.worker.models")
+    if models is None:
+        raise Failed([f"archcalc run: not available; {ENABLE_WORKER}"])
+    if target in zoo.model_ids() and not Path(target).exists():
+        source: dict[str, Any] = {"model": target}
+    else:
+        text = _read(Path(target))
+        source = {"spec": _json(target, text) if target.endswith(".json") else text}
+    try:
+        return models.RunRequest(**source, **opts)
+    except ValidationError as exc:
+        raise Failed([f"--{'.'.join(map(str, e['loc'])) or 'run'}: {e['msg']}"
+                      for e in exc.errors()]) from None
+
+
+def _follow(runs: Any, job_id: str, wait: float) -> Any:
+    """Poll the job with a progress bar until it ends (or ``wait`` seconds pass)."""
+    deadline = time.monotonic() + wait
+    with Progress(console=_console(stderr=True), transient=True) as bar:
+        task = bar.add_task("queued", total=None)
+        while True:
+            status = runs.status(job_id)
+            if status is not None and status.status in ("done", "failed", "cancelled"):
+                return status
+            if status is not None and status.progress is not None:
+                p = status.progress
+                bar.update(task, description=p.step, completed=p.done, total=p.total)
+            if time.monotonic() > deadline:
+                runs.cancel(job_id)
+                raise Failed([f"archcalc run: no answer within {wait:g} s; the job was "
+                              f"cancelled (a worker may be missing: archcalc worker)"])
+            time.sleep(0.3)
+
+
+def _run_tables(result: Any) -> tuple[Table, Table]:
+    report = importlib.import_module("app.worker.report")
+    totals = Table(title=f"{result.label} on {result.device.name} (torch "
+                         f"{result.device.torch_version}), {result.dtype}, {result.mode}",
+                   title_justify="left", header_style="bold")
+    for title in ("total", "analytic", "measured", "agree"):
+        totals.add_column(title, justify="left" if title == "total" else "right")
+    for line in report.totals(result):
+        agree = {True: "yes", False: "NO", None: ""}[line.agrees]
+        totals.add_row(line.what, _number(line.analytic) if line.analytic is not None else "",
+                       _number(line.measured) if line.measured is not None else "", agree)
+    totals.add_row("layers whose shape, params or FLOPs differ", "", "",
+                   str(result.layer_mismatches))
+    timings = Table(header_style="bold", caption_justify="left",
+                    caption=f"{result.timing_method}; memory: "
+                                                 f"{result.memory_method}")
+    for title in ("batch", "median ms", "p90 ms", "images/s", "peak memory",
+                  "engine's estimate", "ratio"):
+        timings.add_column(title, justify="right")
+    for t in result.timings:
+        ratio = "" if t.memory_ratio is None else f"{t.memory_ratio:.2f}"
+        peak = "" if t.peak_bytes is None else f"{t.peak_bytes / 10**6:,.1f} MB"
+        timings.add_row(str(t.batch), f"{t.median_ms:.2f}", f"{t.p90_ms:.2f}",
+                        f"{t.images_per_s:,.1f}", peak, f"{t.analytic_bytes / 10**6:,.1f} MB",
+                        ratio)
+    return totals, timings
+
+
 @app.command()
-def run(target: Target) -> None:
-    """A real forward pass through the worker (not available from the command line yet)."""
-    say(f"archcalc run {target}: not available from the command line yet; use the "
-              f"web app's 'Run for real' or POST /api/runs ({ENABLE_WORKER})", stderr=True)
-    raise typer.Exit(2)
+def run(target: Target,
+        dtype: Annotated[str, typer.Option(help="float32, float16 or bfloat16")] = "float32",
+        batch: Annotated[list[int] | None, typer.Option(
+            help="a batch size to time; repeat for several (default 1)")] = None,
+        mode: Annotated[RunMode, typer.Option(help="forward passes or training steps")] = (
+            RunMode.inference),
+        optimizer: OptimOpt = Optim.sgd,
+        wait: Annotated[float, typer.Option(help="seconds to wait for the answer")] = 600.0,
+        ) -> None:
+    """A real run through the worker: measured shapes, parameters, FLOPs, latency and memory
+    beside the engine's. Exit 1 if a measured figure differs from the analytic one."""
+    with _reported():
+        client = worker_module("app.worker.client")
+        settings_module = worker_module("app.worker.settings")
+        if client is None or settings_module is None:
+            raise Failed([f"archcalc run: not available; {ENABLE_WORKER}"])
+        request = _run_request(target, {"dtype": dtype, "batch_sizes": batch or [1],
+                                        "mode": mode.value, "optimizer": optimizer.value})
+        settings = settings_module.WorkerSettings()
+        runs = client.Runs(settings, local_worker=settings.embedded)
+        try:
+            try:
+                accepted = runs.submit(request)
+            except SpecError as exc:
+                raise Failed(_issue_lines(target, exc)) from None
+            status = _follow(runs, accepted.id, wait)
+        finally:
+            runs.close()
+        if status.status != "done":
+            raise Failed([f"{target}:0: the run {status.status}: {status.error}"])
+        console = _console()
+        for table in _run_tables(status.result):
+            console.print(table)
+        if status.result.layer_mismatches or any(
+                line.agrees is False for line in importlib.import_module(
+                    "app.worker.report").totals(status.result)):
+            raise typer.Exit(1)
 
 
 def main() -> None:

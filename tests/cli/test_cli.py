@@ -4,6 +4,8 @@ export and the PyTorch code come out as the library renders them, errors are one
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -166,11 +168,42 @@ def test_errors_are_one_line_with_the_place() -> None:
     assert "╭" not in result.stderr  # a plain line, not a box
 
 
-def test_run_and_worker_say_how_to_enable_them() -> None:
+def test_run_and_worker_say_how_to_enable_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without torch or app.worker, both say in one line what to install."""
+    import app.cli
+
+    monkeypatch.setattr(app.cli, "worker_module", lambda name="app.worker": None)
     for args in (["run", "vgg16"], ["worker"]):
-        result = runner.invoke(app, args)
+        result = runner.invoke(app.cli.app, args)
         assert result.exit_code == 2
         assert len(result.stderr.strip().splitlines()) == 1 and "torch" in result.stderr
+
+
+def test_run_measures_for_real_beside_the_engine(tmp_path: Path) -> None:
+    """archcalc run through the embedded queue (no Redis: one local worker child): the
+    measured parameters and FLOPs agree with the engine's, and it exits 0."""
+    pytest.importorskip("torch")
+    pytest.importorskip("celery")
+    env = {**os.environ, "ARCHCALC_EMBEDDED_DIR": str(tmp_path / "queue")}
+    env.pop("ARCHCALC_BROKER_URL", None)
+    done = subprocess.run([sys.executable, "-m", "app", "run", "lenet5", "--batch", "1",
+                           "--batch", "2", "--wait", "150"], cwd=ROOT, env=env, check=False,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    params = next(line for line in done.stdout.splitlines() if "parameters" in line)
+    assert params.count(f"{61_706:,}") == 2 and "yes" in params
+    flops = next(line for line in done.stdout.splitlines() if "FLOPs per image" in line)
+    assert flops.count(f"{2 * 416_520:,}") == 2
+    batches = [line.split()[1] for line in done.stdout.splitlines()
+               if re.match(r"^│\s+[12]\s+│", line)]
+    assert batches == ["1", "2"]
+
+
+def test_run_refuses_a_dtype_the_worker_cannot_run() -> None:
+    pytest.importorskip("celery")
+    result = runner.invoke(app, ["run", "lenet5", "--dtype", "int8"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("--dtype: ") and len(result.stderr.splitlines()) == 1
 
 
 def test_worker_hands_its_arguments_to_app_worker(monkeypatch: pytest.MonkeyPatch) -> None:
