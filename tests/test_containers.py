@@ -131,3 +131,16 @@ def test_compose_users_match_the_images() -> None:
     for name in ("web", "worker"):
         user = [line.split()[1] for line in stages[name] if line.startswith("USER ")][-1]
         assert services[name]["user"] == user
+
+
+def test_the_web_healthcheck_url_answers() -> None:
+    """The URL the web image's HEALTHCHECK (and compose's) fetches is a route the app serves."""
+    from fastapi.testclient import TestClient
+
+    from app.web.app import create_app
+
+    health = next(line for line in _stages()["web"] if line.startswith("HEALTHCHECK "))
+    (url,) = re.findall(r"http://127\.0\.0\.1:8000(/[\w./-]*)", health)
+    assert url in json.dumps(_compose()["services"]["web"]["healthcheck"]["test"])
+    with TestClient(create_app()) as client:
+        assert client.get(url).status_code == 200
