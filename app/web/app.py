@@ -15,6 +15,7 @@ from app.web.routers import (
     api,
     compare,
     diagrams,
+    exports,
     lecture_pages,
     models_pages,
     pages,
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     app.include_router(api.router)
     app.include_router(zoo.router)
+    app.include_router(exports.router)
     app.include_router(pages.router)
     app.include_router(diagrams.router)
     app.include_router(runs.router)
