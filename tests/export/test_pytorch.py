@@ -230,10 +230,7 @@ def _plain_models() -> list[Any]:
     for m in list_models():
         if not all(isinstance(n, Layer) for n in load_network(m.id).nodes):
             continue
-        marks = [pytest.mark.xfail(strict=True, reason="engine: torch 2.13 prints BatchNorm2d "
-                                   "with bias=True, which app/engine/torchlines.py refuses")
-                 ] if m.id == "vgg16_bn" else []
-        out.append(pytest.param(m.id, marks=marks, id=m.id))
+        out.append(pytest.param(m.id, id=m.id))
     return out
 
 
