@@ -85,3 +85,32 @@ FC: [1x1x1000]  memory:  1000 params: 4096*1000 = 4,096,000
 TOTAL memory: 24M * 4 bytes ~= 96MB / image (only forward! ~*2 for bwd)
 TOTAL params: 138M parameters
 """
+
+#: the lecture's first question: the output volume and the parameters of CONV1 alone
+CONV1_ALONE = """\
+[227x227x3] INPUT
+[55x55x96] CONV1: 96 11x11 filters at stride 4, pad 0   params: (11*11*3)*96 = 35K
+"""
+
+#: three stacked 3x3 convs beside one 7x7 (C = 64 channels, no biases, as the slide counts):
+#: both see 7x7 pixels of the input; 3 x (3*3*C*C) = 27C^2 weights against 49C^2
+THREE_3X3_VS_7X7 = """\
+input 32x32x64
+# branch 1: three 3x3 convs, stride 1 (receptive field 3, 5, 7)
+# branch 2: one 7x7 conv (receptive field 7)
+compare: concat {
+  branch { conv 64 3x3 pad 1 nobias; relu; conv 64 3x3 pad 1 nobias; relu; conv 64 3x3 pad 1 nobias; relu }
+  branch { conv 64 7x7 pad 3 nobias; relu }
+}
+"""
+
+#: the examples the calculator offers, by id: (title, spec text)
+EXAMPLES: dict[str, tuple[str, str]] = {
+    "alexnet": ("AlexNet (slide listing)", ALEXNET_SLIDE),
+    "conv1": ("AlexNet CONV1 alone", CONV1_ALONE),
+    "3x3-vs-7x7": ("three 3x3 convs vs one 7x7", THREE_3X3_VS_7X7),
+    "naive-inception": ("naive Inception module", NAIVE_INCEPTION),
+    "inception": ("Inception module with 1x1 bottlenecks", BOTTLENECK_INCEPTION),
+    "resnet-bottleneck": ("ResNet bottleneck block", RESNET_BOTTLENECK),
+    "vgg16": ("VGG16 (course notes listing)", VGG16_NOTES),
+}

@@ -158,7 +158,43 @@ class _LayerScale(nn.Module):
         return x * self.gamma
 
 
+class _SidePad(nn.Module):
+    """Padding torch's layers do not take themselves: per side (top, bottom, left, right), or
+    TensorFlow's SAME at a stride above 1 (computed from the input's size, the odd one after)."""
+
+    def __init__(self, layer: Layer, value: float) -> None:
+        super().__init__()
+        self.value = value
+        self.tf_same = _flag(layer, "same", False)
+        self.kernel = (_int(layer, "dh", 1) * (_int(layer, "kh", 1) - 1) + 1,
+                       _int(layer, "dw", 1) * (_int(layer, "kw", 1) - 1) + 1)
+        self.stride = _pair(layer, "sh", "sw", 1)
+        ph, pw = _pair(layer, "ph", "pw", 0)
+        self.sides = (pw, _int(layer, "pw2", pw), ph, _int(layer, "ph2", ph))
+
+    def forward(self, x: Tensor) -> Tensor:
+        sides = self.sides
+        if self.tf_same:
+            pads = []
+            for n, k, s in zip(x.shape[2:], self.kernel, self.stride, strict=True):
+                total = max((-(-int(n) // s) - 1) * s + k - int(n), 0)
+                pads.append((total // 2, total - total // 2))
+            sides = (*pads[1], *pads[0])
+        return nn.functional.pad(x, sides, value=self.value)
+
+
+def _needs_side_pad(layer: Layer) -> bool:
+    stride = _pair(layer, "sh", "sw", 1)
+    return ("ph2" in layer.attrs or "pw2" in layer.attrs
+            or (_flag(layer, "same", False) and stride != (1, 1)))
+
+
 def _conv(layer: Layer, in_place: bool) -> nn.Module:
+    if _needs_side_pad(layer):
+        plain = Layer(layer.op, layer.name, layer.line,
+                      {k: v for k, v in layer.attrs.items()
+                       if k not in ("same", "ph", "pw", "ph2", "pw2")}, layer.claims)
+        return nn.Sequential(_SidePad(layer, 0.0), _conv(plain, in_place))
     # torch accepts padding="same" (stride 1 only), though its stubs say int or tuple
     padding: Any = "same" if _flag(layer, "same", False) else _pair(layer, "ph", "pw", 0)
     if _flag(layer, "depthwise", False):
@@ -179,11 +215,20 @@ def _pool_args(layer: Layer) -> dict[str, Any]:
             "ceil_mode": _flag(layer, "ceil", False)}
 
 
+def _unpadded(layer: Layer) -> Layer:
+    attrs = {k: v for k, v in layer.attrs.items() if k not in ("ph", "pw", "ph2", "pw2")}
+    return Layer(layer.op, layer.name, layer.line, attrs, layer.claims)
+
+
 def _maxpool(layer: Layer, in_place: bool) -> nn.Module:
+    if _needs_side_pad(layer):
+        return nn.Sequential(_SidePad(layer, float("-inf")), _maxpool(_unpadded(layer), in_place))
     return nn.MaxPool2d(**_pool_args(layer), dilation=_pair(layer, "dh", "dw", 1))
 
 
 def _avgpool(layer: Layer, in_place: bool) -> nn.Module:
+    if _needs_side_pad(layer):
+        return nn.Sequential(_SidePad(layer, 0.0), _avgpool(_unpadded(layer), in_place))
     if _pair(layer, "dh", "dw", 1) != (1, 1):
         raise ValueError(f"{layer.name}: AvgPool2d has no dilation")
     return nn.AvgPool2d(**_pool_args(layer))

@@ -5,7 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from app.engine.working import Equation, Group, Num, Term, Working, add, div, mul, sub
+from app.engine.working import (
+    Equation,
+    Expr,
+    Group,
+    Num,
+    Term,
+    Working,
+    add,
+    div,
+    mul,
+    sub,
+)
 
 
 def fmt(n: int) -> str:
@@ -25,19 +36,33 @@ class OutLen:
     n: int
     k: int
     s: int
-    p: int
+    p: int  # padding before (top or left)
     d: int
     value: int  # what PyTorch produces
     ceil: bool
+    p2: int | None = None  # padding after (bottom or right), when it differs from before
+
+    @property
+    def after(self) -> int:
+        return self.p if self.p2 is None else self.p2
+
+    @property
+    def span(self) -> int:
+        """n + p_before + p_after - k_eff: what the window slides over past its first place."""
+        return self.n + self.p + self.after - k_eff(self.k, self.d)
+
+    @property
+    def pad_text(self) -> str:
+        return f"2*{self.p}" if self.p2 is None else f"{self.p} + {self.p2}"
 
     @property
     def whole(self) -> bool:
-        return (self.n + 2 * self.p - k_eff(self.k, self.d)) % self.s == 0
+        return self.span % self.s == 0
 
     @property
     def exact(self) -> Fraction:
-        """(n + 2p - k_eff)/s + 1, before rounding."""
-        return Fraction(self.n + 2 * self.p - k_eff(self.k, self.d), self.s) + 1
+        """(n + p_before + p_after - k_eff)/s + 1, before rounding."""
+        return Fraction(self.span, self.s) + 1
 
     def working(self, axis: str) -> Working:
         """``(n - k_eff + 2*p)/s + 1 = out`` with each term named for ``axis`` ("H" or "W")."""
@@ -45,9 +70,15 @@ class OutLen:
         ke = k_eff(self.k, self.d)
         kernel = Term(f"K_{a}", ke, f"kernel {_AXIS[axis]}" + (" (dilated)" if self.d != 1
                                                                 else ""))
-        expr = add(div(Group(add(sub(Term(f"{axis}_in", self.n, f"input {_AXIS[axis]}"), kernel),
-                                 mul(Num(2), Term(f"P_{a}", self.p, f"padding ({_AXIS[axis]})")))),
-                       Term(f"S_{a}", self.s, f"stride ({_AXIS[axis]})")), Num(1))
+        what = _AXIS[axis]
+        if self.p2 is None:
+            pads: Expr = mul(Num(2), Term(f"P_{a}", self.p, f"padding ({what})"))
+            inner = add(sub(Term(f"{axis}_in", self.n, f"input {what}"), kernel), pads)
+        else:
+            inner = add(sub(Term(f"{axis}_in", self.n, f"input {what}"), kernel),
+                        Term(f"P_{a}1", self.p, f"padding before ({what})"),
+                        Term(f"P_{a}2", self.p2, f"padding after ({what})"))
+        expr = add(div(Group(inner), Term(f"S_{a}", self.s, f"stride ({what})")), Num(1))
         aside: Equation | str = ""
         if self.d != 1:
             raw = Term(f"K_{a}", self.k, f"kernel {_AXIS[axis]}")
@@ -70,31 +101,35 @@ def show_fraction(x: Fraction) -> str:
     return f"{float(x):.4f}".rstrip("0").rstrip(".")
 
 
-def window_out_len(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> OutLen:
+def window_out_len(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False,
+                   p2: int | None = None) -> OutLen:
     """Output length of a conv or pool axis, exactly as PyTorch computes it.
 
-    floor mode: floor((n + 2p - k_eff)/s) + 1
-    ceil mode:  ceil((n + 2p - k_eff)/s) + 1, less one if the last window would start in the
-                right padding ((out-1)*s >= n + p), the rule of PyTorch's pooling.
-    The caller has checked n + 2p >= k_eff.
+    floor mode: floor((n + p + p2 - k_eff)/s) + 1 (p2 = p unless the padding is per side)
+    ceil mode:  ceil((n + p + p2 - k_eff)/s) + 1, less one if the last window would start in
+                the right padding ((out-1)*s >= n + p), the rule of PyTorch's pooling.
+    The caller has checked n + p + p2 >= k_eff.
     """
-    span = n + 2 * p - k_eff(k, d)
+    span = n + p + (p if p2 is None else p2) - k_eff(k, d)
     if ceil:
         value = -(-span // s) + 1
         if (value - 1) * s >= n + p:
             value -= 1
     else:
         value = span // s + 1
-    return OutLen(n, k, s, p, d, value, ceil)
+    return OutLen(n, k, s, p, d, value, ceil, p2)
 
 
-def whole_fixes(n: int, k: int, s: int, p: int, d: int) -> str:
-    """Suggest the nearest input sizes and paddings that make (n + 2p - k_eff)/s whole."""
+def whole_fixes(n: int, k: int, s: int, p: int, d: int, p2: int | None = None) -> str:
+    """Suggest the nearest input sizes and paddings that make (n + p + p2 - k_eff)/s whole."""
     ke = k_eff(k, d)
-    up = next(m for m in range(n, n + s + 1) if (m + 2 * p - ke) % s == 0)
-    down = next((m for m in range(n, max(ke - 2 * p, 0) - 1, -1) if (m + 2 * p - ke) % s == 0), None)
+    pads_now = p + (p if p2 is None else p2)
+    up = next(m for m in range(n, n + s + 1) if (m + pads_now - ke) % s == 0)
+    down = next((m for m in range(n, max(ke - pads_now, 0) - 1, -1)
+                 if (m + pads_now - ke) % s == 0), None)
     sizes = [str(up)] + ([str(down)] if down is not None and down != up else [])
-    pads = [q for q in range(p + 1, p + s + 1) if (n + 2 * q - ke) % s == 0]
+    pads = ([q for q in range(p + 1, p + s + 1) if (n + 2 * q - ke) % s == 0] if p2 is None
+            else [])
     text = f"an input of {' or '.join(sizes)}"
     if pads:
         return text + f", or pad {pads[0]}, would make it whole"

@@ -18,6 +18,12 @@ from app.engine.torchlines import is_container_line, read_module_line
 
 #: every spelling of every op (from the op table) -> the op
 CANONICAL = SPELLINGS
+_SIDES = re.compile(r"\b(pad|padding)\s+([0-9]{1,6}(?:\s*,\s*[0-9]{1,6}){1,3})(?![0-9x×])",
+                    re.IGNORECASE)
+def _one_word_pad(m: re.Match[str]) -> str:
+    return m[1] + " " + "~".join(re.split(r"[,\s]+", m[2]))
+
+
 _DEPTHWISE = frozenset({"depthwise", "dwconv", "depthwise_conv", "dw"})
 #: two-word spellings, read as one op when arguments follow ("max pool 3x3 stride 2"); alone,
 #: "avg pool" is the slides' global average pool
@@ -126,6 +132,8 @@ def _read_body(body: str, name: str | None, line: int, bracket: str | None,
                soft: list[Issue]) -> Stmt:
     if not body and name:
         body = name
+    # 'pad 0,1' (before, after) and 'pad 1,2,0,1' (top, bottom, left, right) stay one word
+    body = _SIDES.sub(_one_word_pad, body)
     words = [w for w in _WORD_SPLIT.split(body.strip().lower()) if w]
     if len(words) >= 2 and (tuple(words[:2]) in _TWO_WORDS) and (len(words) > 2 or
                                                                words[0] in ("batch", "global")):
@@ -237,6 +245,12 @@ def _keyed(op: str, t: str, key: str, val: str | None, args: dict[str, Any], lin
         raise SpecError(f"'{short(t)}' needs a value", line)
     if key == "pad" and val == "same":
         args["pad"] = "same"
+    elif key == "pad" and "~" in val:
+        sides = [int(v) for v in val.split("~")]
+        if len(sides) == 3:
+            raise SpecError(f"pad takes 2 values (before, after) or 4 (top, bottom, left, "
+                            f"right), got {len(sides)}", line)
+        args["pad"] = tuple(sides * 2 if len(sides) == 2 else sides)
     elif key == "pad" and op == "dropout":
         args["p"] = _prob(val, line)
     elif key == "slope":

@@ -51,12 +51,17 @@ def _window(args: dict[str, Any], line: int, name: str, default_stride_is_kernel
         _bounded("dilation", d, 1, LIMITS.max_dilation, "max_dilation", line)
     attrs: dict[str, AttrValue] = {"kh": kh, "kw": kw, "sh": sh, "sw": sw}
     pad = args.get("pad", (0, 0))
-    if pad == "same":
-        if (sh, sw) != (1, 1):
-            raise SpecError(f"{name}: pad same needs stride 1 (as in PyTorch); give the padding "
-                            f"as a number instead", line, name)
+    if pad == "same":  # PyTorch's at stride 1; TensorFlow's SAME (set by the rule) above it
         ph, pw = dh * (kh - 1) // 2, dw * (kw - 1) // 2
         attrs["same"] = True
+    elif len(pad) == 4:  # per side: top, bottom, left, right
+        for p in pad:
+            _bounded("padding", int(p), 0, LIMITS.max_pad, "max_pad", line)
+        ph, ph2, pw, pw2 = (int(p) for p in pad)
+        if ph2 != ph:
+            attrs["ph2"] = ph2
+        if pw2 != pw:
+            attrs["pw2"] = pw2
     else:
         ph, pw = int(pad[0]), int(pad[1])
         for p in (ph, pw):
@@ -106,7 +111,9 @@ def pool(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
         raise SpecError(f"{name}: pooling takes a numeric pad", line, name)
     ke_h = int(attrs.get("dh", 1)) * (int(attrs["kh"]) - 1) + 1
     ke_w = int(attrs.get("dw", 1)) * (int(attrs["kw"]) - 1) + 1
-    if 2 * int(attrs["ph"]) > ke_h or 2 * int(attrs["pw"]) > ke_w:
+    most_h = max(int(attrs["ph"]), int(attrs.get("ph2", 0)))
+    most_w = max(int(attrs["pw"]), int(attrs.get("pw2", 0)))
+    if 2 * most_h > ke_h or 2 * most_w > ke_w:
         raise SpecError(f"{name}: pool padding must be at most half the kernel (PyTorch's "
                         f"rule): kernel {ke_h}x{ke_w}, pad {attrs['ph']}x{attrs['pw']}",
                         line, name)
@@ -185,6 +192,9 @@ def convtranspose(args: dict[str, Any], line: int, name: str) -> dict[str, AttrV
                         f"'convtranspose 128 2x2 stride 2'", line, name)
     if args.get("pad") == "same":
         raise SpecError(f"{name}: a transposed convolution takes a numeric pad", line, name)
+    if len(args.get("pad", ())) == 4:
+        raise SpecError(f"{name}: a transposed convolution takes the same pad on both sides",
+                        line, name)
     attrs: dict[str, AttrValue] = {
         "out": _bounded("number of filters", int(args["out"]), 1, LIMITS.max_channels,
                         "max_channels", line)}

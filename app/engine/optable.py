@@ -48,14 +48,16 @@ _TABLE = (
     OpDef("conv", ("conv", "convolution", "conv2d"), rules.conv,
           "conv 96 11x11 stride 4 pad 0",
           "96 filters of 11x11; `stride S` or `stride SHxSW` (default 1), `pad P` / `pad PHxPW` / "
-          "`pad same` (default 0), `groups G`, `dilation D`, `nobias`; `depthwise` sets groups "
-          "to the input channels (`depthwise 3x3` alone: one filter per channel)", "nn.Conv2d",
+          "`pad B,A` (before, after) / `pad T,B,L,R` (per side) / `pad same` (PyTorch's at "
+          "stride 1, TensorFlow's SAME above it; default 0), `groups G`, `dilation D`, "
+          "`nobias`; `depthwise` sets groups to the input channels (`depthwise 3x3` alone: one "
+          "filter per channel)", "nn.Conv2d",
           _WINDOW | {"out", "groups", "bias", "depthwise", "cin"}, ("out", "kernel"), ops.conv,
           weighted=True),
     OpDef("maxpool", ("maxpool", "max_pool", "maxpool2d", "pool"), rules.maxpool,
           "maxpool 3x3 stride 2",
-          "max pool; `pad P`, `dilation D`, `ceil` (PyTorch `ceil_mode`); stride defaults to the "
-          "kernel", "nn.MaxPool2d", _WINDOW | {"ceil"}, ("kernel",), ops.pool),
+          "max pool; `pad P` (or per side, as conv), `dilation D`, `ceil` (PyTorch `ceil_mode`); "
+          "stride defaults to the kernel", "nn.MaxPool2d", _WINDOW | {"ceil"}, ("kernel",), ops.pool),
     OpDef("avgpool", ("avgpool", "avg_pool", "avgpool2d"), rules.avgpool, "avgpool 7x7",
           "average pool, `pad P`, `ceil`; stride defaults to the kernel", "nn.AvgPool2d",
           frozenset({"kernel", "stride", "pad", "ceil"}), ("kernel",), ops.pool),

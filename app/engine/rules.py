@@ -96,22 +96,30 @@ def _axes(layer: Layer, x: Volume, ceil: bool) -> tuple[OutLen, OutLen]:
     """Slide the layer's window over both axes; reject kernels larger than the padded input."""
     kh, kw, sh, sw = (_int(layer, a, 1) for a in ("kh", "kw", "sh", "sw"))
     ph, pw, dh, dw = _int(layer, "ph"), _int(layer, "pw"), _int(layer, "dh", 1), _int(layer, "dw", 1)
-    for axis, n, k, p, d in (("H", x.h, kh, ph, dh), ("W", x.w, kw, pw, dw)):
+    ph2 = int(layer.attrs["ph2"]) if "ph2" in layer.attrs else None
+    pw2 = int(layer.attrs["pw2"]) if "pw2" in layer.attrs else None
+    for axis, n, k, p, p2, d in (("H", x.h, kh, ph, ph2, dh), ("W", x.w, kw, pw, pw2, dw)):
         # ceil mode (PyTorch) accepts a single window that starts inside and overhangs the end
         s = sh if axis == "H" else sw
-        if ceil and window_out_len(n, k, s, p, d, ceil).value >= 1:
+        if ceil and window_out_len(n, k, s, p, d, ceil, p2).value >= 1:
             continue
-        if n + 2 * p < k_eff(k, d):
+        after = p if p2 is None else p2
+        if n + p + after < k_eff(k, d):
+            pads = f"2*{p}" if p2 is None else f"{p} + {p2}"
             raise SpecError(
                 f"{layer.op} kernel {k_eff(k, d)} along {axis} is larger than the padded input "
-                f"{n} + 2*{p} = {n + 2 * p}; use a smaller kernel or more padding",
+                f"{n} + {pads} = {n + p + after}; use a smaller kernel or more padding",
                 layer.line, layer.name)
-    return window_out_len(x.h, kh, sh, ph, dh, ceil), window_out_len(x.w, kw, sw, pw, dw, ceil)
+    return (window_out_len(x.h, kh, sh, ph, dh, ceil, ph2),
+            window_out_len(x.w, kw, sw, pw, dw, ceil, pw2))
 
 
 def _same(layer: Layer, x: Volume, step: Step) -> tuple[int, int]:
     """pad same (stride 1): k_eff - 1 in total, (k_eff-1)//2 before and the rest after,
-    as PyTorch does, so the output keeps the input's size."""
+    as PyTorch does, so the output keeps the input's size. At a larger stride, TensorFlow's
+    SAME: the output is ceil(n/s) and the padding what that needs, the odd one after."""
+    if (_int(layer, "sh", 1), _int(layer, "sw", 1)) != (1, 1):
+        return _tf_same(layer, x, step)
     wins = []
     for axis, n, k, d in (("H", x.h, _int(layer, "kh"), _int(layer, "dh", 1)),
                           ("W", x.w, _int(layer, "kw"), _int(layer, "dw", 1))):
@@ -128,6 +136,29 @@ def _same(layer: Layer, x: Volume, step: Step) -> tuple[int, int]:
         wins.append(Window(ke, 1, before))
     step.rf = (wins[0], wins[1])
     return x.h, x.w
+
+
+def _tf_same(layer: Layer, x: Volume, step: Step) -> tuple[int, int]:
+    sizes, wins = [], []
+    for axis, n, k, s, d in (("H", x.h, _int(layer, "kh"), _int(layer, "sh", 1),
+                              _int(layer, "dh", 1)),
+                             ("W", x.w, _int(layer, "kw"), _int(layer, "sw", 1),
+                              _int(layer, "dw", 1))):
+        ke = k_eff(k, d)
+        out = ceil_div(n, s)
+        total = max((out - 1) * s + ke - n, 0)
+        before = total // 2
+        sizes.append(out)
+        wins.append(Window(ke, s, before))
+        if step.explain:
+            a, what = axis.lower(), "height" if axis == "H" else "width"
+            step.working[a] = equals(
+                Call("ceil", (div(Term(f"{axis}_in", n, f"input {what}"),
+                                  Term(f"S_{a}", s, f"stride ({what})")),)), out,
+                aside=f"TF SAME: {total} padding in total, {before} before and "
+                      f"{total - before} after")
+    step.rf = (wins[0], wins[1])
+    return sizes[0], sizes[1]
 
 
 def _spatial(layer: Layer, x: Volume, ceil: bool, step: Step) -> tuple[int, int]:
@@ -148,24 +179,25 @@ def _warn_not_whole(step: Step, oh: OutLen, ow: OutLen) -> None:
     left at the end are no more than the window skips between two steps anyway (a 1x1 conv
     with stride 2), nothing more is lost than by design: a note."""
     bad = [(axis, o) for axis, o in (("H", oh), ("W", ow)) if not o.whole]
-    if len(bad) == 2 and (oh.n, oh.k, oh.s, oh.p, oh.d) == (ow.n, ow.k, ow.s, ow.p, ow.d):
+    if len(bad) == 2 and (oh.n, oh.k, oh.s, oh.p, oh.p2, oh.d) == (ow.n, ow.k, ow.s, ow.p, ow.p2,
+                                                                   ow.d):
         bad = [("H and W", oh)]
     for axis, o in bad:
         ke = k_eff(o.k, o.d)
-        lost = (o.n + 2 * o.p - ke) % o.s
-        exact = (f"output {axis}: ({o.n} - {ke} + 2*{o.p})/{o.s} + 1 = "
+        lost = o.span % o.s
+        exact = (f"output {axis}: ({o.n} - {ke} + {o.pad_text})/{o.s} + 1 = "
                  f"{show_fraction(o.exact)} is not whole; PyTorch floors it to {o.value}")
-        if lost <= o.p:
+        if lost <= o.after:
             step.notes.append(f"{exact}: only the last {lost} padding row(s)/column(s) go "
                               f"unread, so no input pixel is lost")
-        elif lost - o.p <= o.s - ke:
-            step.notes.append(f"{exact}: the last {lost - o.p} input row(s)/column(s) are "
+        elif lost - o.after <= o.s - ke:
+            step.notes.append(f"{exact}: the last {lost - o.after} input row(s)/column(s) are "
                               f"skipped, as the stride {o.s} skips {o.s - ke} of every {o.s} "
                               f"with a window of {ke}")
         else:
             step.warnings.append(
-                f"{exact}: the last {lost - o.p} input row(s)/column(s) are never read; "
-                f"{whole_fixes(o.n, o.k, o.s, o.p, o.d)}")
+                f"{exact}: the last {lost - o.after} input row(s)/column(s) are never read; "
+                f"{whole_fixes(o.n, o.k, o.s, o.p, o.d, o.p2)}")
 
 
 def conv(layer: Layer, x: Volume, explain: bool = False) -> Step:

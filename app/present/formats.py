@@ -42,14 +42,23 @@ def volume(value: Any) -> str:
     return f"{get('h')}x{get('w')}x{get('c')}"
 
 
+def _scaled(value: float, unit: float, name: str) -> str:
+    """One decimal from 0.1 of a unit up, three significant figures below it, so that a small
+    layer never reads as 0.0."""
+    scaled = value / unit
+    if value == 0 or abs(scaled) >= 0.1:
+        return f"{scaled:,.1f} {name}"
+    return f"{scaled:.3g} {name}"
+
+
 def megabytes(value: float) -> str:
-    """Bytes -> "61.2 MB" (1 MB = 10^6 bytes, as on the lecture slides)."""
-    return f"{value / 10**6:,.1f} MB"
+    """Bytes -> "61.2 MB", "0.0164 MB" (1 MB = 10^6 bytes, as on the lecture slides)."""
+    return _scaled(value, 10**6, "MB")
 
 
 def mebibytes(value: float) -> str:
     """Bytes -> "58.4 MiB" (1 MiB = 2^20 bytes, as frameworks report)."""
-    return f"{value / 2**20:,.1f} MiB"
+    return _scaled(value, 2**20, "MiB")
 
 
 def rf_size(rf: Any) -> str:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from app.web.errors import install_error_handlers
 from app.web.middleware import BodyLimitMiddleware
 from app.web.routers import api, pages, zoo
+from app.web.security import SecurityHeadersMiddleware
 from app.web.settings import Settings
-from app.web.templating import make_templates
+from app.web.templating import get_templates, make_templates
 
 DESCRIPTION = """\
 CNN architecture calculator: give a network as a spec (one layer a line, or the JSON form)
@@ -24,13 +29,29 @@ Every error answers 422 (or 404/405) with one shape:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; tests pass their own ``Settings``."""
     settings = settings or Settings()
-    app = FastAPI(title="archcalc", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(title="archcalc", version="0.1.0", description=DESCRIPTION, docs_url=None,
+                  redoc_url=None)
     app.state.settings = settings
     app.state.templates = make_templates(settings)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    _outermost(app, SecurityHeadersMiddleware)  # every response, the 500 answer included
+    app.add_api_route("/docs", docs, include_in_schema=False, name="docs")
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     app.include_router(api.router)
     app.include_router(zoo.router)
     app.include_router(pages.router)
     return app
+
+
+def _outermost(app: FastAPI, middleware: Callable[[ASGIApp], ASGIApp]) -> None:
+    """Wrap the whole stack, outside Starlette's ServerErrorMiddleware (which answers a 500
+    straight to the server, past anything ``add_middleware`` installs)."""
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: middleware(build())  # type: ignore[method-assign]
+
+
+def docs(request: Request) -> Response:
+    """Swagger UI from our own copy of swagger-ui-dist: it works offline."""
+    return get_templates(request).TemplateResponse(request, "docs.html",
+                                                   {"openapi_url": request.app.openapi_url})

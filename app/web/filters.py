@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 from app.present.formats import (
     compact,
@@ -15,13 +18,38 @@ from app.present.formats import (
     thousands,
     volume,
 )
+from app.present.working import to_html
+
+#: working values are frozen and repeat (ResNet-152: 4,644 figures, 358 distinct workings), so
+#: their HTML is rendered once each; a page re-renders on every keystroke
+_working_html = lru_cache(maxsize=16384)(to_html)
+
+
+def working(row: Any, key: str) -> Markup:
+    """The structured working of one figure of one row as HTML, each term marked up
+    (``<var class="term" data-term="K_h" title="K_h: kernel height">11</var>``)."""
+    structured = row.working.get(key)
+    if structured is not None:
+        return Markup(f'<span class="formula">{_working_html(structured)}</span>')
+    text = row.formulas.get(key)
+    return Markup("") if text is None else Markup(f"<code>{escape(text)}</code>")
+
+
+def line_anchor(line: int) -> str:
+    """The id of a spec line's entry in the editor's gutter."""
+    return f"L{line}"
+
 
 FILTERS: dict[str, Callable[..., str]] = {
     "thousands": thousands, "compact": compact, "volume": volume, "megabytes": megabytes,
     "mebibytes": mebibytes, "rf_size": rf_size, "percent": percent,
 }
+#: functions the templates call (they take more than one argument)
+GLOBALS: dict[str, Callable[..., Any]] = {"working": working, "line_anchor": line_anchor,
+                                          "escape": escape}
 
 
 def register_filters(env: jinja2.Environment) -> None:
     """Make the filters available to every template."""
     env.filters.update(FILTERS)
+    env.globals.update(GLOBALS)

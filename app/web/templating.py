@@ -1,4 +1,10 @@
-"""The Jinja environment of the pages, and the helpers that render them."""
+"""The Jinja environment of the pages, and the helpers that render them.
+
+A page is a template under ``templates/``; the parts of it that htmx swaps are the partials
+``templates/partials/_*.html``, which the page includes. :func:`render` answers a normal request
+with the page and an htmx request (header ``HX-Request``) with the partial, the same markup
+either way, and says so in ``Vary: HX-Request``.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,25 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from app.engine.limits import LIMITS
-from app.engine.result import DTYPE_BYTES, Dtype, Optimizer
+from app.engine.result import DTYPE_BYTES, Analysis, Dtype, Optimizer
+from app.examples import ALEXNET_SLIDE, EXAMPLES
+from app.web.cells import columns, row_cells
 from app.web.filters import register_filters
 from app.web.settings import Settings
+from app.web.table import build_table
+
+HTMX_VERSION = "2.0.11"
 
 DEFAULT_FORM: dict[str, Any] = {
     "spec": "", "dtype": "float32", "batch": 1, "optimizer": "sgd", "aux": False,
+    "flops": False, "allops": False,
 }
+#: the form's on/off switches (checkboxes: present means on)
+SWITCHES = ("aux", "flops", "allops")
+#: what the editor shows when the URL names no spec
+DEFAULT_SPEC = ALEXNET_SLIDE
+#: the rows of the editor at least and at most (the gutter shows the line numbers)
+EDITOR_ROWS = (14, 40)
 
 
 def make_templates(settings: Settings) -> Jinja2Templates:
@@ -25,7 +43,9 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     register_filters(templates.env)
     templates.env.globals.update(
         dtypes=get_args(Dtype), optimizers=get_args(Optimizer), dtype_bytes=DTYPE_BYTES,
-        max_batch=LIMITS.max_batch)
+        max_batch=LIMITS.max_batch, htmx_version=HTMX_VERSION, examples=EXAMPLES, row_cells=row_cells,
+        # the receptive-field diagrams' style sheet, for the #rf-panel they are swapped into
+        rf_css=(settings.static_dir / "rf.css").is_file())
     return templates
 
 
@@ -35,30 +55,101 @@ def get_templates(request: Request) -> Jinja2Templates:
     return templates
 
 
+def is_htmx(request: Request) -> bool:
+    """An htmx swap request (not a history restore, which needs the whole page)."""
+    return (request.headers.get("HX-Request") == "true"
+            and request.headers.get("HX-History-Restore-Request") != "true")
+
+
+def _on(value: str) -> bool:
+    return value.lower() in {"true", "on", "1", "yes"}
+
+
 def form_values(params: QueryParams) -> dict[str, Any]:
-    """What the form shows: the query string as given (even when invalid), else defaults."""
+    """What the form shows: the query string as given (even when invalid), else defaults.
+
+    Without a spec in the URL the editor shows an example: ``example=<id>`` names one, else
+    the AlexNet slide listing.
+    """
     form = dict(DEFAULT_FORM)
-    form.update({k: v for k, v in params.items() if k in DEFAULT_FORM and k != "aux"})
-    form["aux"] = params.get("aux", "").lower() in {"true", "on", "1", "yes"}
+    form.update({k: v for k, v in params.items() if k in DEFAULT_FORM and k not in SWITCHES})
+    form.update({k: _on(params.get(k, "")) for k in SWITCHES})
+    if "spec" not in params:
+        example = EXAMPLES.get(params.get("example", ""))
+        form["spec"] = example[1] if example else DEFAULT_SPEC
     return form
 
 
-def json_twin(request: Request) -> str:
+def editor_lines(spec: str) -> int:
+    """How many lines the editor's gutter numbers (the line after a final newline counts)."""
+    return spec.count("\n") + 1
+
+
+def json_twin(request: Request, form: dict[str, Any]) -> str:
     """The API URL that answers the same question as this page, as JSON."""
     path = request.app.url_path_for("api_analyze_get")
-    query = request.url.query
-    return f"{path}?{query}" if query else str(path)
+    params = QueryParams({"spec": form["spec"], "dtype": form["dtype"],
+                          "batch": str(form["batch"]), "optimizer": form["optimizer"],
+                          "aux": "true" if form["aux"] else "false"})
+    return f"{path}?{params}"
 
 
-def render_page(request: Request, name: str, context: dict[str, Any],
+def _marks(errors: list[dict[str, Any]], analysis: Analysis | None) -> dict[int, dict[str, Any]]:
+    """The editor's line marks: the errors on each line, then the warnings."""
+    marks: dict[int, dict[str, Any]] = {}
+    for e in errors:
+        if e.get("line"):
+            mark = marks.setdefault(e["line"], {"kind": "error", "messages": []})
+            mark["messages"].append(e["message"])
+    for w in analysis.warnings if analysis else ():
+        mark = marks.setdefault(w.line, {"kind": "warning", "messages": []})
+        mark["messages"].append(w.message)
+    return marks
+
+
+def calc_context(request: Request, analysis: Analysis | None,
+                 errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """Everything the calculator page and its partials show."""
+    form = form_values(request.query_params)
+    lines = editor_lines(form["spec"])
+    opened = frozenset(request.query_params.getlist("open"))
+    table = build_table(analysis, fold=not form["allops"], opened=opened) if analysis else None
+    return {"form": form, "analysis": analysis, "errors": errors, "table": table,
+            "marks": _marks(errors, analysis), "lines": lines,
+            "editor_rows": max(EDITOR_ROWS[0], min(EDITOR_ROWS[1], lines + 1)),
+            "count_key": "flops" if form["flops"] else "macs",
+            "columns": columns("flops" if form["flops"] else "macs"),
+            "json_url": json_twin(request, form)}
+
+
+def render(request: Request, page: str, partial: str, context: dict[str, Any],
+           status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """The page for a normal request, the partial for htmx; ``Vary: HX-Request`` on both."""
+    htmx = is_htmx(request)
+    name = partial if htmx else page
+    response = get_templates(request).TemplateResponse(
+        request, name, context | {"hx": htmx}, status_code=status,
+        headers=(headers or {}) if htmx else None)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def render_calc(request: Request, analysis: Analysis | None, errors: list[dict[str, Any]],
                 status: int = 200) -> Response:
-    """Render a page with the form refilled from the query string and its JSON twin linked."""
-    base: dict[str, Any] = {"form": form_values(request.query_params), "errors": [], "analysis": None,
-            "json_url": json_twin(request)}
-    return get_templates(request).TemplateResponse(request, name, base | context,
-                                                   status_code=status)
+    """The calculator. For htmx: the result region, or when the spec is broken, only the
+    problem list (the last good table stays in the page, marked stale)."""
+    context = calc_context(request, analysis, errors)
+    if errors:
+        return render(request, "calc.html", "partials/_problems.html", context, status,
+                      {"HX-Retarget": "#problems", "HX-Reswap": "innerHTML"})
+    return render(request, "calc.html", "partials/_result.html", context, status)
 
 
 def render_error_page(request: Request, status: int, errors: list[dict[str, Any]]) -> Response:
-    """The analyze page showing the error list in place of the result."""
-    return render_page(request, "analyze.html", {"errors": errors}, status)
+    """A page's error answer: the calculator with the problems in place, or the 404 page."""
+    if status == 422:
+        return render_calc(request, None, errors, status)
+    context = {"errors": errors, "status": status, "path": request.url.path,
+               "form": form_values(QueryParams())}
+    return get_templates(request).TemplateResponse(request, "error.html", context,
+                                                   status_code=status)

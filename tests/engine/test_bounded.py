@@ -206,3 +206,19 @@ def test_a_floored_size_that_loses_only_padding_is_a_note_not_a_warning() -> Non
     assert sum(1 for r in tv.layers if r.notes) >= 4
     conv1 = analyze("input 224x224x3\nconv 96 11x11 stride 4").layers[1]
     assert "never read" in conv1.warnings[0] and conv1.notes == ()
+
+
+def test_pad_same_at_a_stride_is_tensorflows_same() -> None:
+    row = analyze("input 225x224x3\nconv 8 3x3 stride 2 pad same").layers[1]
+    # TF: out = ceil(n/s); total padding = (out - 1)*s + k - n, the odd one after
+    assert (row.output.h, row.output.w) == (-(-225 // 2), 224 // 2) == (113, 112)
+    assert "1 before and 1 after" in row.formulas["h"]  # (113-1)*2 + 3 - 225 = 2
+    assert "0 before and 1 after" in row.formulas["w"]  # (112-1)*2 + 3 - 224 = 1
+
+
+def test_per_side_padding_is_read_and_worked_out() -> None:
+    row = analyze("input 224x224x3\nconv 32 3x3 stride 2 pad 0,1").layers[1]
+    assert row.output.h == (224 - 3 + 0 + 1) // 2 + 1 == 112
+    assert row.formulas["h"] == "(224 - 3 + 0 + 1)/2 + 1 = 112"
+    row = analyze("input 8x8x3\nconv 4 3x3 pad 1,2,0,1").layers[1]
+    assert (row.output.h, row.output.w) == (8 - 3 + 1 + 2 + 1, 8 - 3 + 0 + 1 + 1)

@@ -22,6 +22,9 @@ SPECS = [
     "input 8x8x16\nconvtranspose 8 2x2 stride 2\nconvtranspose 4 3x3 stride 2 pad 1 outpad 1",
     "input 7x9x6\nconvtranspose 6 3x5 stride 3x2 pad 1x2 outpad 2x1 groups 3 dilation 2 nobias",
     "input 8x8x4\nupsample 2\nupsample 3 bilinear\nconv 4 3x3",
+    # per-side padding and TensorFlow's SAME at stride 2 (EfficientNet as TF builds it)
+    "input 225x224x3\nconv 8 3x3 stride 2 pad same\nconv 8 3x3 stride 2 pad 0,1\n"
+    "maxpool 3x3 stride 2 pad 1,0,0,1\navgpool 2x2 stride 2 pad 0,1,1,0\nconv 4 5x5 pad 1,2,0,3",
     # a ConvNeXt block: 7x7 depthwise, LayerNorm over channels, 4x MLP as 1x1 convs, layer scale
     "input 14x14x32\nresidual {\n depthwise 7x7 pad 3; layernorm; conv 128 1x1; gelu\n"
     " conv 32 1x1; layerscale\n}",

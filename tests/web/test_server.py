@@ -89,7 +89,7 @@ def test_pages_through_a_real_server(server: tuple[str, int]) -> None:
     host, port = server
     with urllib.request.urlopen(f"http://{host}:{port}/", timeout=10) as response:
         assert response.status == 200
-        assert b'action="/analyze"' in response.read()
+        assert b'method="get" action="/"' in response.read()
 
 
 def test_chunked_body_over_the_limit(server: tuple[str, int]) -> None:

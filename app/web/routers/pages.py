@@ -1,31 +1,52 @@
-"""The HTML pages. They work without JavaScript: the form is a GET, so the URL is the page."""
+"""The HTML pages. They work without JavaScript: the form is a GET, so the URL is the page.
+
+``/`` (also ``/calc`` and ``/analyze``) is the calculator: the spec editor and the result side
+by side. htmx re-requests it as the user types and swaps in the result partial; a spec that
+cannot be analysed answers 422 with the problems (see ``app.web.templating.render_calc``).
+"""
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 
 from app import engine
-from app.examples import ALEXNET_SLIDE
-from app.web.deps import AnalyzeQueryDep
-from app.web.templating import form_values, render_page
+from app.web.deps import SettingsDep, analyze_query
+from app.web.schemas import AnalyzeQuery
+from app.web.templating import form_values, render_calc
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
-#: what the form shows first: the AlexNet slide's listing (its bracketed volumes are claims)
-EXAMPLE_SPEC = ALEXNET_SLIDE
+
+def _query(request: Request) -> AnalyzeQuery:
+    """The options of the URL, or of the example it names, validated as the API does."""
+    form = form_values(request.query_params)
+    raw = {k: str(v) for k, v in form.items() if k in AnalyzeQuery.model_fields}
+    raw["aux"] = "true" if form["aux"] else "false"
+    try:
+        return AnalyzeQuery.model_validate(raw)
+    except ValidationError as exc:  # the same 422 the API gives, shown in the page
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])}
+                                      for e in exc.errors()]) from exc
 
 
 @router.get("/", name="index")
-def index(request: Request) -> Response:
-    """The calculator form, filled with an example."""
-    form = form_values(request.query_params)
-    form["spec"] = form["spec"] or EXAMPLE_SPEC
-    return render_page(request, "index.html", {"form": form})
-
-
+@router.get("/calc", name="calc")
 @router.get("/analyze", name="analyze_page")
-def analyze_page(request: Request, query: AnalyzeQueryDep) -> Response:
-    """The per-layer table and totals for the spec in the query string."""
+def calc(request: Request, settings: SettingsDep) -> Response:
+    """The calculator: the spec in the URL (or an example), its table, totals and claims."""
+    start = time.perf_counter()
+    query = analyze_query(_query(request), settings)
     analysis = engine.analyze(query.spec, **query.engine_options())
-    return render_page(request, "analyze.html", {"analysis": analysis})
+    analysed = time.perf_counter()
+    response = render_calc(request, analysis, [])
+    done = time.perf_counter()
+    # the server's share of a keystroke, for the browser's devtools and benchmarks/
+    response.headers["Server-Timing"] = (f"engine;dur={(analysed - start) * 1000:.2f}, "
+                                         f"html;dur={(done - analysed) * 1000:.2f}, "
+                                         f"total;dur={(done - start) * 1000:.2f}")
+    return response
