@@ -78,3 +78,14 @@ def build(name: str) -> Any:
     if name in ("googlenet", "inception_v3"):
         kwargs["init_weights"] = False
     return builder(name)(**kwargs).eval()
+
+
+def channel_shuffle_functions() -> tuple[Callable[..., Any], ...]:
+    """torchvision's ShuffleNetV2 ``channel_shuffle`` (traced as one call, read as
+    ``channelshuffle G``), when torchvision is installed."""
+    try:
+        torchvision_models()
+        from torchvision.models import shufflenetv2
+    except ImportError:
+        return ()
+    return (shufflenetv2.channel_shuffle,)
