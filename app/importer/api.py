@@ -61,6 +61,22 @@ def import_factory(path: str, size: int = DEFAULT_SIZE) -> ImportResult:
     return import_module(factory(), (size, size, 3), path)
 
 
+#: the largest ONNX file read (the web app's setting max_import_bytes defaults to it)
+MAX_ONNX_BYTES = 64 * 1024 * 1024
+
+
+def import_onnx(data: bytes, source: str = "an ONNX file",
+                max_bytes: int = MAX_ONNX_BYTES) -> ImportResult:
+    """An ONNX model (its bytes), read with the ``onnx`` package; no runtime."""
+    from app.importer.onnx_reader import OnnxRefused, read_onnx
+
+    try:
+        graph, refused = read_onnx(data, max_bytes)
+    except OnnxRefused as exc:
+        raise ImportFailed(str(exc)) from exc
+    return _finish(graph, refused, [], [f"Imported from {source} (ONNX)."])
+
+
 def _finish(graph: Any, refused: list[Refusal], notes: list[str],
             header: list[str]) -> ImportResult:
     header = [*header, *notes]
