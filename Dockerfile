@@ -4,12 +4,10 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    ARCHCALC_TEMPLATES_DIR=/srv/archcalc/templates \
-    ARCHCALC_STATIC_DIR=/srv/archcalc/static
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /srv/archcalc
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY app ./app
 COPY templates ./templates
 COPY static ./static

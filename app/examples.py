@@ -99,7 +99,11 @@ input 32x32x64
 # branch 1: three 3x3 convs, stride 1 (receptive field 3, 5, 7)
 # branch 2: one 7x7 conv (receptive field 7)
 compare: concat {
-  branch { conv 64 3x3 pad 1 nobias; relu; conv 64 3x3 pad 1 nobias; relu; conv 64 3x3 pad 1 nobias; relu }
+  branch {
+    conv 64 3x3 pad 1 nobias; relu
+    conv 64 3x3 pad 1 nobias; relu
+    conv 64 3x3 pad 1 nobias; relu
+  }
   branch { conv 64 7x7 pad 3 nobias; relu }
 }
 """

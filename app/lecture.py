@@ -28,7 +28,6 @@ from pydantic import BaseModel, ConfigDict
 from app import engine, zoo
 from app.engine import Analysis, LayerRow, Volume
 from app.engine.result import VolumeOut
-from app.present.working import expression_text
 from app.examples import (
     BOTTLENECK_INCEPTION,
     NAIVE_INCEPTION,
@@ -38,6 +37,7 @@ from app.examples import (
     STACKED_3X3,
     VGG16_NOTES,
 )
+from app.present.working import expression_text
 
 Status = Literal["match", "rounded", "differs"]
 Exact = int | Fraction
@@ -209,8 +209,8 @@ def row6() -> LectureClaim:
     single = engine.analyze(SINGLE_7X7.format(c=64)).layers[-1]
     steps = "; ".join(f"{r.name}: {r.formulas['rf']}" for r in stacked[1:])
     return claim(6, "Three stacked 3x3 stride-1 convs have the receptive field of one 7x7 conv",
-                 "18:07", [part("receptive field of three 3x3", "7", stacked[-1].rf.size),
-                           part("receptive field of one 7x7", "7", single.rf.size)],
+                 "18:07", [part("receptive field of three 3x3", "7", int(stacked[-1].rf.size)),
+                           part("receptive field of one 7x7", "7", int(single.rf.size))],
                  f"{steps}. One 7x7: {single.formulas['rf']}.")
 
 
@@ -369,7 +369,7 @@ def row17() -> LectureClaim:
     bn = sum(r.params for r in analysis.layers if r.op == "bn")
     parts = [volume_part(f"after {r.attrs['kh']}x{r.attrs['kw']} conv {r.attrs['out']}", fig,
                          r.output)
-             for r, fig in zip(convs, ("28x28x64", "28x28x64", "28x28x256"))]
+             for r, fig in zip(convs, ("28x28x64", "28x28x64", "28x28x256"), strict=True)]
     parts.append(volume_part("block output", "28x28x256", analysis.output))
     return claim(17, "ResNet bottleneck on 28x28x256: 1x1 conv 64, 3x3 conv 64, 1x1 conv 256",
                  "59:58", parts,
@@ -382,7 +382,8 @@ def row17() -> LectureClaim:
 
 
 def row18() -> LectureClaim:
-    alexnet, squeeze = zoo.analyze_model("alexnet").totals, zoo.analyze_model("squeezenet1_0").totals
+    alexnet = zoo.analyze_model("alexnet").totals
+    squeeze = zoo.analyze_model("squeezenet1_0").totals
     ratio = Fraction(alexnet.params, squeeze.params)
     target = Fraction(alexnet.param_bytes, 510)
     parts = [part("AlexNet's parameters / SqueezeNet's", "50", ratio),
@@ -408,7 +409,7 @@ def row19() -> LectureClaim:
     published = [(str(r.year), r) for r in zoo.ilsvrc_results()] + [("human", zoo.human_top5())]
     parts = [part(f"{year}: {result.entry}", figure,
                   Fraction(str(result.top5_error)))
-             for (year, figure), (_, result) in zip(LECTURE_TOP5, published)]
+             for (year, figure), (_, result) in zip(LECTURE_TOP5, published, strict=True)]
     sources = "; ".join(f"{r.entry}: {r.source}" for _, r in published)
     return claim(19, "ILSVRC top-5 error: 28.2 (2010), 25.8 (2011), 16.4 AlexNet (2012), 11.7 "
                  "ZFNet (2013), 7.3 VGG, 6.7 GoogLeNet (2014), 3.57 ResNet (2015); human "

@@ -26,7 +26,7 @@ This is the only module outside the worker that imports torch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -302,7 +302,7 @@ def _convtranspose(layer: Layer, in_place: bool) -> nn.Module:
         _int(layer, "out", 0), _pair(layer, "kh", "kw", 1), stride=_pair(layer, "sh", "sw", 1),
         padding=_pair(layer, "ph", "pw", 0), output_padding=_pair(layer, "oph", "opw", 0),
         groups=_int(layer, "groups", 1), bias=_flag(layer, "bias", True),
-        dilation=_pair(layer, "dh", "dw", 1))
+        dilation=_pair(layer, "dh", "dw", 1))  # type: ignore[arg-type]  # torch takes a pair
 
 
 def _upsample(layer: Layer, in_place: bool) -> nn.Module:
@@ -557,7 +557,8 @@ def compare(net: Network, *, aux: bool = False) -> list[str]:
 
     Compares every engine row's output volume (layers and block merges, by name) with the shape
     torch recorded, every name torch saw with the engine's rows, each layer's parameters and
-    multiply-adds, and the totals. Raises what the engine or torch raises when either rejects the network.
+    multiply-adds, and the totals. Raises what the engine or torch raises when either rejects
+    the network.
     """
     from app.engine import analyze_network
     from app.engine.options import make_options

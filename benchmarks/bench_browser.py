@@ -34,8 +34,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.examples import ALEXNET_SLIDE
-from app.zoo import model_spec
+from app.examples import ALEXNET_SLIDE  # noqa: E402 - after the path insert
+from app.zoo import model_spec  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

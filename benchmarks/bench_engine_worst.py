@@ -16,10 +16,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "engine"))
 
-from test_mutations import WORST  # noqa: E402
+from test_mutations import WORST
 
-from app import zoo  # noqa: E402
-from app.engine import SpecError, analyze  # noqa: E402
+from app import zoo
+from app.engine import SpecError, analyze
 
 TARGET_MS = 100.0
 

@@ -19,6 +19,7 @@ from app.engine.optable import WEIGHT_OPS, make_layer
 from app.engine.options import OPTIMIZER_STATE, Options, make_options
 from app.engine.parse import LAYER_STEMS, Parsed, capped, check_input, read_spec
 from app.engine.result import (
+    FIGURES,
     RF,
     Analysis,
     AxisRF,
@@ -28,6 +29,7 @@ from app.engine.result import (
     Totals,
     VolumeOut,
     WarningOut,
+    WorkingView,
 )
 from app.engine.walk import Walk, state
 from app.engine.working import Term, equals, mul, stated
@@ -140,12 +142,17 @@ def _analyze(net: Network, opts: Options) -> Analysis:
 def _input_row(net: Network, scale: int) -> LayerRow:
     v = net.input
     axis = AxisRF(size=1, jump=1, start=0.0)
-    working = {"h": stated(v.h), "w": stated(v.w), "c": stated(v.c), "weights": stated(0),
-               "biases": stated(0), "params": stated(0), "macs": stated(0),
-               "activations": equals(mul(Term("H", v.h, "input height"),
-                                         Term("W", v.w, "input width"),
-                                         Term("C", v.c, "input channels")), v.size, sep=True),
-               "rf": stated("1x1", note="one pixel")}
+
+    def explain() -> FrozenDict:
+        return FrozenDict({
+            "h": stated(v.h), "w": stated(v.w), "c": stated(v.c), "weights": stated(0),
+            "biases": stated(0), "params": stated(0), "macs": stated(0),
+            "activations": equals(mul(Term("H", v.h, "input height"),
+                                      Term("W", v.w, "input width"),
+                                      Term("C", v.c, "input channels")), v.size, sep=True),
+            "rf": stated("1x1", note="one pixel")})
+
+    figures = Rendered((*FIGURES, "rf"), explain)
     warnings: tuple[str, ...] = ()
     if v.h <= 4 < v.w == v.c:
         warnings = (f"input {v.h}x{v.w}x{v.c} looks like C x H x W, PyTorch's order; "
@@ -159,7 +166,7 @@ def _input_row(net: Network, scale: int) -> LayerRow:
         activation_bytes=v.size * scale,
         rf=RF(size=1, jump=1, start=0.0, h=axis, w=axis), attrs=FrozenDict(),
         warnings=warnings, claims=(),
-        formulas=Formulas(Rendered.of(FrozenDict(working))), working=FrozenDict(working))
+        formulas=Formulas(figures), working=WorkingView(figures))
     if net.input_claims:
         row = replace(row, claims=check_claims(net.input_claims, row))
     return row

@@ -21,7 +21,8 @@ from app.engine.result import ClaimResult, LayerRow, Totals
 _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9, "t": 10**12}
 _BINARY = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 _NUMBER = re.compile(r"^~?\s*(?P<mant>[0-9][0-9,]*(?:\.[0-9]+)?|\.[0-9]+)\s*(?P<suf>[kmgt]|bn?)?\s*"
-                     r"(?P<unit>i?b(?:ytes?)?)?\s*(?:values|parameters|params|ops|/\s*image)?$", re.IGNORECASE)
+                     r"(?P<unit>i?b(?:ytes?)?)?\s*(?:values|parameters|params|ops|/\s*image)?$",
+                     re.IGNORECASE)
 MAX_EXPR = 200  # characters; a longer "product" is not something a student wrote by hand
 _EXPR = re.compile(r"^[0-9\s*x×+\-/().,]+$", re.IGNORECASE)
 
@@ -61,7 +62,8 @@ def _read_number(part: str) -> Reading | None:
     if "." in mant:
         place = Fraction(1, 10 ** len(mant.split(".")[1]))
     else:
-        place = Fraction(10 ** (len(mant) - len(mant.rstrip("0")))) if mant.strip("0") else Fraction(1)
+        zeros = len(mant) - len(mant.rstrip("0"))
+        place = Fraction(10**zeros) if mant.strip("0") else Fraction(1)
     return Reading(value, place * mult / 2, part, binary)
 
 
@@ -154,7 +156,8 @@ def _judge(field: str, text: str, candidates: list[tuple[int, str]]) -> ClaimRes
     off = int(wrong[0].value - main_value) if wrong else 0
     return ClaimResult(field=field, claimed=text, computed=main_value, ok=False,
                        explanation=f"'{wrong[0].text if wrong else text}' is wrong: the computed "
-                                   f"{field} is {fmt(main_value)} (about {approx(main_value)}; {main_what})"
+                                   f"{field} is {fmt(main_value)} (about {approx(main_value)}; "
+                                   f"{main_what})"
                                    + (f"; the claim is off by {fmt(abs(off))}" if off else ""))
 
 
@@ -181,7 +184,8 @@ def _output_claim(text: str, row: LayerRow) -> ClaimResult:
     f = row.formulas
     why = f"H: {f.get('h')}; W: {f.get('w')}; C: {f.get('c')}"
     return ClaimResult(field="output", claimed=text, computed=computed, ok=ok,
-                       explanation=("right: " if ok else f"wrong: the output is {computed}; ") + why)
+                       explanation=("right: " if ok else f"wrong: the output is {computed}; ")
+                       + why)
 
 
 def check_claims(claims: tuple[Claim, ...], row: LayerRow) -> tuple[ClaimResult, ...]:

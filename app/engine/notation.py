@@ -86,7 +86,7 @@ def _read_statement(text: str, line: int, soft: list[Issue]) -> Stmt:
     name, body = _split_label(text)
     stmt = _read_body(body, name, line, bracket, soft)
     if bracket is not None and stmt.kind == "layer" and not stmt.args.pop("_bracket_used", False):
-        claims = (Claim("output", bracket),) + claims
+        claims = (Claim("output", bracket), *claims)
     stmt.args.pop("_bracket_used", None)
     stmt.name, stmt.claims = name, claims
     return stmt
@@ -100,7 +100,7 @@ def _take_claims(text: str) -> tuple[str, tuple[Claim, ...]]:
     if not matches:
         return text, ()
     claims = []
-    for m, nxt in zip(matches, matches[1:] + [None]):
+    for m, nxt in zip(matches, [*matches[1:], None], strict=False):
         value = text[m.end(): nxt.start() if nxt else len(text)].strip().rstrip(",;")
         if value:
             claims.append(Claim(CLAIM_KEYS[m.group(1).lower()], value))
@@ -181,9 +181,43 @@ def _size(word: str, line: int, what: str) -> tuple[int, int]:
     return h, int(m[2]) if m[2] else h
 
 
+_GLUED = re.compile(r"(stride|pad|padding|dilation|groups|kernel|s|p|k|d|g)([0-9][0-9x~]*)")
+_SLASHED = re.compile(r"([0-9]+(?:x[0-9]+)?)/([0-9]+)")
+_COUNT_WORDS = frozenset({"filters", "filter", "neurons", "neuron", "channels", "kernels",
+                          "units", "outputs"})
+
+
+def _normalise(toks: list[str]) -> list[str]:
+    """The shorthand people type: 'stride=2', 's2', 'p1', '7x7/2' (kernel, stride), '10 filters'
+    (the count before the word), and 'filters' as a filler word ('5x5 filters')."""
+    out: list[str] = []
+    for t in toks:
+        if "=" in t and not t.startswith("="):
+            key, _, value = t.partition("=")
+            out += [key, value] if value else [key]
+        elif (m := _GLUED.fullmatch(t)) and not isnum(t):
+            out += [m[1], m[2]]
+        elif m := _SLASHED.fullmatch(t):
+            out += [m[1], "stride", m[2]]
+        else:
+            out.append(t)
+    fixed: list[str] = []
+    for i, t in enumerate(out):
+        if t in _COUNT_WORDS:
+            if fixed and isnum(fixed[-1]) and (len(fixed) < 2 or fixed[-2] != "out"):
+                fixed.insert(len(fixed) - 1, "out")  # '10 filters' -> 'out 10'
+                continue
+            if i + 1 < len(out) and isnum(out[i + 1]):
+                fixed.append("out")  # 'filters 10'
+            continue  # 'filters' as a filler word
+        fixed.append(t)
+    return fixed
+
+
 def _canonical(op: str, toks: list[str], line: int, bracket: str | None,
                soft: list[Issue]) -> Stmt:
     args: dict[str, Any] = {}
+    toks = _normalise(toks)
     i = 0
     while i < len(toks):
         val = toks[i + 1] if i + 1 < len(toks) else None
@@ -382,7 +416,8 @@ def _slide(words: list[str], label: str, line: int, bracket: str | None) -> Stmt
             return Stmt("layer", op="conv", args=args)
         raise SpecError(f"'{short(body)}': is it a conv or a pool? name it (CONV1:, POOL1:) or "
                         f"use 'conv N KxK stride S'", line)
-    if body in ("normalization layer", "normalization", "norm layer", "local response normalization"):
+    if body in ("normalization layer", "normalization", "norm layer",
+                "local response normalization"):
         return Stmt("layer", op="lrn")
     m = re.fullmatch(r"([0-9]+) neurons?", body)
     if m:

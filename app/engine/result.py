@@ -21,11 +21,28 @@ from typing import Annotated, Any
 from pydantic import Field, PlainSerializer, TypeAdapter
 
 from app.engine.graph import FrozenDict
-from app.engine.options import DTYPE_BYTES, Dtype, Optimizer, Options
+from app.engine.options import DEFAULTS, DTYPE_BYTES, Dtype, Optimizer, Options
 from app.engine.working import Working
 
-__all__ = ["DTYPE_BYTES", "RF", "Analysis", "AxisRF", "ClaimResult", "Dtype", "LayerRow",
-           "FIGURES", "Formulas", "Optimizer", "Options", "Rendered", "Totals", "VolumeOut", "WarningOut", "WorkingView", "to_jsonable"]
+__all__ = [
+    "DTYPE_BYTES",
+    "FIGURES",
+    "RF",
+    "Analysis",
+    "AxisRF",
+    "ClaimResult",
+    "Dtype",
+    "Formulas",
+    "LayerRow",
+    "Optimizer",
+    "Options",
+    "Rendered",
+    "Totals",
+    "VolumeOut",
+    "WarningOut",
+    "WorkingView",
+    "to_jsonable",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +158,7 @@ class Analysis:
     claims: Annotated[tuple[ClaimResult, ...], Field(
         description="claims about the whole network (TOTAL lines)")] = ()
     conventions: dict[str, str] = field(default_factory=FrozenDict)
-    options: Options = Options()
+    options: Options = DEFAULTS
 
 
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}

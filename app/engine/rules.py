@@ -95,7 +95,8 @@ def _check_cin(layer: Layer, got: int, what: str) -> None:
 def _axes(layer: Layer, x: Volume, ceil: bool) -> tuple[OutLen, OutLen]:
     """Slide the layer's window over both axes; reject kernels larger than the padded input."""
     kh, kw, sh, sw = (_int(layer, a, 1) for a in ("kh", "kw", "sh", "sw"))
-    ph, pw, dh, dw = _int(layer, "ph"), _int(layer, "pw"), _int(layer, "dh", 1), _int(layer, "dw", 1)
+    ph, pw = _int(layer, "ph"), _int(layer, "pw")
+    dh, dw = _int(layer, "dh", 1), _int(layer, "dw", 1)
     ph2 = int(layer.attrs["ph2"]) if "ph2" in layer.attrs else None
     pw2 = int(layer.attrs["pw2"]) if "pw2" in layer.attrs else None
     for axis, n, k, p, p2, d in (("H", x.h, kh, ph, ph2, dh), ("W", x.w, kw, pw, pw2, dw)):

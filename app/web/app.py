@@ -22,7 +22,9 @@ and get each layer's output shape, parameters, multiply-accumulates, activations
 receptive field, with the arithmetic shown.
 
 Every error answers 422 (or 404/405) with one shape:
-`{"errors": [{"line": N, "message": "...", "layer"?: "...", "limit"?: "max_batch"}]}`.
+`{"errors": [{"line": N, "message": "...", "layer"?: "...", "limit"?: "max_batch",
+"parameter"?: "batch"}]}`: every problem at once, each with its spec line (0 when it is not
+tied to one) or the request parameter at fault.
 """
 
 

@@ -1,11 +1,16 @@
-"""Refuse oversized request bodies before anything parses them (a pure ASGI middleware)."""
+"""Refuse oversized or malformed request bodies before anything parses them (pure ASGI)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from email.message import Message as MimeHeader
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.web.schemas import ErrorItem, ErrorResponse
+from app.web.errors import error_body
+from app.web.jsonbody import json_body_problems
+from app.web.schemas import ErrorItem
 
 LIMIT_NAME = "max_body_bytes"
 #: after refusing a body, read and discard at most this much more of it, so that a client that
@@ -14,7 +19,11 @@ DRAIN_BYTES = 1024 * 1024
 
 
 class _TooLarge(Exception):
-    """The streamed body passed the limit."""
+    """The streamed body passed the limit; ``finished`` when its last part has been read."""
+
+    def __init__(self, finished: bool) -> None:
+        super().__init__()
+        self.finished = finished
 
 
 class BodyLimitMiddleware:
@@ -24,6 +33,11 @@ class BodyLimitMiddleware:
     counted (a client may send no length, or a wrong one). A body within the limit is
     buffered (it is small) and replayed to the app unchanged. A refused body is never parsed;
     up to ``DRAIN_BYTES`` more of it is read and dropped before answering.
+
+    A body the app would read as JSON (declared as JSON) is then checked
+    by :func:`app.web.jsonbody.json_body_problems`: bytes that are not UTF-8, nesting too deep,
+    non-finite or out-of-range numbers and lone surrogates answer 422 in the one error shape
+    here, instead of a 400 or a 500 further on.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -42,10 +56,16 @@ class BodyLimitMiddleware:
             return
         try:
             messages = await self._read_body(receive)
-        except _TooLarge:
-            await _drain(receive, DRAIN_BYTES)
+        except _TooLarge as exc:
+            if not exc.finished:  # another receive() after the last part waits for a disconnect
+                await _drain(receive, DRAIN_BYTES)
             await self._refuse(scope, receive, send, f"is more than {self.max_bytes:,} bytes")
             return
+        if _reads_as_json(scope):
+            problems = json_body_problems(_body_of(messages))
+            if problems:
+                await _answer(scope, receive, send, problems)
+                return
         await self.app(scope, _replay(messages, receive), send)
 
     async def _read_body(self, receive: Receive) -> list[Message]:
@@ -59,17 +79,22 @@ class BodyLimitMiddleware:
                 return messages
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise _TooLarge
+                raise _TooLarge(finished=not message.get("more_body", False))
             if not message.get("more_body", False):
                 return messages
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str) -> None:
         message = (f"the request body {size}; the limit is {self.max_bytes:,} bytes "
                    f"({LIMIT_NAME})")
-        body = ErrorResponse(errors=[ErrorItem(line=0, message=message, limit=LIMIT_NAME)])
-        response = JSONResponse(body.model_dump(exclude_none=True), status_code=422,
-                                headers={"Connection": "close"})
-        await response(scope, receive, send)
+        item = ErrorItem(line=0, message=message, limit=LIMIT_NAME, parameter="body")
+        await _answer(scope, receive, send, [item], headers={"Connection": "close"})
+
+
+async def _answer(scope: Scope, receive: Receive, send: Send, items: Sequence[ErrorItem],
+                  headers: dict[str, str] | None = None) -> None:
+    """Answer 422 with the error list."""
+    response = JSONResponse(error_body(items), status_code=422, headers=headers)
+    await response(scope, receive, send)
 
 
 async def _drain(receive: Receive, budget: int) -> None:
@@ -81,15 +106,38 @@ async def _drain(receive: Receive, budget: int) -> None:
         budget -= len(message.get("body", b""))
 
 
+def _header(scope: Scope, wanted: bytes) -> bytes | None:
+    for name, value in scope.get("headers", []):
+        if name == wanted:
+            return bytes(value)
+    return None
+
+
+def _reads_as_json(scope: Scope) -> bool:
+    """Whether FastAPI would parse this body as JSON: declared ``application/json`` or
+    ``application/*+json`` (a body declared as nothing is not: FastAPI's content types are
+    strict)."""
+    declared = _header(scope, b"content-type")
+    if declared is None:
+        return False
+    header = MimeHeader()
+    header["content-type"] = declared.decode("latin-1")
+    subtype = header.get_content_subtype()
+    return header.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json"))
+
+
+def _body_of(messages: list[Message]) -> bytes:
+    return b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+
+
 def _content_length(scope: Scope) -> int | None:
     """The declared body length, or None when absent or unreadable."""
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+    value = _header(scope, b"content-length")
+    try:
+        return None if value is None else int(value)
+    except ValueError:
+        return None
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

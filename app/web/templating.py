@@ -8,6 +8,7 @@ either way, and says so in ``Vary: HX-Request``.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, get_args
 
 from fastapi import Request
@@ -16,6 +17,7 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from app.engine.limits import LIMITS
+from app.engine.options import DEFAULTS
 from app.engine.result import DTYPE_BYTES, Analysis, Dtype, Optimizer
 from app.examples import ALEXNET_SLIDE, EXAMPLES
 from app.web.cells import columns, row_cells
@@ -26,8 +28,7 @@ from app.web.table import build_table
 HTMX_VERSION = "2.0.11"
 
 DEFAULT_FORM: dict[str, Any] = {
-    "spec": "", "dtype": "float32", "batch": 1, "optimizer": "sgd", "aux": False,
-    "flops": False, "allops": False,
+    "spec": "", **asdict(DEFAULTS), "flops": False, "allops": False,
 }
 #: the form's on/off switches (checkboxes: present means on)
 SWITCHES = ("aux", "flops", "allops")
@@ -43,7 +44,8 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     register_filters(templates.env)
     templates.env.globals.update(
         dtypes=get_args(Dtype), optimizers=get_args(Optimizer), dtype_bytes=DTYPE_BYTES,
-        max_batch=LIMITS.max_batch, htmx_version=HTMX_VERSION, examples=EXAMPLES, row_cells=row_cells,
+        max_batch=LIMITS.max_batch, htmx_version=HTMX_VERSION, examples=EXAMPLES,
+        row_cells=row_cells,
         # the receptive-field diagrams' style sheet, for the #rf-panel they are swapped into
         rf_css=(settings.static_dir / "rf.css").is_file())
     return templates

@@ -29,13 +29,14 @@ from app.engine import (
     check_input,
     parse_spec,
 )
+from app.engine.errors import short
+from app.engine.graph import parse_volume as read_volume
 from app.engine.options import DEFAULTS, make_options
 from app.engine.result import VolumeOut
 
 ZOO_DIR = Path(__file__).parent
 SPEC_DIR = ZOO_DIR / "specs"
 CATALOG = ZOO_DIR / "catalog.toml"
-_VOLUME = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*x\s*(\d+)\s*$", re.IGNORECASE)
 _INPUT_LINE = re.compile(r"^(\s*)input\s+\d+\s*x\s*\d+\s*x\s*\d+", re.IGNORECASE | re.MULTILINE)
 
 
@@ -62,7 +63,8 @@ class ModelInfo(_Frozen):
 
 
 class ModelSummary(ModelInfo):
-    """A zoo entry with the totals of its default analysis (float32, batch 1, no aux)."""
+    """A zoo entry with the totals of its analysis with the default options
+    (``app.engine.options.DEFAULTS``)."""
 
     totals: Totals
 
@@ -89,12 +91,20 @@ class UnknownModel(KeyError):
 
 
 def parse_volume(text: str) -> Volume:
-    """'224x224x3' -> Volume(224, 224, 3); SpecError if it is not H x W x C."""
-    match = _VOLUME.match(text)
-    if match is None:
-        raise SpecError(f"input must be a volume HxWxC such as 224x224x3, got '{text}'")
-    h, w, c = (int(g) for g in match.groups())
-    return Volume(h, w, c)
+    """'224x224x3' -> Volume(224, 224, 3); a SpecError naming the ``input`` parameter if it is
+    not H x W x C."""
+    volume = read_volume(text)
+    if volume is None:
+        raise SpecError(f"input must be a volume HxWxC such as 224x224x3, got '{short(text)}'",
+                        parameter="input")
+    return volume
+
+
+def check_volume(volume: Volume) -> Volume:
+    """``volume`` if the engine's limits allow it as an input; else its error, blamed on the
+    request's ``input`` parameter (line 0) rather than on a line of a spec the user never saw."""
+    check_input(volume, 0, parameter="input")
+    return volume
 
 
 @lru_cache(maxsize=1)
@@ -151,19 +161,19 @@ def _network(model_id: str) -> Network:
 
 
 def load_network(model_id: str, input: Volume | None = None) -> Network:
-    """The parsed spec; ``input`` replaces its input volume (checked against the limits)."""
+    """The parsed spec; ``input`` replaces its input volume (checked against the limits, an
+    error naming the ``input`` parameter)."""
     net = _network(model_id)
     if input is None:
         return net
-    check_input(input, net.input_line)
-    return replace(net, input=input)
+    return replace(net, input=check_volume(input))
 
 
 def _check_aux(model_id: str, aux: bool) -> None:
     if aux and not get_model(model_id).has_aux:
         with_aux = ", ".join(m.id for m in list_models() if m.has_aux)
         raise SpecError(f"'{model_id}' has no auxiliary classifiers; aux=true applies only to "
-                        f"{with_aux}")
+                        f"{with_aux}", parameter="aux")
 
 
 @lru_cache(maxsize=256)
@@ -199,7 +209,19 @@ def human_top5() -> IlsvrcResult:
 
 
 __all__ = [
-    "IlsvrcResult", "ModelInfo", "ModelSummary", "UnknownModel", "analyze_model", "get_model",
-    "human_top5", "ilsvrc_results", "list_models", "load_network", "model_ids", "model_spec",
-    "model_summaries", "parse_volume",
+    "IlsvrcResult",
+    "ModelInfo",
+    "ModelSummary",
+    "UnknownModel",
+    "analyze_model",
+    "check_volume",
+    "get_model",
+    "human_top5",
+    "ilsvrc_results",
+    "list_models",
+    "load_network",
+    "model_ids",
+    "model_spec",
+    "model_summaries",
+    "parse_volume",
 ]

@@ -66,7 +66,8 @@ def test_vgg_total_lines_are_claims_about_the_whole_network() -> None:
 
 
 def test_canonical_lines_take_bracketed_answers() -> None:
-    a = analyze("input 227x227x3\nconv 96 11x11 stride 4 [55x55x96]\nmaxpool 3x3 stride 2 [28x28x96]")
+    a = analyze("input 227x227x3\nconv 96 11x11 stride 4 [55x55x96]\n"
+                "maxpool 3x3 stride 2 [28x28x96]")
     assert a.layers[1].claims[0].ok
     assert not a.layers[2].claims[0].ok and a.layers[2].claims[0].computed == "27x27x96"
 

@@ -91,7 +91,7 @@ WORST = [
     "input 64x64x3\n" + "conv 3 3x3 pad 1 [64x64x3] params: 3*3*3*3+3 macs: 1\n" * 1100,
     "input 8x8x3\n" + "concat { branch { relu } branch { } }\n" * 1500,
     "input 8x8x3\nrepeat 2500 { dense { conv 1 3x3 pad 1 } }",  # 5,000 distinct rows
-    
+
 ]
 
 

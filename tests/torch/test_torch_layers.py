@@ -78,11 +78,13 @@ concat {
 }""",
     "concat, with identity branch": "input 8x8x4\n"
                                     "concat { branch { conv 4 1x1 } branch { } branch { relu } }",
-    "dense": "input 8x8x16\ndense { bn; relu; conv 32 1x1 nobias; bn; relu; conv 8 3x3 pad 1 nobias }",
+    "dense": ("input 8x8x16\ndense { bn; relu; conv 32 1x1 nobias; bn; relu; "
+              "conv 8 3x3 pad 1 nobias }"),
     "residual, identity": "input 8x8x16\n"
                           "residual { conv 16 3x3 pad 1; bn; relu; conv 16 3x3 pad 1; bn }\nrelu",
     "residual, projection": "input 8x8x16\n"
-                            "residual { conv 32 3x3 stride 2 pad 1; bn; relu; conv 32 3x3 pad 1; bn }"
+                            "residual { conv 32 3x3 stride 2 pad 1; bn; relu; "
+                            "conv 32 3x3 pad 1; bn }"
                             " shortcut { conv 32 1x1 stride 2 nobias; bn }",
     "residual, option A": "input 8x8x16\n"
                           "residual { conv 32 3x3 stride 2 pad 1; bn; relu; conv 32 3x3 pad 1; bn }"

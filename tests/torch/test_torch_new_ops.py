@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 torch = pytest.importorskip("torch")
-from torch import nn  # noqa: E402
+from torch import nn
 
-from app.engine import analyze, parse_spec  # noqa: E402
-from app.torchnet import compare  # noqa: E402
+from app.engine import analyze, parse_spec
+from app.torchnet import compare
 
 SPECS = [
     "input 16x16x8\nrelu6\nhardswish\nhardsigmoid\nsilu\ngelu\nleakyrelu 0.2\nidentity\nfc 10",

@@ -158,7 +158,7 @@ class Writer:
 @st.composite
 def specs(draw: st.DrawFn) -> str:
     h, w, c = draw(st.integers(3, 24)), draw(st.integers(3, 24)), draw(st.integers(1, 6))
-    lines = [f"input {h}x{w}x{c}"] + Writer(draw, c).nodes(draw(st.integers(1, 6)), 0)
+    lines = [f"input {h}x{w}x{c}", *Writer(draw, c).nodes(draw(st.integers(1, 6)), 0)]
     return "\n".join(lines)
 
 

@@ -39,7 +39,7 @@ def torch_field(spec: str) -> tuple[tuple[int, float], tuple[int, float]]:
     assert x.grad is not None
     g = x.grad.abs().sum(dim=(0, 1))
     out = []
-    for axis, unit in ((1, i), (0, j)):
+    for axis, _unit in ((1, i), (0, j)):
         hit = torch.nonzero(g.sum(dim=axis)).flatten()
         lo, hi = int(hit.min()), int(hit.max())
         out.append((hi - lo + 1, (lo + hi) / 2))

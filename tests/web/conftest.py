@@ -25,7 +25,7 @@ SMALL_JSON: dict[str, Any] = {
     ],
 }
 
-ERROR_KEYS = {"line", "message", "layer", "limit"}
+ERROR_KEYS = {"line", "message", "layer", "limit", "parameter"}
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +63,7 @@ def _check_error_body(body: Any) -> list[dict[str, Any]]:
         assert set(item) <= ERROR_KEYS and {"line", "message"} <= set(item), item
         assert isinstance(item["line"], int) and item["line"] >= 0, item
         assert isinstance(item["message"], str) and item["message"].strip(), item
-        assert isinstance(item.get("layer", ""), str) and isinstance(item.get("limit", ""), str)
+        assert all(isinstance(item.get(key, ""), str) for key in ("layer", "limit", "parameter"))
     return items
 
 

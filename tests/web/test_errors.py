@@ -51,7 +51,7 @@ def test_bad_analyze_bodies(client: TestClient, error_items: Items, payload: obj
     response = _post_json(client, "/api/analyze", payload)
     assert response.status_code == 422, response.text
     items = error_items(response.json())
-    assert items[0]["line"] == 0
+    assert items[0]["line"] == 0 and items[0]["parameter"] == field, items
     assert field in items[0]["message"], items
 
 
@@ -69,7 +69,8 @@ def test_malformed_json(client: TestClient, error_items: Items) -> None:
     b'{"spec": {"input": {"h": 8, "w": 8, "c": 3}, "layers": [{"op": "conv", "out": NaN}]}}',
 ])
 def test_non_finite_numbers(client: TestClient, error_items: Items, raw: bytes) -> None:
-    response = client.post("/api/analyze", content=raw, headers={"Content-Type": "application/json"})
+    response = client.post("/api/analyze", content=raw,
+                           headers={"Content-Type": "application/json"})
     assert response.status_code == 422, response.text
     error_items(response.json())
 
@@ -277,7 +278,8 @@ SPEC_WORDS = ["input", "conv", "maxpool", "avgpool", "fc", "relu", "bn", "lrn", 
               "CONV1:", "params:", "35K", "TOTAL", "memory:", "#", "x", "\n", "padchannels"]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(words=st.lists(st.sampled_from(SPEC_WORDS), max_size=40))
 def test_spec_like_text_never_500s(client: TestClient, error_items: Items,
                                    words: list[str]) -> None:
@@ -287,7 +289,8 @@ def test_spec_like_text_never_500s(client: TestClient, error_items: Items,
         error_items(response.json())
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(max_size=200))
 def test_any_text_never_500s(client: TestClient, error_items: Items, text: str) -> None:
     response = client.post("/api/analyze", json={"spec": text})
@@ -297,14 +300,17 @@ def test_any_text_never_500s(client: TestClient, error_items: Items, text: str) 
 
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 300) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    st.none() | st.booleans() | st.integers(-5, 300)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
         st.sampled_from(["op", "out", "kernel", "stride", "pad", "layers", "input", "h", "w", "c",
-                         "branches", "body", "shortcut", "times", "bias", "name"]), inner, max_size=5),
+                         "branches", "body", "shortcut", "times", "bias", "name"]),
+        inner, max_size=5),
     max_leaves=20)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=st.dictionaries(st.sampled_from(["input", "layers"]), JSON_VALUES, max_size=2))
 def test_any_json_spec_never_500s(client: TestClient, error_items: Items,
                                   spec: dict[str, Any]) -> None:
@@ -314,7 +320,8 @@ def test_any_json_spec_never_500s(client: TestClient, error_items: Items,
         error_items(response.json())
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(words=st.lists(st.sampled_from(SPEC_WORDS), max_size=12))
 def test_any_layer_line_never_500s(client: TestClient, error_items: Items,
                                    words: list[str]) -> None:

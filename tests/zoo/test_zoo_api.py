@@ -23,7 +23,8 @@ def errors(body: Any) -> list[dict[str, Any]]:
     """The app's one error shape: {"errors": [{"line": int, "message": str, ...}]}."""
     assert isinstance(body, dict) and set(body) == {"errors"}, body
     for item in body["errors"]:
-        assert {"line", "message"} <= set(item) <= {"line", "message", "layer", "limit"}
+        assert {"line", "message"} <= set(item) <= {"line", "message", "layer", "limit",
+                                                    "parameter"}
         assert isinstance(item["line"], int) and item["message"]
     return list(body["errors"])
 

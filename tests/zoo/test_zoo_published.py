@@ -176,7 +176,7 @@ def test_cifar_resnets_match_their_papers() -> None:
     sd = zoo.analyze_model("stochastic_depth_resnet110").totals
     assert round(sd.params / 10**5) == 17  # He et al. 2016, Table 6: ResNet-110 has 1.7M
     blocks = 54  # linear decay to 0.5: p_l = 1 - l/54 * 0.5, two convs per block, + conv1 + fc
-    expected = 2 + 2 * sum(1 - l / blocks * 0.5 for l in range(1, blocks + 1))
+    expected = 2 + 2 * sum(1 - k / blocks * 0.5 for k in range(1, blocks + 1))
     assert sd.expected_depth == pytest.approx(expected)
     assert sd.expected_macs is not None and sd.expected_macs < sd.macs
     wrn = zoo.analyze_model("wrn28_10").totals

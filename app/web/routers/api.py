@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from app import engine
 from app.engine.graph import Volume
 from app.engine.result import Analysis, LayerRow
-from app.web.deps import AnalyzeQueryDep
+from app.web.deps import AnalyzeQueryDep, RunnerDep
 from app.web.errors import ERROR_RESPONSES
 from app.web.schemas import AnalyzeRequest, LayerRequest
 
@@ -15,19 +16,20 @@ router = APIRouter(prefix="/api", tags=["analysis"], responses=ERROR_RESPONSES)
 
 
 @router.post("/analyze", response_model=Analysis, name="api_analyze")
-def analyze(body: AnalyzeRequest) -> Analysis:
+async def analyze(body: AnalyzeRequest, run: RunnerDep) -> Response:
     """Analyse a whole spec (text or JSON form): every layer's shape, parameters, MACs, memory."""
-    return engine.analyze(body.spec, **body.engine_options())
+    return await run.json(Analysis, engine.analyze, body.spec, body.options())
 
 
 @router.get("/analyze", response_model=Analysis, name="api_analyze_get")
-def analyze_get(query: AnalyzeQueryDep) -> Analysis:
+async def analyze_get(query: AnalyzeQueryDep, run: RunnerDep) -> Response:
     """The same analysis with the spec in the query string: the JSON twin of the /analyze page."""
-    return engine.analyze(query.spec, **query.engine_options())
+    return await run.json(Analysis, engine.analyze, query.spec, query.options())
 
 
 @router.post("/layer", response_model=LayerRow, name="api_layer")
-def layer(body: LayerRequest) -> LayerRow:
+async def layer(body: LayerRequest, run: RunnerDep) -> Response:
     """Analyse one layer line applied to a given input volume."""
     volume = Volume(body.input.h, body.input.w, body.input.c)
-    return engine.analyze_layer(body.layer, volume, dtype=body.dtype, batch=body.batch)
+    return await run.json(LayerRow, engine.analyze_layer, body.layer, volume, dtype=body.dtype,
+                          batch=body.batch)

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from app import engine
-from app.web.deps import SettingsDep, analyze_query
+from app.web.deps import RunnerDep, SettingsDep, analyze_query
 from app.web.schemas import AnalyzeQuery
 from app.web.templating import form_values, render_calc
 
@@ -37,11 +37,11 @@ def _query(request: Request) -> AnalyzeQuery:
 @router.get("/", name="index")
 @router.get("/calc", name="calc")
 @router.get("/analyze", name="analyze_page")
-def calc(request: Request, settings: SettingsDep) -> Response:
+async def calc(request: Request, settings: SettingsDep, run: RunnerDep) -> Response:
     """The calculator: the spec in the URL (or an example), its table, totals and claims."""
     start = time.perf_counter()
     query = analyze_query(_query(request), settings)
-    analysis = engine.analyze(query.spec, **query.engine_options())
+    analysis = await run(engine.analyze, query.spec, query.options())
     analysed = time.perf_counter()
     response = render_calc(request, analysis, [])
     done = time.perf_counter()

@@ -10,21 +10,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from app import zoo
 from app.engine import Analysis, Volume
 from app.lecture import LectureClaim, lecture_claims
+from app.web.deps import RunnerDep
 from app.web.errors import ERROR_RESPONSES
-from app.web.schemas import Options
+from app.web.schemas import RequestOptions
 
 router = APIRouter(prefix="/api", tags=["zoo"], responses=ERROR_RESPONSES)
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: ERROR_RESPONSES[422] | {"description": "no zoo model has this id"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: ERROR_RESPONSES[422] | {"description": "no zoo model has this id"}}
 
 
-class ModelQuery(Options):
+class ModelQuery(RequestOptions):
     """GET /api/models/{id}: the analysis options, and an optional input volume."""
 
     model_config = ConfigDict(extra="ignore")
@@ -46,16 +48,18 @@ def known(model_id: str) -> str:
 
 
 @router.get("/models", response_model=list[zoo.ModelSummary], name="api_models")
-def models() -> list[zoo.ModelSummary]:
+async def models(run: RunnerDep) -> Response:
     """Every zoo model: what is published about it and the totals of its default analysis."""
-    return zoo.model_summaries()
+    return await run.json(list[zoo.ModelSummary], zoo.model_summaries)
 
 
 @router.get("/models/{model_id}", response_model=Analysis, name="api_model",
             responses=NOT_FOUND)
-def model(model_id: str, query: Annotated[ModelQuery, Query()]) -> Analysis:
+async def model(model_id: str, query: Annotated[ModelQuery, Query()],
+                run: RunnerDep) -> Response:
     """One zoo model's full analysis; ``input=HxWxC`` replaces its input volume."""
-    return zoo.analyze_model(known(model_id), input=query.volume(), **query.engine_options())
+    return await run.json(Analysis, zoo.analyze_model, known(model_id), input=query.volume(),
+                          **query.engine_options())
 
 
 @router.get("/models/{model_id}/spec", response_class=PlainTextResponse, name="api_model_spec",
@@ -66,6 +70,6 @@ def model_spec(model_id: str) -> str:
 
 
 @router.get("/lecture", response_model=list[LectureClaim], name="api_lecture")
-def lecture() -> list[LectureClaim]:
+async def lecture(run: RunnerDep) -> Response:
     """The lecture's worked numbers, each recomputed now, with its status and arithmetic."""
-    return lecture_claims()
+    return await run.json(list[LectureClaim], lecture_claims)
