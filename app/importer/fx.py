@@ -243,10 +243,12 @@ class FxReader:
         m = self.modules[str(node.target)]
         src = self._v(node.args[0])
         layout = self.layout.get(src, "nchw")
+        text: str | None
+        layout_out: Layout | None = None
         if isinstance(m, nn.Linear):
             text, layout_out = self._linear(m, src, layout)
         else:
-            text, layout_out = module_text(m, layout), None
+            text = module_text(m, layout)
         self.used_params.update(id(p) for p in m.parameters())
         self._layer(node, text, src, layout_out,
                     "Linear applied channels-last: a 1x1 convolution"
@@ -329,8 +331,8 @@ class FxReader:
             raise Unsupported(f"a reshape to {shape}")
 
     def permute(self, node: fx.Node) -> None:
-        dims = node.args[1:] if len(node.args) > 2 else node.args[1]
-        dims = tuple(dims) if not isinstance(dims, int) else (dims,)
+        raw: Any = node.args[1:] if len(node.args) > 2 else node.args[1]
+        dims = (raw,) if isinstance(raw, int) else tuple(raw)
         src = self._v(node.args[0])
         layout = self.layout.get(src, "nchw")
         if dims == (0, 2, 3, 1) and layout == "nchw":

@@ -249,7 +249,8 @@ def _repeats(items: list[Item]) -> list[Item]:
         best_p, best_k = 1, 1
         for p in range(1, 7):
             k = 1
-            while i + (k + 1) * p <= len(items) and keys[i + k * p:i + (k + 1) * p] == keys[i:i + p]:
+            window = keys[i:i + p]
+            while i + (k + 1) * p <= len(items) and keys[i + k * p:i + (k + 1) * p] == window:
                 k += 1
             if k >= 2 and k * p > best_k * best_p and any(
                     isinstance(x, BlockItem) for x in items[i:i + p]):

@@ -34,7 +34,7 @@ def load(data: bytes, max_bytes: int) -> Any:
         raise OnnxRefused(f"the file is {len(data):,} bytes, over the limit of {max_bytes:,} "
                           "(max_import_bytes)")
     import onnx
-    from google.protobuf.message import DecodeError
+    from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 
     try:
         model = onnx.load_model_from_string(data)
@@ -154,7 +154,8 @@ class OnnxReader:
                     ready.append(u)
         if len(order) != len(nodes):
             stuck = next(n for i, n in enumerate(nodes) if indeg[i] > 0)
-            raise OnnxRefused(f"the graph has a cycle (through node {stuck.name or stuck.op_type!r})")
+            where = stuck.name or stuck.op_type
+            raise OnnxRefused(f"the graph has a cycle (through node {where!r})")
         return [nodes[i] for i in order]
 
     # -- reading ---------------------------------------------------------------------------
@@ -319,11 +320,17 @@ class OnnxReader:
         self.value_node[node.output[0]] = value
         self.layout[value] = "nchw"
 
+    def _bound(self, node: Any, a: dict[str, Any], key: str, i: int) -> float | None:
+        """Clip's bound: an attribute (opset < 11) or a small constant input."""
+        if key in a:
+            return float(a[key])
+        if len(node.input) > i and node.input[i]:
+            values = self._small(node.input[i])
+            return values[0] if values else None
+        return None
+
     def clip(self, node: Any, a: dict[str, Any]) -> None:
-        lo = a.get("min") if "min" in a else (self._small(node.input[1]) or [None])[0] \
-            if len(node.input) > 1 and node.input[1] else None
-        hi = a.get("max") if "max" in a else (self._small(node.input[2]) or [None])[0] \
-            if len(node.input) > 2 and node.input[2] else None
+        lo, hi = self._bound(node, a, "min", 1), self._bound(node, a, "max", 2)
         if (lo, hi) == (0.0, 6.0):
             self._layer(node, "relu6")
         elif (lo, hi) == (0.0, None):

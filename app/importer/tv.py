@@ -55,7 +55,7 @@ def _declare_missing_ops() -> None:
     import torch
 
     if _shim is None:
-        _shim = torch.library.Library("torchvision", "FRAGMENT")
+        _shim = torch.library.Library("torchvision", "FRAGMENT")  # type: ignore[no-untyped-call]
         for schema in _SHIMMED_OPS:
             _shim.define(schema)
 
@@ -85,7 +85,7 @@ def channel_shuffle_functions() -> tuple[Callable[..., Any], ...]:
     ``channelshuffle G``), when torchvision is installed."""
     try:
         torchvision_models()
-        from torchvision.models import shufflenetv2
+        from torchvision.models import shufflenetv2  # type: ignore[import-untyped]
     except ImportError:
         return ()
     return (shufflenetv2.channel_shuffle,)

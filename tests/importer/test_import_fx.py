@@ -159,7 +159,7 @@ def test_a_python_factory_is_imported(tmp_path: Path, monkeypatch: pytest.Monkey
     totals = analyze(result.spec).totals
     assert totals.params == (3 * 3 * 3 * 16 + 16) + 2 * 16 + (16 * 10 + 10)
     assert totals.macs == 16 * 16 * 16 * 3 * 3 * 3 + 16 * 10
-    with pytest.raises(ImportFailed, match="package.module:function"):
+    with pytest.raises(ImportFailed, match=r"package\.module:function"):
         import_factory("mynet.make")
     with pytest.raises(ImportFailed, match="nosuchmodule"):
         import_factory("nosuchmodule:make")
