@@ -67,7 +67,7 @@ def _conv(m: nn.Conv2d) -> str:
         raise Unsupported(f"padding_mode {m.padding_mode!r} (only zero padding is counted)")
     text = f"conv {m.out_channels} " + window(m.kernel_size, m.stride, m.padding, m.dilation)
     if m.groups != 1:
-        text += f" groups {m.groups}"
+        text += " depthwise" if m.groups == m.in_channels else f" groups {m.groups}"
     return text + ("" if m.bias is not None else " nobias")
 
 
@@ -169,7 +169,8 @@ class FxReader:
         self.refused: list[Refusal] = []
         self.used_params: set[int] = set()
         self.graph = Graph("", size)
-        self.notes: list[str] = []
+        #: what was left out, by kind (modules that pass their input on, layout changes)
+        self.left_out: dict[str, int] = {}
 
     def read(self) -> Graph:
         traced = self._trace()
@@ -213,12 +214,16 @@ class FxReader:
                 if a.op != "get_attr" and self._v(a) in self.graph.nodes]
 
     def _layer(self, node: fx.Node, text: str | None, src: str, layout: Layout | None = None,
-               comment: str = "") -> None:
+               comment: str = "", name: str | None = None) -> None:
         if text is None:
             self.alias[node.name] = src
             return
-        self.graph.add(Node(node.name, "layer", (src,), text, comment))
-        self.layout[node.name] = layout or self.layout.get(src, "nchw")
+        if name is None or name in self.graph.nodes:
+            name = node.name
+        else:
+            self.alias[node.name] = name
+        self.graph.add(Node(name, "layer", (src,), text, comment))
+        self.layout[name] = layout or self.layout.get(src, "nchw")
 
     def _node(self, node: fx.Node) -> None:
         if node.op == "placeholder":
@@ -249,6 +254,9 @@ class FxReader:
             text, layout_out = self._linear(m, src, layout)
         else:
             text = module_text(m, layout)
+            if text is None:
+                kind = type(m).__name__
+                self.left_out[kind] = self.left_out.get(kind, 0) + 1
         self.used_params.update(id(p) for p in m.parameters())
         self._layer(node, text, src, layout_out,
                     "Linear applied channels-last: a 1x1 convolution"
@@ -300,7 +308,7 @@ class FxReader:
         if tuple(tensor.shape) not in ((c, 1, 1), (c,)):
             raise Unsupported(f"a product with a parameter of shape {tuple(tensor.shape)}")
         self.used_params.add(id(tensor))
-        self._layer(node, "layerscale", self._v(x))
+        self._layer(node, "layerscale", self._v(x), name=str(param.target).replace(".", "_"))
 
     def cat(self, node: fx.Node) -> None:
         tensors = self.arg(node, 0, "tensors")
@@ -335,6 +343,7 @@ class FxReader:
         dims = (raw,) if isinstance(raw, int) else tuple(raw)
         src = self._v(node.args[0])
         layout = self.layout.get(src, "nchw")
+        self.left_out["permute"] = self.left_out.get("permute", 0) + 1
         if dims == (0, 2, 3, 1) and layout == "nchw":
             self.alias[node.name] = src
             self.layout[src] = "nhwc"
@@ -414,7 +423,10 @@ def read_module(model: nn.Module, size: tuple[int, int, int]) -> tuple[Graph, li
     parameters of modules that did not run (an auxiliary classifier in eval mode)."""
     reader = FxReader(model.eval(), size)
     graph = reader.read()
-    notes = []
+    notes = [f"left out: {n} x {kind}" + (" (channels-last and back: the Linear layers between "
+                                         "are written as 1x1 convolutions)" if kind == "permute"
+                                         else " (passes its input on unchanged in eval mode)")
+             for kind, n in reader.left_out.items()]
     for qual, m in model.named_children():
         idle = [p for p in m.parameters() if id(p) not in reader.used_params]
         if idle and len(idle) == len(list(m.parameters())):

@@ -249,7 +249,7 @@ class OnnxReader:
         if transpose and any(op):
             text += f" outpad {_hw(*op)}"
         if g != 1:
-            text += f" groups {g}"
+            text += " depthwise" if not transpose and dims[1] == 1 else f" groups {g}"
         if len(node.input) < 3 or not node.input[2]:
             text += " nobias"
         self._layer(node, text)
