@@ -167,6 +167,7 @@ class FxReader:
         self.layout: dict[str, Layout] = {}
         self.shape: dict[str, tuple[int, ...]] = {}
         self.refused: list[Refusal] = []
+        self.refused_nodes: set[str] = set()
         self.used_params: set[int] = set()
         self.graph = Graph("", size)
         #: what was left out, by kind (modules that pass their input on, layout changes)
@@ -199,6 +200,7 @@ class FxReader:
         target = node.target if isinstance(node.target, str) else getattr(
             node.target, "__name__", str(node.target))
         self.refused.append(Refusal(node.name, str(target), reason))
+        self.refused_nodes.add(node.name)
         ins = self._tensor_inputs(node)
         if ins:  # kept as a pass-through so the rest still reads; the spec says REFUSED
             self.graph.add(Node(node.name, "layer", (ins[0],), "identity",
@@ -275,8 +277,13 @@ class FxReader:
         if name in ("chunk", "split", "split_with_sizes", "tensor_split"):
             raise Unsupported("a channel split: the spec language has no op that takes part of "
                               "a tensor's channels (ShuffleNetV2's units need one)")
-        if name == "getitem" and not self._tensor_inputs(node):
-            return  # a part of something refused already, or of a size tuple
+        if name == "getitem":
+            ins = self._tensor_inputs(node)
+            if not ins:
+                return  # a part of a size tuple
+            if ins[0] in self.refused_nodes:  # a part of something refused already
+                self.alias[node.name] = ins[0]
+                return
         if handler is None:
             raise Unsupported(f"no spec op for {name or target}")
         handler(self, node)

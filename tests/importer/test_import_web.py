@@ -158,7 +158,7 @@ def test_the_page_opens_the_result_in_the_calculator(client: TestClient) -> None
     r = client.get("/import", params={"torchvision": "mobilenet_v3_small"})
     assert r.status_code == 200
     _no_inline_code(r.text)
-    form = re.search(r'<form class="calc import-open" method="get" action="/">(.*?)</form>',
+    form = re.search(r'<form class="import-open" method="get" action="/">(.*?)</form>',
                      r.text, re.S)
     assert form is not None and 'name="spec"' in form.group(1)
     spec = r.context["result"].spec
