@@ -1,0 +1,1 @@
+"""Presentation data shared by every renderer (pure: no Jinja, no web framework)."""
