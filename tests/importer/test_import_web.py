@@ -180,3 +180,16 @@ def test_the_page_lists_every_refused_node(client: TestClient) -> None:
 def test_the_page_shows_why_a_file_could_not_be_read(client: TestClient) -> None:
     r = client.post("/import", files={"file": ("x.onnx", b"\x08\x07garbage")})
     assert r.status_code == 422 and "not a valid ONNX file" in r.text
+
+
+def test_the_web_app_loads_no_torch_or_onnx_until_an_import_is_asked_for() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from fastapi.testclient import TestClient; from app.web.app import "
+            "create_app; c = TestClient(create_app()); assert c.get('/import').status_code == "
+            "200; bad = [m for m in ('torch', 'torchvision', 'onnx') if m in sys.modules]; "
+            "assert not bad, bad")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -10,8 +10,11 @@ are optional: without them the route answers 422 saying which extra to install.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
@@ -21,6 +24,8 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from app import engine
 from app.engine import Analysis
 from app.engine.errors import LimitError, SpecError
+from app.web.concurrency import AnalysisRunner
+from app.web.deps import RunnerDep
 from app.web.errors import ERROR_RESPONSES
 from app.web.templating import get_templates
 
@@ -76,10 +81,21 @@ def _run(action: Any, *args: Any) -> Any:
                             f"onnx), which this server lacks: {exc}", 0) from None
 
 
-def from_torchvision(body: TorchvisionImport) -> Any:
+_limiter: list[anyio.CapacityLimiter] = []
+
+
+async def _off_loop(action: Any, *args: Any) -> Any:
+    """Tracing or reading a model off the event loop, one import at a time (torch is heavy and
+    takes seconds: longer than the engine's ``analysis_seconds``, so not on its threads)."""
+    if not _limiter:
+        _limiter.append(anyio.CapacityLimiter(1))
+    return await anyio.to_thread.run_sync(partial(_run, action, *args), limiter=_limiter[0])
+
+
+async def from_torchvision(body: TorchvisionImport) -> Any:
     from app.importer.api import import_torchvision
 
-    return _run(import_torchvision, body.torchvision, body.size)
+    return await _off_loop(import_torchvision, body.torchvision, body.size)
 
 
 async def from_upload(upload: StarletteUpload, limit: int) -> Any:
@@ -89,10 +105,11 @@ async def from_upload(upload: StarletteUpload, limit: int) -> Any:
     if len(data) > limit:
         raise LimitError("max_import_bytes", f"the file is more than {limit:,} bytes, over the "
                          "limit (max_import_bytes)")
-    return _run(import_onnx, data, upload.filename or "an ONNX file", limit)
+    return await _off_loop(import_onnx, data, upload.filename or "an ONNX file", limit)
 
 
 def answer(result: Any) -> ImportAnswer:
+    """The answer, the spec analysed when nothing was refused (run on the engine's threads)."""
     analysis = None if result.refused else engine.analyze(result.spec)
     return ImportAnswer(spec=result.spec, notes=list(result.notes), analysis=analysis,
                         refused=[RefusedNode(node=r.node, target=r.target, reason=r.reason)
@@ -108,7 +125,7 @@ _BODY_DOC: dict[str, Any] = {"requestBody": {"required": True, "content": {
 
 @router.post("/api/import", response_model=ImportAnswer, name="api_import",
              openapi_extra=_BODY_DOC)
-async def api_import(request: Request) -> ImportAnswer:
+async def api_import(request: Request, run: RunnerDep) -> Response:
     """Import an ONNX file (multipart field ``file``) or a torchvision model ({"torchvision":
     "resnet18"}) as a spec, with every refused node and the analysis."""
     kind = request.headers.get("content-type", "")
@@ -117,8 +134,10 @@ async def api_import(request: Request) -> ImportAnswer:
         upload = form.get("file")
         if not isinstance(upload, StarletteUpload):
             raise ImportRefused("send the ONNX file in the multipart field 'file'", 0)
-        return answer(await from_upload(upload, max_import_bytes(request)))
-    return answer(from_torchvision(_json_body(await request.body())))
+        result = await from_upload(upload, max_import_bytes(request))
+    else:
+        result = await from_torchvision(_json_body(await request.body()))
+    return await run.json(ImportAnswer, answer, result)
 
 
 def _json_body(raw: bytes) -> TorchvisionImport:
@@ -158,9 +177,9 @@ def _page(request: Request, result: Any = None, errors: list[str] | None = None,
                                                    status_code=status)
 
 
-def _page_result(request: Request, action: Any) -> Response:
+async def _page_result(request: Request, run: AnalysisRunner, fetch: Any) -> Response:
     try:
-        result = answer(action())
+        result = await run(answer, await fetch)
     except SpecError as exc:
         return _page(request, errors=[i.message for i in exc.issues], status=422)
     return _page(request, result)
@@ -168,20 +187,17 @@ def _page_result(request: Request, action: Any) -> Response:
 
 @router.get("/import", name="import_page", include_in_schema=False,
             response_class=HTMLResponse)
-def import_page(request: Request, torchvision: str = "") -> Response:
+async def import_page(request: Request, run: RunnerDep, torchvision: str = "") -> Response:
     """The import page; ``?torchvision=NAME`` imports that model."""
     if not torchvision:
         return _page(request)
-    return _page_result(request, lambda: from_torchvision(TorchvisionImport(
-        torchvision=torchvision[:64])))
+    body = TorchvisionImport(torchvision=torchvision[:64])
+    return await _page_result(request, run, from_torchvision(body))
 
 
 @router.post("/import", name="import_upload", include_in_schema=False,
              response_class=HTMLResponse)
-async def import_upload(request: Request, file: Annotated[UploadFile, Form()]) -> Response:
+async def import_upload(request: Request, run: RunnerDep,
+                        file: Annotated[UploadFile, Form()]) -> Response:
     """An uploaded ONNX file, imported and shown."""
-    try:
-        result = await from_upload(file, max_import_bytes(request))
-    except SpecError as exc:
-        return _page(request, errors=[i.message for i in exc.issues], status=422)
-    return _page_result(request, lambda: result)
+    return await _page_result(request, run, from_upload(file, max_import_bytes(request)))
