@@ -99,6 +99,10 @@ class OnnxReader:
         self.refused: list[Refusal] = []
         self.taken: set[str] = set()
         self.producers: dict[str, Any] = {}
+        #: how many nodes (and graph outputs) read each ONNX value
+        self.uses: dict[str, int] = {}
+        #: zero padding (top, left, bottom, right) a Pad node adds, by its output value
+        self.pending_pad: dict[str, list[int]] = {}
         self.graph = Graph("", (0, 0, 0))
 
     # -- structure checks --------------------------------------------------------------------
@@ -162,7 +166,13 @@ class OnnxReader:
 
     def read(self) -> Graph:
         self._input()
-        for node in self._ordered():
+        ordered = self._ordered()
+        for node in ordered:
+            for v in node.input:
+                self.uses[v] = self.uses.get(v, 0) + 1
+        for out in self.model.graph.output:
+            self.uses[out.name] = self.uses.get(out.name, 0) + 1
+        for node in ordered:
             for o in node.output:
                 self.producers[o] = node
             try:
@@ -242,7 +252,13 @@ class OnnxReader:
         text = f"{'convtranspose' if transpose else 'conv'} {out} {kh}x{kw}"
         if list(s) != [1, 1]:
             text += f" stride {_hw(*s)}"
-        text += _pads(list(a.get("pads", [])))
+        pads = list(a.get("pads", [0, 0, 0, 0]))
+        extra = self.pending_pad.pop(node.input[0], None)
+        if extra is not None:
+            if transpose:
+                raise _Unsupported("a transposed convolution of a padded input")
+            pads = [p + e for p, e in zip(pads, extra, strict=True)]
+        text += _pads(pads)
         if list(d) != [1, 1]:
             text += f" dilation {_hw(*d)}"
         op = a.get("output_padding", [0, 0])
@@ -275,24 +291,65 @@ class OnnxReader:
 
     def merge(self, node: Any, kind: str) -> None:
         a, b = node.input[0], node.input[1]
+        if kind == "add" and (a in self.inits or b in self.inits):
+            self._bias(node, *((b, a) if a in self.inits else (a, b)))
+            return
         if a in self.inits or b in self.inits:
             self._scale_by_constant(node, a, b, kind)
             return
         ins = (self._v(a), self._v(b))
-        if kind == "mul":
-            sig = self._silu(node, ins)
-            if sig:
-                return
+        if kind == "mul" and self._silu(node, (a, b)):
+            return
         name = _clean(node.name, self.taken, kind)
         self.graph.add(Node(name, "add" if kind == "add" else "mul", ins))
         self.value_node[node.output[0]] = name
         self.layout[name] = "nchw"
 
-    def _silu(self, node: Any, ins: tuple[str, str]) -> bool:
-        """x * sigmoid(x), as exporters write SiLU, read as ``silu``."""
-        for x, s in (ins, ins[::-1]):
+    def _bias(self, node: Any, x: str, bias: str) -> None:
+        """conv or MatMul + a bias constant, as some exporters write a layer's bias: the bias
+        is folded into that layer (``nobias`` dropped)."""
+        layer = self.graph.nodes.get(self._v(x))
+        size = 1
+        for d in self._dims(bias):
+            size *= d
+        out = int(layer.text.split()[1]) if layer is not None and layer.kind == "layer" \
+            and layer.text.split()[0] in ("fc", "conv") else -1
+        if layer is None or not layer.text.endswith(" nobias") or size != out \
+                or self.uses.get(x, 0) != 1:
+            raise _Unsupported("an addition of a constant that is not a layer's bias")
+        self.graph.nodes[layer.name] = Node(layer.name, "layer", layer.inputs,
+                                            layer.text.removesuffix(" nobias"),
+                                            "bias from a separate Add")
+        self.value_node[node.output[0]] = layer.name
+
+    def matmul(self, node: Any, a: dict[str, Any]) -> None:
+        dims = self._dims(node.input[1])
+        if len(dims) != 2 or self.layout.get(self._v(node.input[0])) != "flat":
+            raise _Unsupported("a MatMul other than a flat input times a K x N weight")
+        self._layer(node, f"fc {dims[1]} nobias", "flat")
+
+    def pad(self, node: Any, a: dict[str, Any]) -> None:
+        mode = a.get("mode", b"constant")
+        pads = a.get("pads") or (self._small(node.input[1]) if len(node.input) > 1 else None)
+        value = self._small(node.input[2]) if len(node.input) > 2 and node.input[2] else [0.0]
+        if mode not in (b"constant", "constant") or not value or value[0] != 0.0 or \
+                pads is None or len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)):
+            raise _Unsupported(f"a Pad other than zeros around H and W (pads {pads})")
+        users = [n for n in self.model.graph.node if node.output[0] in n.input]
+        if self.uses.get(node.output[0], 0) != 1 or users[0].op_type != "Conv":
+            raise _Unsupported("a Pad whose result is not read by one convolution alone")
+        t, left, b, r = (int(pads[i]) for i in (2, 3, 6, 7))
+        self.pending_pad[node.output[0]] = [t, left, b, r]
+        self.alias[node.output[0]] = self.alias.get(node.input[0], node.input[0])
+
+    def _silu(self, node: Any, onnx_ins: tuple[str, str]) -> bool:
+        """x * sigmoid(x), as exporters write SiLU, read as ``silu`` (when nothing else reads
+        the sigmoid)."""
+        for xo, so in (onnx_ins, onnx_ins[::-1]):
+            x, s = self._v(xo), self._v(so)
             gate = self.graph.nodes.get(s)
-            if gate is not None and gate.text == "sigmoid" and gate.inputs == (x,):
+            if gate is not None and gate.text == "sigmoid" and gate.inputs == (x,) \
+                    and self.uses.get(so, 0) == 1:
                 del self.graph.nodes[s]
                 name = _clean(node.name, self.taken, "silu")
                 self.graph.add(Node(name, "layer", (x,), "silu", "x * sigmoid(x)"))
@@ -378,7 +435,7 @@ _RULES: dict[str, Callable[[OnnxReader, Any, dict[str, Any]], None]] = {
     "Dropout": lambda r, n, a: r._layer(n, "dropout"),
     "Flatten": lambda r, n, a: r._layer(n, "flatten", "flat") if int(a.get("axis", 1)) == 1
     else (_ for _ in ()).throw(_Unsupported("Flatten from an axis other than 1")),
-    "Gemm": OnnxReader.gemm,
+    "Gemm": OnnxReader.gemm, "MatMul": OnnxReader.matmul, "Pad": OnnxReader.pad,
     "Add": lambda r, n, a: r.merge(n, "add"), "Mul": lambda r, n, a: r.merge(n, "mul"),
     "Concat": OnnxReader.concat, "Clip": OnnxReader.clip, "Reshape": OnnxReader.reshape,
     "Constant": OnnxReader.constant, "Identity": OnnxReader.identity,

@@ -168,3 +168,42 @@ def test_an_absurd_kernel_reaches_the_engine_s_limit() -> None:
     assert "conv 1 5000x5000" in spec
     with pytest.raises(Exception, match="max_kernel"):
         analyze(spec)
+
+
+def _ints(name: str, values: list[int]) -> Any:
+    return helper.make_tensor(name, TensorProto.INT64, [len(values)], values)
+
+
+def test_tensorflow_style_pad_then_conv_becomes_per_side_padding() -> None:
+    # TF SAME at stride 2 on 16: out 8, total padding 1, all of it after (bottom, right)
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], name="/pad/Pad", mode="constant"),
+             helper.make_node("Conv", ["p", "w"], ["y"], name="/conv/Conv", kernel_shape=[3, 3],
+                              strides=[2, 2])]
+    inits = [_ints("pads", [0, 0, 0, 0, 0, 0, 1, 1]), _weight("w", [8, 3, 3, 3])]
+    spec = import_onnx(_model(nodes, inits, [1, 3, 16, 16])).spec
+    assert "conv: conv 8 3x3 stride 2 pad 0,1,0,1 nobias" in spec
+    row = analyze(spec).layers[1]
+    assert (row.output.h, row.output.w) == ((16 + 1 - 3) // 2 + 1, (16 + 1 - 3) // 2 + 1)
+    assert row.macs == 8 * 8 * 8 * 3 * 3 * 3
+
+
+def test_a_reflecting_pad_is_refused() -> None:
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], name="/pad/Pad", mode="reflect"),
+             helper.make_node("Conv", ["p", "w"], ["y"], name="/conv/Conv", kernel_shape=[3, 3])]
+    inits = [_ints("pads", [0, 0, 1, 1, 0, 0, 1, 1]), _weight("w", [8, 3, 3, 3])]
+    result = import_onnx(_model(nodes, inits, [1, 3, 16, 16]))
+    assert [(r.node, r.target) for r in result.refused] == [("pad", "Pad")]
+
+
+def test_matmul_and_separate_bias_adds_are_layers_with_bias() -> None:
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="/conv/Conv", kernel_shape=[1, 1]),
+             helper.make_node("Add", ["c", "cb"], ["cc"], name="/conv/Add"),
+             helper.make_node("Flatten", ["cc"], ["f"], name="/flat/Flatten"),
+             helper.make_node("MatMul", ["f", "m"], ["mm"], name="/fc/MatMul"),
+             helper.make_node("Add", ["mm", "mb"], ["y"], name="/fc/Add")]
+    inits = [_weight("w", [8, 3, 1, 1]), _weight("cb", [8, 1, 1]),
+             _weight("m", [4 * 4 * 8, 10]), _weight("mb", [10])]
+    spec = import_onnx(_model(nodes, inits, [1, 3, 4, 4])).spec
+    totals = analyze(spec).totals
+    assert totals.params == (3 * 8 + 8) + (4 * 4 * 8 * 10 + 10)
+    assert totals.macs == 4 * 4 * 8 * 3 + 4 * 4 * 8 * 10
