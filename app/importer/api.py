@@ -22,12 +22,14 @@ class ImportFailed(ValueError):
     """The model could not be read at all (not found, not traceable, not a valid file)."""
 
 
-def import_module(model: Any, size: tuple[int, int, int], source: str) -> ImportResult:
-    """An ``nn.Module`` traced with torch.fx at input ``size`` (H, W, C)."""
+def import_module(model: Any, size: tuple[int, int, int], source: str,
+                  aux: bool = False) -> ImportResult:
+    """An ``nn.Module`` traced with torch.fx at input ``size`` (H, W, C); with ``aux``, in
+    training mode, so that auxiliary classifiers become ``aux { }`` blocks."""
     from app.importer.fx import read_module
 
     try:
-        graph, refused, notes = read_module(model, size)
+        graph, refused, notes = read_module(model, size, aux)
     except Exception as exc:  # fx's TraceError and whatever the module raises while traced
         raise ImportFailed(f"{source}: torch.fx could not trace it: {exc}") from exc
     return _finish(graph, refused, notes, [f"Imported from {source} with torch.fx."])
@@ -45,7 +47,13 @@ def import_torchvision(name: str, size: int | None = None) -> ImportResult:
     h, w = tv.NOMINAL_INPUT.get(name, (DEFAULT_SIZE, DEFAULT_SIZE))
     if size is not None:
         h = w = size
-    return import_module(model, (h, w, 3), f"torchvision.models.{name}(weights=None)")
+    source = f"torchvision.models.{name}(weights=None)"
+    if name in tv.WITH_AUX:
+        try:
+            return import_module(model, (h, w, 3), source, aux=True)
+        except ImportFailed:  # the auxiliary heads' fixed windows need a larger input
+            pass
+    return import_module(model, (h, w, 3), source)
 
 
 def import_factory(path: str, size: int = DEFAULT_SIZE) -> ImportResult:

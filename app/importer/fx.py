@@ -10,6 +10,7 @@ anything else is refused by name.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -168,6 +169,9 @@ class FxReader:
         self.shape: dict[str, tuple[int, ...]] = {}
         self.refused: list[Refusal] = []
         self.refused_nodes: set[str] = set()
+        #: NamedTuples of outputs (GoogLeNetOutputs, InceptionOutputs): their tensors
+        self.tuples: dict[str, list[fx.Node]] = {}
+        self.names: set[str] = set()
         self.used_params: set[int] = set()
         self.graph = Graph("", size)
         #: what was left out, by kind (modules that pass their input on, layout changes)
@@ -199,13 +203,36 @@ class FxReader:
     def _refuse(self, node: fx.Node, reason: str) -> None:
         target = node.target if isinstance(node.target, str) else getattr(
             node.target, "__name__", str(node.target))
-        self.refused.append(Refusal(node.name, str(target), reason))
-        self.refused_nodes.add(node.name)
         ins = self._tensor_inputs(node)
+        name = self._display(node) if ins else node.name
+        self.refused.append(Refusal(name, str(target), reason))
+        self.refused_nodes.add(name)
         if ins:  # kept as a pass-through so the rest still reads; the spec says REFUSED
-            self.graph.add(Node(node.name, "layer", (ins[0],), "identity",
+            self.graph.add(Node(name, "layer", (ins[0],), "identity",
                                 f"REFUSED {target}: {reason}"))
-            self.layout[node.name] = self.layout.get(ins[0], "nchw")
+            self.layout[name] = self.layout.get(ins[0], "nchw")
+
+    def _display(self, node: fx.Node) -> str:
+        """The spec name of a node: a module's own qualified name (fx's, dots as underscores);
+        a function called inside a module gets that module's name before its own
+        (``F.relu`` in ``conv1`` -> ``conv1_relu``), so blocks are named after their modules."""
+        stack = node.meta.get("nn_module_stack")
+        if node.op == "call_module":
+            name = str(node.target).replace(".", "_")
+        elif not stack:
+            name = node.name
+        else:
+            scope = str(list(stack)[-1]).replace(".", "_")
+            base = re.sub(r"_\d+$", "", node.name)
+            name = f"{scope}_{base}"
+        out, n = name, 1
+        while out in self.graph.nodes or out in self.names:
+            n += 1
+            out = f"{name}_{n}"
+        self.names.add(out)
+        if out != node.name:
+            self.alias[node.name] = out
+        return out
 
     def _v(self, arg: Any) -> str:
         name = arg.name if isinstance(arg, fx.Node) else str(arg)
@@ -220,9 +247,10 @@ class FxReader:
         if text is None:
             self.alias[node.name] = src
             return
-        if name is None or name in self.graph.nodes:
-            name = node.name
+        if name is None or name in self.graph.nodes or name in self.names:
+            name = self._display(node)
         else:
+            self.names.add(name)
             self.alias[node.name] = name
         self.graph.add(Node(name, "layer", (src,), text, comment))
         self.layout[name] = layout or self.layout.get(src, "nchw")
@@ -236,9 +264,14 @@ class FxReader:
             self.layout[node.name] = "nchw"
         elif node.op == "output":
             out = node.args[0]
-            if not isinstance(out, fx.Node):
-                raise Unsupported("more than one output")
-            self.graph.output = self._v(out)
+            if isinstance(out, fx.Node) and out.name in self.tuples:
+                out = tuple(self.tuples[out.name])
+            outs = [out] if isinstance(out, fx.Node) else list(out) if isinstance(
+                out, tuple | list) else []
+            if not outs or not all(isinstance(o, fx.Node) for o in outs):
+                raise Unsupported("an output that is not a tensor or a tuple of tensors")
+            self.graph.output = self._v(outs[0])
+            self.graph.aux_outputs = [self._v(o) for o in outs[1:] if o is not None]
         elif node.op == "call_module":
             self._module(node)
         elif node.op == "get_attr":
@@ -272,6 +305,10 @@ class FxReader:
 
     def _function(self, node: fx.Node) -> None:
         target = node.target
+        if isinstance(target, type) and issubclass(target, tuple):  # a NamedTuple of outputs
+            self.tuples[node.name] = [a for a in (*node.args, *node.kwargs.values())
+                                      if isinstance(a, fx.Node)]
+            return
         name = target if isinstance(target, str) else getattr(target, "__name__", "")
         handler = _FUNCTIONS.get(name)
         if name in ("chunk", "split", "split_with_sizes", "tensor_split"):
@@ -305,8 +342,9 @@ class FxReader:
         ins = (self._v(a), self._v(b))
         if any(self.layout.get(i, "nchw") != "nchw" for i in ins):
             raise Unsupported(f"{kind} of tensors that are not N x C x H x W")
-        self.graph.add(Node(node.name, "add" if kind == "add" else "mul", ins))
-        self.layout[node.name] = "nchw"
+        name = self._display(node)
+        self.graph.add(Node(name, "add" if kind == "add" else "mul", ins))
+        self.layout[name] = "nchw"
 
     def layer_scale(self, node: fx.Node, a: fx.Node, b: fx.Node) -> None:
         param, x = (a, b) if a.op == "get_attr" else (b, a)
@@ -323,9 +361,8 @@ class FxReader:
         if dim not in (1, -3):
             raise Unsupported(f"a concatenation along dim {dim} (only channels, dim 1)")
         ins = tuple(self._v(t) for t in tensors)
-        value = self.graph.add_cat(node.name, ins)
-        if value != node.name:
-            self.alias[node.name] = value
+        value = self.graph.add_cat(self._display(node), ins)
+        self.alias[node.name] = value
         self.layout[value] = "nchw"
 
     def flatten(self, node: fx.Node) -> None:
@@ -424,11 +461,21 @@ _FUNCTIONS: dict[str, Callable[[FxReader, fx.Node], None]] = {
 }
 
 
-def read_module(model: nn.Module, size: tuple[int, int, int]) -> tuple[Graph, list[Refusal],
-                                                                         list[str]]:
+def read_module(model: nn.Module, size: tuple[int, int, int], aux: bool = False,
+                ) -> tuple[Graph, list[Refusal], list[str]]:
     """The graph of ``model`` at input ``size`` (H, W, C), what was refused, and notes on the
-    parameters of modules that did not run (an auxiliary classifier in eval mode)."""
-    reader = FxReader(model.eval(), size)
+    parameters of modules that did not run (an auxiliary classifier in eval mode).
+
+    With ``aux``, the model is traced in training mode (its batch norms and dropouts in eval
+    mode, which changes no count), so auxiliary classifiers that run only in training
+    (GoogLeNet's, Inception-v3's) are outputs too, and become ``aux { }`` blocks."""
+    model.eval()
+    if aux:
+        model.train()
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm | nn.Dropout):
+                m.eval()
+    reader = FxReader(model, size)
     graph = reader.read()
     notes = [f"left out: {n} x {kind}" + (" (channels-last and back: the Linear layers between "
                                          "are written as 1x1 convolutions)" if kind == "permute"

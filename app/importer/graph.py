@@ -58,6 +58,8 @@ class Graph:
     input: str
     input_shape: tuple[int, int, int]
     output: str = ""
+    #: further outputs: auxiliary classifiers, which become ``aux { }`` blocks
+    aux_outputs: list[str] = field(default_factory=list)
     nodes: dict[str, Node] = field(default_factory=dict)
     #: concatenations seen, by their inputs: DenseNet's cat([x0, f1, f2]) is cat(cat([x0, f1]), f2)
     cats: dict[tuple[str, ...], str] = field(default_factory=dict)
@@ -91,9 +93,11 @@ class Line:
 
 @dataclass(frozen=True, slots=True)
 class BlockItem:
-    kind: str  # residual, concat, dense, scale
+    kind: str  # residual, concat, dense, scale, aux
     name: str
     branches: tuple[tuple[Item, ...], ...]
+    #: the graph value the block's merge produces ("" for aux)
+    value: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +140,33 @@ def to_items(graph: Graph) -> list[Item]:
     idom = _dominators(graph)
     emitted: set[str] = set()
     items = _region(graph, idom, graph.input, graph.output, emitted)
+    main = set(emitted) | {graph.input}
+    for out in graph.aux_outputs:
+        items = _with_aux(graph, idom, items, out, main, emitted)
     left = [n for n in graph.nodes if n not in emitted and n != graph.input]
     if left:
         raise NotSeriesParallel(left[0], "its result does not reach the output along one path "
                                 "of blocks (a branch used by two merges that do not nest)")
     return _repeats(_name_blocks(items, set(graph.nodes)))
+
+
+def _with_aux(graph: Graph, idom: dict[str, str], items: list[Item], out: str,
+              main: set[str], emitted: set[str]) -> list[Item]:
+    """``items`` with the side branch ending at ``out`` as an ``aux { }`` block placed right
+    after the main-path value it branches from (which must be at the top level)."""
+    split = out
+    while split not in main:
+        split = idom[split]
+    body = _region(graph, idom, split, out, emitted)
+    block = BlockItem("aux", _common_prefix([ln.name for ln in _flat(body)]) or out,
+                      (tuple(body),))
+    if split == graph.input:
+        return [block, *items]
+    for i, item in enumerate(items):
+        if (isinstance(item, Line) and item.name == split) or \
+                (isinstance(item, BlockItem) and item.value == split):
+            return [*items[:i + 1], block, *items[i + 1:]]
+    raise NotSeriesParallel(out, "an auxiliary output that branches off inside a block")
 
 
 def _name_blocks(items: list[Item], taken: set[str]) -> list[Item]:
@@ -152,9 +178,10 @@ def _name_blocks(items: list[Item], taken: set[str]) -> list[Item]:
             branches = tuple(tuple(_name_blocks(list(b), taken)) for b in item.branches)
             names = [line.name for b in branches for line in _flat(b)]
             prefix = _common_prefix(names)
-            name = prefix if prefix and prefix not in taken else item.name
+            name = item.name if item.kind == "aux" else (
+                prefix if prefix and prefix not in taken else item.name)
             taken.add(name)
-            out.append(BlockItem(item.kind, name, branches))
+            out.append(BlockItem(item.kind, name, branches, item.value))
         else:
             out.append(item)
     return out
@@ -206,18 +233,18 @@ def _block(node: Node, branches: list[list[Item]], split: str) -> BlockItem:
             body, short = short, body
         if not body:
             raise NotSeriesParallel(node.name, "x + x (both sides the identity)")
-        return BlockItem("residual", node.name, (tuple(body), tuple(short)))
+        return BlockItem("residual", node.name, (tuple(body), tuple(short)), node.name)
     if node.kind == "mul":
         if len(branches) != 2 or all(branches):
             raise NotSeriesParallel(node.name, "a product of two computed tensors; only x * "
                                     "gate(x) (squeeze-and-excitation) has a block, scale { }")
         gate = branches[0] or branches[1]
-        return BlockItem("scale", node.name, (tuple(gate),))
+        return BlockItem("scale", node.name, (tuple(gate),), node.name)
     if len(branches) == 2 and not branches[0] and branches[1]:
-        return BlockItem("dense", node.name, (tuple(branches[1]),))
+        return BlockItem("dense", node.name, (tuple(branches[1]),), node.name)
     if len(branches) < 2:
         raise NotSeriesParallel(node.name, "a concatenation of one tensor")
-    return BlockItem("concat", node.name, tuple(tuple(b) for b in branches))
+    return BlockItem("concat", node.name, tuple(tuple(b) for b in branches), node.name)
 
 
 def _flat(items: list[Item] | tuple[Item, ...]) -> list[Line]:
@@ -269,7 +296,7 @@ def _repeats(items: list[Item]) -> list[Item]:
 def _nested_repeats(item: Item) -> Item:
     if isinstance(item, BlockItem):
         return BlockItem(item.kind, item.name,
-                         tuple(tuple(_repeats(list(b))) for b in item.branches))
+                         tuple(tuple(_repeats(list(b))) for b in item.branches), item.value)
     return item
 
 
@@ -310,7 +337,7 @@ def _render_block(item: BlockItem, names: bool, indent: int) -> list[str]:
         if short:
             out += [f"{pad}}} shortcut {{", *render(short, names, indent + 1)]
         return [*out, f"{pad}}}"]
-    if item.kind in ("dense", "scale"):
+    if item.kind in ("dense", "scale", "aux"):
         return [f"{head}{item.kind} {{", *render(item.branches[0], names, indent + 1), f"{pad}}}"]
     out = [f"{head}concat {{"]
     for branch in item.branches:

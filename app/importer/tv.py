@@ -23,6 +23,8 @@ CLASSIFIERS: tuple[str, ...] = (
     "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "mnasnet0_5", "mnasnet1_0",
     "efficientnet_b0", "efficientnet_b1", "regnet_x_400mf", "regnet_y_400mf", "convnext_tiny",
 )
+#: builders whose auxiliary classifiers run only in training (imported as aux { } blocks)
+WITH_AUX = frozenset({"googlenet", "inception_v3"})
 #: the input each one is built for (H, W)
 NOMINAL_INPUT: dict[str, tuple[int, int]] = {"inception_v3": (299, 299)}
 _SHIMMED_OPS = ("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",

@@ -42,7 +42,7 @@ def test_an_onnx_file_to_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_refused_nodes_exit_1_and_unreadable_files_exit_2(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert import_command("shufflenet_v2_x1_0", tmp_path / "s.spec", size=64) == 1
-    assert "refused: chunk (chunk)" in capsys.readouterr().err
+    assert "refused: stage2_1_chunk (chunk): a channel split" in capsys.readouterr().err
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\x08\x07garbage")
     assert import_command(str(bad)) == 2

@@ -92,11 +92,38 @@ def test_names_follow_the_modules(imported: dict[str, Any]) -> None:
     assert "fc: fc 1000" in spec
 
 
-def test_auxiliary_classifiers_that_do_not_run_are_said(imported: dict[str, Any]) -> None:
-    result = _import(imported, "googlenet")
-    aux = sum(p.numel() for p in build("googlenet").aux1.parameters())
-    assert any(f"aux1 ({aux:,} parameters)" in n for n in result.notes)
-    assert f"aux1 ({aux:,} parameters)" in result.spec
+def _train_counts(model: nn.Module, size: int) -> tuple[int, int]:
+    """All parameters, and the multiply-adds of a training-mode forward pass (batch norms and
+    dropouts in eval mode, which changes no count): the auxiliary classifiers run."""
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d | nn.Dropout):
+            m.eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(torch.zeros(1, 3, size, size))
+    return sum(p.numel() for p in model.parameters()), counter.get_total_flops() // 2
+
+
+@pytest.mark.parametrize(("name", "size", "heads"), [
+    ("googlenet", SIZE, ("aux1", "aux2")),
+    ("inception_v3", 299, ("AuxLogits",)),  # its aux head's 5x5 windows need the nominal input
+])
+def test_auxiliary_classifiers_become_aux_blocks(name: str, size: int,
+                                                 heads: tuple[str, ...]) -> None:
+    spec = import_torchvision(name, size).spec
+    for head in heads:
+        assert f"{head}: aux {{" in spec
+    totals = analyze(spec, aux=True).totals
+    assert (totals.params, totals.macs) == _train_counts(build(name), size)
+
+
+def test_an_input_too_small_for_the_aux_head_imports_without_it(
+        imported: dict[str, Any]) -> None:
+    result = _import(imported, "inception_v3")
+    assert "aux {" not in result.spec
+    aux = sum(p.numel() for p in build("inception_v3").AuxLogits.parameters())
+    assert f"AuxLogits ({aux:,} parameters)" in result.spec
 
 
 def test_imported_zoo_models_equal_the_zoo_spec(imported: dict[str, Any]) -> None:
