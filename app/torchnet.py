@@ -13,9 +13,10 @@ Conventions, chosen so that torch infers everything the engine computes:
   (N, out, 1, 1); ``flatten`` returns (N, C*H*W, 1, 1). That is the engine's 1x1xN volume.
 * Every layer records its output shape (H, W, C) under its name, every block merge under the
   block's name, and the input under ``net.input_name``.
-* ``relu`` and ``dropout`` are in place, except at the head of a block branch (before any layer
-  has made a new tensor), where working in place would overwrite the block's input, which the
-  other branches (or the shortcut) still read.
+* ``relu`` is in place, except at the head of a block branch (before any layer has made a new
+  tensor), where working in place would overwrite the block's input, which the other branches
+  (or the shortcut) still read. ``dropout`` is never in place (after an in-place ``relu`` it
+  would overwrite what the relu's backward reads in a training step).
 * ``aux`` side classifiers are built only with ``aux=True``; their outputs are kept in
   :attr:`SpecNet.aux_outputs`, and the main tensor passes through unchanged.
 * Residual stochastic depth (Huang et al. 2016): in training the body is dropped with
@@ -267,7 +268,9 @@ def _lrn(layer: Layer, in_place: bool) -> nn.Module:
 
 
 def _dropout(layer: Layer, in_place: bool) -> nn.Module:
-    return nn.Dropout(float(layer.get("p", 0.5)), inplace=in_place)
+    # never in place: in training, an in-place dropout after an in-place relu overwrites the
+    # output relu's backward reads (torchvision's VGG and AlexNet use Dropout(p) too)
+    return nn.Dropout(float(layer.get("p", 0.5)))
 
 
 def _softmax(layer: Layer, in_place: bool) -> nn.Module:

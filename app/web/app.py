@@ -11,7 +11,7 @@ from starlette.types import ASGIApp
 
 from app.web.errors import install_error_handlers
 from app.web.middleware import BodyLimitMiddleware
-from app.web.routers import api, diagrams, importer, pages, zoo
+from app.web.routers import api, diagrams, importer, pages, runs, zoo
 from app.web.security import SecurityHeadersMiddleware
 from app.web.settings import Settings
 from app.web.templating import get_templates, make_templates
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(importer.router)
     app.include_router(pages.router)
     app.include_router(diagrams.router)
+    app.include_router(runs.router)
     return app
 
 

@@ -1,0 +1,265 @@
+"""Real runs: the JSON API (/api/runs), the health checks and the "Run for real" fragments.
+
+Thin: each route hands the request to :class:`app.worker.client.Runs` (Celery), built on first
+use from :class:`app.worker.settings.WorkerSettings` (``app.state.worker_settings`` when a test
+or the app factory put one there). Nothing here imports Celery or torch at import time: without
+the ``worker`` extra, or in the embedded mode without torch, the routes answer 503 saying what to
+install, and the rest of the app runs as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from app.engine import SpecError
+from app.web.errors import ERROR_RESPONSES, error_body, spec_error_items
+from app.web.schemas import ErrorItem
+from app.web.templating import get_templates
+from app.worker import embedded, report
+from app.worker.models import RunAccepted, RunRequest, RunStatus
+from app.worker.settings import WorkerSettings
+
+if TYPE_CHECKING:
+    from app.worker.client import Runs
+else:  # Celery is imported on first use, so that the app runs without the worker extra
+    Runs = object
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    runs = getattr(app.state, "runs", None)
+    if runs is not None:
+        runs.close()
+
+
+router = APIRouter(lifespan=_lifespan)
+
+_ERROR = ERROR_RESPONSES[422]
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: _ERROR | {"description": "the queue is full (with Retry-After), the broker is "
+                                  "unreachable, or real runs are not installed here"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _ERROR | {"description": "no run has this id"}}
+
+
+def worker_settings(app: FastAPI) -> WorkerSettings:
+    """The app's worker settings (read from the environment once)."""
+    if getattr(app.state, "worker_settings", None) is None:
+        app.state.worker_settings = WorkerSettings()
+    settings: WorkerSettings = app.state.worker_settings
+    return settings
+
+
+_CREATING = threading.Lock()
+
+
+def get_runs(request: Request) -> Runs:
+    """The app's job client; 503 naming what to install when real runs cannot work here."""
+    app: FastAPI = request.app
+    existing: Runs | None = getattr(app.state, "runs", None)
+    if existing is not None:
+        return existing
+    with _CREATING:
+        return _create_runs(app)
+
+
+def _create_runs(app: FastAPI) -> Runs:
+    if getattr(app.state, "runs", None) is not None:
+        made: Runs = app.state.runs
+        return made
+    settings = worker_settings(app)
+    if not embedded.celery_installed():
+        raise HTTPException(503, embedded.WORKER_HINT)
+    if settings.embedded and not embedded.torch_installed():
+        raise HTTPException(503, embedded.ENABLE_HINT)
+    from app.worker.client import Runs
+
+    app.state.runs = Runs(settings, local_worker=settings.embedded)
+    runs: Runs = app.state.runs
+    return runs
+
+
+RunsDep = Annotated[Runs, Depends(get_runs)]
+
+
+class Unavailable(HTTPException):
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
+        super().__init__(503, message, headers=headers)
+
+
+def _submit(runs: Runs, body: RunRequest) -> RunAccepted:
+    from app.worker.client import UNREACHABLE, QueueFull
+
+    try:
+        return runs.submit(body)
+    except QueueFull as exc:
+        raise Unavailable(str(exc), exc.retry_after) from None
+    except UNREACHABLE as exc:
+        raise Unavailable(f"the job queue cannot be reached: {exc}", 10) from None
+
+
+def _known(runs: Runs, run_id: str, cancel: bool = False) -> RunStatus:
+    from app.worker.client import UNREACHABLE
+
+    try:
+        found = runs.cancel(run_id) if cancel else runs.status(run_id)
+    except UNREACHABLE as exc:
+        raise Unavailable(f"the job queue cannot be reached: {exc}", 10) from None
+    if found is None:
+        raise HTTPException(404, f"no run has the id '{run_id}'")
+    return found
+
+
+# --- the JSON API ------------------------------------------------------------------------------
+
+
+@router.post("/api/runs", status_code=202, response_model=RunAccepted, name="api_runs_create",
+             tags=["runs"], responses={200: {"model": RunAccepted, "description": "answered "
+                                             "from the stored result of the same question"},
+                                       **ERROR_RESPONSES, **UNAVAILABLE})
+def create_run(body: RunRequest, runs: RunsDep, response: Response) -> RunAccepted:
+    """Queue a real run (202); the same question asked before is answered from its result (200)."""
+    accepted = _submit(runs, body)
+    if accepted.cached:
+        response.status_code = 200
+    return accepted
+
+
+@router.get("/api/runs/{run_id}", response_model=RunStatus, name="api_runs_get", tags=["runs"],
+            responses={**NOT_FOUND, **UNAVAILABLE})
+def get_run(run_id: str, runs: RunsDep) -> RunStatus:
+    """A run's status (queued, running, done, failed, cancelled), progress and result."""
+    return _known(runs, run_id)
+
+
+@router.delete("/api/runs/{run_id}", response_model=RunStatus, name="api_runs_cancel",
+               tags=["runs"], responses={**NOT_FOUND, **UNAVAILABLE})
+def cancel_run(run_id: str, runs: RunsDep) -> RunStatus:
+    """Cancel a queued or running run; a finished one is answered as it is."""
+    return _known(runs, run_id, cancel=True)
+
+
+@router.get("/healthz", tags=["runs"], name="healthz")
+def healthz() -> dict[str, str]:
+    """Alive: the web process answers (nothing else is checked)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["runs"], name="readyz",
+            responses={503: _ERROR | {"description": "not ready: each problem an error item"}})
+def readyz(request: Request) -> Response:
+    """Ready for runs: the broker reachable, a worker answering, the queue not full."""
+    try:
+        runs = get_runs(request)
+    except HTTPException as exc:
+        return JSONResponse(error_body([ErrorItem(line=0, message=str(exc.detail))]), 503)
+    state = runs.readiness()
+    if not state.ready:
+        items = [ErrorItem(line=0, message=p) for p in state.problems]
+        return JSONResponse(error_body(items), 503, headers={"Retry-After": "10"})
+    return JSONResponse({"status": "ready", "broker": state.broker, "workers": state.workers,
+                         "waiting": state.waiting, "queue": runs.settings.queue})
+
+
+# --- the "Run for real" fragments --------------------------------------------------------------
+
+
+def _batch_sizes(text: str) -> list[int]:
+    parts = text.replace(",", " ").split()
+    if not parts or not all(p.isascii() and p.isdigit() for p in parts):
+        raise SpecError(f"batch sizes: whole numbers separated by commas, such as 1, 8, 32; "
+                        f"got '{text[:40]}'", parameter="batch_sizes")
+    return [int(p) for p in parts]
+
+
+def _form_request(spec: str, model: str, dtype: str, batch_sizes: str, mode: str,
+                  optimizer: str) -> RunRequest:
+    return RunRequest.model_validate({
+        "spec": spec or None, "model": model or None, "dtype": dtype, "mode": mode,
+        "batch_sizes": _batch_sizes(batch_sizes), "optimizer": optimizer})
+
+
+def _fragment(request: Request, status: RunStatus | None, errors: list[dict[str, Any]],
+              code: int = 200) -> Response:
+    """The status fragment for htmx, or the whole run page (refreshing itself) without it.
+
+    htmx swaps only 2xx and 422 answers (base.html's responseHandling), so a fragment that
+    explains a 404 or a 503 (real runs not installed, the queue full) is sent as 200 with the
+    real status in ``X-Archcalc-Status``; the whole page and the JSON API keep the real code."""
+    context = {"run": status, "errors": errors, "view": report,
+               "finished": status is None or status.status in ("done", "failed", "cancelled")}
+    htmx = bool(request.headers.get("HX-Request"))
+    name = "partials/_run_status.html" if htmx else "run.html"
+    real = code
+    if htmx and code >= 400 and code != 422:
+        code = 200
+    response = get_templates(request).TemplateResponse(request, name, context, status_code=code)
+    response.headers["Vary"] = "HX-Request"
+    response.headers["X-Archcalc-Status"] = str(real)
+    return response
+
+
+def _page_errors(exc: Exception) -> tuple[int, list[dict[str, Any]]]:
+    if isinstance(exc, ValidationError):
+        items = [ErrorItem(line=0, message=f"{'.'.join(map(str, e['loc'])) or 'form'}: "
+                                           f"{e['msg']}") for e in exc.errors()]
+        return 422, error_body(items)["errors"]
+    if isinstance(exc, SpecError):
+        return 422, error_body(spec_error_items(exc))["errors"]
+    assert isinstance(exc, HTTPException)
+    return exc.status_code, [{"line": 0, "message": str(exc.detail)}]
+
+
+@router.post("/runs", include_in_schema=False, response_class=HTMLResponse, name="runs_start")
+def start_run_page(request: Request, spec: Annotated[str, Form()] = "",
+                   page_spec: Annotated[str, Form()] = "", model: Annotated[str, Form()] = "",
+                   dtype: Annotated[str, Form()] = "float32",
+                   batch_sizes: Annotated[str, Form()] = "1, 8, 32",
+                   mode: Annotated[str, Form()] = "inference",
+                   optimizer: Annotated[str, Form()] = "sgd") -> Response:
+    """Start a run from the button's form: the progress fragment, or a redirect to its page."""
+    try:
+        body = _form_request(spec or page_spec, model, dtype, batch_sizes, mode, optimizer)
+        accepted = _submit(get_runs(request), body)
+    except (ValidationError, SpecError, HTTPException) as exc:
+        code, errors = _page_errors(exc)
+        return _fragment(request, None, errors, code)
+    if not request.headers.get("HX-Request"):
+        return RedirectResponse(request.url_for("runs_page", run_id=accepted.id), 303)
+    found = _known(get_runs(request), accepted.id)
+    return _fragment(request, found.model_copy(update={"cached": accepted.cached}), [], 202)
+
+
+@router.get("/runs/{run_id}", include_in_schema=False, response_class=HTMLResponse,
+            name="runs_page")
+def run_page(request: Request, run_id: str) -> Response:
+    """The run's progress (polled every second) and, when done, the comparison."""
+    try:
+        return _fragment(request, _known(get_runs(request), run_id), [])
+    except HTTPException as exc:
+        code, errors = _page_errors(exc)
+        return _fragment(request, None, errors, code)
+
+
+@router.post("/runs/{run_id}/cancel", include_in_schema=False, response_class=HTMLResponse,
+             name="runs_cancel")
+def cancel_run_page(request: Request, run_id: str) -> Response:
+    """The cancel button: cancel, then show the run as it now stands."""
+    try:
+        found = _known(get_runs(request), run_id, cancel=True)
+    except HTTPException as exc:
+        code, errors = _page_errors(exc)
+        return _fragment(request, None, errors, code)
+    if not request.headers.get("HX-Request"):
+        return RedirectResponse(request.url_for("runs_page", run_id=run_id), 303)
+    return _fragment(request, found, [])
+
