@@ -196,7 +196,7 @@ def test_the_web_app_loads_no_torch_or_onnx_until_an_import_is_asked_for() -> No
 
 
 def test_nested_or_huge_json_is_a_422(client: TestClient) -> None:
-    for body in (b"[" * 40 + b"]" * 40, b'{"torchvision": ' + b"9" * 5000 + b"}"):
+    for body in (b"[" * 40 + b"]" * 40, b'{"torchvision": ' + b"9" * 100 + b"}"):
         items = errors(client.post("/api/import", content=body,
                                    headers={"content-type": "application/json"}))
         assert "JSON object" in items[0]["message"] or "torchvision" in items[0]["message"]
