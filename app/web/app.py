@@ -11,7 +11,18 @@ from starlette.types import ASGIApp
 
 from app.web.errors import install_error_handlers
 from app.web.middleware import BodyLimitMiddleware
-from app.web.routers import api, diagrams, importer, pages, runs, zoo
+from app.web.routers import (
+    api,
+    compare,
+    diagrams,
+    importer,
+    lecture_pages,
+    models_pages,
+    pages,
+    runs,
+    shortlinks,
+    zoo,
+)
 from app.web.security import SecurityHeadersMiddleware
 from app.web.settings import Settings
 from app.web.templating import get_templates, make_templates
@@ -46,6 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(diagrams.router)
     app.include_router(runs.router)
+    models_pages.register(app)
+    app.include_router(compare.router)
+    app.include_router(lecture_pages.router)
+    app.include_router(shortlinks.router)
     return app
 
 

@@ -6,6 +6,7 @@ Routes receive it through the :func:`get_settings` dependency, so a test can swa
 
 from __future__ import annotations
 
+import tempfile
 from importlib.resources import files
 from pathlib import Path
 
@@ -41,6 +42,9 @@ class Settings(BaseSettings):
     analysis_seconds: float = Field(5.0, gt=0, le=600)
     templates_dir: Path = data_dir("templates")
     static_dir: Path = data_dir("static")
+    #: the short links' SQLite file (app.web.shortlinks), and how many links it keeps at most
+    shortlinks_db: Path = Path(tempfile.gettempdir()) / "archcalc" / "shortlinks.sqlite3"
+    shortlinks_max: int = 10_000
 
 
 def get_settings(request: Request) -> Settings:

@@ -1,0 +1,382 @@
+"""Geometry of the architecture diagram, drawn as the lecture's slides draw networks.
+
+Layers are stacked boxes labelled like the slides ("3x3 conv, 64", "pool, /2"), activations and
+normalisations folded into the layer they follow; the branches of a concat or join stand side
+by side (an Inception module shows its four); a residual block's identity shortcut is an arc
+beside its body (a projection shortcut is a column of its own); an auxiliary classifier is a
+dashed frame. The engine expands ``repeat``, so runs are found again here: consecutive blocks
+whose layers read the same (a stride or a projection shortcut aside, as the first block of a
+ResNet stage differs) are drawn once with "x N" (ResNet-50: x3, x4, x6, x3). Each box's shade
+(``s0``..``s5``, log scale) shows its output volume or its MACs; each box knows the engine rows
+it stands for, so the page can link it to the table.
+
+Plain frozen dataclasses, no Jinja, no FastAPI; coordinates are SVG user units.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from app.engine.result import Analysis, LayerRow
+
+Metric = Literal["volume", "macs"]
+BOX_W, BOX_H, MERGE_W = 190.0, 30.0, 150.0
+V_GAP, H_GAP, PAD, LABEL_H, ARC_W, MARGIN = 14.0, 16.0, 8.0, 18.0, 34.0, 12.0
+SHADES = 6
+#: ops drawn inside the box of the layer they follow
+FOLDED = frozenset({"relu", "tanh", "sigmoid", "bn", "dropout", "softmax", "flatten", "relu6",
+                    "hardswish", "hardsigmoid", "silu", "gelu", "leakyrelu", "prelu",
+                    "layernorm", "layerscale", "identity"})
+MERGES = frozenset({"concat", "add", "join"})
+_STRIDE = re.compile(r", /\d+")
+
+
+# -- the tree of a network -------------------------------------------------------------------
+@dataclass(slots=True)
+class Layer:
+    rows: list[LayerRow]
+
+
+@dataclass(slots=True)
+class Group:
+    name: str
+    parts: list[tuple[str, list[Layer | Group]]]
+    merge: LayerRow | None = None
+    after: list[LayerRow] = field(default_factory=list)
+    times: int = 1
+
+    def rows(self) -> list[LayerRow]:
+        """Every engine row the block stands for (its repeats included)."""
+        rows = [r for _, items in self.parts for i in items for r in _rows(i)]
+        return rows + ([self.merge] if self.merge else []) + self.after
+
+    @property
+    def kind(self) -> str:
+        if self.merge is None:
+            return "aux"
+        if self.merge.op == "add":
+            return "residual"
+        if self.merge.op == "concat" and [p for p, _ in self.parts] == ["body"]:
+            return "dense"
+        return "branches"
+
+
+Item = Layer | Group
+
+
+def _segments(block: str) -> tuple[str, ...]:
+    return tuple(block.split("/")) if block else ()
+
+
+def tree(rows: Sequence[LayerRow], prefix: tuple[str, ...] = ()) -> list[Item]:
+    """The blocks and layers of ``rows`` (all inside ``prefix``), in order."""
+    out: list[Item] = []
+    i = 0
+    while i < len(rows):
+        rel = _segments(rows[i].block)[len(prefix):]
+        if not rel:
+            _direct(out, rows[i])
+            i += 1
+            continue
+        j = i
+        while j < len(rows) and _segments(rows[j].block)[len(prefix):][:1] == rel[:1]:
+            j += 1
+        out.append(_group(rel[0], rows[i:j], prefix))
+        i = j
+    return out
+
+
+def _direct(out: list[Item], row: LayerRow) -> None:
+    last = out[-1] if out else None
+    if isinstance(last, Group) and row.op in MERGES and last.merge is None and \
+            last.name == row.name:
+        last.merge = row
+    elif row.op in FOLDED and isinstance(last, Group):
+        last.after.append(row)
+    elif row.op in FOLDED and isinstance(last, Layer) and last.rows[0].op != "input":
+        last.rows.append(row)
+    else:
+        out.append(Layer([row]))
+
+
+def _group(name: str, rows: Sequence[LayerRow], prefix: tuple[str, ...]) -> Group:
+    parts: dict[str, list[LayerRow]] = {}
+    for r in rows:
+        rel = _segments(r.block)[len(prefix) + 1:]
+        parts.setdefault(rel[0] if rel else "", []).append(r)
+    return Group(name, [(p, tree(rs, prefix + ((name, p) if p else (name,))))
+                        for p, rs in parts.items()])
+
+
+# -- labels and runs -------------------------------------------------------------------------
+def label(row: LayerRow) -> str:
+    """A layer as the slides write it: '7x7 conv, 64, /2', 'pool, /2', 'fc 4096'."""
+    a = row.attrs
+    stride = f", /{a['sh']}" if a.get("sh", 1) != 1 else ""
+    if row.op in ("conv", "convtranspose"):
+        groups = f", groups {a['groups']}" if a.get("groups", 1) != 1 else ""
+        return f"{a['kh']}x{a['kw']} conv, {a['out']}{stride}{groups}"
+    if row.op == "fc":
+        return f"fc {a['out']}"
+    if row.op in ("maxpool", "avgpool"):
+        kind = "max" if row.op == "maxpool" else "avg"
+        return f"{kind} pool {a['kh']}x{a['kw']}{stride}"
+    if row.op in ("gap", "adaptiveavgpool"):
+        return "avg pool (global)"
+    if row.op == "lrn":
+        return "norm (LRN)"
+    return row.op
+
+
+def _plain(text: str) -> str:
+    """A label without its stride: the first block of a stage reads as the others."""
+    return _STRIDE.sub("", text)
+
+
+def signature(item: Item) -> tuple[object, ...]:
+    if isinstance(item, Layer):
+        return ("layer", _plain(label(item.rows[0])))
+    parts = tuple((p, tuple(signature(i) for i in items)) for p, items in item.parts
+                  if p != "shortcut")
+    return (item.kind, parts)
+
+
+def collapse(items: list[Item]) -> list[Item]:
+    """Runs of blocks that read the same become one block drawn with its count."""
+    out: list[Item] = []
+    for item in items:
+        if isinstance(item, Group):
+            item.parts = [(p, collapse(sub)) for p, sub in item.parts]
+            last = out[-1] if out else None
+            if isinstance(last, Group) and signature(last) == signature(item):
+                last.times += 1
+                last.after.extend(item.rows())
+                continue
+        out.append(item)
+    return out
+
+
+def _rows(item: Item) -> list[LayerRow]:
+    if isinstance(item, Layer):
+        return list(item.rows)
+    return item.rows()
+
+
+# -- geometry -------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Box:
+    label: str
+    sub: str
+    x: float
+    y: float
+    w: float
+    h: float
+    kind: str  # layer | merge | add
+    shade: int
+    rows: tuple[int, ...]
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    label: str
+    kind: str
+    x: float
+    y: float
+    w: float
+    h: float
+    times: int
+    #: the x of each branch column's centre (side by side), for a group with branches
+    columns: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+@dataclass(frozen=True, slots=True)
+class Arc:
+    d: str
+
+
+@dataclass(slots=True)
+class Frag:
+    w: float
+    h: float
+    boxes: list[Box] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    arcs: list[Arc] = field(default_factory=list)
+
+    def add(self, other: Frag, dx: float, dy: float) -> None:
+        self.boxes += [replace(b, x=b.x + dx, y=b.y + dy) for b in other.boxes]
+        self.frames += [replace(f, x=f.x + dx, y=f.y + dy,
+                                columns=tuple(c + dx for c in f.columns)) for f in other.frames]
+        self.lines += [Line(ln.x1 + dx, ln.y1 + dy, ln.x2 + dx, ln.y2 + dy) for ln in other.lines]
+        self.arcs += [Arc(_shift_path(a.d, dx, dy)) for a in other.arcs]
+
+
+def _shift_path(d: str, dx: float, dy: float) -> str:
+    tokens = d.split()
+    out, axis = [], 0
+    for t in tokens:
+        if t.isalpha():
+            out.append(t)
+            axis = 0
+            continue
+        out.append(f"{float(t) + (dx if axis % 2 == 0 else dy):.1f}")
+        axis += 1
+    return " ".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Diagram:
+    title: str
+    desc: str
+    width: float
+    height: float
+    metric: str
+    boxes: tuple[Box, ...]
+    frames: tuple[Frame, ...]
+    lines: tuple[Line, ...]
+    arcs: tuple[Arc, ...]
+
+
+class _Layout:
+    def __init__(self, metric: Metric, values: Sequence[int]) -> None:
+        self.metric = metric
+        positive = [v for v in values if v > 0]
+        self.lo, self.hi = (min(positive), max(positive)) if positive else (1, 1)
+
+    def value(self, rows: Sequence[LayerRow]) -> int:
+        if self.metric == "macs":
+            return sum(r.macs for r in rows)
+        out = rows[-1].output
+        return out.h * out.w * out.c
+
+    def shade(self, value: int) -> int:
+        if value <= 0 or self.hi == self.lo:
+            return 0 if value <= 0 else SHADES - 1
+        t = math.log(value / self.lo) / math.log(self.hi / self.lo)
+        return max(0, min(SHADES - 1, int(t * SHADES)))
+
+    def box(self, rows: Sequence[LayerRow], text: str, kind: str, w: float) -> Frag:
+        value = self.value(rows)
+        out = rows[-1].output
+        box = Box(text, f"{out.h}x{out.w}x{out.c}", 0, 0, w, BOX_H, kind, self.shade(value),
+                  tuple(r.index for r in rows), value)
+        return Frag(w, BOX_H, boxes=[box])
+
+    def item(self, item: Item) -> Frag:
+        if isinstance(item, Layer):
+            main = item.rows[0]
+            text = "input" if main.op == "input" else label(main)
+            return self.box(item.rows, text, "layer", BOX_W)
+        return self.group(item)
+
+    def seq(self, items: Sequence[Item]) -> Frag:
+        """Items stacked top to bottom; an auxiliary classifier stands to the right of the
+        layer it branches off, linked by a dashed line (the main path does not go through it)."""
+        placed: list[tuple[Frag, bool]] = [(self.item(i), _is_aux(i)) for i in items]
+        width = max((f.w for f, aux in placed if not aux), default=0.0)
+        side_w = max((f.w for f, aux in placed if aux), default=0.0)
+        out, y, last_top, last_w, bottom = Frag(width, 0), 0.0, 0.0, 0.0, 0.0
+        for f, aux in placed:
+            if aux:
+                x = width + H_GAP
+                out.add(f, x, last_top)
+                out.arcs.append(Arc(f"M {(width + last_w) / 2:.1f} {last_top + LABEL_H:.1f} "
+                                    f"L {x:.1f} {last_top + LABEL_H:.1f}"))
+                bottom = max(bottom, last_top + f.h)
+                continue
+            if y:
+                out.lines.append(Line(width / 2, y - V_GAP, width / 2, y))
+            out.add(f, (width - f.w) / 2, y)
+            last_top, last_w = y, f.w
+            y += f.h + V_GAP
+        out.w = width + (H_GAP + side_w if side_w else 0.0)
+        out.h = max(y - V_GAP, bottom, 0.0)
+        return out
+
+    def group(self, g: Group) -> Frag:
+        kind = g.kind
+        head = g.name if g.kind != "aux" else f"{g.name} (auxiliary classifier)"
+        top = PAD + LABEL_H
+        parts = [(p, self.seq(items)) for p, items in g.parts]
+        out = Frag(0, 0)
+        if kind in ("residual", "dense"):
+            body = next((f for p, f in parts if p == "body"), parts[0][1])
+            short = next((f for p, f in parts if p == "shortcut" and f.boxes), None)
+            cols = [body] + ([short] if short else [])
+        else:
+            cols = [f for _, f in parts]
+        inner = sum(c.w for c in cols) + H_GAP * (len(cols) - 1)
+        arc = ARC_W if kind in ("residual", "dense") and len(cols) == 1 else 0.0
+        width = max(inner + arc, MERGE_W) + 2 * PAD
+        x, centres, y0 = PAD + (width - 2 * PAD - inner - arc) / 2, [], top + V_GAP
+        tallest = max((c.h for c in cols), default=0.0)
+        merge_y = y0 + tallest + V_GAP
+        for c in cols:
+            out.add(c, x, y0)
+            centres.append(x + c.w / 2)
+            out.lines.append(Line(width / 2, top, x + c.w / 2, y0))
+            out.lines.append(Line(x + c.w / 2, y0 + c.h, width / 2, merge_y))
+            x += c.w + H_GAP
+        if arc:
+            right = PAD + inner + arc / 2 + (width - 2 * PAD - inner - arc) / 2
+            out.arcs.append(Arc(f"M {width / 2:.1f} {top:.1f} C {right + arc:.1f} {top:.1f} "
+                                f"{right + arc:.1f} {merge_y:.1f} {width / 2:.1f} "
+                                f"{merge_y:.1f}"))
+        height = merge_y
+        if g.merge is not None:
+            text = {"add": "+", "concat": "concat", "join": "join"}[g.merge.op]
+            merge = self.box([g.merge], text, "add" if g.merge.op == "add" else "merge", MERGE_W)
+            out.add(merge, (width - MERGE_W) / 2, merge_y)
+            height = merge_y + BOX_H
+        out.w, out.h = width, height + PAD
+        out.frames.insert(0, Frame(head, kind, 0, 0, width, out.h, g.times,
+                                   tuple(centres) if kind == "branches" else ()))
+        return out
+
+
+def _is_aux(item: Item) -> bool:
+    return isinstance(item, Group) and item.kind == "aux"
+
+
+def diagram(analysis: Analysis, name: str = "the network",
+            metric: Metric = "volume") -> Diagram:
+    """The whole network laid out top to bottom; ``metric`` picks what the shades show."""
+    items = collapse(tree(analysis.layers))
+    values = ([r.macs for r in analysis.layers] if metric == "macs" else
+              [r.output.h * r.output.w * r.output.c for r in analysis.layers])
+    frag = _Layout(metric, values).seq(items)
+    out = Frag(frag.w + 2 * MARGIN, frag.h + 2 * MARGIN)
+    out.add(frag, MARGIN, MARGIN)
+    return Diagram(f"Architecture of {name}", _desc(items, name, metric), out.w, out.h, metric,
+                   tuple(out.boxes), tuple(out.frames), tuple(out.lines), tuple(out.arcs))
+
+
+def _desc(items: Sequence[Item], name: str, metric: str) -> str:
+    words = []
+    for i in items:
+        if isinstance(i, Layer):
+            words.append("input" if i.rows[0].op == "input" else label(i.rows[0]))
+        else:
+            n = len(i.parts)
+            shape = {"branches": f"{n} branches side by side", "residual": "a residual block",
+                     "dense": "a dense block", "aux": "an auxiliary classifier"}[i.kind]
+            words.append(f"{i.name}: {shape}" + (f", x{i.times}" if i.times > 1 else ""))
+    shade = "output volume" if metric == "volume" else "multiply-adds"
+    return f"{name}, top to bottom: " + "; ".join(words) + f". Shade shows each box's {shade}."
+
+
+__all__ = ["Arc", "Box", "Diagram", "Frame", "Group", "Layer", "Line", "collapse", "diagram",
+           "label", "signature", "tree"]
