@@ -15,6 +15,7 @@ from app.web.routers import (
     api,
     compare,
     diagrams,
+    exports,
     importer,
     lecture_pages,
     models_pages,
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(zoo.router)
     app.include_router(importer.router)
+    app.include_router(exports.router)
     app.include_router(pages.router)
     app.include_router(diagrams.router)
     app.include_router(runs.router)
