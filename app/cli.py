@@ -269,6 +269,19 @@ def torch_code(target: Target, input: InputOpt = None, aux: AuxOpt = False,
         _write(FORMATS["pytorch"].render(loaded.subject), output)
 
 
+@app.command("import")
+def import_model(
+        source: Annotated[str, typer.Argument(help="an ONNX file, a torchvision model name, or "
+                                                   "package.module:factory")],
+        output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+        size: Annotated[int | None, typer.Option(help="input height and width to trace at")]
+        = None) -> None:
+    """A model from PyTorch (torch.fx) or ONNX as a spec; every refused node named."""
+    from app.importer.cli import import_command
+
+    raise typer.Exit(import_command(source, output, size))
+
+
 # --- compare -----------------------------------------------------------------------------------
 
 
