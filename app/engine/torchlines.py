@@ -216,6 +216,9 @@ def _linear(g: Args, line: int) -> Args:
 def _bn(g: Args, line: int) -> Args:
     if "num_features" not in g:
         raise SpecError("BatchNorm2d needs num_features", line)
+    if g.get("bias", True) is False:
+        raise SpecError("BatchNorm2d(bias=False) has scales but no shifts; archcalc's bn counts "
+                        "both (2C)", line)
     if g.get("affine", True) is False:
         raise SpecError("BatchNorm2d(affine=False) has no parameters; archcalc's bn counts "
                         "2C (write it as a layer without parameters instead)", line)
@@ -265,8 +268,8 @@ _CLASSES: dict[str, tuple[str, tuple[str, ...], Reader]] = {
                               "count_include_pad", "divisor_override"), _avgpool),
     "AdaptiveAvgPool2d": ("adaptiveavgpool", ("output_size",), _adaptive),
     "Linear": ("fc", ("in_features", "out_features", "bias"), _linear),
-    "BatchNorm2d": ("bn", ("num_features", "eps", "momentum", "affine", "track_running_stats"),
-                    _bn),
+    "BatchNorm2d": ("bn", ("num_features", "eps", "momentum", "affine", "track_running_stats",
+                           "bias"), _bn),
     "ReLU": ("relu", ("inplace",), _none),
     "ReLU6": ("relu6", ("inplace",), _none),
     "Hardswish": ("hardswish", ("inplace",), _none),

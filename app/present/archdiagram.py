@@ -118,8 +118,11 @@ def label(row: LayerRow) -> str:
     a = row.attrs
     stride = f", /{a['sh']}" if a.get("sh", 1) != 1 else ""
     if row.op in ("conv", "convtranspose"):
+        kind = "deconv" if row.op == "convtranspose" else "conv"
+        if a.get("depthwise"):  # groups = the input's channels, filters as many unless given
+            return f"{a['kh']}x{a['kw']} depthwise {kind}, {row.output.c}{stride}"
         groups = f", groups {a['groups']}" if a.get("groups", 1) != 1 else ""
-        return f"{a['kh']}x{a['kw']} conv, {a['out']}{stride}{groups}"
+        return f"{a['kh']}x{a['kw']} {kind}, {a['out']}{stride}{groups}"
     if row.op == "fc":
         return f"fc {a['out']}"
     if row.op in ("maxpool", "avgpool"):

@@ -67,7 +67,7 @@ class _Renderer:
         return joiner.join([ex[type(a)](a) for a in e.args])
 
     def equation(self, eq: Equation) -> str:
-        out = [self.text(eq.label), " "] if eq.label else []
+        out = [self.text(eq.label), "\\ " if self.frac else " "] if eq.label else []
         if eq.expr is not None:
             out += [self.expr(eq.expr), " = "]
         out.append(self.value(eq.value, eq.sep))

@@ -16,6 +16,8 @@ from app.web.routers import (
     api,
     compare,
     diagrams,
+    exports,
+    importer,
     lecture_pages,
     models_pages,
     pages,
@@ -58,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     app.include_router(api.router)
     app.include_router(zoo.router)
+    app.include_router(importer.router)
+    app.include_router(exports.router)
     app.include_router(pages.router)
     app.include_router(diagrams.router)
     app.include_router(runs.router)

@@ -20,6 +20,7 @@ from app.engine.limits import LIMITS
 from app.engine.options import DEFAULTS
 from app.engine.result import DTYPE_BYTES, Analysis, Dtype, Optimizer
 from app.examples import ALEXNET_SLIDE, EXAMPLES
+from app.present import archdiagram
 from app.web.cells import columns, row_cells
 from app.web.filters import register_filters
 from app.web.settings import Settings
@@ -116,7 +117,9 @@ def calc_context(request: Request, analysis: Analysis | None,
     lines = editor_lines(form["spec"])
     opened = frozenset(request.query_params.getlist("open"))
     table = build_table(analysis, fold=not form["allops"], opened=opened) if analysis else None
+    diagram = archdiagram.diagram(analysis) if analysis else None
     return {"form": form, "analysis": analysis, "errors": errors, "table": table,
+            "calc_diagram": diagram,
             "marks": _marks(errors, analysis), "lines": lines,
             "editor_rows": max(EDITOR_ROWS[0], min(EDITOR_ROWS[1], lines + 1)),
             "count_key": "flops" if form["flops"] else "macs",

@@ -65,7 +65,7 @@ def test_typing_updates_the_table_without_a_page_load(base_url: str, watched: Wa
     # the options update the result too: float16 halves the memory column
     conv1 = page.locator("table.layers tbody tr.row", has_text="CONV1")
     assert "1.2 MB" in conv1.inner_text()  # 55*55*96 values x 4 bytes
-    page.select_option("select[name=dtype]", "float16")
+    page.select_option("#calc select[name=dtype]", "float16")
     page.locator("table.layers tbody tr.row", has_text="CONV1").filter(has_text="0.6 MB").wait_for()
     assert "dtype=float16" in page.url
     _clean(watched)

@@ -82,13 +82,13 @@ def test_changing_the_input_updates_the_table_and_the_url(base_url: str,
     assert query["input"] == ["64x64x3"] and query["dtype"] == ["float32"]
     conv1 = page.locator("table.layers tr.row", has_text="conv1").first.inner_text()
     assert "32x32x64" in conv1  # (64 + 2*3 - 7)/2 + 1 = 32
-    page.select_option('select[name="dtype"]', "float16")
+    page.select_option('#model-form select[name="dtype"]', "float16")
     _wait(watched, "location.search.includes('dtype=float16')")
     _wait(watched, "document.querySelector('.options-used').textContent.includes('float16')")
     # the URL is the page: opening it again shows the same thing
     _goto(watched, page.url)
     assert "64x64x3" in page.locator("h2.result-title").inner_text()
-    assert page.locator('select[name="dtype"]').input_value() == "float16"
+    assert page.locator('#model-form select[name="dtype"]').input_value() == "float16"
     _clean(watched)
 
 
@@ -224,7 +224,7 @@ def test_projector_mode_toggles_by_key_and_survives_a_reload(base_url: str,
     assert page.evaluate("document.documentElement.classList.contains('projector')")
     assert page.locator("[data-projector-toggle]").get_attribute("aria-pressed") == "true"
     # the controls keep it in the URL they push
-    page.select_option('select[name="dtype"]', "int8")
+    page.select_option('#model-form select[name="dtype"]', "int8")
     _wait(watched, "location.search.includes('dtype=int8')")
     assert "projector=1" in page.url
     # typing P into a field types it; the button turns the mode off
@@ -349,7 +349,7 @@ def test_a_short_link_round_trips_exactly_and_survives_a_restart(
     try:
         _goto(w, base + href)
         assert w.page.locator("#spec").input_value() == spec
-        assert w.page.locator('select[name="dtype"]').input_value() == "bfloat16"
+        assert w.page.locator('#calc select[name="dtype"]').input_value() == "bfloat16"
         assert w.page.locator(".short-link-banner").is_visible()
         _clean(w)
     finally:

@@ -18,8 +18,9 @@ from app.zoo import get_model, list_models, load_network
 
 REDUCED = 64
 #: ImageNet networks whose fixed-size windows (AlexNet's last pool, NiN's 6x6 and GoogLeNet's
-#: 7x7 average pools) need their nominal input; they run at it instead
-NOMINAL_ONLY = frozenset({"alexnet", "nin", "googlenet"})
+#: 7x7 average pools, Inception-v3's unpadded reductions and 5x5 auxiliary pool) need their
+#: nominal input; they run at it instead
+NOMINAL_ONLY = frozenset({"alexnet", "nin", "googlenet", "inception_v3"})
 NOMINAL = ("alexnet", "vgg16", "resnet50", "resnet152", "densenet121", "googlenet")
 
 

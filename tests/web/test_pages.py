@@ -243,8 +243,9 @@ def test_blocks_are_groups_with_subtotals(client: TestClient) -> None:
     assert table.value(group, "params") == sum(branch_params)
     assert group.kind == "concat" and group.output.c == 128 + 192 + 96 + 64
     html = response.text
+    # the header row is the merge's row too (the architecture diagram's concat box leads to it)
     assert re.search(r'<tr class="group-head d0" data-in="" data-group="g1" '
-                     r'data-path="inception">', html)
+                     r'data-path="inception" data-row="\d+">', html)
     assert '<button type="button" class="toggle" aria-expanded="true" data-toggle="g1">' in html
     assert html.count('data-in="g1"') == 6 + 1 + 4  # six convs, the pool, four branch headings
     assert f"{sum(branch_params):,}" in html

@@ -41,6 +41,11 @@ DEPTHS = {
     "preact_resnet": 152, "wide_resnet50_2": 50, "resnext50_32x4d": 50, "densenet121": 121,
     "squeezenet1_0": 1 + 8 * 2 + 1, "squeezenet1_1": 1 + 8 * 2 + 1, "fractalnet": 5 * 8 + 1,
     "stochastic_depth_resnet110": 6 * 18 + 2, "wrn28_10": 1 + 6 * 4 + 1,
+    # squeeze-and-excitation's two 1x1 convs lie on the longest path (x -> gate -> x * gate)
+    "mobilenet_v2": 1 + 2 + 16 * 3 + 1 + 1, "mobilenet_v3_small": 1 + 4 + 3 + 3 + 8 * 5 + 1 + 2,
+    "efficientnet_b0": 1 + 4 + 15 * 5 + 1 + 1, "convnext_tiny": 1 + 18 * 3 + 3 + 1,
+    # stem 5, InceptionA 3 x 3, InceptionB 3, InceptionC 4 x 5, InceptionD 4, InceptionE 2 x 3, fc
+    "inception_v3": 5 + 3 * 3 + 3 + 4 * 5 + 4 + 2 * 3 + 1,
 }
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from functools import partial
+
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app import engine
 from app.engine.graph import Volume
 from app.engine.result import Analysis, LayerRow
+from app.export import subject_from_spec
 from app.web.deps import AnalyzeQueryDep, RunnerDep
+from app.web.downloads import negotiated
 from app.web.errors import ERROR_RESPONSES
 from app.web.schemas import AnalyzeRequest, LayerRequest
 
@@ -22,9 +26,12 @@ async def analyze(body: AnalyzeRequest, run: RunnerDep) -> Response:
 
 
 @router.get("/analyze", response_model=Analysis, name="api_analyze_get")
-async def analyze_get(query: AnalyzeQueryDep, run: RunnerDep) -> Response:
-    """The same analysis with the spec in the query string: the JSON twin of the /analyze page."""
-    return await run.json(Analysis, engine.analyze, query.spec, query.options())
+async def analyze_get(query: AnalyzeQueryDep, run: RunnerDep, request: Request) -> Response:
+    """The same analysis with the spec in the query string: the JSON twin of the /analyze page
+    (``?format=`` or ``Accept`` may ask for CSV, Markdown, LaTeX or PyTorch code instead)."""
+    exported = await negotiated(request, run, partial(subject_from_spec, query.spec, "analysis",
+                                                      **query.engine_options()))
+    return exported or await run.json(Analysis, engine.analyze, query.spec, query.options())
 
 
 @router.post("/layer", response_model=LayerRow, name="api_layer")

@@ -7,9 +7,10 @@ classifiers a 422 (both raised here or by the engine, rendered by ``app.web.erro
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import ConfigDict, Field
 from starlette.exceptions import HTTPException
@@ -18,6 +19,7 @@ from app import zoo
 from app.engine import Analysis, Volume
 from app.lecture import LectureClaim, lecture_claims
 from app.web.deps import RunnerDep
+from app.web.downloads import model_subject, negotiated
 from app.web.errors import ERROR_RESPONSES
 from app.web.schemas import RequestOptions
 
@@ -55,11 +57,14 @@ async def models(run: RunnerDep) -> Response:
 
 @router.get("/models/{model_id}", response_model=Analysis, name="api_model",
             responses=NOT_FOUND)
-async def model(model_id: str, query: Annotated[ModelQuery, Query()],
-                run: RunnerDep) -> Response:
-    """One zoo model's full analysis; ``input=HxWxC`` replaces its input volume."""
-    return await run.json(Analysis, zoo.analyze_model, known(model_id), input=query.volume(),
-                          **query.engine_options())
+async def model(model_id: str, query: Annotated[ModelQuery, Query()], run: RunnerDep,
+                request: Request) -> Response:
+    """One zoo model's full analysis; ``input=HxWxC`` replaces its input volume (``?format=`` or
+    ``Accept`` may ask for CSV, Markdown, LaTeX or PyTorch code instead)."""
+    exported = await negotiated(request, run, partial(model_subject, known(model_id),
+                                                      query.volume(), query.engine_options()))
+    return exported or await run.json(Analysis, zoo.analyze_model, model_id,
+                                      input=query.volume(), **query.engine_options())
 
 
 @router.get("/models/{model_id}/spec", response_class=PlainTextResponse, name="api_model_spec",

@@ -1,0 +1,398 @@
+"""Spec -> PyTorch source: one ``nn.Module`` class without constructor arguments, to paste and run.
+
+The generated file is meant to be read by a student: layers keep the spec's names (``conv1``,
+``i3a_5x5``), channel counts are written out (``nn.Conv2d(3, 96, kernel_size=11, stride=4)``),
+the top-level ``forward`` is one line a layer with the output volume as a comment, and each kind
+of block is a small class whose ``forward`` says what it computes (``body(x) + shortcut(x)``,
+``torch.cat(...)``). The spec's ``#`` comments travel with the layer they stand beside.
+
+Tensors are (N, C, H, W) as in PyTorch; the engine's volumes are H x W x C. An ``fc`` layer
+flattens its input (``torch.flatten(x, 1)``) and gives (N, out): the engine's 1x1xout volume.
+
+The generator walks the parsed network beside the analysis' rows (the same order the engine
+walked it), taking each layer's input channels and features from its row. It needs no torch.
+:data:`LAYER_CODE` has one entry per engine op and :data:`BLOCK_CODE` one per block kind (a
+meta-test holds both to the engine's op list and to ``app.torchnet.BUILDERS``).
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from app.engine.graph import Block, Layer, Node
+from app.engine.result import LayerRow
+from app.export.base import Subject, conventions_lines
+from app.export.pytorch_blocks import BLOCK_CODE, HELPER_ORDER, HELPERS
+from app.export.pytorch_ops import (
+    FLATTENING,
+    LAYER_CODE,
+    OP_HELPERS,
+    PASS_THROUGH,
+    SPATIAL,
+)
+
+__all__ = ["BLOCK_CODE", "LAYER_CODE", "RESERVED", "class_name", "model_class", "render"]
+
+#: names a layer cannot take: Python keywords and the attributes of nn.Module / nn.Sequential
+#: (a test holds this to ``dir(nn.Sequential)``)
+RESERVED = frozenset(keyword.kwlist) | frozenset((
+    "T_destination", "add_module", "append", "apply", "bfloat16", "buffers",
+    "call_super_init", "children", "compile", "cpu", "cuda", "double", "dump_patches",
+    "eval", "extend", "extra_repr", "float", "forward", "get_buffer", "get_extra_state",
+    "get_parameter", "get_submodule", "half", "insert", "ipu", "load_state_dict", "modules",
+    "mtia", "named_buffers", "named_children", "named_modules", "named_parameters",
+    "parameters", "pop", "register_backward_hook", "register_buffer",
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
+    "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+    "register_load_state_dict_pre_hook", "register_module", "register_parameter",
+    "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_",
+    "set_extra_state", "set_submodule", "share_memory", "smart_load_state_dict",
+    "state_dict", "to", "to_empty", "train", "training", "type", "xpu", "zero_grad", "x",
+    "self", "torch", "nn", "F",
+))
+
+# --- names and comments ------------------------------------------------------------------------
+
+
+def identifier(name: str) -> str:
+    """A spec name as a Python identifier: ``MAX POOL1`` -> ``max_pool1``, ``CONV3-64`` ->
+    ``conv3_64``; never a keyword or an attribute of nn.Module."""
+    ident = re.sub(r"\W+", "_", name.strip().lower(), flags=re.ASCII).strip("_") or "layer"
+    if ident[0].isdigit():
+        ident = f"layer_{ident}"
+    return f"{ident}_" if ident in RESERVED else ident
+
+
+def class_name(title: str) -> str:
+    """A title as a class name: ``resnet18`` -> ``Resnet18``, ``tv-resnet50`` -> ``TvResnet50``,
+    ``my net.spec`` -> ``MyNet``."""
+    stem = re.sub(r"\.(spec|txt|json)$", "", title)
+    words = re.findall(r"[A-Za-z0-9]+", stem)
+    name = "".join(w[:1].upper() + w[1:] for w in words) or "Net"
+    return f"Net{name}" if name[0].isdigit() else name
+
+
+def model_class(subject: Subject) -> str:
+    """The generated class's name: from the label without its parenthesis (``ResNet-18`` ->
+    ``ResNet18``), else from the title."""
+    return class_name(subject.label.split(" (")[0] if subject.label else subject.title)
+
+
+@dataclass
+class _Names:
+    """Unique identifiers within one container (a class's attributes or one Sequential)."""
+
+    used: set[str] = field(default_factory=set)
+
+    def take(self, name: str) -> str:
+        base, n = identifier(name), 1
+        ident = base
+        while ident in self.used:
+            n += 1
+            ident = f"{base}_{n}"
+        self.used.add(ident)
+        return ident
+
+
+@dataclass
+class _Comments:
+    """The spec's ``#`` comments, each written once, beside or above the node of its line."""
+
+    lines: list[str]
+    seen: int = 0
+    used: set[int] = field(default_factory=set)
+
+    @staticmethod
+    def _comment(text: str) -> str | None:
+        _code, sep, comment = text.partition("#")
+        return comment.strip() if sep else None
+
+    def above(self, line: int) -> list[str]:
+        """Whole-line comments between the last node written and ``line``."""
+        out: list[str] = []
+        for n in range(self.seen + 1, min(line, len(self.lines) + 1)):
+            text = self.lines[n - 1]
+            if text.lstrip().startswith("#") and n not in self.used:
+                self.used.add(n)
+                out.append(text.strip().lstrip("#").strip())
+        self.seen = max(self.seen, line)
+        return out
+
+    def beside(self, line: int) -> str | None:
+        """The trailing comment of ``line``, the first time it is asked for."""
+        if not 1 <= line <= len(self.lines) or line in self.used:
+            return None
+        text = self.lines[line - 1]
+        if text.lstrip().startswith("#"):
+            return None
+        self.used.add(line)
+        return self._comment(text) or None
+
+
+# --- the walk ----------------------------------------------------------------------------------
+
+Lines = list[str]
+
+
+@dataclass
+class _Gen:
+    rows: Iterator[LayerRow]
+    comments: _Comments
+    aux: bool
+    helpers: set[str] = field(default_factory=set)
+    #: the row of the last block merged (its output volume is the block's)
+    merged: LayerRow | None = None
+
+    def row(self, node: Node) -> LayerRow:
+        row = next(self.rows)
+        if row.name != node.name:
+            raise ValueError(f"line {node.line}: the rows do not follow the network "
+                             f"({row.name!r} where {node.name!r} was expected)")
+        return row
+
+    def comment_lines(self, node: Node) -> Lines:
+        return [f"# {c}" if c else "#" for c in self.comments.above(node.line)]
+
+    def layer(self, layer: Layer, flat: bool, in_place: bool) -> tuple[list[tuple[str, str]],
+                                                                       LayerRow, bool]:
+        """A layer's modules as (name, expression): a Flatten or Unflatten first if the
+        tensor's rank must change, then the layer itself."""
+        row = self.row(layer)
+        if layer.op not in LAYER_CODE:
+            raise ValueError(f"line {layer.line}: no PyTorch code for op {layer.op!r}")
+        pre: list[tuple[str, str]] = []
+        if layer.op == "fc" and not flat:
+            pre.append(("flatten", "nn.Flatten()"))
+        elif layer.op in SPATIAL and flat:
+            pre.append(("unflatten", f"nn.Unflatten(1, ({row.input.c}, 1, 1))"))
+            flat = False
+        if layer.op in OP_HELPERS:
+            self.helpers.add(OP_HELPERS[layer.op])
+        sides = side_padding(layer, row)
+        if sides is not None:  # padding the layer cannot do itself, as its own module
+            pad = ("nn.ConstantPad2d({}, float(\"-inf\"))" if layer.op == "maxpool"
+                   else "nn.ZeroPad2d({})").format(sides)
+            pre.append((f"{layer.name}_pad", pad))
+            layer = layer._replace(attrs={k: v for k, v in layer.attrs.items()
+                                          if k not in ("same", "ph", "pw", "ph2", "pw2")})
+        code = LAYER_CODE[layer.op](layer, row, flat, in_place)
+        return [*pre, (layer.name, code)], row, flat or layer.op in FLATTENING
+
+    def sequence(self, nodes: tuple[Node, ...], flat: bool,
+                 volume_out: bool = False) -> tuple[Lines, bool]:
+        """A branch as a ``named(...)`` expression (``nn.Identity()`` when empty); with
+        ``volume_out``, a vector at its end is given back its 1x1 (a gate to multiply by)."""
+        names = _Names()
+        entries: Lines = []
+        fresh = False
+        channels = 0
+        for node in nodes:
+            entries += self.comment_lines(node)
+            beside = self.comments.beside(node.line)
+            if isinstance(node, Layer):
+                modules, row, flat = self.layer(node, flat, fresh)
+                channels = row.output.c
+                fresh = fresh or node.op not in PASS_THROUGH
+                for i, (name, expr) in enumerate(modules):
+                    note = f"  # {beside}" if beside and i == len(modules) - 1 else ""
+                    entries.append(f"{names.take(name)}={expr},{note}")
+            else:
+                code, flat = self.block(node, flat)
+                if not code:
+                    continue
+                channels = self.merged.output.c if self.merged is not None else channels
+                fresh = fresh or node.kind != "aux"
+                note = f"  # {beside}" if beside else ""
+                code[0] = f"{names.take(node.name)}={code[0]}{note}"
+                code[-1] += ","
+                entries += code
+        if volume_out and flat:
+            entries.append(f"{names.take('unflatten')}=nn.Unflatten(1, ({channels}, 1, 1)),")
+            flat = False
+        if all(e.startswith("#") for e in entries):
+            return ["nn.Identity()"], flat
+        self.helpers.add("named")
+        return ["named(", *[f"    {e}" for e in entries], ")"], flat
+
+    def block(self, block: Block, flat: bool) -> tuple[Lines, bool]:
+        """A block as an expression of its helper class, with its branches as arguments."""
+        if block.kind == "aux" and not self.aux:
+            return [], flat
+        parts: list[tuple[str, Lines]] = []
+        outs: list[bool] = []
+        if block.kind == "scale" and flat:
+            raise ValueError(f"line {block.line}: {block.name!r} scales a vector; a gate "
+                             f"multiplies a volume's channels")
+        for i, branch in enumerate(block.branches):
+            code, out = self.sequence(branch, flat, volume_out=block.kind == "scale")
+            label = ("body" if i == 0 else "shortcut") if block.kind == "residual" else ""
+            if not (label == "shortcut" and code == ["nn.Identity()"]):
+                parts.append((label, code))
+            outs.append(out)
+        if block.kind == "aux":
+            self.helpers.add("Aux")
+            return self._call("Aux", parts, []), flat
+        self.merged = self.row(block)
+        if block.kind == "residual" and len(parts) == 1:
+            outs.append(flat)
+        if block.kind in ("dense", "scale"):
+            outs = [flat]  # concat(x, body(x)) and x * gate(x) keep x's form
+        if len(set(outs)) > 1:
+            raise ValueError(f"line {block.line}: the branches of {block.name!r} give vectors "
+                             f"and volumes; flatten them alike")
+        kind = {"concat": "Concat", "dense": "Dense", "join": "Join", "residual": "Residual",
+                "scale": "Scale"}
+        cls = kind[block.kind]
+        extra: list[str] = []
+        if block.kind == "residual" and block.survival is not None:
+            cls = "StochasticResidual"
+            extra.append(f"survival={block.survival}")
+        self.helpers.add(cls)
+        return self._call(cls, parts, extra), outs[0]
+
+    @staticmethod
+    def _call(helper: str, parts: list[tuple[str, Lines]], extra: list[str]) -> Lines:
+        lines = [f"{helper}("]
+        for label, code in parts:
+            first = f"{label}={code[0]}" if label else code[0]
+            body = [first, *code[1:]]
+            body[-1] += ","
+            lines += [f"    {b}" for b in body]
+        lines += [f"    {e}," for e in extra]
+        lines.append(")")
+        return lines
+
+
+def side_padding(layer: Layer, row: LayerRow) -> tuple[int, int, int, int] | None:
+    """(left, right, top, bottom) for padding torch's layer cannot take itself: different on
+    two sides of an axis, or TensorFlow's SAME at a stride above 1 (the odd pixel after, sized
+    for this row's input); None when the layer pads itself."""
+    if layer.op not in ("conv", "maxpool", "avgpool"):
+        return None
+    stride = (int(layer.get("sh", 1)), int(layer.get("sw", 1)))
+    if layer.get("same", False) and stride != (1, 1):
+        pads = []
+        for n, k, d, s in ((row.input.h, "kh", "dh", stride[0]),
+                           (row.input.w, "kw", "dw", stride[1])):
+            k_eff = int(layer.get(d, 1)) * (int(layer.get(k, 1)) - 1) + 1
+            total = max((-(-n // s) - 1) * s + k_eff - n, 0)
+            pads.append((total // 2, total - total // 2))
+        (top, bottom), (left, right) = pads
+        return (left, right, top, bottom)
+    if "ph2" in layer.attrs or "pw2" in layer.attrs:
+        ph, pw = int(layer.get("ph", 0)), int(layer.get("pw", 0))
+        return (pw, int(layer.get("pw2", pw)), ph, int(layer.get("ph2", ph)))
+    return None
+
+
+def _volume(row: LayerRow, flat: bool) -> str:
+    v = row.output
+    return f"{v.c}" if flat else f"{v.h}x{v.w}x{v.c}"
+
+
+@dataclass
+class _Top:
+    """The top-level class: ``__init__`` assignments and ``forward`` lines."""
+
+    init: Lines = field(default_factory=list)
+    forward: Lines = field(default_factory=list)
+    names: _Names = field(default_factory=_Names)
+    flat: bool = False
+
+
+def _top(gen: _Gen, nodes: tuple[Node, ...]) -> _Top:
+    top = _Top()
+    flat = False
+    for node in nodes:
+        above = gen.comment_lines(node)
+        beside = gen.comments.beside(node.line)
+        note = f"  # {beside}" if beside else ""
+        top.init += above
+        if isinstance(node, Layer):
+            modules, row, flat_out = gen.layer(node, flat, True)
+            layer_name, expr = modules[-1]
+            for pre_name, pre_expr in modules[:-1]:
+                if pre_name == "flatten":
+                    top.forward.append("x = torch.flatten(x, 1)")
+                elif pre_name == "unflatten":
+                    top.forward.append(f"x = x.reshape(x.shape[0], {row.input.c}, 1, 1)")
+                else:
+                    pad = top.names.take(pre_name)
+                    top.init.append(f"self.{pad} = {pre_expr}  # (left, right, top, bottom)")
+                    top.forward.append(f"x = self.{pad}(x)")
+            attr = top.names.take(layer_name)
+            top.init.append(f"self.{attr} = {expr}{note}")
+            top.forward.append(f"x = self.{attr}(x)  # {_volume(row, flat_out)}")
+            flat = flat_out
+            continue
+        code, flat_out = gen.block(node, flat)
+        attr = top.names.take(node.name)
+        if not code:
+            top.init.append(f"# {node.name}: an auxiliary classifier, left out (counted and "
+                            f"generated only with aux){note}")
+            continue
+        code[0] = f"self.{attr} = {code[0]}{note}"
+        top.init += code
+        if node.kind == "aux":
+            top.forward.append(f"x = self.{attr}(x)  # side output in self.{attr}.output")
+        else:
+            shown = f": {_volume(gen.merged, flat_out)}" if gen.merged is not None else ""
+            top.forward.append(f"x = self.{attr}(x)  # {node.kind}{shown}")
+        flat = flat_out
+    top.flat = flat
+    return top
+
+
+def _docstring(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+def render(subject: Subject) -> str:
+    """PyTorch source for the subject's network: imports, the helpers it uses, one class."""
+    a, net = subject.analysis, subject.network
+    source_lines = subject.source.splitlines() if subject.source else []
+    gen = _Gen(iter(a.layers[1:]), _Comments(source_lines), a.options.aux)
+    header = gen.comments.above(net.input_line)
+    gen.comments.beside(net.input_line)
+    top = _top(gen, net.nodes)
+    if next(gen.rows, None) is not None:
+        raise ValueError("the analysis has rows the network does not explain")
+    cls = model_class(subject)
+    out_shape = (f"(N, {a.output.c})" if top.flat
+                 else f"(N, {a.output.c}, {a.output.h}, {a.output.w})")
+    lines = ['"""' + _docstring(f"{cls}: PyTorch code generated by archcalc from "
+                                f"{subject.title}."), ""]
+    lines += [_docstring(line) for line in conventions_lines(subject)[:3]]
+    lines += ["", _docstring(f"Input (N, {a.input.c}, {a.input.h}, {a.input.w}); output "
+                             f"{out_shape}; {a.totals.params:,} parameters; "
+                             f"{a.totals.macs:,} MACs per image."), '"""', ""]
+    lines += ["from collections import OrderedDict", "", "import torch",
+              "import torch.nn.functional as F", "from torch import nn", ""]
+    if header:
+        lines += [f"# {c}" if c else "#" for c in header] + [""]
+    for name in HELPER_ORDER:
+        if name in gen.helpers:
+            lines += ["", HELPERS[name]]
+    lines += ["", f"class {cls}(nn.Module):",
+              (f'    """{_docstring(subject.title)}: input {a.input.h}x{a.input.w}x'
+              f'{a.input.c} (H x W x C), {a.totals.params:,} parameters."""'), "",
+              "    def __init__(self) -> None:", "        super().__init__()"]
+    lines += [f"        {line}" for line in top.init]
+    lines += ["", "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+              '        """(N, C, H, W) in; each comment is the output volume, H x W x C."""']
+    lines += [f"        {line}" for line in top.forward] + ["        return x", "", ""]
+    lines += ['if __name__ == "__main__":', f"    model = {cls}().eval()",
+              f"    x = torch.zeros(1, {a.input.c}, {a.input.h}, {a.input.w})",
+              "    with torch.no_grad():",
+              f"        print(tuple(model(x).shape))  # {out_shape.replace('N', '1')}",
+              f"    print(sum(p.numel() for p in model.parameters()))  # {a.totals.params}"]
+    code = "\n".join(lines) + "\n"
+    if "F.pad" not in code:
+        code = code.replace("import torch.nn.functional as F\n", "")
+    if "named(" not in code:
+        code = code.replace("from collections import OrderedDict\n\n", "")
+    return code
+

@@ -1,0 +1,449 @@
+"""Read an ONNX file (the ``onnx`` package, no runtime) into the importer's graph.
+
+Only the graph's structure, the nodes' attributes and the initializers' dimensions are read;
+weights are never decoded (except the few scalars of Clip's bounds and Reshape's target, when
+they are small constants). Hostile files are refused before any work with a clear reason: over
+the size limit, not a protobuf ONNX model, too many nodes, an input that is not one N x C x H x W
+image within the engine's limits, a node reading a value nothing produces, a cycle.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from app.engine.limits import LIMITS
+from app.importer.graph import Graph, Node, Refusal
+
+MAX_NODES = 20_000
+_SMALL = 16  # constants of at most this many values are decoded (Clip bounds, Reshape shapes)
+
+
+class OnnxRefused(ValueError):
+    """The file cannot be imported at all; the message says why."""
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def load(data: bytes, max_bytes: int) -> Any:
+    """The ModelProto in ``data``, checked for size and well-formedness first."""
+    if len(data) > max_bytes:
+        raise OnnxRefused(f"the file is {len(data):,} bytes, over the limit of {max_bytes:,} "
+                          "(max_import_bytes)")
+    import onnx
+    from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+
+    try:
+        model = onnx.load_model_from_string(data)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        raise OnnxRefused(f"not a valid ONNX file (truncated or not ONNX): {exc}") from exc
+    if not model.HasField("graph") or not model.graph.node:
+        raise OnnxRefused("not a valid ONNX file: it has no graph nodes")
+    if len(model.graph.node) > MAX_NODES:
+        raise OnnxRefused(f"the graph has {len(model.graph.node):,} nodes, over the limit of "
+                          f"{MAX_NODES:,}")
+    return model
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    import onnx
+
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _clean(name: str, taken: set[str], fallback: str) -> str:
+    """A spec name from an ONNX node name: ``/layer1/layer1.0/conv1/Conv`` -> ``layer1_0_conv1``."""
+    parts = [p for p in name.split("/") if p][:-1]  # the scopes; the last part is the op
+    qual, prev = "", ""
+    for part in parts:  # torch's scopes repeat their parent: layer2, layer2.0, conv1
+        if prev and part.startswith(prev + "."):
+            qual = qual[: len(qual) - len(prev)] + part
+        else:
+            qual = f"{qual}.{part}" if qual else part
+        prev = part
+    base = re.sub(r"[^\w]", "_", qual).strip("_") or fallback
+    out, n = base, 1
+    while out in taken:
+        n += 1
+        out = f"{base}_{n}"
+    taken.add(out)
+    return out
+
+
+def _hw(a: int, b: int) -> str:
+    return str(a) if a == b else f"{a}x{b}"
+
+
+def _pads(pads: list[int]) -> str:
+    """ONNX pads (top, left, bottom, right) as the spec writes them."""
+    if not pads or not any(pads):
+        return ""
+    t, left, b, r = pads
+    if (t, left) == (b, r):
+        return f" pad {_hw(t, left)}"
+    return f" pad {t},{b},{left},{r}"
+
+
+class OnnxReader:
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        g = model.graph
+        self.inits = {t.name: t for t in g.initializer}
+        self.consts: dict[str, Any] = {}
+        self.alias: dict[str, str] = {}
+        self.value_node: dict[str, str] = {}  # ONNX value -> my node name
+        self.layout: dict[str, str] = {}
+        self.refused: list[Refusal] = []
+        self.taken: set[str] = set()
+        self.producers: dict[str, Any] = {}
+        #: how many nodes (and graph outputs) read each ONNX value
+        self.uses: dict[str, int] = {}
+        #: zero padding (top, left, bottom, right) a Pad node adds, by its output value
+        self.pending_pad: dict[str, list[int]] = {}
+        self.graph = Graph("", (0, 0, 0))
+
+    # -- structure checks --------------------------------------------------------------------
+
+    def _input(self) -> None:
+        inputs = [i for i in self.model.graph.input if i.name not in self.inits]
+        if len(inputs) != 1:
+            raise OnnxRefused(f"the graph has {len(inputs)} inputs; one image input is needed")
+        dims = inputs[0].type.tensor_type.shape.dim
+        shape = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+        if len(shape) != 4 or any(s is None or s <= 0 for s in shape[1:]):
+            raise OnnxRefused(f"input {inputs[0].name!r} has shape {shape}; an N x C x H x W "
+                              "image of fixed C, H and W is needed")
+        _, c, h, w = shape
+        assert c is not None and h is not None and w is not None
+        if h > LIMITS.max_hw or w > LIMITS.max_hw or c > LIMITS.max_channels:
+            raise OnnxRefused(f"input {inputs[0].name!r} is {h}x{w}x{c}, over the engine's "
+                              f"limits (max_hw {LIMITS.max_hw:,}, max_channels "
+                              f"{LIMITS.max_channels:,})")
+        name = _clean(inputs[0].name, self.taken, "input")
+        self.graph = Graph(name, (h, w, c))
+        self.graph.add(Node(name, "input"))
+        self.value_node[inputs[0].name] = name
+        self.layout[name] = "nchw"
+
+    def _ordered(self) -> list[Any]:
+        """The nodes in topological order; a cycle or a value nothing produces is refused."""
+        nodes = list(self.model.graph.node)
+        known = set(self.inits) | {i.name for i in self.model.graph.input}
+        producer: dict[str, int] = {}
+        for i, n in enumerate(nodes):
+            for o in n.output:
+                producer[o] = i
+        for n in nodes:
+            for v in n.input:
+                if v and v not in known and v not in producer:
+                    raise OnnxRefused(f"node {n.name or n.op_type!r} reads {v!r}, which no "
+                                      "node produces")
+        indeg = [sum(1 for v in n.input if v in producer) for n in nodes]
+        users: dict[int, list[int]] = {}
+        for i, n in enumerate(nodes):
+            for v in n.input:
+                if v in producer:
+                    users.setdefault(producer[v], []).append(i)
+        ready = [i for i, d in enumerate(indeg) if d == 0]
+        order: list[int] = []
+        while ready:
+            i = ready.pop(0)
+            order.append(i)
+            for u in users.get(i, []):
+                indeg[u] -= 1
+                if indeg[u] == 0:
+                    ready.append(u)
+        if len(order) != len(nodes):
+            stuck = next(n for i, n in enumerate(nodes) if indeg[i] > 0)
+            where = stuck.name or stuck.op_type
+            raise OnnxRefused(f"the graph has a cycle (through node {where!r})")
+        return [nodes[i] for i in order]
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read(self) -> Graph:
+        self._input()
+        ordered = self._ordered()
+        for node in ordered:
+            for v in node.input:
+                self.uses[v] = self.uses.get(v, 0) + 1
+        for out in self.model.graph.output:
+            self.uses[out.name] = self.uses.get(out.name, 0) + 1
+        for node in ordered:
+            for o in node.output:
+                self.producers[o] = node
+            try:
+                self._node(node)
+            except _Unsupported as exc:
+                self._refuse(node, str(exc))
+        outs = [o.name for o in self.model.graph.output]
+        if len(outs) != 1:
+            raise OnnxRefused(f"the graph has {len(outs)} outputs; one is needed")
+        self.graph.output = self._v(outs[0])
+        return self.graph
+
+    def _v(self, value: str) -> str:
+        value = self.alias.get(value, value)
+        return self.value_node.get(value, value)
+
+    def _refuse(self, node: Any, reason: str) -> None:
+        name = _clean(node.name, self.taken, node.op_type.lower())
+        self.refused.append(Refusal(name, node.op_type, reason))
+        src = next((self._v(v) for v in node.input if self._v(v) in self.graph.nodes), None)
+        if src is not None:
+            self.graph.add(Node(name, "layer", (src,), "identity",
+                                f"REFUSED {node.op_type}: {reason}"))
+            for o in node.output:
+                self.value_node[o] = name
+
+    def _layer(self, node: Any, text: str, layout: str | None = None, comment: str = "") -> None:
+        src = self._v(node.input[0])
+        name = _clean(node.name, self.taken, node.op_type.lower())
+        self.graph.add(Node(name, "layer", (src,), text, comment))
+        self.value_node[node.output[0]] = name
+        self.layout[name] = layout or self.layout.get(src, "nchw")
+
+    def _dims(self, value: str) -> list[int]:
+        value = self.alias.get(value, value)
+        if value not in self.inits:
+            raise _Unsupported(f"its weight {value!r} is computed, not an initializer")
+        return list(self.inits[value].dims)
+
+    def _small(self, value: str) -> list[float] | None:
+        """A small constant's values (Clip bounds, Reshape shapes); None if it is not one."""
+        from onnx import numpy_helper
+
+        value = self.alias.get(value, value)
+        t = self.inits.get(value) or self.consts.get(value)
+        if t is None:
+            return None
+        n = 1
+        for d in t.dims:
+            n *= d
+        if n > _SMALL:
+            return None
+        return [float(x) for x in numpy_helper.to_array(t).reshape(-1)]
+
+    def _node(self, node: Any) -> None:
+        op = node.op_type
+        if node.domain not in ("", "ai.onnx"):
+            raise _Unsupported(f"an operator of domain {node.domain!r}")
+        rule = _RULES.get(op)
+        if rule is None:
+            raise _Unsupported("no spec op for it")
+        rule(self, node, _attrs(node))
+
+    # -- rules ---------------------------------------------------------------------------
+
+    def conv(self, node: Any, a: dict[str, Any], transpose: bool = False) -> None:
+        if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            raise _Unsupported(f"auto_pad {a['auto_pad']!r} (write explicit pads)")
+        dims = self._dims(node.input[1])
+        if len(dims) != 4:
+            raise _Unsupported(f"a {len(dims) - 2}-d convolution")
+        g = int(a.get("group", 1))
+        out = dims[1] * g if transpose else dims[0]
+        kh, kw = a.get("kernel_shape", dims[2:])
+        s = a.get("strides", [1, 1])
+        d = a.get("dilations", [1, 1])
+        text = f"{'convtranspose' if transpose else 'conv'} {out} {kh}x{kw}"
+        if list(s) != [1, 1]:
+            text += f" stride {_hw(*s)}"
+        pads = list(a.get("pads", [0, 0, 0, 0]))
+        extra = self.pending_pad.pop(node.input[0], None)
+        if extra is not None:
+            if transpose:
+                raise _Unsupported("a transposed convolution of a padded input")
+            pads = [p + e for p, e in zip(pads, extra, strict=True)]
+        text += _pads(pads)
+        if list(d) != [1, 1]:
+            text += f" dilation {_hw(*d)}"
+        op = a.get("output_padding", [0, 0])
+        if transpose and any(op):
+            text += f" outpad {_hw(*op)}"
+        if g != 1:
+            text += " depthwise" if not transpose and dims[1] == 1 else f" groups {g}"
+        if len(node.input) < 3 or not node.input[2]:
+            text += " nobias"
+        self._layer(node, text)
+
+    def pool(self, node: Any, a: dict[str, Any], kind: str) -> None:
+        if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            raise _Unsupported(f"auto_pad {a['auto_pad']!r}")
+        kh, kw = a["kernel_shape"]
+        s = a.get("strides", [1, 1])
+        text = f"{kind} {kh}x{kw} stride {_hw(*s)}" + _pads(list(a.get("pads", [])))
+        d = a.get("dilations", [1, 1])
+        if list(d) != [1, 1]:
+            text += f" dilation {_hw(*d)}"
+        self._layer(node, text + (" ceil" if a.get("ceil_mode", 0) else ""))
+
+    def gemm(self, node: Any, a: dict[str, Any]) -> None:
+        if a.get("transA", 0) or float(a.get("alpha", 1.0)) != 1.0:
+            raise _Unsupported("Gemm with transA or alpha != 1")
+        dims = self._dims(node.input[1])
+        out = dims[0] if a.get("transB", 0) else dims[1]
+        bias = "" if len(node.input) > 2 and node.input[2] else " nobias"
+        self._layer(node, f"fc {out}{bias}", "flat")
+
+    def merge(self, node: Any, kind: str) -> None:
+        a, b = node.input[0], node.input[1]
+        if kind == "add" and (a in self.inits or b in self.inits):
+            self._bias(node, *((b, a) if a in self.inits else (a, b)))
+            return
+        if a in self.inits or b in self.inits:
+            self._scale_by_constant(node, a, b, kind)
+            return
+        ins = (self._v(a), self._v(b))
+        if kind == "mul" and self._silu(node, (a, b)):
+            return
+        name = _clean(node.name, self.taken, kind)
+        self.graph.add(Node(name, "add" if kind == "add" else "mul", ins))
+        self.value_node[node.output[0]] = name
+        self.layout[name] = "nchw"
+
+    def _bias(self, node: Any, x: str, bias: str) -> None:
+        """conv or MatMul + a bias constant, as some exporters write a layer's bias: the bias
+        is folded into that layer (``nobias`` dropped)."""
+        layer = self.graph.nodes.get(self._v(x))
+        size = 1
+        for d in self._dims(bias):
+            size *= d
+        out = int(layer.text.split()[1]) if layer is not None and layer.kind == "layer" \
+            and layer.text.split()[0] in ("fc", "conv") else -1
+        if layer is None or not layer.text.endswith(" nobias") or size != out \
+                or self.uses.get(x, 0) != 1:
+            raise _Unsupported("an addition of a constant that is not a layer's bias")
+        self.graph.nodes[layer.name] = Node(layer.name, "layer", layer.inputs,
+                                            layer.text.removesuffix(" nobias"),
+                                            "bias from a separate Add")
+        self.value_node[node.output[0]] = layer.name
+
+    def matmul(self, node: Any, a: dict[str, Any]) -> None:
+        dims = self._dims(node.input[1])
+        if len(dims) != 2 or self.layout.get(self._v(node.input[0])) != "flat":
+            raise _Unsupported("a MatMul other than a flat input times a K x N weight")
+        self._layer(node, f"fc {dims[1]} nobias", "flat")
+
+    def pad(self, node: Any, a: dict[str, Any]) -> None:
+        mode = a.get("mode", b"constant")
+        pads = a.get("pads") or (self._small(node.input[1]) if len(node.input) > 1 else None)
+        value = self._small(node.input[2]) if len(node.input) > 2 and node.input[2] else [0.0]
+        if mode not in (b"constant", "constant") or not value or value[0] != 0.0 or \
+                pads is None or len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)):
+            raise _Unsupported(f"a Pad other than zeros around H and W (pads {pads})")
+        users = [n for n in self.model.graph.node if node.output[0] in n.input]
+        if self.uses.get(node.output[0], 0) != 1 or users[0].op_type != "Conv":
+            raise _Unsupported("a Pad whose result is not read by one convolution alone")
+        t, left, b, r = (int(pads[i]) for i in (2, 3, 6, 7))
+        self.pending_pad[node.output[0]] = [t, left, b, r]
+        self.alias[node.output[0]] = self.alias.get(node.input[0], node.input[0])
+
+    def _silu(self, node: Any, onnx_ins: tuple[str, str]) -> bool:
+        """x * sigmoid(x), as exporters write SiLU, read as ``silu`` (when nothing else reads
+        the sigmoid)."""
+        for xo, so in (onnx_ins, onnx_ins[::-1]):
+            x, s = self._v(xo), self._v(so)
+            gate = self.graph.nodes.get(s)
+            if gate is not None and gate.text == "sigmoid" and gate.inputs == (x,) \
+                    and self.uses.get(so, 0) == 1:
+                del self.graph.nodes[s]
+                name = _clean(node.name, self.taken, "silu")
+                self.graph.add(Node(name, "layer", (x,), "silu", "x * sigmoid(x)"))
+                self.value_node[node.output[0]] = name
+                self.layout[name] = self.layout.get(x, "nchw")
+                return True
+        return False
+
+    def _scale_by_constant(self, node: Any, a: str, b: str, kind: str) -> None:
+        param, x = (a, b) if a in self.inits else (b, a)
+        dims = [d for d in self._dims(param) if d != 1]
+        if kind != "mul" or len(dims) != 1:
+            raise _Unsupported(f"{kind} with a constant of shape {list(self._dims(param))}")
+        src = self._v(x)
+        name = _clean(node.name, self.taken, "layerscale")
+        self.graph.add(Node(name, "layer", (src,), "layerscale"))
+        self.value_node[node.output[0]] = name
+        self.layout[name] = self.layout.get(src, "nchw")
+
+    def concat(self, node: Any, a: dict[str, Any]) -> None:
+        if int(a.get("axis", 0)) not in (1, -3):
+            raise _Unsupported(f"a concatenation along axis {a.get('axis')}")
+        name = _clean(node.name, self.taken, "concat")
+        value = self.graph.add_cat(name, tuple(self._v(v) for v in node.input))
+        self.value_node[node.output[0]] = value
+        self.layout[value] = "nchw"
+
+    def _bound(self, node: Any, a: dict[str, Any], key: str, i: int) -> float | None:
+        """Clip's bound: an attribute (opset < 11) or a small constant input."""
+        if key in a:
+            return float(a[key])
+        if len(node.input) > i and node.input[i]:
+            values = self._small(node.input[i])
+            return values[0] if values else None
+        return None
+
+    def clip(self, node: Any, a: dict[str, Any]) -> None:
+        lo, hi = self._bound(node, a, "min", 1), self._bound(node, a, "max", 2)
+        if (lo, hi) == (0.0, 6.0):
+            self._layer(node, "relu6")
+        elif (lo, hi) == (0.0, None):
+            self._layer(node, "relu")
+        else:
+            raise _Unsupported(f"Clip to [{lo}, {hi}] (only ReLU6's [0, 6])")
+
+    def reshape(self, node: Any, a: dict[str, Any]) -> None:
+        shape = self._small(node.input[1]) if len(node.input) > 1 else None
+        if shape is not None and len(shape) == 2 and shape[1] == -1:
+            self._layer(node, "flatten", "flat")
+        else:
+            raise _Unsupported(f"a reshape to {shape} (only to N x -1, a flatten)")
+
+    def constant(self, node: Any, a: dict[str, Any]) -> None:
+        if "value" in a:
+            self.consts[node.output[0]] = a["value"]
+
+    def identity(self, node: Any, a: dict[str, Any]) -> None:
+        self.alias[node.output[0]] = self.alias.get(node.input[0], node.input[0])
+
+    def reduce_mean(self, node: Any, a: dict[str, Any]) -> None:
+        axes = a.get("axes") or (self._small(node.input[1]) if len(node.input) > 1 else None)
+        if axes is None or sorted(int(x) for x in axes) not in ([2, 3], [-2, -1]):
+            raise _Unsupported(f"a mean over axes {axes} (only over H and W)")
+        self._layer(node, "gap", "nchw" if a.get("keepdims", 1) else "flat")
+
+
+def _el(text: str) -> Callable[[OnnxReader, Any, dict[str, Any]], None]:
+    return lambda r, n, a: r._layer(n, text)
+
+
+_RULES: dict[str, Callable[[OnnxReader, Any, dict[str, Any]], None]] = {
+    "Conv": lambda r, n, a: r.conv(n, a),
+    "ConvTranspose": lambda r, n, a: r.conv(n, a, transpose=True),
+    "MaxPool": lambda r, n, a: r.pool(n, a, "maxpool"),
+    "AveragePool": lambda r, n, a: r.pool(n, a, "avgpool"),
+    "GlobalAveragePool": _el("gap"),
+    "BatchNormalization": _el("bn"),
+    "Relu": _el("relu"), "Sigmoid": _el("sigmoid"), "Tanh": _el("tanh"),
+    "HardSwish": _el("hardswish"), "HardSigmoid": _el("hardsigmoid"), "Gelu": _el("gelu"),
+    "Softmax": _el("softmax"),
+    "LeakyRelu": lambda r, n, a: r._layer(n, f"leakyrelu {float(a.get('alpha', 0.01)):g}"),
+    "LRN": lambda r, n, a: r._layer(n, f"lrn size {int(a['size'])}"),
+    "Dropout": lambda r, n, a: r._layer(n, "dropout"),
+    "Flatten": lambda r, n, a: r._layer(n, "flatten", "flat") if int(a.get("axis", 1)) == 1
+    else (_ for _ in ()).throw(_Unsupported("Flatten from an axis other than 1")),
+    "Gemm": OnnxReader.gemm, "MatMul": OnnxReader.matmul, "Pad": OnnxReader.pad,
+    "Add": lambda r, n, a: r.merge(n, "add"), "Mul": lambda r, n, a: r.merge(n, "mul"),
+    "Concat": OnnxReader.concat, "Clip": OnnxReader.clip, "Reshape": OnnxReader.reshape,
+    "Constant": OnnxReader.constant, "Identity": OnnxReader.identity,
+    "ReduceMean": OnnxReader.reduce_mean,
+}
+
+
+def read_onnx(data: bytes, max_bytes: int) -> tuple[Graph, list[Refusal]]:
+    """The graph of the ONNX model in ``data`` and the nodes refused."""
+    reader = OnnxReader(load(data, max_bytes))
+    return reader.read(), reader.refused

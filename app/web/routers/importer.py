@@ -1,0 +1,203 @@
+"""Import a network: ``POST /api/import`` (an ONNX upload, or a torchvision name as JSON) and the
+``/import`` page. The web app never imports user code: only ONNX files (read with the ``onnx``
+package, no runtime) and torchvision's own builders (traced with torch.fx) are accepted.
+
+The answer is the imported spec, every node the spec language cannot express (refused by name,
+never dropped) and, when nothing was refused, the spec's analysis. torch, torchvision and onnx
+are optional: without them the route answers 422 saying which extra to install.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Any
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import from_json
+from starlette.datastructures import UploadFile as StarletteUpload
+
+from app import engine
+from app.engine import Analysis
+from app.engine.errors import LimitError, SpecError
+from app.web.concurrency import AnalysisRunner
+from app.web.deps import RunnerDep
+from app.web.errors import ERROR_RESPONSES
+from app.web.templating import get_templates
+
+router = APIRouter(tags=["import"], responses=ERROR_RESPONSES)
+#: the largest ONNX upload, unless the app's settings set ``max_import_bytes``
+DEFAULT_MAX_IMPORT_BYTES = 64 * 1024 * 1024
+
+
+class TorchvisionImport(BaseModel):
+    """Import one of torchvision's classification models, untrained."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    torchvision: str = Field(description="the builder's name, e.g. resnet18", max_length=64)
+    size: int | None = Field(None, ge=32, le=1024,
+                             description="input height and width (default: the model's own, "
+                                         "224 or 299)")
+
+
+class RefusedNode(BaseModel):
+    node: str
+    target: str
+    reason: str
+
+
+class ImportAnswer(BaseModel):
+    spec: str = Field(description="the model in the spec language")
+    refused: list[RefusedNode] = Field(description="nodes the spec language cannot express; "
+                                                   "when any, the spec is not analysed")
+    notes: list[str] = Field(description="what was simplified or left out, and why")
+    analysis: Analysis | None
+
+
+class ImportRefused(SpecError):
+    """The model could not be read at all: answered 422 in the one error shape."""
+
+
+def max_import_bytes(request: Request) -> int:
+    """The upload limit: the app's ``max_import_bytes`` setting, else 64 MiB."""
+    return int(getattr(request.app.state.settings, "max_import_bytes",
+                       DEFAULT_MAX_IMPORT_BYTES))
+
+
+def _run(action: Any, *args: Any) -> Any:
+    from app.importer.api import ImportFailed
+
+    try:
+        return action(*args)
+    except ImportFailed as exc:
+        raise ImportRefused(str(exc), 0) from None
+    except ImportError as exc:
+        raise ImportRefused(f"importing needs archcalc's 'import' extra (torch, torchvision, "
+                            f"onnx), which this server lacks: {exc}", 0) from None
+
+
+_limiter: list[anyio.CapacityLimiter] = []
+
+
+async def _off_loop(action: Any, *args: Any) -> Any:
+    """Tracing or reading a model off the event loop, one import at a time (torch is heavy and
+    takes seconds: longer than the engine's ``analysis_seconds``, so not on its threads)."""
+    if not _limiter:
+        _limiter.append(anyio.CapacityLimiter(1))
+    return await anyio.to_thread.run_sync(partial(_run, action, *args), limiter=_limiter[0])
+
+
+async def from_torchvision(body: TorchvisionImport) -> Any:
+    from app.importer.api import import_torchvision
+
+    return await _off_loop(import_torchvision, body.torchvision, body.size)
+
+
+async def from_upload(upload: StarletteUpload, limit: int) -> Any:
+    from app.importer.api import import_onnx
+
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise LimitError("max_import_bytes", f"the file is more than {limit:,} bytes, over the "
+                         "limit (max_import_bytes)")
+    return await _off_loop(import_onnx, data, upload.filename or "an ONNX file", limit)
+
+
+def answer(result: Any) -> ImportAnswer:
+    """The answer, the spec analysed when nothing was refused (run on the engine's threads)."""
+    analysis = None if result.refused else engine.analyze(result.spec)
+    return ImportAnswer(spec=result.spec, notes=list(result.notes), analysis=analysis,
+                        refused=[RefusedNode(node=r.node, target=r.target, reason=r.reason)
+                                 for r in result.refused])
+
+
+_BODY_DOC: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": "an .onnx file"}}}},
+    "application/json": {"schema": TorchvisionImport.model_json_schema()},
+}}}
+
+
+@router.post("/api/import", response_model=ImportAnswer, name="api_import",
+             openapi_extra=_BODY_DOC)
+async def api_import(request: Request, run: RunnerDep) -> Response:
+    """Import an ONNX file (multipart field ``file``) or a torchvision model ({"torchvision":
+    "resnet18"}) as a spec, with every refused node and the analysis."""
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=4)
+        upload = form.get("file")
+        if not isinstance(upload, StarletteUpload):
+            raise ImportRefused("send the ONNX file in the multipart field 'file'", 0)
+        result = await from_upload(upload, max_import_bytes(request))
+    else:
+        result = await from_torchvision(_json_body(await request.body()))
+    return await run.json(ImportAnswer, answer, result)
+
+
+def _json_body(raw: bytes) -> TorchvisionImport:
+    """The JSON body, its errors in the one error shape as the other routes give them."""
+    if not raw.strip():
+        raise ImportRefused('the request body is empty: send {"torchvision": "resnet18"} as '
+                            "JSON, or an ONNX file as multipart field 'file'", 0)
+    try:  # pydantic's parser: bounded recursion, no limit on digits to trip over
+        obj = from_json(raw)
+    except ValueError as exc:
+        if "recursion" in str(exc):
+            raise ImportRefused("the request body is nested too deeply to be the JSON object "
+                                '{"torchvision": "resnet18"}', 0) from None
+        raise ImportRefused(f"the request body is not valid JSON: {exc}", 0) from None
+    if not isinstance(obj, dict):
+        raise ImportRefused('the request body must be a JSON object such as '
+                            '{"torchvision": "resnet18"}', 0)
+    try:
+        return TorchvisionImport.model_validate(obj)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
+                                      for e in exc.errors()]) from None
+
+
+# -- the page ----------------------------------------------------------------------------------
+
+def _page(request: Request, result: Any = None, errors: list[str] | None = None,
+          status: int = 200) -> Response:
+    from app.importer.tv import CLASSIFIERS
+
+    context: dict[str, Any] = {"models": CLASSIFIERS, "errors": errors or [], "result": None,
+                               "chosen": request.query_params.get("torchvision", ""),
+                               "max_mib": max_import_bytes(request) // 2**20}
+    if result is not None:
+        context["result"] = result
+    return get_templates(request).TemplateResponse(request, "import.html", context,
+                                                   status_code=status)
+
+
+async def _page_result(request: Request, run: AnalysisRunner, fetch: Any) -> Response:
+    try:
+        result = await run(answer, await fetch)
+    except SpecError as exc:
+        return _page(request, errors=[i.message for i in exc.issues], status=422)
+    return _page(request, result)
+
+
+@router.get("/import", name="import_page", include_in_schema=False,
+            response_class=HTMLResponse)
+async def import_page(request: Request, run: RunnerDep, torchvision: str = "") -> Response:
+    """The import page; ``?torchvision=NAME`` imports that model."""
+    if not torchvision:
+        return _page(request)
+    body = TorchvisionImport(torchvision=torchvision[:64])
+    return await _page_result(request, run, from_torchvision(body))
+
+
+@router.post("/import", name="import_upload", include_in_schema=False,
+             response_class=HTMLResponse)
+async def import_upload(request: Request, run: RunnerDep,
+                        file: Annotated[UploadFile, Form()]) -> Response:
+    """An uploaded ONNX file, imported and shown."""
+    return await _page_result(request, run, from_upload(file, max_import_bytes(request)))

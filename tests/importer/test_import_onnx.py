@@ -1,0 +1,209 @@
+"""ONNX import (issue 12): torchvision models exported with torch.onnx, read back with the
+``onnx`` package, analysed by the engine, against the torch model; hostile files refused.
+
+The exports use the TorchScript exporter (``dynamo=False``: the dynamo exporter needs
+onnxscript) with BatchNorm kept (``do_constant_folding=False``, eval mode preserved), so the file
+has the model's own layers; a default export, whose BatchNorm the exporter folds into the
+convolutions, is checked against the file's own initializers.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from app.engine import analyze  # noqa: E402
+from app.importer.api import ImportFailed, import_onnx  # noqa: E402
+from app.importer.tv import build  # noqa: E402
+
+SIZE = 64
+MODELS = ("resnet18", "mobilenet_v2", "densenet121", "efficientnet_b0", "squeezenet1_0",
+          "mobilenet_v3_small")
+
+
+def export(model: Any, size: int = SIZE, keep_bn: bool = True) -> bytes:
+    f = io.BytesIO()
+    kwargs: dict[str, Any] = {"dynamo": False}
+    if keep_bn:
+        kwargs |= {"training": torch.onnx.TrainingMode.PRESERVE, "do_constant_folding": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(model, (torch.zeros(1, 3, size, size),), f, **kwargs)
+    return f.getvalue()
+
+
+def torch_counts(model: Any, size: int = SIZE) -> tuple[int, int]:
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(torch.zeros(1, 3, size, size))
+    return sum(p.numel() for p in model.parameters()), counter.get_total_flops() // 2
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_exported_model_counts_what_torch_counts(name: str) -> None:
+    model = build(name)
+    result = import_onnx(export(model), f"{name}.onnx")
+    assert result.refused == ()
+    totals = analyze(result.spec).totals
+    assert (totals.params, totals.macs) == torch_counts(model)
+
+
+def test_names_and_blocks_come_from_the_export() -> None:
+    spec = import_onnx(export(build("resnet18"))).spec
+    assert "layer2_0_conv1: conv 128 3x3 stride 2 pad 1 nobias" in spec
+    assert "layer2_0: residual {" in spec and "} shortcut {" in spec
+    assert "layer2_0_downsample_0: conv 128 1x1 stride 2 nobias" in spec
+
+
+def test_a_default_export_with_folded_batch_norm_counts_the_file_s_weights() -> None:
+    data = export(build("resnet18"), keep_bn=False)
+    model = onnx.load_model_from_string(data)
+    stored = {t.name: t for t in model.graph.initializer}
+    used = {i for n in model.graph.node if n.op_type in ("Conv", "Gemm") for i in n.input[1:]}
+    aliases = {n.output[0]: n.input[0] for n in model.graph.node if n.op_type == "Identity"}
+    size = 0
+    for name in used:
+        dims = stored[aliases.get(name, name)].dims
+        n = 1
+        for d in dims:
+            n *= d
+        size += n
+    assert analyze(import_onnx(data).spec).totals.params == size
+
+
+# -- small graphs written with onnx.helper ---------------------------------------------------
+
+def _model(nodes: list[Any], inits: list[Any], shape: list[Any], out: str = "y",
+           inputs: list[Any] | None = None) -> bytes:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
+    y = helper.make_tensor_value_info(out, TensorProto.FLOAT, None)
+    graph = helper.make_graph(nodes, "g", inputs or [x], [y], initializer=inits)
+    return helper.make_model(graph).SerializeToString()
+
+
+def _weight(name: str, dims: list[int]) -> Any:
+    n = 1
+    for d in dims:
+        n *= d
+    return helper.make_tensor(name, TensorProto.FLOAT, dims, [0.0] * n)
+
+
+CONV = [_weight("w", [8, 3, 3, 3]), _weight("b", [8])]
+
+
+def test_a_hand_written_graph_with_asymmetric_padding() -> None:
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="/conv/Conv",
+                              kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 1, 1]),
+             helper.make_node("Relu", ["c"], ["y"], name="/act/Relu")]
+    spec = import_onnx(_model(nodes, CONV, [1, 3, 16, 16])).spec
+    assert "conv: conv 8 3x3 stride 2 pad 0,1,0,1" in spec
+    row = analyze(spec).layers[1]
+    assert (row.output.h, row.params, row.macs) == (8, 3 * 3 * 3 * 8 + 8, 8 * 8 * 8 * 3 * 3 * 3)
+
+
+def test_an_unsupported_op_is_refused_by_name_with_its_node() -> None:
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="/conv/Conv",
+                              kernel_shape=[3, 3]),
+             helper.make_node("Sin", ["c"], ["y"], name="/odd/Sin")]
+    result = import_onnx(_model(nodes, CONV, [1, 3, 16, 16]))
+    assert [(r.node, r.target) for r in result.refused] == [("odd", "Sin")]
+    assert "# REFUSED odd (Sin): no spec op for it" in result.spec
+
+
+def test_an_oversized_file_is_refused_before_it_is_read() -> None:
+    data = _model([helper.make_node("Relu", ["x"], ["y"])], [], [1, 3, 8, 8])
+    with pytest.raises(ImportFailed, match=r"over the limit of 16 \(max_import_bytes\)"):
+        import_onnx(data, max_bytes=16)
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00\x01garbage\xff" * 10, b"not onnx at all"])
+def test_garbage_is_refused(data: bytes) -> None:
+    with pytest.raises(ImportFailed, match="not a valid ONNX file"):
+        import_onnx(data)
+
+
+def test_a_truncated_file_is_refused() -> None:
+    data = export(build("squeezenet1_0"))
+    with pytest.raises(ImportFailed, match="not a valid ONNX file"):
+        import_onnx(data[: len(data) // 2])
+
+
+def test_a_cyclic_graph_is_refused() -> None:
+    nodes = [helper.make_node("Add", ["x", "b2"], ["a"], name="/add1/Add"),
+             helper.make_node("Relu", ["a"], ["b2"], name="/relu/Relu"),
+             helper.make_node("Relu", ["a"], ["y"], name="/out/Relu")]
+    with pytest.raises(ImportFailed, match="cycle"):
+        import_onnx(_model(nodes, [], [1, 3, 8, 8]))
+
+
+def test_a_value_nothing_produces_is_refused() -> None:
+    nodes = [helper.make_node("Add", ["x", "ghost"], ["y"], name="/add/Add")]
+    with pytest.raises(ImportFailed, match="'ghost', which no node produces"):
+        import_onnx(_model(nodes, [], [1, 3, 8, 8]))
+
+
+@pytest.mark.parametrize(("shape", "match"), [
+    ([1, 3, 10**9, 10**9], "over the engine's limits"),
+    ([1, 3, "h", "w"], "fixed C, H and W"),
+    ([1, 3, 224], "N x C x H x W"),
+])
+def test_absurd_input_shapes_are_refused(shape: list[Any], match: str) -> None:
+    nodes = [helper.make_node("Relu", ["x"], ["y"])]
+    with pytest.raises(ImportFailed, match=match):
+        import_onnx(_model(nodes, [], shape))
+
+
+def test_an_absurd_kernel_reaches_the_engine_s_limit() -> None:
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="/conv/Conv",
+                              kernel_shape=[5000, 5000])]
+    spec = import_onnx(_model(nodes, [_weight("w", [1, 3, 1, 1])], [1, 3, 8, 8])).spec
+    assert "conv 1 5000x5000" in spec
+    with pytest.raises(Exception, match="max_kernel"):
+        analyze(spec)
+
+
+def _ints(name: str, values: list[int]) -> Any:
+    return helper.make_tensor(name, TensorProto.INT64, [len(values)], values)
+
+
+def test_tensorflow_style_pad_then_conv_becomes_per_side_padding() -> None:
+    # TF SAME at stride 2 on 16: out 8, total padding 1, all of it after (bottom, right)
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], name="/pad/Pad", mode="constant"),
+             helper.make_node("Conv", ["p", "w"], ["y"], name="/conv/Conv", kernel_shape=[3, 3],
+                              strides=[2, 2])]
+    inits = [_ints("pads", [0, 0, 0, 0, 0, 0, 1, 1]), _weight("w", [8, 3, 3, 3])]
+    spec = import_onnx(_model(nodes, inits, [1, 3, 16, 16])).spec
+    assert "conv: conv 8 3x3 stride 2 pad 0,1,0,1 nobias" in spec
+    row = analyze(spec).layers[1]
+    assert (row.output.h, row.output.w) == ((16 + 1 - 3) // 2 + 1, (16 + 1 - 3) // 2 + 1)
+    assert row.macs == 8 * 8 * 8 * 3 * 3 * 3
+
+
+def test_a_reflecting_pad_is_refused() -> None:
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], name="/pad/Pad", mode="reflect"),
+             helper.make_node("Conv", ["p", "w"], ["y"], name="/conv/Conv", kernel_shape=[3, 3])]
+    inits = [_ints("pads", [0, 0, 1, 1, 0, 0, 1, 1]), _weight("w", [8, 3, 3, 3])]
+    result = import_onnx(_model(nodes, inits, [1, 3, 16, 16]))
+    assert [(r.node, r.target) for r in result.refused] == [("pad", "Pad")]
+
+
+def test_matmul_and_separate_bias_adds_are_layers_with_bias() -> None:
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="/conv/Conv", kernel_shape=[1, 1]),
+             helper.make_node("Add", ["c", "cb"], ["cc"], name="/conv/Add"),
+             helper.make_node("Flatten", ["cc"], ["f"], name="/flat/Flatten"),
+             helper.make_node("MatMul", ["f", "m"], ["mm"], name="/fc/MatMul"),
+             helper.make_node("Add", ["mm", "mb"], ["y"], name="/fc/Add")]
+    inits = [_weight("w", [8, 3, 1, 1]), _weight("cb", [8, 1, 1]),
+             _weight("m", [4 * 4 * 8, 10]), _weight("mb", [10])]
+    spec = import_onnx(_model(nodes, inits, [1, 3, 4, 4])).spec
+    totals = analyze(spec).totals
+    assert totals.params == (3 * 8 + 8) + (4 * 4 * 8 * 10 + 10)
+    assert totals.macs == 4 * 4 * 8 * 3 + 4 * 4 * 8 * 10

