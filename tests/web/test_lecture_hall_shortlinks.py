@@ -86,7 +86,7 @@ def test_the_store_is_bounded_in_size(tmp_path: Path) -> None:
     # through the web a body that large is refused before it is read
     body = {"spec": "conv 8 3x3\n" * 7000}
     response = _client(tmp_path / "l.sqlite3").post("/s", data=body)
-    assert response.status_code == 422 and store.count() == 0
+    assert response.status_code == 413 and store.count() == 0  # max_body_bytes
 
 
 def test_bad_options_are_refused_with_their_name(tmp_path: Path) -> None:

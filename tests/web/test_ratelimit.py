@@ -87,15 +87,17 @@ def test_the_defaults_are_a_lecture_hall_and_strict_runs() -> None:
 
 
 def test_a_lecture_hall_behind_one_address_is_served() -> None:
-    """The defaults: 200 students loading the page at once, from one NAT address; the next
-    request past the burst (sent at once) is refused."""
+    """The defaults: 200 students loading the page at once, from one NAT address, are all
+    served; past the burst, no more than the rate comes back."""
     with _client(Settings(**DEFAULTS)) as client:
-        statuses = {client.get(SPEC_PATH).status_code for _ in range(DEFAULTS["rate_burst"])}
-        assert statuses == {200}
-        started = time.monotonic()
-        extra = [client.get(SPEC_PATH).status_code for _ in range(20)]
-    # at most one token comes back per 1/50 s while these 20 are sent
-    assert 429 in extra or time.monotonic() - started > 20 / DEFAULTS["rate_per_second"]
+        accepted, started = 0, time.monotonic()
+        for _ in range(1000):
+            if client.get(SPEC_PATH).status_code != 200:
+                break
+            accepted += 1
+        elapsed = time.monotonic() - started
+    assert accepted >= DEFAULTS["rate_burst"]
+    assert accepted <= DEFAULTS["rate_burst"] + DEFAULTS["rate_per_second"] * elapsed + 1
 
 
 @pytest.mark.parametrize("method,path", sorted(RUN_ROUTES))
