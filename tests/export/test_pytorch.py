@@ -33,7 +33,7 @@ from app.zoo import get_model, list_models, model_spec  # noqa: E402
 SMALL = 64
 #: fixed-size windows (AlexNet's last pool, NiN's 6x6, GoogLeNet's 7x7 average pool) need the
 #: nominal input
-NOMINAL_ONLY = frozenset({"alexnet", "nin", "googlenet"})
+NOMINAL_ONLY = frozenset({"alexnet", "nin", "googlenet", "inception_v3"})
 
 
 def generated(subject: Subject) -> type[nn.Module]:
