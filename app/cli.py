@@ -435,9 +435,13 @@ def serve(host: Annotated[str, typer.Option()] = "127.0.0.1",
     """Start the web app (uvicorn); where torch is installed its local worker starts with it."""
     import uvicorn
 
+    from app.web.serve import uvicorn_options
+    from app.web.settings import Settings
+
     if worker_module() is None:
         say(f"archcalc: the calculator runs without a worker; {ENABLE_WORKER}", stderr=True)
-    uvicorn.run("app.main:app", host=host, port=port)
+    # the production limits: connections, keep-alive, slow heads, no server banner
+    uvicorn.run("app.main:app", host=host, port=port, **uvicorn_options(Settings()))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -50,9 +50,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.templates = make_templates(settings)
     install_error_handlers(app)
+    uploads = (settings.max_import_bytes, "max_import_bytes")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        body_seconds=settings.body_seconds, drain_bytes=settings.drain_bytes,
-                       drain_seconds=settings.drain_seconds)
+                       drain_seconds=settings.drain_seconds,
+                       overrides={"/api/import": uploads, "/import": uploads})
     app.add_middleware(RateLimitMiddleware, settings=settings)
     install_openapi_docs(app)
     _outermost(app, SecurityHeadersMiddleware)  # every response, the 500 answer included

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from email.message import Message as MimeHeader
 from typing import Any
 
@@ -53,9 +53,12 @@ class BodyLimitMiddleware:
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, body_seconds: float = BODY_SECONDS_DEFAULT,
-                 drain_bytes: int = DRAIN_BYTES, drain_seconds: float = DRAIN_SECONDS) -> None:
+                 drain_bytes: int = DRAIN_BYTES, drain_seconds: float = DRAIN_SECONDS,
+                 overrides: Mapping[str, tuple[int, str]] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        #: path -> (limit, its setting's name) for routes that take larger bodies (ONNX uploads)
+        self.overrides = dict(overrides or {})
         self.body_seconds = body_seconds
         self.drain_bytes = drain_bytes
         self.drain_seconds = drain_seconds
@@ -64,20 +67,21 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, name = self.overrides.get(scope.get("path", ""), (self.max_bytes, LIMIT_NAME))
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
+        if declared is not None and declared > limit:
             if declared <= self.drain_bytes and not _expects_continue(scope):
                 await self._drain(receive)
-            await self._refuse(scope, receive, send, f"is {declared:,} bytes")
+            await self._refuse(scope, receive, send, f"is {declared:,} bytes", limit, name)
             return
         messages: list[Message] | None = None
         try:
             with anyio.move_on_after(self.body_seconds):
-                messages = await self._read_body(receive)
+                messages = await self._read_body(receive, limit)
         except _TooLarge as exc:
             if not exc.finished:  # another receive() after the last part waits for a disconnect
                 await self._drain(receive)
-            await self._refuse(scope, receive, send, f"is more than {self.max_bytes:,} bytes")
+            await self._refuse(scope, receive, send, f"is more than {limit:,} bytes", limit, name)
             return
         if messages is None:
             await self._too_slow(scope, receive, send)
@@ -89,7 +93,7 @@ class BodyLimitMiddleware:
                 return
         await self.app(scope, _replay(messages, receive), send)
 
-    async def _read_body(self, receive: Receive) -> list[Message]:
+    async def _read_body(self, receive: Receive, limit: int) -> list[Message]:
         """Every body message up to the last one, counting bytes as they come."""
         messages: list[Message] = []
         seen = 0
@@ -99,7 +103,7 @@ class BodyLimitMiddleware:
             if message["type"] != "http.request":
                 return messages
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
+            if seen > limit:
                 raise _TooLarge(finished=not message.get("more_body", False))
             if not message.get("more_body", False):
                 return messages
@@ -109,10 +113,10 @@ class BodyLimitMiddleware:
         with anyio.move_on_after(self.drain_seconds):
             await _drain(receive, self.drain_bytes)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str) -> None:
-        message = (f"the request body {size}; the limit is {self.max_bytes:,} bytes "
-                   f"({LIMIT_NAME})")
-        item = ErrorItem(line=0, message=message, limit=LIMIT_NAME, parameter="body")
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str, limit: int,
+                      name: str) -> None:
+        message = f"the request body {size}; the limit is {limit:,} bytes ({name})"
+        item = ErrorItem(line=0, message=message, limit=name, parameter="body")
         await _answer(scope, receive, send, [item], status=413, headers=CLOSE)
 
     async def _too_slow(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ARCHCALC_", frozen=True)
 
     max_body_bytes: int = LIMITS.max_body_bytes
+    #: the largest ONNX file POST /api/import and /import take (their body limit instead)
+    max_import_bytes: int = Field(64 * 2**20, ge=1024, le=1024 * 2**20)
     #: engine calls that may run at once (each on its own thread; see app.web.concurrency)
     analysis_threads: int = Field(4, ge=1, le=64)
     #: how long a request waits for its engine call before answering 422 (analysis_seconds)

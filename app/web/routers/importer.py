@@ -65,7 +65,7 @@ class ImportRefused(SpecError):
 
 def max_import_bytes(request: Request) -> int:
     """The upload limit: the app's ``max_import_bytes`` setting, else 64 MiB."""
-    return int(getattr(request.app.state.settings, "max_import_bytes",
+    return int(getattr(request.app.state.settings, "max_import_bytes",  # the app's setting
                        DEFAULT_MAX_IMPORT_BYTES))
 
 
