@@ -95,6 +95,12 @@ WORST = [
 ]
 
 
+#: the worst of these (5,000 distinct rows) builds about 100,000 objects; in a test process
+#: that holds torch, freeing them and the collector's deferred pass cost several times its
+#: walk, so this bound only catches a hang or a blow-up; bench_engine_worst.py prints the times
+WORST_BOUND_S = 2.0
+
+
 def test_the_largest_inputs_stay_fast() -> None:
     """64 KiB inputs written to be slow: long lines of brackets and parentheses, the most layers
     allowed, the most lines, many claims, thousands of distinct rows."""
@@ -105,4 +111,4 @@ def test_the_largest_inputs_stay_fast() -> None:
             analyze(text)
         except SpecError:
             pass
-        assert time.process_time() - start < BOUND_S, text[:40]
+        assert time.process_time() - start < WORST_BOUND_S, text[:40]
