@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     body_seconds: float = Field(10.0, gt=0, le=600)
     #: how long a client may take to send a request's headers before a 408 (app.web.serve)
     header_seconds: float = Field(10.0, gt=0, le=600)
-    #: the largest request head (request line and headers) in bytes; past it, uvicorn's 400
+    #: the largest request head (request line and headers) in bytes; past it, 400 (app.web.serve)
     max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
     #: before a 413, read and drop at most this much of the refused body, for at most
     #: drain_seconds, so a client that sends everything before reading gets the answer

@@ -24,11 +24,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from uvicorn.server import ServerState
 
 from app.engine.limits import LIMITS
 from app.web.app import create_app
 from app.web.middleware import BodyLimitMiddleware
-from app.web.serve import command_line, uvicorn_options
+from app.web.serve import Gate, command_line, head_bytes, uvicorn_options
 from app.web.settings import Settings
 
 Items = Callable[[Any], list[dict[str, Any]]]
@@ -274,19 +275,112 @@ def test_an_idle_keep_alive_connection_is_closed(server: Server) -> None:
         assert time.monotonic() - started < KEEP_S + 6
 
 
-def test_connections_past_limit_concurrency_get_503(server: Server) -> None:
+def test_connections_past_limit_concurrency_get_503_in_the_error_shape(
+        server: Server, error_items: Items) -> None:
     held = [_connect(server) for _ in range(CONNECTIONS)]
     try:
         time.sleep(0.2)
         with _connect(server) as sock:
             sock.sendall(_head("GET", "/api/models/alexnet/spec"))
-            status = _read_answer(sock)[0]
-        assert status == 503
+            status, headers, body = _read_answer(sock)
+            assert _closed_by_server(sock, 2)
+        assert status == 503, body
+        assert headers["content-type"] == "application/json" and headers["retry-after"] == "1"
+        assert all(name in headers for name in SECURITY) and "server" not in headers, headers
+        item = error_items(json.loads(body))[0]
+        assert item["limit"] == "limit_concurrency" and f" {CONNECTIONS} " in item["message"]
     finally:
         for sock in held:
             sock.close()
     time.sleep(0.3)
     _served_normally(server)
+
+
+def test_the_concurrency_gate_counts_as_uvicorn_does() -> None:
+    """uvicorn refuses when connections >= limit or tasks >= limit before the request's task
+    exists; the gate runs inside that task, so it counts one task more."""
+    state = ServerState()
+    gate = Gate(_served_normally, state, limit=3, max_head=1024)  # type: ignore[arg-type]
+    state.connections.update({object(), object()})  # type: ignore[arg-type]
+    state.tasks.update({object(), object(), object()})  # type: ignore[arg-type]
+    assert not gate.over()  # two connections, and two tasks besides this one
+    state.tasks.add(object())  # type: ignore[arg-type]
+    assert gate.over()
+    state.tasks.clear()
+    state.connections.add(object())  # type: ignore[arg-type]
+    assert gate.over()
+
+
+# -- what h11 cannot read is a 400 in the error shape ----------------------------------------
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GARBAGE\r\n\r\n",
+    b"GET /api/models HTTP/1.1 extra\r\nHost: test\r\n\r\n",
+    b"GET /api/models HTTP/1.1\r\nHost: test\r\nno colon here\r\n\r\n",
+    b"GET /api/models HTTP/1.1\r\nHost: test\r\nX-Bad\x00: nul\r\n\r\n",
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(32)) + b"\r\n\r\n",  # TLS
+], ids=["garbage-line", "four-words", "header-without-colon", "nul-in-header", "tls-hello"])
+def test_a_malformed_request_is_a_400_in_the_error_shape(server: Server, error_items: Items,
+                                                         request_bytes: bytes) -> None:
+    with _connect(server) as sock:
+        sock.sendall(request_bytes)
+        status, headers, body = _read_answer(sock)
+        assert _closed_by_server(sock, 2)
+    assert status == 400, body
+    assert headers["content-type"] == "application/json", headers
+    assert all(name in headers for name in SECURITY) and "server" not in headers, headers
+    item = error_items(json.loads(body))[0]
+    assert item["line"] == 0 and "not valid HTTP/1.1" in item["message"], item
+    _served_normally(server)
+
+
+def test_garbage_after_a_good_request_on_one_connection_is_a_400(server: Server,
+                                                                 error_items: Items) -> None:
+    with _connect(server) as sock:
+        sock.sendall(_head("GET", "/api/models/alexnet/spec"))
+        assert _read_answer(sock)[0] == 200
+        sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        status, headers, body = _read_answer(sock)
+    assert status == 400 and headers["content-type"] == "application/json", body
+    assert "not valid HTTP/1.1" in error_items(json.loads(body))[0]["message"]
+
+
+@pytest.mark.parametrize("pieces", [1, 2], ids=["at-once", "in-two-reads"])
+def test_a_request_head_over_max_header_bytes_is_a_400_naming_it(server: Server,
+                                                                 error_items: Items,
+                                                                 pieces: int) -> None:
+    """Whole in one read (h11 alone let it through: it measures only incomplete heads), or
+    split, so that h11 holds more than the limit unfinished."""
+    limit = Settings().max_header_bytes
+    head = _head("GET", "/api/models", f"X-Big: {'a' * (limit + 100)}\r\n")
+    with _connect(server) as sock:
+        if pieces == 2:
+            sock.sendall(head[:limit + 50])
+            time.sleep(0.3)
+        sock.sendall(head[limit + 50 if pieces == 2 else 0:])
+        status, headers, body = _read_answer(sock)
+    assert status == 400 and headers["content-type"] == "application/json", body
+    assert all(name in headers for name in SECURITY), headers
+    item = error_items(json.loads(body))[0]
+    assert item["limit"] == "max_header_bytes" and str(limit) in item["message"], item
+    _served_normally(server)
+
+
+def test_a_request_head_just_inside_max_header_bytes_is_served(server: Server) -> None:
+    limit = Settings().max_header_bytes
+    base = _head("GET", "/api/models/alexnet/spec", "X-Pad: \r\n")
+    head = _head("GET", "/api/models/alexnet/spec", f"X-Pad: {'a' * (limit - len(base))}\r\n")
+    assert len(head) == limit
+    with _connect(server) as sock:
+        sock.sendall(head)
+        assert _read_answer(sock)[0] == 200
+
+
+def test_head_bytes_is_the_size_of_what_was_sent() -> None:
+    sent = b"GET /a%20b?x=1 HTTP/1.1\r\nhost: test\r\nx-pad: abc\r\n\r\n"
+    scope = {"type": "http", "method": "GET", "raw_path": b"/a%20b", "query_string": b"x=1",
+             "headers": [(b"host", b"test"), (b"x-pad", b"abc")]}
+    assert head_bytes(scope) == len(sent)  # type: ignore[arg-type]
 
 
 # -- headers on every answer, no banner ------------------------------------------------------
