@@ -480,3 +480,14 @@ def test_uvicorn_options_are_the_settings() -> None:
     config = uvicorn.Config("app.main:app", **options)  # uvicorn accepts every option
     config.load()
     assert config.http_protocol_class.__name__ == "TimedH11Protocol"
+
+
+def test_the_web_image_runs_the_production_command() -> None:
+    """The container serves with the same protocol and bounds (one process: the orchestrator
+    runs more containers), behind its proxy."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    web = dockerfile[dockerfile.index(" AS web"):dockerfile.index(" AS worker")]
+    cmd = json.loads(next(line for line in web.splitlines() if line.startswith("CMD "))[4:])
+    production = command_line(Settings(), host="0.0.0.0", port=8000)
+    at = production.index("--workers")
+    assert cmd == production[:at] + production[at + 2:] + ["--proxy-headers"], cmd
