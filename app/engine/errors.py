@@ -15,12 +15,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
+#: characters that show nothing, or turn the text after them around: the C0 and C1 controls but
+#: the tab, the bidirectional embeddings, overrides, isolates and marks, zero-width spaces and
+#: joiners, the word joiner and invisible operators, the byte order mark
+INVISIBLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e"
+                       "\u2060-\u206f\ufeff\ufff9-\ufffb]")
+
+
+def visible(text: str) -> str:
+    """``text`` with each invisible character written out (``\\u202e``): a right-to-left
+    override quoted in a message would otherwise turn the rest of the message around, and a
+    zero-width space pasted from a slide would be a problem nobody can see."""
+    return INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def short(text: str, most: int = 60) -> str:
     """Quote user text in a message without echoing a 64 KiB line back (and without a lone
-    surrogate, which no encoder can write)."""
-    text = _SURROGATES.sub("\ufffd", text)
+    surrogate, which no encoder can write, or an invisible character: see :func:`visible`)."""
+    text = visible(_SURROGATES.sub("\ufffd", text))
     return text if len(text) <= most else text[: most - 1] + "…"
 
 

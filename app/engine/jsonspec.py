@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from app.engine.errors import Issue, LimitError, SpecError, isnum, short, suggest
+from app.engine.errors import INVISIBLE, Issue, LimitError, SpecError, isnum, short, suggest
 from app.engine.graph import Claim, Network, Volume
 from app.engine.limits import LIMITS
 from app.engine.notation import CANONICAL, CLAIM_KEYS, Stmt
@@ -51,6 +51,9 @@ class _Reader:
         name = item.get("name")
         if name is not None and not isinstance(name, str):
             raise SpecError("'name' must be a string", line)
+        if name is not None and INVISIBLE.search(name):
+            raise SpecError(f"'name' '{short(name)}' has an invisible or direction-changing "
+                            "character; a name is shown on every page, so it may not", line)
         if op in _BLOCKS:
             return self.block(op, item, name, line, level + 1)
         canonical = CANONICAL.get(op)
