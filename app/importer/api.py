@@ -6,6 +6,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.engine.errors import visible
 from app.importer.graph import NotSeriesParallel, Refusal, spec_text
 
 DEFAULT_SIZE = 224
@@ -92,6 +93,6 @@ def _finish(graph: Any, refused: list[Refusal], notes: list[str],
         text = spec_text(graph, header, refused)
     except NotSeriesParallel as exc:
         refused = [*refused, Refusal(exc.node, "graph", exc.reason)]
-        text = "\n".join(f"# {t}" for t in header) + "\n" + "".join(
+        text = "\n".join(f"# {visible(t)}" for t in header) + "\n" + "".join(
             f"# REFUSED {r}\n" for r in refused)
     return ImportResult(text, tuple(refused), tuple(notes))

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from app.engine.errors import visible
+
 Kind = Literal["input", "layer", "add", "cat", "mul"]
 MERGES = ("add", "cat", "mul")
 
@@ -39,6 +41,12 @@ class Refusal:
     node: str
     target: str
     reason: str
+
+    def __post_init__(self) -> None:
+        # the op's name and the reason come from the file: one line each, every character seen
+        # (a newline in an ONNX op_type would otherwise start a line of the spec)
+        for name in ("node", "target", "reason"):
+            object.__setattr__(self, name, visible(getattr(self, name)))
 
     def __str__(self) -> str:
         return f"{self.node} ({self.target}): {self.reason}"
@@ -316,10 +324,10 @@ def render(items: list[Item] | tuple[Item, ...], names: bool = True, indent: int
     for item in items:
         if isinstance(item, Line):
             line = f"{pad}{item.name}: {item.text}" if names else f"{pad}{item.text}"
-            out.append(line + (f"  # {item.comment}" if item.comment and names else ""))
+            out.append(line + (f"  # {visible(item.comment)}" if item.comment and names else ""))
         elif isinstance(item, Repeat):
             if names:
-                out.append(f"{pad}# {item.comment}")
+                out.append(f"{pad}# {visible(item.comment)}")
             out.append(f"{pad}repeat {item.times} {{")
             out.extend(render(item.body, False, indent + 1))
             out.append(f"{pad}}}")
@@ -351,7 +359,7 @@ def _render_block(item: BlockItem, names: bool, indent: int) -> list[str]:
 def spec_text(graph: Graph, header: list[str], refused: list[Refusal]) -> str:
     """The whole spec: header comments, the input line, the layers."""
     h, w, c = graph.input_shape
-    lines = [f"# {t}" if t else "#" for t in header]
+    lines = [f"# {visible(t)}" if t else "#" for t in header]
     for r in refused:
         lines.append(f"# REFUSED {r}")
     lines.append(f"input {h}x{w}x{c}")
