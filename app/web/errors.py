@@ -8,7 +8,7 @@ Every error answer carries the same list, as JSON under /api and in the page els
 ``line`` is the 1-based spec line (0 when the problem is not tied to a line); ``layer``,
 ``limit`` and ``parameter`` (the request parameter at fault) appear only when known. Messages
 quote what the user sent; text that cannot be encoded (a lone surrogate) is shown escaped, so
-an error answer can always be written. Status codes::
+an error answer can always be written, and so is an invisible character (a bidi override). Status codes::
 
     422  the input is wrong: a bad spec, a limit exceeded, a malformed or mistyped request
          (also the 400 FastAPI raises when it cannot read a body)
@@ -30,7 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from app.engine.errors import SpecError
+from app.engine.errors import SpecError, visible
 from app.web.concurrency import Busy
 from app.web.schemas import AnalyzeRequest, ErrorItem, ErrorResponse, LayerRequest
 from app.web.templating import render_error_page
@@ -57,8 +57,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def printable(text: str) -> str:
-    """``text`` with lone surrogates escaped (``\\ud800``), so that it encodes as UTF-8."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """``text`` with lone surrogates escaped (``\\ud800``), so that it encodes as UTF-8, and
+    invisible characters written out (``\\u202e``: a right-to-left override quoted from a
+    path or a parameter would turn the rest of the message around)."""
+    return visible(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def error_body(items: Sequence[ErrorItem]) -> dict[str, Any]:

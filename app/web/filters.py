@@ -9,6 +9,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from app.engine.errors import visible
 from app.present.formats import (
     compact,
     mebibytes,
@@ -43,6 +44,8 @@ def line_anchor(line: int) -> str:
 FILTERS: dict[str, Callable[..., str]] = {
     "thousands": thousands, "compact": compact, "volume": volume, "megabytes": megabytes,
     "mebibytes": mebibytes, "rf_size": rf_size, "percent": percent,
+    # user text quoted outside an editor: invisible characters written out (a bidi override)
+    "visible": visible,
 }
 #: functions the templates call (they take more than one argument)
 GLOBALS: dict[str, Callable[..., Any]] = {"working": working, "line_anchor": line_anchor,
