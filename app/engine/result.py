@@ -115,9 +115,13 @@ class LayerRow:
                                                         "goes unread")] = ()
     survival: Annotated[float | None, Field(description="stochastic depth: probability that "
                                                         "this row runs during training")] = None
-    #: each figure's working as data (rendered by app.present.working); not in the JSON
-    working: Annotated[Mapping[str, Working], Field(exclude=True)] = field(
-        default_factory=FrozenDict)
+
+    @property
+    def working(self) -> Mapping[str, Working]:
+        """Each figure's working as data (rendered by app.present.working); not in the JSON.
+        A view over the same shared parts as ``formulas``, so a row holds one of them."""
+        f = self.formulas
+        return WorkingView(*f._parts) if isinstance(f, Formulas) else FrozenDict()
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,26 +177,35 @@ class Rendered:
     first asked for. Rows that share a layer's working (ResNet-152's 36 equal bottlenecks)
     share one of these, so each is built and rendered at most once per analysis, and only when
     something reads it: the API's JSON reads the text, a page renders HTML from the working,
-    the totals need neither."""
+    the totals need neither.
 
-    __slots__ = ("_make", "_text", "_working", "keys")
+    The working is made by ``make(*args)``, a module-level function and its arguments rather
+    than a closure: a network of 5,000 distinct rows would otherwise hold 40,000 more objects
+    (functions and their cells) for the walk to build and the collector to scan."""
 
-    def __init__(self, keys: tuple[str, ...], make: Callable[[], Mapping[str, Working]]) -> None:
+    __slots__ = ("_args", "_make", "_text", "_working", "keys")
+
+    def __init__(self, keys: tuple[str, ...], make: Callable[..., Mapping[str, Working]],
+                 *args: Any) -> None:
         self.keys = keys
-        self._make = make
+        self._make: Callable[..., Mapping[str, Working]] | None = make
+        self._args = args
         self._working: Mapping[str, Working] | None = None
         self._text: dict[str, str] | None = None
 
     @classmethod
     def of(cls, working: Mapping[str, Working]) -> Rendered:
-        made = cls(tuple(working), lambda: working)
-        made._working = working
+        made = cls.__new__(cls)
+        made.keys, made._make, made._args = tuple(working), None, ()
+        made._working, made._text = working, None
         return made
 
     @property
     def working(self) -> Mapping[str, Working]:
         if self._working is None:
-            self._working = self._make()
+            assert self._make is not None
+            self._working = self._make(*self._args)
+            self._make, self._args = None, ()
         return self._working
 
     def text(self) -> dict[str, str]:
