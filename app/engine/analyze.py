@@ -65,6 +65,11 @@ def analyze(spec: Spec, options: Options | None = None, **option_values: Any) ->
     """Parse (text or JSON form) and analyse. Options are an :class:`Options` or its fields as
     keywords (``dtype="float16", batch=8``). Raises SpecError/LimitError on bad input."""
     opts = options if options is not None else make_options(**option_values)
+    with _cyclic_gc_paused():  # reading a long spec builds thousands of objects too
+        return _analyze_spec(spec, opts)
+
+
+def _analyze_spec(spec: Spec, opts: Options) -> Analysis:
     if isinstance(spec, Network):
         return analyze_network(spec, opts)
     if isinstance(spec, str):

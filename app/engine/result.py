@@ -15,8 +15,8 @@ rendering, kept for programs. Explanations and warnings are sentences the pages 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from dataclasses import MISSING, dataclass, field, fields, make_dataclass
+from typing import Annotated, Any, TypeVar
 
 from pydantic import Field, PlainSerializer, TypeAdapter
 
@@ -166,6 +166,37 @@ class Analysis:
 
 
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}
+
+_T = TypeVar("_T")
+
+
+def maker(cls: type[_T]) -> Callable[..., _T]:
+    """A fast constructor for a frozen slotted dataclass, for the walk's hot path.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``: 3.2 us
+    for a row's 23 fields, against 0.35 us for a plain slotted class, and a ResNet-152 builds
+    516 rows. This builds the value as an instance of a plain slotted twin with the same slots
+    in the same order, then makes it an instance of ``cls`` (CPython allows assigning
+    ``__class__`` between classes of the same layout). The result is an ordinary ``cls``:
+    frozen, equal to and hashing as one built by ``cls(...)``, serialised by pydantic alike
+    (tests/engine/test_result_frozen.py checks all three)."""
+    spec: list[tuple[str, Any, Any]] = []
+    for f in fields(cls):  # type: ignore[arg-type]
+        default = (field(default=f.default) if f.default is not MISSING
+                   else field(default_factory=f.default_factory)
+                   if f.default_factory is not MISSING else field())
+        spec.append((f.name, Any, default))
+    twin = make_dataclass(f"_Building{cls.__name__}", spec, slots=True)
+    if twin.__slots__ != getattr(cls, "__slots__", None):
+        raise TypeError(f"{cls.__name__} is not a slotted dataclass of plain fields")
+
+    def make(*args: Any, **kwargs: Any) -> _T:
+        made = twin(*args, **kwargs)
+        made.__class__ = cls
+        return made  # type: ignore[no-any-return]
+
+    make.__doc__ = f"Build a frozen {cls.__name__} quickly (see :func:`maker`)."
+    return make
 
 
 #: the figures every row works out, in the order they are shown; "rf" comes from the path

@@ -27,16 +27,22 @@ from app.engine.result import (
     LayerRow,
     Rendered,
     VolumeOut,
+    maker,
 )
 from app.engine.rules import Step, Window
 from app.engine.working import Equation, Group, Num, Term, Working, add, equals, mul, stated, sub
+
+_row = maker(LayerRow)
+_axis = maker(AxisRF)
+_field = maker(RF)
+_volume = maker(VolumeOut)
 
 
 def through(ax: AxisRF, win: Window) -> AxisRF:
     """One axis of the receptive field through a window."""
     if isinstance(win.s, int) and isinstance(win.p, int) and isinstance(ax.jump, int):
-        return AxisRF(ax.size + (win.k - 1) * ax.jump, ax.jump * win.s,
-                      ax.start + ((win.k - 1) / 2 - win.p) * ax.jump)
+        return _axis(ax.size + (win.k - 1) * ax.jump, ax.jump * win.s,
+                     ax.start + ((win.k - 1) / 2 - win.p) * ax.jump)
     # a fractional step (upsampling, transposed convolution): exact, then as JSON numbers
     jump = Fraction(ax.jump)
     return AxisRF(_number(ax.size + (win.k - 1) * jump), _number(jump * win.s),
@@ -157,7 +163,7 @@ class Walk:
             rf = _through(st.rf, win, layer)
             nxt = _state(done.out, rf, done.shown)
             rf_part = self._rf_working(win, st.rf, rf)
-        row = LayerRow(len(self.rows), layer.name, layer.op, layer.line, path, level,
+        row = _row(len(self.rows), layer.name, layer.op, layer.line, path, level,
                        layer.attrs, st.shown, nxt.shown, done.weights, done.biases,
                        done.params, done.macs, done.activations,
                        self._bytes(done.activations, layer), nxt.rf_shown,
@@ -228,7 +234,7 @@ class Walk:
         rf = _merge_rf(b, [o[0].rf for o in outs], warnings)
         rf_part = self._union_working(rf, len(outs))
         nxt = _state(merged.out, rf, merged.shown)
-        self.rows.append(LayerRow(
+        self.rows.append(_row(
             len(self.rows), b.name, merged.op, b.line, path, level, merged.attrs, st.shown,
             merged.shown, 0, 0, 0, 0, merged.out.size, self._bytes(merged.out.size, b),
             nxt.rf_shown, Formulas(merged.working, rf_part),
@@ -414,13 +420,13 @@ def _check_volume(v: Volume, layer: Layer) -> None:
 
 
 def _vol(v: Volume) -> VolumeOut:
-    return VolumeOut(v.h, v.w, v.c)
+    return _volume(v.h, v.w, v.c)
 
 
 def _rf(rf: Field2) -> RF:
     h, w = rf
     big = h if h.size >= w.size else w
-    return RF(big.size, big.jump, big.start, h, w)
+    return _field(big.size, big.jump, big.start, h, w)
 
 
 def _axis_working(w: Window, before: AxisRF, after: AxisRF, axis: str) -> Working:
