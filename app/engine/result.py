@@ -187,7 +187,7 @@ def maker(cls: type[_T]) -> Callable[..., _T]:
                    if f.default_factory is not MISSING else field())
         spec.append((f.name, Any, default))
     twin = make_dataclass(f"_Building{cls.__name__}", spec, slots=True)
-    if twin.__slots__ != getattr(cls, "__slots__", None):
+    if getattr(twin, "__slots__", ()) != getattr(cls, "__slots__", None):
         raise TypeError(f"{cls.__name__} is not a slotted dataclass of plain fields")
 
     def make(*args: Any, **kwargs: Any) -> _T:
