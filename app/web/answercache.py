@@ -20,6 +20,11 @@ cheap (limits are checked before any work, a parse error stops the walk), some e
 are not facts about the input (503 when every analysis place is busy, the 422 naming
 ``analysis_seconds``), and a stream of hostile inputs must not push the lecture's answers out.
 
+Requests for the same answer that arrive while it is being made (a hall clicking the same new
+page at once) wait for it instead of making it again: one engine call per process, not two
+hundred queued behind the analysis places (:meth:`AnswerCache.flight`). If the first one fails
+or goes away, each of the others makes its own answer.
+
 The cache is an LRU bounded by ``answer_cache_entries`` and ``answer_cache_bytes`` (settings;
 0 turns it off), guarded by a lock. A repeat is the stored status, headers and body; only its
 ``Server-Timing`` says ``cache;desc=hit`` instead of the first answer's timings. A ``GET``
@@ -29,6 +34,7 @@ that tag answers ``304`` without a body.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import time
@@ -71,6 +77,8 @@ class CacheStats:
 
     hits: int
     misses: int
+    #: misses that waited for the same answer being made by another request
+    joined: int
     stored: int
     evicted: int
     entries: int
@@ -87,6 +95,10 @@ class AnswerCache:
         self._answers: OrderedDict[bytes, Answer] = OrderedDict()
         self._lock = threading.Lock()
         self._bytes = self._hits = self._misses = self._stored = self._evicted = 0
+        self._joined = 0
+        #: answers being made, by key, each with the event loop its future belongs to
+        self._flights: dict[bytes, tuple[asyncio.AbstractEventLoop,
+                                         asyncio.Future[Answer | None]]] = {}
 
     def get(self, key: bytes) -> Answer | None:
         """The answer kept under ``key`` (now the most recently used), or None."""
@@ -119,8 +131,30 @@ class AnswerCache:
 
     def stats(self) -> CacheStats:
         with self._lock:
-            return CacheStats(self._hits, self._misses, self._stored, self._evicted,
-                              len(self._answers), self._bytes)
+            return CacheStats(self._hits, self._misses, self._joined, self._stored,
+                              self._evicted, len(self._answers), self._bytes)
+
+    def flight(self, key: bytes) -> tuple[bool, asyncio.Future[Answer | None]]:
+        """(whether this request makes the answer, the future that will hold it). The maker
+        must :meth:`land` it; the others await it (None: make your own)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            held = self._flights.get(key)
+            if held is not None and held[0] is loop:
+                self._joined += 1
+                return False, held[1]
+            future: asyncio.Future[Answer | None] = loop.create_future()
+            self._flights[key] = (loop, future)
+            return True, future
+
+    def land(self, key: bytes, future: asyncio.Future[Answer | None],
+             answer: Answer | None) -> None:
+        """End the flight: hand ``answer`` (None: none kept) to those waiting for it."""
+        with self._lock:
+            if self._flights.get(key, (None, None))[1] is future:
+                del self._flights[key]
+        if not future.done():
+            future.set_result(answer)
 
     def clear(self) -> None:
         with self._lock:
@@ -180,11 +214,12 @@ class Replay(Response):
     """A kept answer sent again: its status, headers (``Server-Timing`` saying it was a hit)
     and body, and to a test client the template and context, with the new request."""
 
-    def __init__(self, answer: Answer, request: Request, lookup_ms: float) -> None:
+    def __init__(self, answer: Answer, request: Request, lookup_ms: float,
+                 how: str = "hit") -> None:
         self.status_code = answer.status
         self.body = answer.body
         self.background = None
-        timing = f"cache;desc=hit;dur={lookup_ms:.2f}".encode()
+        timing = f"cache;desc={how};dur={lookup_ms:.2f}".encode()
         self.raw_headers = [(k, v) for k, v in answer.headers if k != b"server-timing"]
         self.raw_headers.append((b"server-timing", timing))
         self.debug = answer.debug
@@ -233,9 +268,21 @@ class CachedRoute(APIRoute):
             if kept is not None:
                 lookup_ms = (time.perf_counter() - started) * 1000
                 return not_modified(request, Replay(kept, request, lookup_ms))
-            response = _tagged(request, await handler(request))
-            if _keepable(response):
-                cache.put(key, snapshot(response))
+            maker, future = cache.flight(key)
+            if not maker:
+                kept = await asyncio.shield(future)
+                if kept is not None:
+                    waited_ms = (time.perf_counter() - started) * 1000
+                    return not_modified(request, Replay(kept, request, waited_ms, "joined"))
+                return not_modified(request, _tagged(request, await handler(request)))
+            made: Answer | None = None
+            try:
+                response = _tagged(request, await handler(request))
+                if _keepable(response):
+                    made = snapshot(response)
+                    cache.put(key, made)
+            finally:  # an error or a cancelled request: the others make their own
+                cache.land(key, future, made)
             return not_modified(request, response)
 
         return answer

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 import re
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
@@ -342,3 +344,54 @@ def test_the_routers_of_state_and_uploads_are_not_cached() -> None:
             isinstance(r, CachedRoute) for r in module.router.routes), module.__name__
     for module in (importer, runs, shortlinks):
         assert not any(isinstance(r, CachedRoute) for r in module.router.routes), module
+
+
+# -- requests for an answer being made wait for it ----------------------------------------------
+
+def _hold_engine(monkeypatch: pytest.MonkeyPatch, fail_first: bool) -> tuple[
+        threading.Event, list[int]]:
+    """Make ``engine.analyze`` wait for the event; the calls made (and, if asked, let the first
+    call fail once released)."""
+    import app.engine as engine
+
+    real, release, calls = engine.analyze, threading.Event(), []
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            release.wait(10)
+            if fail_first:
+                raise RuntimeError("the first call fails")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "analyze", held)
+    return release, calls
+
+
+def _wait_for(predicate: Any, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("fail_first", [False, True])
+def test_requests_for_an_answer_being_made_wait_for_it(
+        monkeypatch: pytest.MonkeyPatch, plain: TestClient, fail_first: bool) -> None:
+    body = {"spec": SMALL_SPEC, "batch": 5}
+    want = plain.post("/api/analyze", json=body).content
+    app = create_app(_settings())
+    release, calls = _hold_engine(monkeypatch, fail_first)
+    with TestClient(app, raise_server_exceptions=False) as client, ThreadPoolExecutor(8) as pool:
+        answers = [pool.submit(client.post, "/api/analyze", json=body) for _ in range(8)]
+        _wait_for(lambda: _stats(app).joined == 7)
+        assert len(calls) == 1  # one request makes it, seven wait
+        release.set()
+        got = [a.result(10) for a in answers]
+    statuses = sorted(r.status_code for r in got)
+    if fail_first:  # the maker's 500; the others then made their own
+        assert statuses == [200] * 7 + [500] and len(calls) >= 2
+    else:
+        assert statuses == [200] * 8 and len(calls) == 1
+        assert sum("cache;desc=joined" in r.headers.get("server-timing", "") for r in got) == 7
+    assert all(r.content == want for r in got if r.status_code == 200)
