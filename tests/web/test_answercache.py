@@ -384,9 +384,11 @@ def test_requests_for_an_answer_being_made_wait_for_it(
     release, calls = _hold_engine(monkeypatch, fail_first)
     with TestClient(app, raise_server_exceptions=False) as client, ThreadPoolExecutor(8) as pool:
         answers = [pool.submit(client.post, "/api/analyze", json=body) for _ in range(8)]
-        _wait_for(lambda: _stats(app).joined == 7)
-        assert len(calls) == 1  # one request makes it, seven wait
-        release.set()
+        try:  # the maker's call has begun (on its thread), the seven others wait for it
+            _wait_for(lambda: _stats(app).joined == 7 and len(calls) >= 1)
+            assert len(calls) == 1  # one request makes it, seven wait
+        finally:
+            release.set()
         got = [a.result(10) for a in answers]
     statuses = sorted(r.status_code for r in got)
     if fail_first:  # the maker's 500; the others then made their own
