@@ -288,6 +288,15 @@ class Formulas(_Figures):
     def _get(self, part: Rendered, key: str) -> str:
         return part.text()[key]
 
+    def plain(self) -> dict[str, str]:
+        """All of them as a dict, in order: what the JSON holds (one dict per part rather than
+        a lookup per figure, which was most of the first serialisation of a result)."""
+        out: dict[str, str] = {}
+        for part in self._parts:
+            text = part.text()
+            out.update({k: text[k] for k in part.keys})
+        return out
+
 
 class WorkingView(_Figures):
     """A row's ``working``: figure -> structured :class:`~app.engine.working.Working`."""
@@ -297,6 +306,8 @@ class WorkingView(_Figures):
 
 
 def _plain(formulas: Mapping[str, str]) -> dict[str, str]:
+    if isinstance(formulas, Formulas):
+        return formulas.plain()
     return dict(formulas.items())
 
 
