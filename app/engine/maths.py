@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from app.engine.working import (
     Equation,
@@ -29,8 +29,7 @@ def k_eff(k: int, d: int) -> int:
     return d * (k - 1) + 1
 
 
-@dataclass(frozen=True, slots=True)
-class OutLen:
+class OutLen(NamedTuple):
     """One spatial axis through a sliding window."""
 
     n: int

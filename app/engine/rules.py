@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from app.engine.errors import SpecError
 from app.engine.graph import Layer, Volume
@@ -47,8 +47,7 @@ from app.engine.working import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(NamedTuple):
     """A sliding window along one axis, for the receptive-field walk. Upsampling and
     transposed convolutions step by a fraction of an input unit (``s`` = 1/F) and may start
     between units (a fractional ``p``)."""

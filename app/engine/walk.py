@@ -92,8 +92,7 @@ def state(vol: Volume, rf: Field2, shown: VolumeOut | None = None) -> State:
     return _state(vol, rf, shown or _vol(vol))
 
 
-@dataclass(frozen=True, slots=True)
-class Done:
+class Done(NamedTuple):
     """What a rule decided for one layer on one input volume. A repeated block applies the
     same layer to the same volume many times (ResNet-152's 36 identical bottlenecks), so the
     walk asks each rule once per (op, attributes, input volume) within one analysis."""
@@ -111,8 +110,7 @@ class Done:
     window: tuple[Window, Window] | None
 
 
-@dataclass(frozen=True, slots=True)
-class Merged:
+class Merged(NamedTuple):
     """A merge row's op, output volume (and as shown), working and attributes."""
 
     op: str

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from app.web.answercache import make_cache
 from app.web.errors import install_error_handlers
 from app.web.middleware import BodyLimitMiddleware, install_openapi_docs
 from app.web.ratelimit import RateLimitMiddleware
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   redoc_url=None)
     app.state.settings = settings
     app.state.templates = make_templates(settings)
+    app.state.answer_cache = make_cache(settings.answer_cache_entries,
+                                        settings.answer_cache_bytes)
     install_error_handlers(app)
     uploads = (settings.max_import_bytes, "max_import_bytes")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     runs_burst: int = Field(6, ge=1)
     #: client addresses whose buckets are remembered (the least recently seen is forgotten)
     rate_clients: int = Field(10_000, ge=1)
+    #: finished 200 answers each server process keeps and sends again to the same request
+    #: (app.web.answercache): at most this many, and this many bytes in all; 0 turns it off
+    answer_cache_entries: int = Field(1000, ge=0)
+    answer_cache_bytes: int = Field(32 * 2**20, ge=0)
     templates_dir: Path = data_dir("templates")
     static_dir: Path = data_dir("static")
     #: the short links' SQLite file (app.web.shortlinks), and how many links it keeps at most

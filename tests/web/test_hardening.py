@@ -338,7 +338,7 @@ def test_an_empty_request_counts_with_the_default_options(client: TestClient) ->
 # -- engine calls run apart from the other routes ---------------------------------------------
 
 def test_static_and_docs_answer_while_every_analysis_place_is_taken() -> None:
-    app = create_app(Settings(analysis_threads=2))
+    app = create_app(Settings(analysis_threads=2, answer_cache_entries=0))  # every request runs
     with TestClient(app) as client:
         assert client.post("/api/analyze", json={"spec": SPEC}).status_code == 200
         limiter, portal = app.state.analysis_runner.limiter, client.portal
@@ -364,7 +364,7 @@ def test_static_and_docs_answer_while_every_analysis_place_is_taken() -> None:
 
 
 def test_a_request_behind_busy_places_answers_503_on_time(error_items: Items) -> None:
-    app = create_app(Settings(analysis_threads=1, analysis_seconds=0.3))
+    app = create_app(Settings(analysis_threads=1, analysis_seconds=0.3, answer_cache_entries=0))
     with TestClient(app) as client:
         assert client.post("/api/analyze", json={"spec": SPEC}).status_code == 200
         limiter, portal, held = app.state.analysis_runner.limiter, client.portal, object()

@@ -11,12 +11,13 @@ from app import engine
 from app.engine.graph import Volume
 from app.engine.result import Analysis, LayerRow
 from app.export import subject_from_spec
+from app.web.answercache import CachedRoute
 from app.web.deps import AnalyzeQueryDep, RunnerDep
 from app.web.downloads import negotiated
 from app.web.errors import ERROR_RESPONSES
 from app.web.schemas import AnalyzeRequest, LayerRequest
 
-router = APIRouter(prefix="/api", tags=["analysis"], responses=ERROR_RESPONSES)
+router = APIRouter(route_class=CachedRoute, prefix="/api", tags=["analysis"], responses=ERROR_RESPONSES)
 
 
 @router.post("/analyze", response_model=Analysis, name="api_analyze")

@@ -21,12 +21,13 @@ from app.engine import Analysis, SpecError
 from app.examples import BOTTLENECK_INCEPTION, NAIVE_INCEPTION, SINGLE_7X7, STACKED_3X3
 from app.present import charts
 from app.present.compare import TOTAL_KEYS, BlockTotal, block_totals
+from app.web.answercache import CachedRoute
 from app.web.deps import RunnerDep
 from app.web.errors import spec_error_items
 from app.web.schemas import RequestOptions
 from app.web.templating import get_templates
 
-router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+router = APIRouter(route_class=CachedRoute, include_in_schema=False, default_response_class=HTMLResponse)
 
 MIN_ITEMS, MAX_ITEMS = 2, 4
 

@@ -21,11 +21,12 @@ from app.engine.limits import LIMITS
 from app.engine.result import Analysis, Dtype, Optimizer
 from app.present.diagrams import UNIT_CHOICES, UnitChoice, num, rf_diagram
 from app.present.layer_quiz import LAYER_OPS, LayerForm, layer_quiz
+from app.web.answercache import CachedRoute
 from app.web.deps import RunnerDep, SettingsDep
 from app.web.errors import error_body, spec_error_items
 from app.web.templating import render
 
-router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+router = APIRouter(route_class=CachedRoute, include_in_schema=False, default_response_class=HTMLResponse)
 
 #: what /rf draws when no spec is given: the lecture's three stacked 3x3 convolutions
 RF_EXAMPLE = ("input 32x32x3\nconv1: conv 16 3x3\nrelu\nconv2: conv 16 3x3\nrelu\n"

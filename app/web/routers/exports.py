@@ -16,12 +16,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from app import export
+from app.web.answercache import CachedRoute
 from app.web.deps import AnalyzeQueryDep, RunnerDep
 from app.web.downloads import FORMAT_HELP, choose, download, model_subject
 from app.web.errors import ERROR_RESPONSES
 from app.web.routers.zoo import NOT_FOUND, ModelQuery, known
 
-router = APIRouter(prefix="/api/export", tags=["exports"], responses=ERROR_RESPONSES)
+router = APIRouter(route_class=CachedRoute, prefix="/api/export", tags=["exports"], responses=ERROR_RESPONSES)
 
 FormatQuery = Annotated[str | None, Query(description=FORMAT_HELP)]
 DOWNLOAD: dict[int | str, dict[str, object]] = {

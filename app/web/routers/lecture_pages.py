@@ -8,10 +8,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.lecture import LectureClaim, lecture_claims
+from app.web.answercache import CachedRoute
 from app.web.deps import RunnerDep
 from app.web.templating import get_templates
 
-router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+router = APIRouter(route_class=CachedRoute, include_in_schema=False, default_response_class=HTMLResponse)
 
 #: the page that shows a claim's calculation, by row (else the claim's zoo model, else "/")
 LINKS: dict[int, tuple[str, str]] = {

@@ -15,11 +15,12 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from app import engine
+from app.web.answercache import CachedRoute
 from app.web.deps import RunnerDep, SettingsDep, analyze_query
 from app.web.schemas import AnalyzeQuery
 from app.web.templating import form_values, render_calc
 
-router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+router = APIRouter(route_class=CachedRoute, include_in_schema=False, default_response_class=HTMLResponse)
 
 
 def _query(request: Request) -> AnalyzeQuery:

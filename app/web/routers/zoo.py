@@ -18,12 +18,13 @@ from starlette.exceptions import HTTPException
 from app import zoo
 from app.engine import Analysis, Volume
 from app.lecture import LectureClaim, lecture_claims
+from app.web.answercache import CachedRoute
 from app.web.deps import RunnerDep
 from app.web.downloads import model_subject, negotiated
 from app.web.errors import ERROR_RESPONSES
 from app.web.schemas import RequestOptions
 
-router = APIRouter(prefix="/api", tags=["zoo"], responses=ERROR_RESPONSES)
+router = APIRouter(route_class=CachedRoute, prefix="/api", tags=["zoo"], responses=ERROR_RESPONSES)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: ERROR_RESPONSES[422] | {"description": "no zoo model has this id"}}
 
