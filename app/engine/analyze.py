@@ -111,7 +111,10 @@ def _cyclic_gc_paused() -> Iterator[None]:
     at once (``gc.freeze()`` then ``gc.unfreeze()``: two list splices, whatever the size), where
     a result is freed by reference counting when it is dropped, never scanned. Young cyclic
     garbage of other code waits for the next full collection instead of the next young one.
-    Skipped when something else froze objects on purpose (a pre-fork server)."""
+    Objects something else froze on purpose (a pre-fork server's) end up in the oldest
+    generation too, which costs that process a scan of them at full collections, nothing more;
+    archcalc's servers freeze nothing. (Asking ``gc.get_freeze_count()`` first is no way out:
+    it counts the frozen objects one by one, 20 ms for a heap that holds torch.)"""
     global _gc_pauses
     with _gc_lock:
         _gc_pauses += 1
@@ -123,9 +126,8 @@ def _cyclic_gc_paused() -> Iterator[None]:
         with _gc_lock:
             _gc_pauses -= 1
             if _gc_pauses == 0:
-                if not gc.get_freeze_count():
-                    gc.freeze()
-                    gc.unfreeze()
+                gc.freeze()
+                gc.unfreeze()
                 gc.enable()
 
 
