@@ -1,8 +1,8 @@
 """Geometry of the architecture diagram, drawn as the lecture's slides draw networks.
 
 Layers are stacked boxes labelled like the slides ("3x3 conv, 64", "pool, /2"), activations and
-normalisations folded into the layer they follow; the branches of a concat or join stand side
-by side (an Inception module shows its four); a residual block's identity shortcut is an arc
+normalisations folded into the layer they follow; the branches of a concat, split or join stand
+side by side (an Inception module shows its four); a residual block's identity shortcut is an arc
 beside its body (a projection shortcut is a column of its own); an auxiliary classifier is a
 dashed frame. The engine expands ``repeat``, so runs are found again here: consecutive blocks
 whose layers read the same (a stride or a projection shortcut aside, as the first block of a
@@ -341,6 +341,8 @@ class _Layout:
         height = merge_y
         if g.merge is not None:
             text = {"add": "+", "concat": "concat", "join": "join"}[g.merge.op]
+            if g.merge.attrs.get("kind") == "split":
+                text = "split, concat"  # each branch read its share of the channels
             merge = self.box([g.merge], text, "add" if g.merge.op == "add" else "merge", MERGE_W)
             out.add(merge, (width - MERGE_W) / 2, merge_y)
             height = merge_y + BOX_H
