@@ -322,7 +322,10 @@ class _Layout:
         else:
             cols = [f for _, f in parts]
         inner = sum(c.w for c in cols) + H_GAP * (len(cols) - 1)
-        arc = ARC_W if kind in ("residual", "dense") and len(cols) == 1 else 0.0
+        split = g.merge is not None and g.merge.attrs.get("kind") == "split"
+        # a lone column beside an identity: a residual's or dense block's input, or the share
+        # of a split block that passes unchanged, is an arc
+        arc = ARC_W if (kind in ("residual", "dense") or split) and len(cols) == 1 else 0.0
         width = max(inner + arc, MERGE_W) + 2 * PAD
         x, centres, y0 = PAD + (width - 2 * PAD - inner - arc) / 2, [], top + V_GAP
         tallest = max((c.h for c in cols), default=0.0)
