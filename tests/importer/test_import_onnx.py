@@ -63,8 +63,9 @@ def test_names_and_blocks_come_from_the_export() -> None:
     assert "layer2_0_downsample_0: conv 128 1x1 stride 2 nobias" in spec
 
 
-def test_a_default_export_with_folded_batch_norm_counts_the_file_s_weights() -> None:
-    data = export(build("resnet18"), keep_bn=False)
+@pytest.mark.parametrize("name", ["resnet18", "shufflenet_v2_x1_0"])
+def test_a_default_export_with_folded_batch_norm_counts_the_file_s_weights(name: str) -> None:
+    data = export(build(name), keep_bn=False)
     model = onnx.load_model_from_string(data)
     stored = {t.name: t for t in model.graph.initializer}
     used = {i for n in model.graph.node if n.op_type in ("Conv", "Gemm") for i in n.input[1:]}
