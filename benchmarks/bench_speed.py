@@ -162,6 +162,13 @@ def bench_chains(lengths: list[int], repeat: int) -> None:
     spread = max(per_layer) / min(per_layer)
     print(f"per-layer time from {min(per_layer):.1f} to {max(per_layer):.1f} us: "
           f"{spread:.2f}x (target within {TARGETS['flat']:g}x)")
+    # what every analysis pays whatever its length (reading the input line, the totals, the
+    # result object), measured on a spec of the input line alone, set apart from the layers
+    fixed = median_ms(partial(analyze, "input 32x32x16\n"), max(repeat, 20))
+    marginal = [(p * n / 1000 - fixed) * 1000 / n for p, n in zip(per_layer, lengths, strict=True)]
+    print(f"an analysis of the input line alone takes {fixed * 1000:.0f} us; past it, a layer "
+          f"takes from {min(marginal):.1f} to {max(marginal):.1f} us: "
+          f"{max(marginal) / min(marginal):.2f}x")
 
 
 def load() -> str:

@@ -94,11 +94,11 @@ def _check_cin(layer: Layer, got: int, what: str) -> None:
 
 def _axes(layer: Layer, x: Volume, ceil: bool) -> tuple[OutLen, OutLen]:
     """Slide the layer's window over both axes; reject kernels larger than the padded input."""
-    kh, kw, sh, sw = (_int(layer, a, 1) for a in ("kh", "kw", "sh", "sw"))
-    ph, pw = _int(layer, "ph"), _int(layer, "pw")
-    dh, dw = _int(layer, "dh", 1), _int(layer, "dw", 1)
-    ph2 = int(layer.attrs["ph2"]) if "ph2" in layer.attrs else None
-    pw2 = int(layer.attrs["pw2"]) if "pw2" in layer.attrs else None
+    get = layer.attrs.get
+    kh, kw, sh, sw = int(get("kh", 1)), int(get("kw", 1)), int(get("sh", 1)), int(get("sw", 1))
+    ph, pw, dh, dw = int(get("ph", 0)), int(get("pw", 0)), int(get("dh", 1)), int(get("dw", 1))
+    ph2 = None if (v := get("ph2")) is None else int(v)
+    pw2 = None if (v := get("pw2")) is None else int(v)
     for axis, n, k, p, p2, d in (("H", x.h, kh, ph, ph2, dh), ("W", x.w, kw, pw, pw2, dw)):
         # ceil mode (PyTorch) accepts a single window that starts inside and overhangs the end
         s = sh if axis == "H" else sw

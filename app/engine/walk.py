@@ -27,17 +27,22 @@ from app.engine.result import (
     LayerRow,
     Rendered,
     VolumeOut,
-    WorkingView,
+    maker,
 )
 from app.engine.rules import Step, Window
 from app.engine.working import Equation, Group, Num, Term, Working, add, equals, mul, stated, sub
+
+_row = maker(LayerRow)
+_axis = maker(AxisRF)
+_field = maker(RF)
+_volume = maker(VolumeOut)
 
 
 def through(ax: AxisRF, win: Window) -> AxisRF:
     """One axis of the receptive field through a window."""
     if isinstance(win.s, int) and isinstance(win.p, int) and isinstance(ax.jump, int):
-        return AxisRF(ax.size + (win.k - 1) * ax.jump, ax.jump * win.s,
-                      ax.start + ((win.k - 1) / 2 - win.p) * ax.jump)
+        return _axis(ax.size + (win.k - 1) * ax.jump, ax.jump * win.s,
+                     ax.start + ((win.k - 1) / 2 - win.p) * ax.jump)
     # a fractional step (upsampling, transposed convolution): exact, then as JSON numbers
     jump = Fraction(ax.jump)
     return AxisRF(_number(ax.size + (win.k - 1) * jump), _number(jump * win.s),
@@ -62,15 +67,18 @@ class State(NamedTuple):
     rf: Field2
     shown: VolumeOut
     rf_shown: RF
-    rf_kept: Rendered  # the receptive-field working of a row that leaves the field as it is
 
 
 def _kept(rf: Field2) -> Working:
     return stated(_pair(rf), note="unchanged")
 
 
+def _kept_figures(rf: Field2) -> FrozenDict:
+    return FrozenDict(rf=_kept(rf))
+
+
 def _state(vol: Volume, rf: Field2, shown: VolumeOut) -> State:
-    return State(vol, rf, shown, _rf(rf), Rendered(_RF, lambda: FrozenDict(rf=_kept(rf))))
+    return State(vol, rf, shown, _rf(rf))
 
 
 _RF = ("rf",)
@@ -150,17 +158,17 @@ class Walk:
         win = done.window
         if win is None and done.out == st.vol:
             nxt = st  # shape and field unchanged: share the previous row's objects
-            rf_part = st.rf_kept
+            rf_part = self._kept_working(st.rf)
         else:
             rf = _through(st.rf, win, layer)
             nxt = _state(done.out, rf, done.shown)
             rf_part = self._rf_working(win, st.rf, rf)
-        row = LayerRow(len(self.rows), layer.name, layer.op, layer.line, path, level,
+        row = _row(len(self.rows), layer.name, layer.op, layer.line, path, level,
                        layer.attrs, st.shown, nxt.shown, done.weights, done.biases,
                        done.params, done.macs, done.activations,
                        self._bytes(done.activations, layer), nxt.rf_shown,
                        Formulas(done.working, rf_part), done.warnings, (), done.notes,
-                       keep if keep != 1.0 else None, WorkingView(done.working, rf_part))
+                       keep if keep != 1.0 else None)
         if layer.claims:
             row = replace(row, claims=check_claims(layer.claims, row))
         self.rows.append(row)
@@ -178,8 +186,16 @@ class Walk:
         key = (win, before)
         got = self.rf_work.get(key)
         if got is None:
-            got = self.rf_work[key] = Rendered(
-                _RF, lambda: FrozenDict(rf=_rf_working(win, before, after)))
+            got = self.rf_work[key] = Rendered(_RF, _rf_figures, win, before, after)
+        return got
+
+    def _kept_working(self, rf: Field2) -> Rendered:
+        """The receptive-field working of a row that leaves the field as it is: made once per
+        field, and only for the fields such a row follows."""
+        key = ("kept", id(rf))  # the Rendered made here holds rf, so its id stays unique
+        got = self.rf_work.get(key)
+        if got is None:
+            got = self.rf_work[key] = Rendered(_RF, _kept_figures, rf)
         return got
 
     def _union_working(self, rf: Field2, inputs: int) -> Rendered:
@@ -187,8 +203,7 @@ class Walk:
         got = self.rf_work.get(key)
         if got is None:
             note = f"the union of the fields of the {inputs} inputs"
-            got = self.rf_work[key] = Rendered(
-                _RF, lambda: FrozenDict(rf=stated(_pair(rf), note=note)))
+            got = self.rf_work[key] = Rendered(_RF, _stated_figures, _pair(rf), note)
         return got
 
     def block(self, b: Block, st: State, path: str, level: int,
@@ -220,12 +235,11 @@ class Walk:
         rf = _merge_rf(b, [o[0].rf for o in outs], warnings)
         rf_part = self._union_working(rf, len(outs))
         nxt = _state(merged.out, rf, merged.shown)
-        self.rows.append(LayerRow(
+        self.rows.append(_row(
             len(self.rows), b.name, merged.op, b.line, path, level, merged.attrs, st.shown,
             merged.shown, 0, 0, 0, 0, merged.out.size, self._bytes(merged.out.size, b),
             nxt.rf_shown, Formulas(merged.working, rf_part),
-            tuple(warnings), (), (), keep if keep != 1.0 else None,
-            WorkingView(merged.working, rf_part)))
+            tuple(warnings), (), (), keep if keep != 1.0 else None))
         depth = max(o[1] for o in outs)
         if b.kind == "residual" and b.survival is not None:
             body, short = outs[0], outs[1]
@@ -251,16 +265,30 @@ def _merge(b: Block, vols: tuple[Volume, ...]) -> Merged:
     op = {"concat": "concat", "dense": "concat", "residual": "add", "join": "join",
           "scale": "scale", "split": "concat"}[b.kind]
     out = _merged_volume(b, list(vols))
-
-    def explain() -> FrozenDict:
-        working = _common(Step(out), out.size, op)
-        working["c"] = _merge_c_working(op, list(vols), out.c)
-        return FrozenDict(working)
-
     attrs: dict[str, AttrValue] = {"kind": b.kind}
     if b.survival is not None:
         attrs["survival"] = b.survival
-    return Merged(op, out, _vol(out), Rendered(FIGURES, explain), FrozenDict(attrs))
+    return Merged(op, out, _vol(out), Rendered(FIGURES, _merge_figures, op, out, vols),
+                  FrozenDict(attrs))
+
+
+def _merge_figures(op: str, out: Volume, vols: tuple[Volume, ...]) -> FrozenDict:
+    working = _common(Step(out), out.size, op)
+    working["c"] = _merge_c_working(op, list(vols), out.c)
+    return FrozenDict(working)
+
+
+def _layer_figures(layer: Layer, vin: Volume, acts: int) -> FrozenDict:
+    return FrozenDict(_common(OPS[layer.op].rule(layer, vin, True), acts, layer.op))
+
+
+def _rf_figures(win: tuple[Window, Window] | None, before: Field2,
+                after: Field2) -> FrozenDict:
+    return FrozenDict(rf=_rf_working(win, before, after))
+
+
+def _stated_figures(value: str, note: str) -> FrozenDict:
+    return FrozenDict(rf=stated(value, note=note))
 
 
 def _apply(layer: Layer, vin: Volume) -> Done:
@@ -268,12 +296,9 @@ def _apply(layer: Layer, vin: Volume) -> Done:
     _check_volume(step.out, layer)
     acts = 0 if layer.op in IN_PLACE_OPS or layer.op in VIEW_OPS else step.out.size
     win = step.rf
-
-    def explain() -> FrozenDict:
-        return FrozenDict(_common(OPS[layer.op].rule(layer, vin, True), acts, layer.op))
-
     return Done(step.out, _vol(step.out), step.weights, step.biases,
-                step.weights + step.biases, step.macs, acts, Rendered(FIGURES, explain),
+                step.weights + step.biases, step.macs, acts,
+                Rendered(FIGURES, _layer_figures, layer, vin, acts),
                 tuple(step.warnings), tuple(step.notes), win)
 
 
@@ -407,13 +432,13 @@ def _check_volume(v: Volume, layer: Layer) -> None:
 
 
 def _vol(v: Volume) -> VolumeOut:
-    return VolumeOut(v.h, v.w, v.c)
+    return _volume(v.h, v.w, v.c)
 
 
 def _rf(rf: Field2) -> RF:
     h, w = rf
     big = h if h.size >= w.size else w
-    return RF(big.size, big.jump, big.start, h, w)
+    return _field(big.size, big.jump, big.start, h, w)
 
 
 def _axis_working(w: Window, before: AxisRF, after: AxisRF, axis: str) -> Working:

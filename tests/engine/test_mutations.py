@@ -95,10 +95,10 @@ WORST = [
 ]
 
 
-#: the worst of these (5,000 distinct rows) builds about 100,000 objects; in a test process
-#: that holds torch, freeing them and the collector's deferred pass cost several times its
-#: walk, so this bound only catches a hang or a blow-up; bench_engine_worst.py prints the times
-WORST_BOUND_S = 2.0
+#: the worst of these (5,000 distinct rows) takes about 100 ms of CPU in a test process that
+#: holds torch on a busy machine and less on an idle one (bench_engine_worst.py prints the times
+#: against the 100 ms target); the same bound as the mutations leaves room for CI's shared cores
+WORST_BOUND_S = BOUND_S
 
 
 def test_the_largest_inputs_stay_fast() -> None:
