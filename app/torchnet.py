@@ -386,6 +386,16 @@ class _Concat(_Merge):
         return self._done(torch.cat([branch(x) for branch in self.branches], dim=1))
 
 
+class _Split(_Merge):
+    """The input's channels chunked equally among the branches (``x.chunk(n, dim=1)``), each
+    branch run on its share, the outputs concatenated along channels (ShuffleNet V2's unit)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        shares = x.chunk(len(self.branches), dim=1)
+        return self._done(torch.cat([branch(share) for branch, share
+                                     in zip(self.branches, shares, strict=True)], dim=1))
+
+
 class _Dense(_Merge):
     """concat(x, body(x)) along channels (a DenseNet layer)."""
 
@@ -447,7 +457,7 @@ def _makes_new_tensor(node: Node) -> bool:
 
 _BLOCKS: dict[str, type[_Merge]] = {
     "concat": _Concat, "dense": _Dense, "join": _Join, "residual": _Residual, "aux": _Aux,
-    "scale": _Scale,
+    "scale": _Scale, "split": _Split,
 }
 
 

@@ -2,7 +2,7 @@
 
 A spec (text or JSON) becomes a :class:`Network`: an input volume and a sequence of
 nodes. A node is either a :class:`Layer` (one op with its attributes) or a
-:class:`Block` (a merge of sub-sequences: concat, residual, join, dense, aux).
+:class:`Block` (a merge of sub-sequences: concat, residual, join, dense, aux, scale, split).
 ``repeat`` is expanded by the parser, so neither the engine walk nor the torch
 builder ever sees it. Every value here is immutable: layers are named tuples whose
 attributes are read-only mappings, blocks and networks frozen dataclasses of tuples.
@@ -18,7 +18,10 @@ the identity), ``dense`` (one branch: concat(x, body(x))), ``residual``
 ``survival`` probability for stochastic depth), ``join`` (element-wise mean of
 the branches, FractalNet), ``aux`` (one branch: a side classifier whose output
 leaves the network; the main tensor passes through unchanged), ``scale`` (one branch whose
-1x1xC output multiplies the input channel by channel: squeeze-and-excitation).
+1x1xC output multiplies the input channel by channel: squeeze-and-excitation), ``split``
+(the input's channels divided equally among the branches, each branch running on its share,
+their outputs concatenated along depth: ShuffleNet V2's unit; an empty branch is the identity
+on its share).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any, NamedTuple, NoReturn
 
 AttrValue = int | float | bool | str
 
-BLOCK_KINDS = ("concat", "dense", "residual", "join", "aux", "scale")
+BLOCK_KINDS = ("concat", "dense", "residual", "join", "aux", "scale", "split")
 #: words that open a block in the text form
 BLOCK_WORDS = (*BLOCK_KINDS, "repeat", "branch", "shortcut")
 

@@ -15,7 +15,7 @@ from app.engine.notation import CANONICAL, CLAIM_KEYS, Stmt
 from app.engine.parse import Parsed, Raw, _network, build
 
 _PAIR_KEYS = ("kernel", "stride", "pad", "dilation")
-_BLOCKS = ("concat", "join", "residual", "dense", "aux", "scale", "repeat")
+_BLOCKS = ("concat", "join", "split", "residual", "dense", "aux", "scale", "repeat")
 
 
 class _Reader:
@@ -67,7 +67,7 @@ class _Reader:
     def block(self, op: str, item: dict[str, Any], name: str | None, line: int,
               level: int) -> Raw:
         raw = Raw(line, kind=op, name=name)
-        if op in ("concat", "join"):
+        if op in ("concat", "join", "split"):
             branches = item.get("branches")
             if not isinstance(branches, list):
                 raise SpecError(f"{op} needs 'branches': a list of layer lists", line)

@@ -386,7 +386,7 @@ class _Builder:
                 continue
             elif r.kind in ("branch", "shortcut"):
                 self.problem(r.line, f"'{r.kind}' is only allowed inside "
-                             f"{'concat or join' if r.kind == 'branch' else 'after residual'}")
+                             f"{'concat, join or split' if r.kind == 'branch' else 'after residual'}")
             else:
                 block = self.block(r, suffix)
                 if block is not None:
@@ -438,7 +438,7 @@ class _Builder:
 
     def block(self, r: Raw, suffix: str) -> Block | None:
         name = self.name(r.name, r.kind, suffix)
-        if r.kind in ("concat", "join"):
+        if r.kind in ("concat", "join", "split"):
             branches = []
             for child in r.children:
                 if child.kind != "branch":

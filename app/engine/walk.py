@@ -212,11 +212,12 @@ class Walk:
                 self.seq(b.branches[0], st, inner, level + 1, keep)
             return st, 0, 0.0
         outs: list[tuple[State, int, float]] = []
+        share = _split_share(b, st) if b.kind == "split" else st
         for i, branch in enumerate(b.branches):
             label = _branch_label(b.kind, i)
             bkeep = keep * b.survival if (b.kind == "residual" and i == 0 and
                                           b.survival is not None) else keep
-            outs.append(self.seq(branch, st, f"{inner}/{label}", level + 1, bkeep))
+            outs.append(self.seq(branch, share, f"{inner}/{label}", level + 1, bkeep))
         if b.kind in ("dense", "scale"):
             outs.insert(0, (st, 0, 0.0))
         return self.merge(b, st, outs, path, level, keep)
@@ -246,10 +247,21 @@ class Walk:
         return nxt, depth, expected
 
 
+def _split_share(b: Block, st: State) -> State:
+    """What each branch of a split block reads: C/n of the input's channels, a view of it
+    (torch's ``x.chunk(n, dim=1)``), with the input's receptive field."""
+    n, c = len(b.branches), st.vol.c
+    if c % n:
+        raise SpecError(f"split '{b.name}': {c} channels cannot be split equally among {n} "
+                        f"branches ({c}/{n} = {c / n:g} is not whole); give it a channel count "
+                        f"divisible by {n}", b.line, b.name)
+    return state(Volume(st.vol.h, st.vol.w, c // n), st.rf)
+
+
 def _merge(b: Block, vols: tuple[Volume, ...]) -> Merged:
     """A merge's output, working and attributes, once per (kind, input volumes)."""
     op = {"concat": "concat", "dense": "concat", "residual": "add", "join": "join",
-          "scale": "scale"}[b.kind]
+          "scale": "scale", "split": "concat"}[b.kind]
     out = _merged_volume(b, list(vols))
     attrs: dict[str, AttrValue] = {"kind": b.kind}
     if b.survival is not None:
@@ -336,7 +348,7 @@ def _branch_label(kind: str, i: int) -> str:
 
 def _merged_volume(b: Block, vols: list[Volume]) -> Volume:
     first = vols[0]
-    if b.kind in ("concat", "dense"):
+    if b.kind in ("concat", "dense", "split"):
         for i, v in enumerate(vols[1:], start=2):
             if (v.h, v.w) != (first.h, first.w):
                 raise SpecError(

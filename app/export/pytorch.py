@@ -244,7 +244,7 @@ class _Gen:
             raise ValueError(f"line {block.line}: the branches of {block.name!r} give vectors "
                              f"and volumes; flatten them alike")
         kind = {"concat": "Concat", "dense": "Dense", "join": "Join", "residual": "Residual",
-                "scale": "Scale"}
+                "scale": "Scale", "split": "Split"}
         cls = kind[block.kind]
         extra: list[str] = []
         if block.kind == "residual" and block.survival is not None:

@@ -122,6 +122,20 @@ class Scale(nn.Module):
         return x * self.body(x)
 '''
 
+_SPLIT = '''\
+class Split(nn.Module):
+    """ShuffleNet V2's unit: the input's channels split equally among the branches, each
+    branch run on its share, their outputs stacked along the channels."""
+
+    def __init__(self, *branches: nn.Module) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shares = x.chunk(len(self.branches), dim=1)
+        return torch.cat([branch(share) for branch, share in zip(self.branches, shares)], dim=1)
+'''
+
 _LAYERNORM = '''\
 class LayerNorm2d(nn.Module):
     """LayerNorm over the channels at each position (ConvNeXt): C scales and C shifts."""
@@ -149,11 +163,12 @@ class LayerScale(nn.Module):
 #: block kind -> the helper class it uses; its keys are the engine's block kinds
 BLOCK_CODE: dict[str, str] = {
     "concat": _CONCAT, "dense": _DENSE, "residual": _RESIDUAL, "join": _JOIN, "aux": _AUX,
-    "scale": _SCALE,
+    "scale": _SCALE, "split": _SPLIT,
 }
 #: helpers in the order they are written into the file
 HELPER_ORDER = ("named", "Concat", "Dense", "Residual", "StochasticResidual", "Join", "Aux",
-                "Scale", "PadChannels", "LayerNorm2d", "LayerScale")
+                "Scale", "Split", "PadChannels", "LayerNorm2d", "LayerScale")
 HELPERS = {"named": _NAMED, "Concat": _CONCAT, "Dense": _DENSE, "Residual": _RESIDUAL,
            "StochasticResidual": _STOCHASTIC, "Join": _JOIN, "Aux": _AUX, "Scale": _SCALE,
+           "Split": _SPLIT,
            "PadChannels": _PADCHANNELS, "LayerNorm2d": _LAYERNORM, "LayerScale": _LAYERSCALE}

@@ -173,6 +173,8 @@ class FxReader:
         self.tuples: dict[str, list[fx.Node]] = {}
         self.names: set[str] = set()
         self.used_params: set[int] = set()
+        #: x.chunk(n, dim=1) nodes: their input value and n
+        self.chunks: dict[str, tuple[str, int]] = {}
         self.graph = Graph("", size)
         #: what was left out, by kind (modules that pass their input on, layout changes)
         self.left_out: dict[str, int] = {}
@@ -311,9 +313,16 @@ class FxReader:
             return
         name = target if isinstance(target, str) else getattr(target, "__name__", "")
         handler = _FUNCTIONS.get(name)
-        if name in ("chunk", "split", "split_with_sizes", "tensor_split"):
-            raise Unsupported("a channel split: the spec language has no op that takes part of "
-                              "a tensor's channels (ShuffleNetV2's units need one)")
+        if name == "chunk":
+            self.chunk(node)
+            return
+        if name in ("split", "split_with_sizes", "tensor_split"):
+            raise Unsupported(f"a channel split by {name}: only x.chunk(n, dim=1) into equal "
+                              f"parts has a block (split {{ }})")
+        if name == "getitem" and isinstance(node.args[0], fx.Node) and \
+                node.args[0].name in self.chunks:
+            self.part(node)
+            return
         if name == "getitem":
             ins = self._tensor_inputs(node)
             if not ins:
@@ -364,6 +373,29 @@ class FxReader:
         value = self.graph.add_cat(self._display(node), ins)
         self.alias[node.name] = value
         self.layout[value] = "nchw"
+
+    def chunk(self, node: fx.Node) -> None:
+        """``x.chunk(n, dim=1)``: read by the ``getitem`` of each part (:meth:`part`)."""
+        src = self._v(node.args[0])
+        n = int(self.arg(node, 1, "chunks"))
+        dim = self.arg(node, 2, "dim", 0)
+        shape = self.shape.get(node.args[0].name if isinstance(node.args[0], fx.Node) else "", ())
+        if dim not in (1, -3) or len(shape) != 4 or self.layout.get(src, "nchw") != "nchw":
+            raise Unsupported(f"a chunk along dim {dim} (only the channels of N x C x H x W)")
+        if shape[1] % n:
+            raise Unsupported(f"a chunk of {shape[1]} channels into {n} unequal parts")
+        self.chunks[node.name] = (src, n)
+
+    def part(self, node: fx.Node) -> None:
+        """Part i of a channel chunk: where one branch of a ``split { }`` block starts."""
+        chunk, i = node.args[0], node.args[1]
+        assert isinstance(chunk, fx.Node)
+        src, n = self.chunks[chunk.name]
+        if not isinstance(i, int):
+            raise Unsupported(f"a part {i!r} of a chunk")
+        name = self._display(node)
+        self.graph.add(Node(name, "part", (src,), f"{i % n}/{n}"))
+        self.layout[name] = "nchw"
 
     def flatten(self, node: fx.Node) -> None:
         start = self.arg(node, 1, "start_dim", 0)

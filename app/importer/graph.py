@@ -7,8 +7,10 @@ walking back from the output: a merge's branches start at its immediate dominato
 every path to the merge comes through), so an ``add`` becomes ``residual { } shortcut { }``, a
 ``cat`` ``concat { branch ... }`` (``dense { }`` when one branch is the merge's own input, as
 DenseNet's growing concatenations are rewritten), a ``mul`` of a value and a gate computed from
-it ``scale { }``. A graph that is not built of such blocks (a value used by two merges that do
-not nest) is refused, naming the node. Runs of identical items become ``repeat N { }``.
+it ``scale { }``, a ``cat`` of the equal channel parts of one value (``x.chunk(n, dim=1)``, each
+part run through its own branch: ShuffleNet V2's unit) ``split { branch ... }``. A graph that
+is not built of such blocks (a value used by two merges that do not nest) is refused, naming
+the node. Runs of identical items become ``repeat N { }``.
 
 Pure Python: no torch, no onnx.
 """
@@ -20,7 +22,8 @@ from typing import Literal
 
 from app.engine.errors import visible
 
-Kind = Literal["input", "layer", "add", "cat", "mul"]
+#: ``part``: share i of n of its input's channels (``text`` is ``"i/n"``), from a channel chunk
+Kind = Literal["input", "layer", "add", "cat", "mul", "part"]
 MERGES = ("add", "cat", "mul")
 
 
@@ -101,7 +104,7 @@ class Line:
 
 @dataclass(frozen=True, slots=True)
 class BlockItem:
-    kind: str  # residual, concat, dense, scale, aux
+    kind: str  # residual, concat, dense, scale, split, aux
     name: str
     branches: tuple[tuple[Item, ...], ...]
     #: the graph value the block's merge produces ("" for aux)
@@ -115,7 +118,17 @@ class Repeat:
     comment: str
 
 
-Item = Line | BlockItem | Repeat
+@dataclass(frozen=True, slots=True)
+class Part:
+    """Where a branch starts on share ``index`` of ``count`` of a value's channels (a chunk);
+    only a ``split`` block's branch may start so."""
+
+    name: str
+    index: int
+    count: int
+
+
+Item = Line | BlockItem | Repeat | Part
 
 
 def _dominators(graph: Graph) -> dict[str, str]:
@@ -148,6 +161,7 @@ def to_items(graph: Graph) -> list[Item]:
     idom = _dominators(graph)
     emitted: set[str] = set()
     items = _region(graph, idom, graph.input, graph.output, emitted)
+    _no_parts(items)
     main = set(emitted) | {graph.input}
     for out in graph.aux_outputs:
         items = _with_aux(graph, idom, items, out, main, emitted)
@@ -185,6 +199,8 @@ def _name_blocks(items: list[Item], taken: set[str]) -> list[Item]:
         if isinstance(item, BlockItem):
             branches = tuple(tuple(_name_blocks(list(b), taken)) for b in item.branches)
             names = [line.name for b in branches for line in _flat(b)]
+            if item.kind == "split":  # its identity branch names nothing: the merge's own name
+                names.append(item.name)
             prefix = _common_prefix(names)
             name = item.name if item.kind == "aux" else (
                 prefix if prefix and prefix not in taken else item.name)
@@ -225,6 +241,13 @@ def _region(graph: Graph, idom: dict[str, str], src: str, dst: str,
             v = split
         elif node.kind == "input":
             raise NotSeriesParallel(node.name, "a second input")
+        elif node.kind == "part":
+            if node.inputs[0] != src:
+                raise NotSeriesParallel(node.name, "a channel part that is not concatenated "
+                                        "again in the block where its tensor is chunked")
+            index, count = (int(t) for t in node.text.split("/"))
+            out.append(Part(node.name, index, count))
+            v = src
         else:
             out.append(Line(node.name, node.text, node.comment))
             v = node.inputs[0]
@@ -232,7 +255,38 @@ def _region(graph: Graph, idom: dict[str, str], src: str, dst: str,
     return out
 
 
+def _no_parts(items: list[Item] | tuple[Item, ...]) -> None:
+    """Refuse a channel part anywhere but at the head of a split block's branch."""
+    for item in items:
+        if isinstance(item, Part):
+            raise NotSeriesParallel(item.name, "a part of a tensor's channels that is not "
+                                    "concatenated with its other parts in order; only "
+                                    "split { } (each part through one branch, concatenated) "
+                                    "has a block")
+        if isinstance(item, BlockItem):
+            for b in item.branches:
+                _no_parts(b)
+
+
+def _split_block(node: Node, branches: list[list[Item]]) -> BlockItem | None:
+    """A split block when every branch starts on part i of n of the same chunk, in order."""
+    heads = [b[0] if b else None for b in branches]
+    if not any(isinstance(h, Part) for h in heads):
+        return None
+    if not all(isinstance(h, Part) and (h.index, h.count) == (i, len(branches))
+               for i, h in enumerate(heads)):
+        raise NotSeriesParallel(node.name, "a concatenation of channel parts that is not "
+                                "every part of one chunk, in order")
+    rest = [b[1:] for b in branches]
+    for b in rest:
+        _no_parts(b)
+    return BlockItem("split", node.name, tuple(tuple(b) for b in rest), node.name)
+
+
 def _block(node: Node, branches: list[list[Item]], split: str) -> BlockItem:
+    if node.kind != "cat":
+        for b in branches:
+            _no_parts(b)
     if node.kind == "add":
         if len(branches) != 2:
             raise NotSeriesParallel(node.name, "an addition of more than two tensors")
@@ -248,6 +302,9 @@ def _block(node: Node, branches: list[list[Item]], split: str) -> BlockItem:
                                     "gate(x) (squeeze-and-excitation) has a block, scale { }")
         gate = branches[0] or branches[1]
         return BlockItem("scale", node.name, (tuple(gate),), node.name)
+    parts = _split_block(node, branches)
+    if parts is not None:
+        return parts
     if len(branches) == 2 and not branches[0] and branches[1]:
         return BlockItem("dense", node.name, (tuple(branches[1]),), node.name)
     if len(branches) < 2:
@@ -263,7 +320,7 @@ def _flat(items: list[Item] | tuple[Item, ...]) -> list[Line]:
         elif isinstance(item, BlockItem):
             for b in item.branches:
                 out.extend(_flat(b))
-        else:
+        elif isinstance(item, Repeat):
             out.extend(_flat(item.body) * item.times)
     return out
 
@@ -290,6 +347,12 @@ def _repeats(items: list[Item]) -> list[Item]:
             if k >= 2 and k * p > best_k * best_p and any(
                     isinstance(x, BlockItem) for x in items[i:i + p]):
                 best_p, best_k = p, k
+        end = i + best_k * best_p
+        if best_k >= 2 and best_p > 1 and isinstance(items[i], Line) and end < len(items) \
+                and keys[end] == keys[i]:
+            out.append(items[i])  # the same run, one later, ends each unit with its last layer
+            i += 1                # (ShuffleNet's split { } then channelshuffle 2)
+            continue
         if best_k >= 2:
             names = [_first_name(items[i + j * best_p]) for j in range(best_k)]
             out.append(Repeat(best_k, tuple(items[i:i + best_p]),
@@ -325,6 +388,8 @@ def render(items: list[Item] | tuple[Item, ...], names: bool = True, indent: int
         if isinstance(item, Line):
             line = f"{pad}{item.name}: {item.text}" if names else f"{pad}{item.text}"
             out.append(line + (f"  # {visible(item.comment)}" if item.comment and names else ""))
+        elif isinstance(item, Part):
+            continue  # only at a split branch's head, where it is removed
         elif isinstance(item, Repeat):
             if names:
                 out.append(f"{pad}# {visible(item.comment)}")
@@ -347,7 +412,7 @@ def _render_block(item: BlockItem, names: bool, indent: int) -> list[str]:
         return [*out, f"{pad}}}"]
     if item.kind in ("dense", "scale", "aux"):
         return [f"{head}{item.kind} {{", *render(item.branches[0], names, indent + 1), f"{pad}}}"]
-    out = [f"{head}concat {{"]
+    out = [f"{head}{'split' if item.kind == 'split' else 'concat'} {{"]
     for branch in item.branches:
         if branch:
             out += [f"{pad}  branch {{", *render(branch, names, indent + 2), f"{pad}  }}"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from app.engine.limits import LIMITS
 from app.importer.graph import Graph, Node, Refusal
+from app.importer.onnx_shapes import ShapeRules, ShapeUnsupported
 
 MAX_NODES = 20_000
 _SMALL = 16  # constants of at most this many values are decoded (Clip bounds, Reshape shapes)
@@ -87,7 +88,7 @@ def _pads(pads: list[int]) -> str:
     return f" pad {t},{b},{left},{r}"
 
 
-class OnnxReader:
+class OnnxReader(ShapeRules):
     def __init__(self, model: Any) -> None:
         self.model = model
         g = model.graph
@@ -104,6 +105,9 @@ class OnnxReader:
         #: zero padding (top, left, bottom, right) a Pad node adds, by its output value
         self.pending_pad: dict[str, list[int]] = {}
         self.graph = Graph("", (0, 0, 0))
+        self.ints: dict[str, list[int]] = {}
+        self.shapes: dict[str, list[int]] = {}
+        self.shuffles: dict[str, tuple[str, int, int]] = {}
 
     # -- structure checks --------------------------------------------------------------------
 
@@ -126,6 +130,7 @@ class OnnxReader:
         self.graph = Graph(name, (h, w, c))
         self.graph.add(Node(name, "input"))
         self.value_node[inputs[0].name] = name
+        self.shapes[inputs[0].name] = [int(s or 0) for s in shape]
         self.layout[name] = "nchw"
 
     def _ordered(self) -> list[Any]:
@@ -167,6 +172,7 @@ class OnnxReader:
     def read(self) -> Graph:
         self._input()
         ordered = self._ordered()
+        self.infer_shapes(self.model)
         for node in ordered:
             for v in node.input:
                 self.uses[v] = self.uses.get(v, 0) + 1
@@ -177,12 +183,16 @@ class OnnxReader:
                 self.producers[o] = node
             try:
                 self._node(node)
-            except _Unsupported as exc:
+            except (_Unsupported, ShapeUnsupported) as exc:
                 self._refuse(node, str(exc))
         outs = [o.name for o in self.model.graph.output]
         if len(outs) != 1:
             raise OnnxRefused(f"the graph has {len(outs)} outputs; one is needed")
+        if outs[0] in self.shuffles or outs[0] in self.ints:
+            raise OnnxRefused("the graph's output is not an image or a vector of scores")
         self.graph.output = self._v(outs[0])
+        if self.graph.output not in self.graph.nodes:
+            raise OnnxRefused("the graph's output is not computed from its image input")
         return self.graph
 
     def _v(self, value: str) -> str:
@@ -192,12 +202,16 @@ class OnnxReader:
     def _refuse(self, node: Any, reason: str) -> None:
         name = _clean(node.name, self.taken, node.op_type.lower())
         self.refused.append(Refusal(name, node.op_type, reason))
-        src = next((self._v(v) for v in node.input if self._v(v) in self.graph.nodes), None)
+        ins = [self.shuffles[v][0] if v in self.shuffles else v for v in node.input]
+        src = next((self._v(v) for v in ins if self._v(v) in self.graph.nodes), None)
         if src is not None:
             self.graph.add(Node(name, "layer", (src,), "identity",
                                 f"REFUSED {node.op_type}: {reason}"))
             for o in node.output:
                 self.value_node[o] = name
+
+    def _name(self, onnx_name: str, fallback: str) -> str:
+        return _clean(onnx_name, self.taken, fallback)
 
     def _layer(self, node: Any, text: str, layout: str | None = None, comment: str = "") -> None:
         src = self._v(node.input[0])
@@ -217,6 +231,8 @@ class OnnxReader:
         from onnx import numpy_helper
 
         value = self.alias.get(value, value)
+        if value in self.ints:
+            return [float(x) for x in self.ints[value]]
         t = self.inits.get(value) or self.consts.get(value)
         if t is None:
             return None
@@ -231,10 +247,15 @@ class OnnxReader:
         op = node.op_type
         if node.domain not in ("", "ai.onnx"):
             raise _Unsupported(f"an operator of domain {node.domain!r}")
+        attrs = _attrs(node)
+        if self.fold(node, attrs):
+            return
+        if op not in ("Transpose", "Reshape") and any(v in self.shuffles for v in node.input):
+            raise _Unsupported("it reads a 5-d reshape that is not part of a channel shuffle")
         rule = _RULES.get(op)
         if rule is None:
             raise _Unsupported("no spec op for it")
-        rule(self, node, _attrs(node))
+        rule(self, node, attrs)
 
     # -- rules ---------------------------------------------------------------------------
 
@@ -397,6 +418,11 @@ class OnnxReader:
 
     def reshape(self, node: Any, a: dict[str, Any]) -> None:
         shape = self._small(node.input[1]) if len(node.input) > 1 else None
+        if shape is not None and self.shuffle_reshape(node, [int(x) for x in shape]):
+            return
+        if node.input[0] in self.shuffles:
+            raise _Unsupported("a reshape of a channel shuffle's transpose to other than "
+                               "N x C x H x W")
         if shape is not None and len(shape) == 2 and shape[1] == -1:
             self._layer(node, "flatten", "flat")
         else:
@@ -440,6 +466,8 @@ _RULES: dict[str, Callable[[OnnxReader, Any, dict[str, Any]], None]] = {
     "Concat": OnnxReader.concat, "Clip": OnnxReader.clip, "Reshape": OnnxReader.reshape,
     "Constant": OnnxReader.constant, "Identity": OnnxReader.identity,
     "ReduceMean": OnnxReader.reduce_mean,
+    "Slice": OnnxReader.slice_part, "Split": OnnxReader.split_parts,
+    "Transpose": OnnxReader.transpose,
 }
 
 

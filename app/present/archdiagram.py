@@ -1,8 +1,8 @@
 """Geometry of the architecture diagram, drawn as the lecture's slides draw networks.
 
 Layers are stacked boxes labelled like the slides ("3x3 conv, 64", "pool, /2"), activations and
-normalisations folded into the layer they follow; the branches of a concat or join stand side
-by side (an Inception module shows its four); a residual block's identity shortcut is an arc
+normalisations folded into the layer they follow; the branches of a concat, split or join stand
+side by side (an Inception module shows its four); a residual block's identity shortcut is an arc
 beside its body (a projection shortcut is a column of its own); an auxiliary classifier is a
 dashed frame. The engine expands ``repeat``, so runs are found again here: consecutive blocks
 whose layers read the same (a stride or a projection shortcut aside, as the first block of a
@@ -322,7 +322,10 @@ class _Layout:
         else:
             cols = [f for _, f in parts]
         inner = sum(c.w for c in cols) + H_GAP * (len(cols) - 1)
-        arc = ARC_W if kind in ("residual", "dense") and len(cols) == 1 else 0.0
+        split = g.merge is not None and g.merge.attrs.get("kind") == "split"
+        # a lone column beside an identity: a residual's or dense block's input, or the share
+        # of a split block that passes unchanged, is an arc
+        arc = ARC_W if (kind in ("residual", "dense") or split) and len(cols) == 1 else 0.0
         width = max(inner + arc, MERGE_W) + 2 * PAD
         x, centres, y0 = PAD + (width - 2 * PAD - inner - arc) / 2, [], top + V_GAP
         tallest = max((c.h for c in cols), default=0.0)
@@ -341,6 +344,8 @@ class _Layout:
         height = merge_y
         if g.merge is not None:
             text = {"add": "+", "concat": "concat", "join": "join"}[g.merge.op]
+            if g.merge.attrs.get("kind") == "split":
+                text = "split, concat"  # each branch read its share of the channels
             merge = self.box([g.merge], text, "add" if g.merge.op == "add" else "merge", MERGE_W)
             out.add(merge, (width - MERGE_W) / 2, merge_y)
             height = merge_y + BOX_H

@@ -3,9 +3,9 @@
 The engine gives a flat tuple of rows, each with its ``block`` path (``inception_3a/branch2``)
 and ``depth``. The page shows:
 
-* each block (concat, residual, dense, join, aux) as a group with a header row that carries the
-  block's subtotals and, for a merge, the merged volume (the merge row itself becomes the
-  header, shown first although the walk reaches it last);
+* each block (concat, split, residual, dense, join, aux) as a group with a header row that
+  carries the block's subtotals and, for a merge, the merged volume (the merge row itself
+  becomes the header, shown first although the walk reaches it last);
 * activations, normalisations and dropout folded into the row of the layer they follow, as the
   slides write "CONV1 + ReLU" (``fold=False`` shows every op as its own row); a row that makes
   a claim or a warning is never folded away.
@@ -196,6 +196,8 @@ def _new_group(gid: str, gids: list[str], merges: dict[str, LayerRow]) -> Group:
     merge = merges.get(gid)
     head = Line([merge], outer) if merge is not None else None
     kind = "aux" if merge is None else MERGE_KINDS.get(merge.op, merge.op)
+    if merge is not None and merge.attrs.get("kind") == "split":
+        kind = "split"  # a concat whose branches each read a share of the channels
     return Group(gid, gid.rsplit("/", 1)[-1], kind, outer, len(outer), head)
 
 

@@ -26,7 +26,7 @@ SOURCES = [zoo.model_spec(m.id) for m in zoo.list_models()] + [ALEXNET_SLIDE, VG
 NASTY = ["²", "٣", "\ud800", "\x00", "9" * 19, "9" * 400, "1e400", "NaN", "-1", "0", "{", "}",
          ";", "#", "[", "]", "(", ")", "repeat 4999 {", "repeat 99999 { }", "x", "×", "*",
          "<script>", "{{7*7}}", "stride", "strid", "pad same", "groups", "survival linear",
-         "concat {", "branch {", "shortcut {", "\n", " ", "..", "\t", "ﬁ", "Ⅻ", "𝟘", "١٠"]
+         "concat {", "split {", "branch {", "shortcut {", "\n", " ", "..", "\t", "ﬁ", "Ⅻ", "𝟘", "١٠"]
 
 
 @st.composite

@@ -143,6 +143,7 @@ r2: residual { conv 32 3x3 stride 2 pad 1 } shortcut { avgpool 2x2; padchannels 
 lrn size 3
 depthwise 3x3 pad 1; relu6; conv 32 1x1 groups 4; channelshuffle 4; hardswish
 se: scale { gap; fc 8; silu; fc 32; hardsigmoid }
+sp: split { branch { } branch { conv 16 1x1 nobias; bn; relu; depthwise 3x3 pad 1 } }
 up: convtranspose 16 3x3 stride 2 pad 1 outpad 1; layernorm; gelu; layerscale
 upsample 2 bilinear; leakyrelu 0.1; prelu 16; identity; prelu; upsample 2
 maxpool 4x4

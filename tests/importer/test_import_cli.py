@@ -40,9 +40,23 @@ def test_an_onnx_file_to_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_refused_nodes_exit_1_and_unreadable_files_exit_2(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert import_command("shufflenet_v2_x1_0", tmp_path / "s.spec", size=64) == 1
-    assert "refused: stage2_1_chunk (chunk): a channel split" in capsys.readouterr().err
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "sinnet.py").write_text(textwrap.dedent("""
+        import torch
+        from torch import nn
+        class Sin(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 4, 1)
+            def forward(self, x):
+                return torch.sin(self.conv(x))
+        def make():
+            return Sin()
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert import_command("sinnet:make", tmp_path / "s.spec", size=8) == 1
+    assert "refused: sin (sin): no spec op for sin" in capsys.readouterr().err
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\x08\x07garbage")
     assert import_command(str(bad)) == 2

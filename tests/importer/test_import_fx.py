@@ -34,7 +34,7 @@ MODELS = {
     "resnet18": SIZE, "resnet50": SIZE, "resnext50_32x4d": SIZE, "mobilenet_v2": SIZE,
     "mobilenet_v3_small": SIZE, "vgg11": SIZE, "alexnet": SIZE, "squeezenet1_0": SIZE,
     "densenet121": SIZE, "efficientnet_b0": SIZE, "googlenet": SIZE, "convnext_tiny": SIZE,
-    "regnet_y_400mf": SIZE, "mnasnet0_5": SIZE, "inception_v3": 80,
+    "regnet_y_400mf": SIZE, "mnasnet0_5": SIZE, "inception_v3": 80, "shufflenet_v2_x1_0": SIZE,
 }
 #: a block each imported spec must have recovered from the graph
 BLOCKS = {
@@ -42,6 +42,8 @@ BLOCKS = {
     "googlenet": ("concat {",), "efficientnet_b0": ("scale {", "residual {"),
     "inception_v3": ("concat {",), "convnext_tiny": ("layerscale", "layernorm"),
     "mobilenet_v3_small": ("scale {", "hardsigmoid"),
+    "shufflenet_v2_x1_0": ("split {\n    branch { }\n", "channelshuffle 2", "repeat 7 {",
+                           "concat {"),
 }
 
 
@@ -127,17 +129,72 @@ def test_an_input_too_small_for_the_aux_head_imports_without_it(
 
 
 def test_imported_zoo_models_equal_the_zoo_spec(imported: dict[str, Any]) -> None:
-    for name in ("mobilenet_v2", "efficientnet_b0", "convnext_tiny", "mobilenet_v3_small"):
+    for name in ("mobilenet_v2", "efficientnet_b0", "convnext_tiny", "mobilenet_v3_small",
+                 "shufflenet_v2_x1_0"):
         mine = analyze(_import(imported, name).spec).totals
         theirs = analyze_network(zoo.load_network(name, Volume(SIZE, SIZE, 3))).totals
         assert (mine.params, mine.macs) == (theirs.params, theirs.macs), name
 
 
-def test_shufflenet_s_channel_split_is_refused_by_name() -> None:
-    result = import_torchvision("shufflenet_v2_x1_0", SIZE)
-    assert result.refused and result.refused[0].target == "chunk"
-    assert "channel split" in result.refused[0].reason
-    assert f"# REFUSED {result.refused[0]}" in result.spec
+def test_shufflenet_s_units_are_split_blocks_repeated(imported: dict[str, Any]) -> None:
+    spec = _import(imported, "shufflenet_v2_x1_0").spec
+    assert "# stage2_1 ... stage2_3: 3 identical units\nrepeat 3 {\n  split {" in spec
+    assert "stage2_0: concat {" in spec  # the first unit of a stage: two branches, stride 2
+    assert spec.count("channelshuffle 2") == 3 + 3  # each stage's first unit's, and a repeat's
+
+
+class Chunky(nn.Module):
+    """Channel parts used other than as a split block's branches."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__()
+        self.mode = mode
+        self.conv = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: Any) -> Any:
+        a, b = self.conv(x).chunk(2, dim=1)
+        if self.mode == "swapped":
+            return torch.cat([b, a], 1)
+        if self.mode == "unequal":
+            c, d = x.split([1, 3], dim=1)
+            return torch.cat([c, d], 1)
+        return a + b
+
+
+@pytest.mark.parametrize(("mode", "words"), [
+    ("swapped", "every part of one chunk, in order"),
+    ("added", "not concatenated with its other parts"),
+    ("unequal", "only x.chunk(n, dim=1) into equal parts"),
+])
+def test_channel_parts_outside_a_split_block_are_refused(mode: str, words: str) -> None:
+    result = import_module(Chunky(mode), (8, 8, 4), "Chunky")
+    assert result.refused and any(words in r.reason for r in result.refused), result.refused
+
+
+def test_a_split_of_three_parts_imports_as_one_block() -> None:
+    class Three(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.c = nn.Conv2d(2, 5, 3, padding=1), nn.Conv2d(2, 2, 1)
+
+        def forward(self, x: Any) -> Any:
+            p, q, r = x.chunk(3, dim=1)
+            return torch.cat([self.a(p), q, self.c(torch.relu(r))], dim=1)
+
+    model = Three()
+    result = import_module(model, (8, 8, 6), "Three")
+    assert result.refused == () and "split {" in result.spec
+    analysis = analyze(result.spec)
+    assert analysis.totals.params == sum(p.numel() for p in model.parameters())
+    assert analysis.totals.macs == measured_at(model, (6, 8, 8))
+    assert analysis.output.c == 5 + 2 + 2
+
+
+def measured_at(model: nn.Module, chw: tuple[int, int, int]) -> int:
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(torch.zeros(1, *chw))
+    return counter.get_total_flops() // 2
 
 
 class Odd(nn.Module):

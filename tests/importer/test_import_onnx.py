@@ -26,7 +26,7 @@ from app.importer.tv import build  # noqa: E402
 
 SIZE = 64
 MODELS = ("resnet18", "mobilenet_v2", "densenet121", "efficientnet_b0", "squeezenet1_0",
-          "mobilenet_v3_small")
+          "mobilenet_v3_small", "shufflenet_v2_x1_0")
 
 
 def export(model: Any, size: int = SIZE, keep_bn: bool = True) -> bytes:
@@ -63,8 +63,9 @@ def test_names_and_blocks_come_from_the_export() -> None:
     assert "layer2_0_downsample_0: conv 128 1x1 stride 2 nobias" in spec
 
 
-def test_a_default_export_with_folded_batch_norm_counts_the_file_s_weights() -> None:
-    data = export(build("resnet18"), keep_bn=False)
+@pytest.mark.parametrize("name", ["resnet18", "shufflenet_v2_x1_0"])
+def test_a_default_export_with_folded_batch_norm_counts_the_file_s_weights(name: str) -> None:
+    data = export(build(name), keep_bn=False)
     model = onnx.load_model_from_string(data)
     stored = {t.name: t for t in model.graph.initializer}
     used = {i for n in model.graph.node if n.op_type in ("Conv", "Gemm") for i in n.input[1:]}
@@ -207,3 +208,54 @@ def test_matmul_and_separate_bias_adds_are_layers_with_bias() -> None:
     totals = analyze(spec).totals
     assert totals.params == (3 * 8 + 8) + (4 * 4 * 8 * 10 + 10)
     assert totals.macs == 4 * 4 * 8 * 3 + 4 * 4 * 8 * 10
+
+
+# -- channel splits and shuffles (ShuffleNet V2) ------------------------------------------------
+
+def test_shufflenet_s_slices_and_shuffles_become_split_blocks_and_channelshuffle() -> None:
+    spec = import_onnx(export(build("shufflenet_v2_x1_0"))).spec
+    assert "# stage3_1 ... stage3_7: 7 identical units\nrepeat 7 {\n  split {" in spec
+    assert "stage2_0_channel_shuffle: channelshuffle 2" in spec
+    assert "REFUSED" not in spec
+
+
+def _shuffle_nodes(x: str, out: str, g: int, c: int, hw: int, perm: list[int]) -> list[Any]:
+    return [helper.make_node("Reshape", [x, "s5"], ["r5"], name="/cs/Reshape"),
+            helper.make_node("Transpose", ["r5"], ["t5"], name="/cs/Transpose", perm=perm),
+            helper.make_node("Reshape", ["t5", "s4"], [out], name="/cs/Reshape_1")]
+
+
+def _shapes(g: int, c: int, hw: int) -> list[Any]:
+    return [_ints("s5", [1, g, c // g, hw, hw]), _ints("s4", [1, c, hw, hw])]
+
+
+def test_a_split_node_into_equal_parts_is_a_split_block() -> None:
+    # y = shuffle(cat(a, conv(b))) with a, b = Split(x) along the channels (opset 13)
+    nodes = [helper.make_node("Split", ["x", "sizes"], ["a", "b"], name="/unit/Split", axis=1),
+             helper.make_node("Conv", ["b", "w"], ["c"], name="/unit/conv/Conv",
+                              kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Concat", ["a", "c"], ["cat"], name="/unit/Concat", axis=1),
+             *_shuffle_nodes("cat", "y", 2, 8, 6, [0, 2, 1, 3, 4])]
+    inits = [_ints("sizes", [4, 4]), _weight("w", [4, 4, 3, 3]), *_shapes(2, 8, 6)]
+    result = import_onnx(_model(nodes, inits, [1, 8, 6, 6]))
+    assert result.refused == ()
+    assert "unit: split {\n  branch { }\n  branch {\n    unit_conv: conv 4 3x3 pad 1 nobias" \
+        in result.spec
+    assert "cs_channel_shuffle: channelshuffle 2" in result.spec
+    totals = analyze(result.spec).totals
+    assert (totals.params, totals.macs) == (4 * 4 * 3 * 3, 6 * 6 * 4 * 4 * 3 * 3)
+
+
+@pytest.mark.parametrize(("nodes", "inits", "target", "words"), [
+    ([helper.make_node("Slice", ["x", "st", "en", "ax"], ["y"], name="/s/Slice")],
+     [_ints("st", [0]), _ints("en", [3]), _ints("ax", [1])], "Slice", "not an equal share"),
+    (_shuffle_nodes("x", "y", 2, 8, 6, [0, 1, 2, 4, 3]), _shapes(2, 8, 6), "Transpose",
+     "other than a channel shuffle"),
+    ([helper.make_node("Split", ["x", "sizes"], ["a", "y"], name="/s/Split", axis=1)],
+     [_ints("sizes", [3, 5])], "Split", "equal shares"),
+])
+def test_channel_slices_and_transposes_other_than_shufflenet_s_are_refused(
+        nodes: list[Any], inits: list[Any], target: str, words: str) -> None:
+    result = import_onnx(_model(nodes, inits, [1, 8, 6, 6]))
+    refused = [r for r in result.refused if r.target == target]
+    assert refused and words in refused[0].reason, result.refused

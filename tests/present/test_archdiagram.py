@@ -114,3 +114,22 @@ def test_aux_classifiers_stand_beside_the_main_path() -> None:
     assert len(aux) == 2
     assert all(a.x >= max(m.x + m.w for m in main) for a in aux)
     _check_layout(d)
+
+
+def test_a_split_block_draws_its_branches_and_says_it_splits() -> None:
+    spec = ("input 28x28x116\nunit: split {\n branch { conv 58 1x1 }\n"
+            " branch { conv 58 1x1; depthwise 3x3 pad 1; conv 58 1x1 }\n}")
+    d = archdiagram.diagram(engine.analyze(spec), "unit")
+    (frame,) = d.frames
+    assert frame.kind == "branches" and len(frame.columns) == 2
+    merge = next(b for b in d.boxes if b.kind == "merge")
+    assert merge.label == "split, concat" and merge.sub == f"28x28x{58 + 58}"
+
+
+def test_a_split_block_s_passing_share_is_an_arc_beside_its_branch() -> None:
+    spec = "input 28x28x116\nunit: split { branch { } branch { conv 58 1x1; relu } }"
+    d = archdiagram.diagram(engine.analyze(spec), "unit")
+    assert len(d.arcs) == 1
+    both = archdiagram.diagram(engine.analyze(
+        "input 28x28x116\nunit: split { branch { conv 58 1x1 } branch { conv 58 1x1 } }"), "u")
+    assert both.arcs == ()

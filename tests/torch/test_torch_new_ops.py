@@ -28,6 +28,12 @@ SPECS = [
     # a ConvNeXt block: 7x7 depthwise, LayerNorm over channels, 4x MLP as 1x1 convs, layer scale
     "input 14x14x32\nresidual {\n depthwise 7x7 pad 3; layernorm; conv 128 1x1; gelu\n"
     " conv 32 1x1; layerscale\n}",
+    # ShuffleNet V2's basic unit (the issue's reproducer): half the channels pass, half run
+    # 1x1, 3x3 depthwise, 1x1; then the halves are shuffled together
+    "input 28x28x116\nsplit { branch { } branch { conv 58 1x1 nobias; bn; relu; conv 58 3x3 pad 1"
+    " depthwise nobias; bn; conv 58 1x1 nobias; bn; relu } }\nchannelshuffle 2",
+    "input 9x9x12\ns: split {\n branch { conv 5 3x3 stride 2 }\n branch { maxpool 3x3 stride 2 }\n"
+    " branch { relu; conv 2 3x3 stride 2; relu }\n}\nfc 10",
     # MobileNetV2's inverted residual with squeeze-and-excitation (MobileNetV3's)
     "input 28x28x24\nresidual {\n conv 72 1x1 nobias; bn; hardswish\n"
     " depthwise 3x3 pad 1 nobias; bn; hardswish\n"

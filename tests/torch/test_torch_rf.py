@@ -83,6 +83,10 @@ MERGES = [
     ("input 64x64x4\njoin {\n branch { conv 4 5x1 pad 2x0 }\n branch { conv 4 1x5 pad 0x2 }\n}", 5),
     ("input 64x64x4\nresidual { conv 4 3x3 pad 1; conv 4 3x3 pad 1 }", 5),
     ("input 64x64x4\ndense { conv 4 3x3 pad 1 }", 3),
+    # a split block: each branch reads its half of the channels; the field is still the union
+    ("input 64x64x4\nsplit {\n branch { conv 2 5x5 pad 2 }\n branch { }\n}", 5),
+    ("input 64x64x4\nsplit { branch { conv 2 3x3 pad 1 } branch { conv 2 1x7 pad 0x3 } }\n"
+     "channelshuffle 2\nconv 4 3x3 pad 1", 9),
 ]
 
 

@@ -34,7 +34,7 @@ def _layer(draw: st.DrawFn, vol: Vol, depth: int) -> tuple[str, Vol]:
     """One line (or block) that fits ``vol``, and the volume after it."""
     kinds = ["conv", "conv1", "act", "bn", "dropout", "slide", "torch", "pool", "claim"]
     if depth < 3:
-        kinds += ["repeat", "concat", "residual"]
+        kinds += ["repeat", "concat", "residual", "split"]
     kind = draw(st.sampled_from(kinds))
     n = draw(CHANNELS)
     if kind == "conv":
@@ -79,6 +79,9 @@ def _layer(draw: st.DrawFn, vol: Vol, depth: int) -> tuple[str, Vol]:
         a, b = draw(CHANNELS), draw(CHANNELS)
         return (f"concat {{ branch {{ conv {a} 1x1 }} branch {{ conv {b} 3x3 pad 1; relu }} "
                 f"branch {{ }} }}"), Vol(vol.h, vol.w, a + b + vol.c)
+    if kind == "split" and vol.c % 2 == 0:
+        return (f"split {{ branch {{ }} branch {{ conv {n} 1x1; relu }} }}",
+                Vol(vol.h, vol.w, vol.c // 2 + n))
     body, _ = draw(_body(vol, depth + 1, same_shape=True))
     return f"residual {{ {body} }}", vol
 
@@ -125,6 +128,9 @@ def _json_layer(vol: Vol, n: int, which: int) -> tuple[dict[str, Any], Vol]:
         return {"op": "bn"}, vol
     if which == 3 and vol.h >= 2 and vol.w >= 2:
         return {"op": "maxpool", "kernel": 2, "stride": 2}, Vol(vol.h // 2, vol.w // 2, vol.c)
+    if which == 5 and vol.c % 2 == 0:
+        return {"op": "split", "branches": [[], [{"op": "conv", "out": n, "kernel": 1}]]}, Vol(
+            vol.h, vol.w, vol.c // 2 + n)
     return {"op": "repeat", "times": 2, "body": [{"op": "conv", "out": vol.c, "kernel": [1, 1]},
                                                   {"op": "relu"}]}, vol
 
@@ -135,7 +141,7 @@ def json_specs(draw: st.DrawFn) -> dict[str, Any]:
     vol = Vol(draw(SIZES), draw(SIZES), draw(st.integers(1, 8)))
     spec: dict[str, Any] = {"input": {"h": vol.h, "w": vol.w, "c": vol.c}, "layers": []}
     for _ in range(draw(st.integers(0, 6))):
-        layer, vol = _json_layer(vol, draw(CHANNELS), draw(st.integers(0, 4)))
+        layer, vol = _json_layer(vol, draw(CHANNELS), draw(st.integers(0, 5)))
         spec["layers"].append(layer)
     if draw(st.booleans()):
         spec["layers"].append({"op": "fc", "out": draw(st.integers(1, 50))})

@@ -491,3 +491,12 @@ def test_rf_filter(client: TestClient) -> None:
         h, w = Axis(row["rf"]["h"]["size"]), Axis(row["rf"]["w"]["size"])
 
     assert filters.rf_size(RF()) == "1x7"
+
+
+def test_a_split_block_is_a_group_named_split() -> None:
+    spec = ("input 28x28x116\nunit: split { branch { } branch { conv 58 1x1; relu } }\n"
+            "channelshuffle 2")
+    table = build_table(engine.analyze(spec))
+    (group,) = [it for it in table.items if isinstance(it, Group)]
+    assert group.kind == "split" and group.head is not None
+    assert group.head.main.output.c == 58 + 58

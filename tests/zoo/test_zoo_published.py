@@ -46,6 +46,8 @@ DEPTHS = {
     "efficientnet_b0": 1 + 4 + 15 * 5 + 1 + 1, "convnext_tiny": 1 + 18 * 3 + 3 + 1,
     # stem 5, InceptionA 3 x 3, InceptionB 3, InceptionC 4 x 5, InceptionD 4, InceptionE 2 x 3, fc
     "inception_v3": 5 + 3 * 3 + 3 + 4 * 5 + 4 + 2 * 3 + 1,
+    # conv1, then per unit the split branch's 1x1, 3x3 depthwise, 1x1 (16 units), conv5, fc
+    "shufflenet_v2_x1_0": 1 + 16 * 3 + 1 + 1,
 }
 
 

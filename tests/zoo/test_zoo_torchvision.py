@@ -27,6 +27,7 @@ from app.importer.tv import build  # noqa: E402
 PUBLISHED = {
     "mobilenet_v2": 3_504_872, "mobilenet_v3_small": 2_542_856,
     "efficientnet_b0": 5_288_548, "inception_v3": 27_161_264, "convnext_tiny": 28_589_128,
+    "shufflenet_v2_x1_0": 2_278_604,
 }
 Row = tuple[tuple[int, int, int], int, int]
 
@@ -77,7 +78,8 @@ def engine_rows(analysis: Analysis) -> list[Row]:
 #: (zoo id, input size, aux): nominal inputs, and Inception-v3 with and without its aux head
 CASES = [("mobilenet_v2", 224, False), ("mobilenet_v3_small", 224, False),
          ("efficientnet_b0", 224, False), ("convnext_tiny", 224, False),
-         ("inception_v3", 299, False), ("inception_v3", 299, True)]
+         ("inception_v3", 299, False), ("inception_v3", 299, True),
+         ("shufflenet_v2_x1_0", 224, False)]
 
 
 @pytest.mark.parametrize(("model_id", "size", "aux"), CASES,
