@@ -11,10 +11,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -22,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.liveserver import free_port, stop, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 #: what a build never needs: caches, venvs, earlier builds, the tests
@@ -35,13 +35,6 @@ def _run(*args: str | Path, cwd: Path | None = None) -> str:
                           timeout=300, check=False)
     assert done.returncode == 0, f"{args} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _get(url: str) -> tuple[int, str, bytes]:
@@ -78,7 +71,7 @@ def served(venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     elsewhere = tmp_path_factory.mktemp("elsewhere")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("ARCHCALC_") and k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
-    port = _free_port()
+    port = free_port()
     log = elsewhere / "uvicorn.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([venv, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
@@ -86,19 +79,10 @@ def served(venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
                                 stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, f"uvicorn exited:\n{log.read_text()}"
-            try:
-                _get(f"{base}/openapi.json")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline, f"no answer in 30 s:\n{log.read_text()}"
-                time.sleep(0.1)
+        wait_until_ready(f"{base}/openapi.json", proc, log)
         yield base
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
 
 
 def test_the_wheel_holds_every_template_and_static_file(wheel: Path) -> None:

@@ -8,18 +8,14 @@ Playwright's own browser download cannot run here, so the tests launch ``/usr/bi
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.liveserver import free_port, live_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("ARCHCALC_CHROMIUM", "/usr/bin/chromium"))
@@ -46,52 +42,15 @@ def _require_browser() -> None:
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_ready(base: str, proc: subprocess.Popen[bytes], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"uvicorn exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{base}/openapi.json", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.1)
-    raise TimeoutError(f"uvicorn did not answer within {seconds} s")
-
-
 @pytest.fixture(scope="session")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A live uvicorn server on a free port, stopped after the session."""
     _require_browser()
-    port = _free_port()
-    log = tmp_path_factory.mktemp("uvicorn") / "stderr.txt"
-    with log.open("wb") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning"],
-            cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        try:
-            _wait_until_ready(base, proc, seconds=30)
-        except (RuntimeError, TimeoutError) as exc:
-            raise RuntimeError(f"{exc}; its log:\n{log.read_text()}") from exc
+    port = free_port()
+    log = tmp_path_factory.mktemp("uvicorn") / "log.txt"
+    with live_server(["uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
+                      "--log-level", "warning"], log, port) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,9 @@ from tests.browser.conftest import (
     REPO_ROOT,
     SCREENSHOTS,
     Watched,
-    _free_port,
-    _wait_until_ready,
     open_page,
 )
+from tests.liveserver import free_port, stop, wait_until_ready
 
 #: Chromium logs an error status it was given: the 404 page's, or a 422 shown in place
 NETWORK_STATUS = re.compile(r"^Failed to load resource: the server responded with a status of "
@@ -305,7 +304,7 @@ def test_resnet50_diagram_shows_its_stage_counts(base_url: str, watched: Watched
 
 def _server(db: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     """A uvicorn of its own whose short links live in ``db``."""
-    port = _free_port()
+    port = free_port()
     env = os.environ | {"ARCHCALC_SHORTLINKS_DB": str(db)}
     with log.open("ab") as stderr:
         proc = subprocess.Popen(
@@ -313,17 +312,8 @@ def _server(db: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
              str(port), "--log-level", "warning"], cwd=REPO_ROOT, env=env,
             stdout=subprocess.DEVNULL, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
-    _wait_until_ready(base, proc, seconds=30)
+    wait_until_ready(f"{base}/openapi.json", proc, log)
     return proc, base
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def test_a_short_link_round_trips_exactly_and_survives_a_restart(
@@ -343,7 +333,7 @@ def test_a_short_link_round_trips_exactly_and_survives_a_restart(
         _clean(w)
     finally:
         w.page.context.close()
-        _stop(proc)
+        stop(proc)
     proc, base = _server(db, log)  # a restarted server, the same database file
     w = open_page(browser, 1280, 900)
     try:
@@ -354,7 +344,7 @@ def test_a_short_link_round_trips_exactly_and_survives_a_restart(
         _clean(w)
     finally:
         w.page.context.close()
-        _stop(proc)
+        stop(proc)
 
 
 def test_print_puts_the_table_totals_and_charts_on_paper(base_url: str,

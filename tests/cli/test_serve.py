@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -13,45 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.liveserver import free_port, live_server
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    log = tmp_path_factory.mktemp("serve") / "stderr.txt"
-    with log.open("wb") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--host", "127.0.0.1",
-                                 "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=stderr)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"archcalc serve exited with {proc.returncode}: {log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/openapi.json", timeout=2):
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"archcalc serve did not answer in 30 s: {log.read_text()}")
-                time.sleep(0.1)
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "log.txt"
+    with live_server(["app", "serve", "--host", "127.0.0.1", "--port", str(port)], log,
+                     port) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_serve_answers_an_export_download(base: str) -> None:

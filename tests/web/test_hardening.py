@@ -43,6 +43,7 @@ from app.web.middleware import BodyLimitMiddleware
 from app.web.routers.zoo import ModelQuery
 from app.web.schemas import AnalyzeQuery, AnalyzeRequest, ErrorItem, LayerRequest
 from app.web.settings import Settings
+from tests.liveserver import free_port
 
 Items = Callable[[Any], list[dict[str, Any]]]
 ROOT = Path(__file__).resolve().parents[2]
@@ -405,16 +406,9 @@ def test_a_runaway_call_answers_422_on_time_and_frees_its_place(
         assert client.post("/api/analyze", json={"spec": SPEC}).status_code == 200
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture()
 def uvicorn_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
-    port, log = _free_port(), tmp_path / "uvicorn.log"
+    port, log = free_port(), tmp_path / "uvicorn.log"
     env = os.environ | {"ARCHCALC_ANALYSIS_SECONDS": "2"}
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host",

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,52 +14,18 @@ from typing import Any
 
 import pytest
 
+from tests.liveserver import free_port, live_server
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_ready(base: str, server: subprocess.Popen[bytes], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"uvicorn exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{base}/openapi.json", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.1)
-    raise TimeoutError(f"uvicorn did not answer within {seconds} s")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    port = _free_port()
-    log = tmp_path_factory.mktemp("uvicorn") / "stderr.txt"
-    with log.open("wb") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning"],
-            cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
-    try:
-        try:
-            _wait_until_ready(f"http://127.0.0.1:{port}", proc, seconds=30)
-        except (RuntimeError, TimeoutError) as exc:
-            raise RuntimeError(f"{exc}; its log:\n{log.read_text()}") from exc
+    port = free_port()
+    log = tmp_path_factory.mktemp("uvicorn") / "log.txt"
+    with live_server(["uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
+                      "--log-level", "warning"], log, port):
         yield "127.0.0.1", port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _post(host: str, port: int, path: str, payload: object) -> tuple[int, Any]:

@@ -12,8 +12,6 @@ import json
 import os
 import re
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -31,6 +29,7 @@ from app.web.app import create_app
 from app.web.middleware import BodyLimitMiddleware
 from app.web.serve import Gate, command_line, head_bytes, uvicorn_options
 from app.web.settings import Settings
+from tests.liveserver import free_port, live_server
 
 Items = Callable[[Any], list[dict[str, Any]]]
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,16 +51,9 @@ class Server:
         return f"http://{self.host}:{self.port}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port, log = _free_port(), tmp_path_factory.mktemp("uvicorn") / "log.txt"
+    port, log = free_port(), tmp_path_factory.mktemp("uvicorn") / "log.txt"
     env = os.environ | {"ARCHCALC_HEADER_SECONDS": str(HEAD_S),
                         "ARCHCALC_BODY_SECONDS": str(BODY_S),
                         "ARCHCALC_KEEP_ALIVE_SECONDS": str(KEEP_S),
@@ -71,27 +63,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                         keep_alive_seconds=KEEP_S, limit_concurrency=CONNECTIONS)
     command = command_line(settings, port=port)
     assert command[0] == "uvicorn"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", *command[0:], "--log-level", "warning"],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+    with live_server([*command, "--log-level", "warning"], log, port, env=env):
         yield Server("127.0.0.1", port, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _connect(server: Server) -> socket.socket:
