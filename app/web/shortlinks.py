@@ -37,6 +37,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from app.engine.lines import LINE_BREAK
+
 #: the largest state stored, in bytes of canonical JSON
 MAX_BYTES = 64 * 1024
 ID_LENGTH = 13
@@ -79,7 +81,7 @@ class StoreUnavailable(RuntimeError):
 def normalise(state: Mapping[str, Any]) -> dict[str, Any]:
     """The state as stored: the spec's line ends as ``\\n``; everything else as given."""
     out = dict(state)
-    out["spec"] = str(out.get("spec", "")).replace("\r\n", "\n").replace("\r", "\n")
+    out["spec"] = LINE_BREAK.sub("\n", str(out.get("spec", "")))
     return out
 
 
