@@ -150,7 +150,7 @@ def _int(value: Any, what: str, line: int) -> int:
 
 
 def _number(value: Any, what: str, line: int) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not isinstance(value, (int, float)):  # a bool is a number to torch, as to Python
         raise SpecError(f"{what} must be a number, got {short(repr(value))}", line)
     return float(value)
 
@@ -216,6 +216,9 @@ def _upsample(g: Args, line: int) -> Args:
     if not isinstance(factor, int) or isinstance(factor, bool):
         raise SpecError("Upsample is read with a whole scale_factor (size= is not read)", line)
     mode = g.get("mode", "nearest")
+    if mode == "nearest" and g.get("align_corners") is not None:  # torch refuses it
+        raise SpecError("align_corners option can only be set with the interpolating modes "
+                        "(bilinear, ...), not with mode 'nearest'", line)
     if mode not in ("nearest", "bilinear") or g.get("align_corners"):
         raise SpecError("Upsample is read in mode 'nearest' or 'bilinear' (align_corners "
                         "False)", line)
@@ -269,6 +272,22 @@ def _none(g: Args, line: int) -> Args:
     return {}
 
 
+def _gelu(g: Args, line: int) -> Args:
+    if g.get("approximate", "none") not in ("none", "tanh"):
+        raise SpecError("GELU: approximate argument must be either none or tanh", line)
+    return {}
+
+
+def _dims(g: Args, line: int) -> Args:
+    """Softmax's ``dim`` and Flatten's ``start_dim``/``end_dim``: torch takes whole numbers
+    (negative ones count from the end) and, for Softmax, None."""
+    for key, value in g.items():
+        if not (value is None and key == "dim") and (isinstance(value, bool)
+                                                     or not isinstance(value, int)):
+            raise SpecError(f"{key} must be a whole number, got {short(repr(value))}", line)
+    return {}
+
+
 def _dropout(g: Args, line: int) -> Args:
     return {"p": _number(g.get("p", 0.5), "p", line)}
 
@@ -316,15 +335,15 @@ _CLASSES: dict[str, tuple[str, tuple[str, ...], Reader]] = {
     "Hardswish": ("hardswish", ("inplace",), _none),
     "Hardsigmoid": ("hardsigmoid", ("inplace",), _none),
     "SiLU": ("silu", ("inplace",), _none),
-    "GELU": ("gelu", ("approximate",), _none),
+    "GELU": ("gelu", ("approximate",), _gelu),
     "LeakyReLU": ("leakyrelu", ("negative_slope", "inplace"), _leaky),
     "PReLU": ("prelu", ("num_parameters", "init", *_DEVICE), _prelu),
     "Identity": ("identity", ANY_ARGS, _none),
     "Sigmoid": ("sigmoid", ANY_ARGS, _none),
     "Tanh": ("tanh", ANY_ARGS, _none),
-    "Softmax": ("softmax", ("dim",), _none),
+    "Softmax": ("softmax", ("dim",), _dims),
     "Dropout": ("dropout", ("p", "inplace"), _dropout),
-    "Flatten": ("flatten", ("start_dim", "end_dim"), _none),
+    "Flatten": ("flatten", ("start_dim", "end_dim"), _dims),
     "LocalResponseNorm": ("lrn", ("size", "alpha", "beta", "k"), _lrn),
     "ChannelShuffle": ("channelshuffle", ("groups",), _shuffle),
 }

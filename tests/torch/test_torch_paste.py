@@ -56,6 +56,10 @@ CASES: list[str] = [
     "nn.Flatten()\nnn.Linear(190, 10)",
     "nn.Softmax(1, 2)",
     "nn.ChannelShuffle(2)",
+    "nn.GELU(approximate='bogus')",
+    "nn.Softmax(dim='a')",
+    "nn.Flatten(start_dim=1.5)",
+    "nn.Upsample(scale_factor=2, mode='nearest', align_corners=False)",
     # what both accept
     "nn.Conv2d(3, 8, 3)",
     "nn.Conv2d(3, 8, kernel_size=3, stride=2)",
@@ -84,6 +88,10 @@ CASES: list[str] = [
     "nn.Upsample(scale_factor=2.0, mode='nearest')",
     "nn.Flatten()\nnn.Linear(in_features=192, out_features=10, bias=True)",
     "nn.PReLU(num_parameters=3)",
+    "nn.GELU('tanh')",
+    "nn.LeakyReLU(True)",
+    "nn.Softmax(dim=1)",
+    "nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False)",
 ]
 
 
