@@ -60,9 +60,11 @@ def client_key(host: str | None) -> str:
         address = ipaddress.ip_address(host or "")
     except ValueError:
         return host or "unknown"
-    if address.version == 6 and getattr(address, "ipv4_mapped", None) is None:
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(getattr(address, "ipv4_mapped", None) or address)
+    return str(address)
 
 
 def _quota(request: Request, settings: Settings) -> Buckets:
