@@ -13,8 +13,11 @@ IMMEDIATE`` transaction, so concurrent writers (threads or server processes) can
 and identical states get one row.
 
 The file lives in a private data directory: created with mode 0700, refused when it is a
-symbolic link, is not owned by this process's user, or others may read or write it; the file is
-opened with ``O_NOFOLLOW`` relative to that directory. A store that cannot be opened raises
+symbolic link, is not owned by this process's user, or others may read or write it (it is
+opened with ``O_NOFOLLOW`` and checked on that descriptor). The database file is created there
+with ``O_EXCL | O_NOFOLLOW`` (0600), and one that is a symbolic link, or not a plain file of this
+user's, is refused; as nobody else may enter the directory, nobody can swap it before SQLite opens
+it. A store that cannot be opened raises
 :class:`StoreUnavailable` (the web layer answers 503). Nothing is executed or rendered from
 here: the pages show a stored spec through the templates' escaping, like any spec typed in.
 Standard library only; each call opens its own connection, so a store can be shared by threads
