@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import SpecError, analyze
+from app.engine import SpecError, Volume, analyze, analyze_layer
 from app.engine.lines import LINE_BREAK, editor_line_count, split_lines
 
 APP_JS = Path(__file__).resolve().parents[2] / "static" / "app.js"
@@ -84,3 +84,18 @@ def test_split_lines_keeps_what_splitlines_kept_for_plain_text(text: str,
     assert split_lines(text) == lines
     if not any(c in text for c in "\x0c\ufeff"):
         assert lines == text.splitlines()
+
+
+@pytest.mark.parametrize("text, ok", [
+    ("conv 4 3x3\x0cstride 2", True), ("\ufeffconv 4 3x3", True), ("conv 4 3x3 # note", True),
+    ("conv 4 3x3\r\n", True), ("conv 4 3x3\rrelu", False), ("conv 4 3x3\u2028stride 2", True),
+    ("conv 4 3x3\x1b[2J", False), ("conv 4 " + "x" * 3000, False),
+])
+def test_one_layer_alone_follows_a_spec_lines_rules(text: str, ok: bool) -> None:
+    if ok:
+        row = analyze_layer(text, Volume(8, 8, 3))
+        assert row.op == "conv" and row.params == 3 * 3 * 3 * 4 + 4
+    else:
+        with pytest.raises(SpecError) as info:
+            analyze_layer(text, Volume(8, 8, 3))
+        assert info.value.issues[0].line == 1
