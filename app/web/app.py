@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(compare.router)
     app.include_router(lecture_pages.router)
     app.include_router(shortlinks.router)
-    app.include_router(live.router)
+    live.install(app)
     return app
 
 

@@ -166,13 +166,19 @@ def histogram(field_name: str, answers: list[str], row: LayerRow | None,
     """Group ``answers`` by value; past ``limit`` distinct values the rest share one bar.
     With ``row`` (at reveal), each bar carries its judgement."""
     bars: dict[str, Bar] = {}
+    spellings: dict[str, dict[str, int]] = {}
     for a in answers:
         key = group_key(field_name, a)
+        text = a.strip()
         bar = bars.get(key)
         if bar is None:
-            bars[key] = Bar(key, a.strip(), 1)
+            bars[key] = Bar(key, text, 1)
         else:
             bar.count += 1
+        seen = spellings.setdefault(key, {})
+        seen[text] = seen.get(text, 0) + 1
+    for key, bar in bars.items():  # a group is labelled with the class's commonest spelling
+        bar.label = min(spellings[key].items(), key=lambda s: (-s[1], len(s[0]), s[0]))[0]
     ranked = sorted(bars.values(), key=lambda b: (-b.count, b.label))
     if row is not None:
         for b in ranked:

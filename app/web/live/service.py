@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from html import escape
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 from urllib.parse import parse_qsl
 

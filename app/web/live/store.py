@@ -148,7 +148,7 @@ class SqliteStore:
 
     async def answers(self, code: str, qid: str) -> dict[str, str]:
         rows = await self._run(lambda db: db.execute(
-            "SELECT device, answer FROM answers WHERE code = ? AND qid = ?",
+            "SELECT device, answer FROM answers WHERE code = ? AND qid = ? ORDER BY rowid",
             (code, qid)).fetchall())
         return dict(rows)
 

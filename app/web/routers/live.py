@@ -18,22 +18,47 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
 import segno
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException
 
 from app.web.deps import RunnerDep, SettingsDep
-from app.web.live.rooms import FIELDS, MAX_ANSWER, Room, ask, clean_code, new_code, new_key
-from app.web.live.rooms import group_key, key_digest, key_matches, right_answer
+from app.web.errors import error_response
+from app.web.live.rooms import (
+    FIELDS,
+    MAX_ANSWER,
+    Room,
+    ask,
+    clean_code,
+    group_key,
+    key_digest,
+    key_matches,
+    new_code,
+    new_key,
+    right_answer,
+)
 from app.web.live.service import Live, followed_query, get_live, now
 from app.web.live.store import Full, StoreUnavailable
+from app.web.schemas import ErrorItem
 from app.web.templating import calc_context, get_templates, is_htmx
 
 router = APIRouter(default_response_class=HTMLResponse)
 
 DEVICE_COOKIE = "archcalc_device"
+
+
+def install(app: FastAPI) -> None:
+    """The routes, and a store that cannot be reached answered as 503 wherever it is met."""
+    app.include_router(router)
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        response = error_response(request, 503, [ErrorItem(line=0, message=str(exc))])
+        response.headers["Retry-After"] = "5"
+        return response
+
+    app.add_exception_handler(StoreUnavailable, unavailable)
 
 
 def _cookie(code: str) -> str:
@@ -68,10 +93,6 @@ async def _driven(request: Request, code: str) -> Room:
     return room
 
 
-def _unavailable(exc: Exception) -> HTTPException:
-    return HTTPException(503, str(exc), headers={"Retry-After": "5"})
-
-
 def _join_url(request: Request, code: str) -> str:
     return str(request.base_url).rstrip("/") + f"/live/{code}"
 
@@ -90,8 +111,6 @@ async def _create(request: Request, settings: SettingsDep, query: str) -> tuple[
         await live.store.create(room)
     except Full as exc:
         raise HTTPException(503, str(exc), headers={"Retry-After": "60"}) from exc
-    except StoreUnavailable as exc:
-        raise _unavailable(exc) from exc
     return room, key
 
 
@@ -291,8 +310,6 @@ async def _answer(request: Request, code: str, qid: str, text: str, html: bool) 
             added = await live.store.add_answer(room.code, q.id, device, text)
         except Full as exc:
             added, problem = False, str(exc)
-        except StoreUnavailable as exc:
-            raise _unavailable(exc) from exc
         if problem is None and not added:
             problem = "this device has answered this question already"
         if problem is None:
@@ -331,9 +348,9 @@ async def present(request: Request, code: str, run: RunnerDep, key: str = "") ->
     if key:  # the link with the key: keep the key in a cookie, show a clean URL
         if not key_matches(key, room.key_digest):
             raise HTTPException(403, "this key does not drive this live session")
-        response = RedirectResponse(f"/live/{room.code}/present", status_code=303)
-        _give_key(request, response, room, key)
-        return response
+        redirect: Response = RedirectResponse(f"/live/{room.code}/present", status_code=303)
+        _give_key(request, redirect, room, key)
+        return redirect
     if not _may_drive(request, room):
         raise HTTPException(403, "only the instructor who started this live session can open "
                                  "its instructor page")
