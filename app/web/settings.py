@@ -6,6 +6,7 @@ Routes receive it through the :func:`get_settings` dependency, so a test can swa
 
 from __future__ import annotations
 
+import os
 import tempfile
 from importlib.resources import files
 from pathlib import Path
@@ -78,7 +79,7 @@ class Settings(BaseSettings):
     shortlinks_max: int = 10_000
     #: live sessions (app.web.live): their SQLite file when no Redis is configured; the Redis
     #: that shares them between web processes (unset: the job queue's broker if it is Redis)
-    live_db: Path = Path(tempfile.gettempdir()) / "archcalc" / "live.sqlite3"
+    live_db: Path = Path(tempfile.gettempdir()) / f"archcalc-live-{os.getuid()}" / "live.sqlite3"
     live_redis_url: str | None = None
     #: sessions one server keeps at once, followers of one session per process, answers to
     #: one question, and how long an untouched session lasts

@@ -13,6 +13,8 @@ answers questions about it.
 
 from __future__ import annotations
 
+import io
+import re
 import secrets
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
@@ -126,9 +128,11 @@ def _form_query(fields: dict[str, str]) -> str:
 async def create(request: Request, settings: SettingsDep) -> Response:
     """Start a live session from the page's state; the instructor goes to its page."""
     body = (await request.body()).decode("utf-8", "replace")
-    room, key = await _create(request, settings, _form_query(
-        dict(parse_qsl(body, keep_blank_values=True))))
-    response = RedirectResponse(f"/live/{room.code}/present", status_code=303)
+    query = _form_query(dict(parse_qsl(body, keep_blank_values=True)))
+    room, key = await _create(request, settings, query)
+    projector = "&projector=1" if ("projector", "1") in parse_qsl(query) else ""
+    response = RedirectResponse(f"/live/{room.code}/present?{room.query}{projector}",
+                                status_code=303)
     _give_key(request, response, room, key)
     return response
 
@@ -334,8 +338,11 @@ async def _answer(request: Request, code: str, qid: str, text: str, html: bool) 
 async def qr(request: Request, code: str) -> Response:
     """The join link as a QR code (SVG), drawn on the server."""
     room = await _room(request, code)
-    svg = segno.make(_join_url(request, room.code), error="m").svg_inline(
-        scale=8, border=2, dark="#000", light="#fff", omitsize=True, title=f"join live session {room.code}")
+    out = io.BytesIO()
+    segno.make(_join_url(request, room.code), error="m").save(
+        out, kind="svg", scale=8, border=2, dark="#000", light="#fff", omitsize=True,
+        xmldecl=False, title=f"join live session {room.code}")
+    svg = out.getvalue()
     return Response(svg, media_type="image/svg+xml",
                     headers={"Cache-Control": "private, max-age=3600"})
 
@@ -471,7 +478,8 @@ async def reveal(request: Request, code: str, run: RunnerDep) -> Response:
     if room.question is None:
         raise HTTPException(422, "no question is open: ask one first")
     from dataclasses import replace
-    room = replace(room, question=replace(room.question, revealed=True), touched=now())
+    room = replace(room, question=replace(room.question, revealed=True), show_histogram=True,
+                   touched=now())
     await live.store.put(room)
     asked = await _question_rendering(request, room, run)
     hist = await live.histogram(room, asked.analysis if asked else None)
@@ -493,9 +501,17 @@ async def _verdicts(request: Request, room: Room, asked: Any) -> str:
     for text in (await _live(request).store.answers(room.code, q.id)).values():
         key = group_key(q.field, text)
         if key not in seen:
-            seen[key] = (text, judge(row, q.field, text))
+            seen[key] = (text, _plain(judge(row, q.field, text)))
     return get_templates(request).get_template("partials/_live_verdicts.html").render(
         {"verdicts": seen})
+
+
+def _plain(verdict: Any) -> Any:
+    """The judgement with its explanation's leading "right:"/"wrong:" dropped (the verdict
+    already says which)."""
+    from dataclasses import replace
+    text = re.sub(r"^(right|wrong): ", "", verdict.explanation)
+    return replace(verdict, explanation=text[:1].upper() + text[1:])
 
 
 @router.post("/live/{code}/histogram", include_in_schema=False)
