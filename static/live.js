@@ -73,8 +73,8 @@
     document.addEventListener("submit", function (event) {
       var form = event.target;
       if (!form.matches || !form.matches("form[data-present-live]")) return;
-      var query = form.querySelector("input[name=query]");
-      if (query && location.pathname === "/") query.value = location.search.replace(/^\?/, "");
+      var query = form.querySelector("input[name=query][data-present-url]");
+      if (query) query.value = location.search.replace(/^\?/, "");
     }, true);
   }
 

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     live_followers_max: int = Field(1000, ge=1)
     live_answers_max: int = Field(2000, ge=1)
     live_idle_seconds: float = Field(4 * 3600.0, gt=0)
+    #: live sessions one client address may start an hour, and in one burst
+    live_per_hour: float = Field(20.0, gt=0)
+    live_burst: int = Field(5, ge=1)
 
 
 def get_settings(request: Request) -> Settings:

@@ -196,3 +196,40 @@ def test_an_unusable_store_is_a_503(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text", ["k7px3m", "K7P X3M", "k7p-x3m"])
 def test_codes_as_typed(text: str) -> None:
     assert clean_code(text) == "K7PX3M"
+
+
+def test_starting_sessions_is_rate_limited_per_address(tmp_path: Path) -> None:
+    client = TestClient(create_app(Settings(live_db=tmp_path / "p" / "live.sqlite3",
+                                            live_burst=2, live_per_hour=1,
+                                            answer_cache_entries=0)))
+    for _ in range(2):
+        assert client.post("/api/live", json={"spec": SPEC}).status_code == 201
+    refused = client.post("/api/live", json={"spec": SPEC})
+    assert refused.status_code == 429
+    assert refused.json()["errors"][0]["limit"] == "live_per_hour"
+    assert int(refused.headers["retry-after"]) > 0
+    # following and answering are not drawn from that bucket
+    assert client.get("/live").status_code == 200
+
+
+@pytest.mark.parametrize("page", ["/models/alexnet?input=227x227x3",
+                                  "/layer?input=227x227x3&op=conv&filters=96&kernel=11&stride=4"
+                                  "&pad=0"])
+def test_present_live_from_a_model_page_and_one_layer(tmp_path: Path, page: str) -> None:
+    client = _app(tmp_path)
+    html = client.get(page).text
+    form = re.search(r'<form class="present-live" method="post" action="/live"[^>]*>(.*?)</form>',
+                     html, re.S)
+    assert form, page
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.group(1)))
+    import html as htmllib
+    fields = {k: htmllib.unescape(v) for k, v in fields.items()}
+    made = client.post("/live", data=fields, follow_redirects=False)
+    assert made.status_code == 303
+    code = made.headers["location"].split("/")[2]
+    state = client.get(f"/api/live/{code}").json()
+    from urllib.parse import parse_qs
+    spec = parse_qs(state["query"])["spec"][0]
+    assert "227x227x3" in spec
+    follower = _student(client).get(f"/live/{code}").text
+    assert "55x55x96" in follower  # the class sees the page's network, at the page's input

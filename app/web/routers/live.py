@@ -22,12 +22,12 @@ from urllib.parse import parse_qsl, urlencode
 import segno
 from fastapi import APIRouter, Body, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException
 
 from app.web.deps import RunnerDep, SettingsDep
-from app.web.errors import error_response
+from app.web.errors import ERROR_RESPONSES, error_response
 from app.web.live.rooms import (
     FIELDS,
     MAX_ANSWER,
@@ -43,7 +43,7 @@ from app.web.live.rooms import (
 )
 from app.web.live.service import Live, followed_query, get_live, now
 from app.web.live.store import Full, StoreUnavailable
-from app.web.schemas import ErrorItem
+from app.web.schemas import ErrorItem, RequestOptions
 from app.web.templating import calc_context, get_templates, is_htmx
 
 router = APIRouter(default_response_class=HTMLResponse)
@@ -143,13 +143,12 @@ def _give_key(request: Request, response: Response, room: Room, key: str) -> Non
                         secure=request.url.scheme == "https")
 
 
-class LiveCreate(BaseModel):
-    """A session that follows the calculator at this state."""
+class LiveCreate(RequestOptions):
+    """A session that follows the calculator at this spec and these options."""
 
-    spec: Annotated[str, Field(min_length=1, description="the network, as the calculator takes it")]
-    dtype: str = "float32"
-    batch: int = 1
-    optimizer: str = "sgd"
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    spec: Annotated[str, Field(min_length=1, description="the network, in the spec language")]
 
 
 class LiveCreated(BaseModel):
@@ -160,8 +159,17 @@ class LiveCreated(BaseModel):
                                           "'Authorization: Bearer <key>'")]
 
 
+#: what the API's live routes may answer besides success
+_API_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    403: ERROR_RESPONSES[422] | {"description": "the instructor's key is missing or wrong"},
+    404: ERROR_RESPONSES[422] | {"description": "no live session has this code (or it ended)"},
+    409: ERROR_RESPONSES[422] | {"description": "this device has answered this question"},
+}
+
+
 @router.post("/api/live", status_code=201, response_model=LiveCreated, tags=["live"],
-             response_class=JSONResponse)
+             response_class=JSONResponse, responses=_API_ERRORS)
 async def api_create(request: Request, settings: SettingsDep,
                      body: Annotated[LiveCreate, Body()]) -> LiveCreated:
     """Start a live session; the answer's key is the instructor's capability."""
@@ -179,7 +187,7 @@ class LiveState(BaseModel):
 
 
 @router.get("/api/live/{code}", response_model=LiveState, tags=["live"],
-            response_class=JSONResponse)
+            response_class=JSONResponse, responses=_API_ERRORS)
 async def api_state(request: Request, code: str) -> LiveState:
     """What a session's class sees now: the followed state and the open question."""
     room = await _room(request, code)
@@ -288,7 +296,7 @@ async def answer(request: Request, code: str) -> Response:
 
 
 @router.post("/api/live/{code}/answer", status_code=201, tags=["live"],
-             response_class=JSONResponse)
+             response_class=JSONResponse, responses=_API_ERRORS)
 async def api_answer(request: Request, code: str, body: Annotated[Answer, Body()]) -> Response:
     """Answer the open question (one answer per question per device cookie)."""
     return await _answer(request, code, body.question, body.answer, html=False)
