@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import stat
+import threading
 import time
 import urllib.parse
 from collections import Counter
@@ -22,7 +23,13 @@ from fastapi.testclient import TestClient
 from app.web.app import create_app
 from app.web.routers.shortlinks import client_key
 from app.web.settings import Settings, default_data_dir
-from app.web.shortlinks import DB_NAME, ShortLinkError, ShortLinkStore, StoreUnavailable
+from app.web.shortlinks import (
+    DB_NAME,
+    ShortLinkError,
+    ShortLinkStore,
+    StoreUnavailable,
+    link_id,
+)
 from tests.liveserver import free_port, live_server
 
 HX = {"HX-Request": "true"}
@@ -126,6 +133,33 @@ def test_processes_racing_at_the_bound_cannot_overshoot_it(tmp_path: Path) -> No
     assert sum(outcome.values()) + refusals == 4 * 31
     # what was answered with an id is stored under it
     assert all(store.get(key) is not None for key in outcome)
+
+
+def test_a_writer_between_the_check_and_the_insert_cannot_overshoot_the_bound(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race made certain: the first writer stops after checking the bound (when it stamps
+    the row's time) until the second writer is done, or a second has passed."""
+    store = ShortLinkStore(tmp_path, 1)
+    checked, second_done = threading.Event(), threading.Event()
+    real_time = time.time
+
+    def stamp() -> float:
+        if threading.current_thread().name == "first" and not checked.is_set():
+            checked.set()
+            second_done.wait(1.0)
+        return real_time()
+
+    monkeypatch.setattr(time, "time", stamp)
+    first = threading.Thread(target=store.put, args=({"spec": "input 8x8x3"},), name="first")
+    first.start()
+    assert checked.wait(10)
+    try:
+        with pytest.raises(ShortLinkError):  # it waited for the first writer, then saw the bound
+            store.put({"spec": "input 9x9x3"})
+    finally:
+        second_done.set()
+        first.join(10)
+    assert store.count() == 1 and store.get(link_id({"spec": "input 8x8x3"})) is not None
 
 
 def test_threads_of_one_process_racing_at_the_bound_cannot_overshoot_it(tmp_path: Path) -> None:
