@@ -6,7 +6,9 @@ Two buckets a client address:
   once): a lecture hall of 200 students behind one NAT address typing into the calculator stays
   well inside 50 requests a second with a burst of 200;
 * starting a real run (``POST /api/runs``, ``POST /runs``: a job on the GPU worker) also draws
-  from a strict one (``runs_per_minute``, ``runs_burst``).
+  from a strict one (``runs_per_minute``, ``runs_burst``); a run answered from the stored
+  result of the same question (the route sets :data:`FREE_RUN` in the request's state) gives
+  its token back, since no worker ran anything.
 
 An empty bucket answers 429 in the one error shape with ``Retry-After`` (whole seconds until a
 token is back) and ``limit`` naming the setting. The buckets live in the server process: with
@@ -33,6 +35,8 @@ from app.web.settings import Settings
 
 #: the routes that start a real run on the worker, by method and path
 RUN_ROUTES = frozenset({("POST", "/api/runs"), ("POST", "/runs")})
+#: the request-state key a run route sets when its answer started no job
+FREE_RUN = "archcalc_run_free"
 #: the most body a refused request is read for (so the client reads the 429, not a reset)
 _DRAIN_BYTES = 64 * 1024
 _DRAIN_SECONDS = 1.0
@@ -78,6 +82,12 @@ class Buckets:
             self._buckets.move_to_end(key)
         return bucket.take(now)
 
+    def give_back(self, key: str) -> None:
+        """Return a token taken for ``key`` (never beyond the burst)."""
+        bucket = self._buckets.get(key)
+        if bucket is not None:
+            bucket.tokens = min(bucket.burst, bucket.tokens + 1)
+
 
 class RateLimitMiddleware:
     """Answer 429 with ``Retry-After`` when a client address has used up its bucket."""
@@ -99,10 +109,14 @@ class RateLimitMiddleware:
         key = client[0] if client else "unknown"
         wait = self.requests.take(key)
         limit = "rate_per_second"
-        if not wait and (scope["method"], scope["path"].rstrip("/") or "/") in RUN_ROUTES:
+        run = (scope["method"], scope["path"].rstrip("/") or "/") in RUN_ROUTES
+        if not wait and run:
             wait, limit = self.runs.take(key), "runs_per_minute"
         if not wait:
+            state = scope.setdefault("state", {}) if run else {}
             await self.app(scope, receive, send)
+            if state.get(FREE_RUN):
+                self.runs.give_back(key)
             return
         await _drain(receive)
         await self._refuse(scope, receive, send, limit, wait)

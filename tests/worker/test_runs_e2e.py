@@ -80,7 +80,8 @@ def test_the_same_question_is_answered_from_the_stored_result(web: WebServer,
         # the same question: batch sizes in another order, same spec and options
         again = client.post("/api/runs", json=request | {"batch_sizes": [1, 2]})
         assert again.status_code == 200, again.text
-        assert again.json() == {"id": first.json()["id"], "status": "done", "cached": True}
+        assert again.json() == {"id": first.json()["id"], "status": "done", "cached": True,
+                                "token": None, "queue": None}
         assert client.get(f"/api/runs/{first.json()['id']}").json()["result"] == done["result"]
     assert tasks_run(runs) == taken
 
@@ -127,9 +128,11 @@ def test_cancel_a_queued_or_running_job(web: WebServer, runs: Runs) -> None:
 
     accepted = runs.submit(RunRequest(spec=tiny_spec(26), batch_sizes=[1]),
                            Fault(kind="sleep", seconds=5))
+    assert accepted.token is not None
     with web.client() as client:
         poll_api(client, accepted.id, until=("running",), seconds=20)
-        cancelled = client.delete(f"/api/runs/{accepted.id}")
+        cancelled = client.delete(f"/api/runs/{accepted.id}",
+                                  headers={"Authorization": f"Bearer {accepted.token}"})
         assert cancelled.status_code == 200
         assert cancelled.json()["status"] == "cancelled"
         assert poll_api(client, accepted.id)["status"] == "cancelled"
