@@ -24,6 +24,7 @@ import json
 import secrets
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
@@ -142,11 +143,14 @@ class Runs:
 
     # --- submitting ----------------------------------------------------------------------------
 
-    def submit(self, request: RunRequest, fault: Fault | None = None) -> RunAccepted:
+    def submit(self, request: RunRequest, fault: Fault | None = None,
+               before_new: Callable[[], None] | None = None) -> RunAccepted:
         """Queue a job, or answer with the run that already answers the same question.
 
         Only the request that creates the job gets its ``token``: N identical requests at once
-        make one job (the question is claimed atomically), and N-1 answers without a token."""
+        make one job (the question is claimed atomically), and N-1 answers without a token.
+        ``before_new`` is called once, just before a new job is made (a quota draws there, so
+        an answer that makes no job costs nothing); what it raises refuses the job."""
         queue = self.route()
         job = guards.resolve(request, self.settings, fault, queue_device(queue))
         guards.check(job, self.settings)
@@ -163,6 +167,9 @@ class Runs:
             waiting = self.waiting(queue)
             if waiting >= self.settings.queue_max:
                 raise QueueFull(waiting, self.settings.queue_max, self.settings.retry_after_s)
+            if before_new is not None:
+                before_new()
+                before_new = None
             run_id = uuid.uuid4().hex
             self._record(job, run_id, queue)
             won = (self.claims.replace(key, existing, run_id, KEEP_S) if existing

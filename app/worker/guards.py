@@ -70,9 +70,10 @@ def traffic(analysis: Analysis) -> int:
     """Bytes one forward pass moves through memory at the analysis' batch size.
 
     Every row reads its input and writes its output once (elementwise layers included, which
-    have no multiply-adds), and every parameter is read once; caches are not counted, so this is
-    an upper bound of the traffic, and a lower bound of nothing."""
-    values = sum(r.input.h * r.input.w * r.input.c + r.activations for r in analysis.layers)
+    have no multiply-adds, and in-place ones, which still write), and every parameter is read
+    once; what caches save is not subtracted, so it bounds the traffic from above."""
+    values = sum(r.input.h * r.input.w * r.input.c + r.output.h * r.output.w * r.output.c
+                 for r in analysis.layers)
     scale = analysis.options.bytes_per_value
     return values * scale * analysis.options.batch + analysis.totals.param_bytes
 

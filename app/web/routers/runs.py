@@ -21,8 +21,8 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from app.engine import SpecError
-from app.web.errors import ERROR_RESPONSES, error_body, spec_error_items
-from app.web.ratelimit import FREE_RUN
+from app.web.errors import ERROR_RESPONSES, error_body, error_response, spec_error_items
+from app.web.ratelimit import RUN_QUOTA, QuotaExceeded
 from app.web.schemas import ErrorItem
 from app.web.templating import get_templates
 from app.worker import embedded, report
@@ -103,11 +103,13 @@ class Unavailable(HTTPException):
         super().__init__(503, message, headers=headers)
 
 
-def _submit(runs: Runs, body: RunRequest) -> RunAccepted:
+def _submit(runs: Runs, body: RunRequest, request: Request) -> RunAccepted:
+    """Submit; a new job draws from the client's run quota (QuotaExceeded when it is empty)."""
     from app.worker.client import UNREACHABLE, QueueFull
 
+    quota = getattr(request.state, RUN_QUOTA, None)
     try:
-        return runs.submit(body)
+        return runs.submit(body, before_new=quota.take if quota is not None else None)
     except QueueFull as exc:
         raise Unavailable(str(exc), exc.retry_after) from None
     except UNREACHABLE as exc:
@@ -134,10 +136,10 @@ def _bearer(request: Request) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def _free_if_cached(request: Request, accepted: RunAccepted) -> None:
-    """An answer that started no job costs no run quota (the rate limit gives it back)."""
-    if accepted.token is None:
-        setattr(request.state, FREE_RUN, True)
+def _too_many(request: Request, exc: QuotaExceeded) -> Response:
+    response = error_response(request, 429, [exc.item])
+    response.headers["Retry-After"] = str(exc.retry)
+    return response
 
 
 # --- the JSON API ------------------------------------------------------------------------------
@@ -148,11 +150,13 @@ def _free_if_cached(request: Request, accepted: RunAccepted) -> None:
                                              "from the stored result of the same question"},
                                        **ERROR_RESPONSES, **UNAVAILABLE})
 def create_run(body: RunRequest, runs: RunsDep, request: Request,
-               response: Response) -> RunAccepted:
+               response: Response) -> RunAccepted | Response:
     """Queue a real run (202, with the token that may cancel it); the same question asked before
     is answered from its result (200) or with the job already answering it (202, no token)."""
-    accepted = _submit(runs, body)
-    _free_if_cached(request, accepted)
+    try:
+        accepted = _submit(runs, body, request)
+    except QuotaExceeded as exc:
+        return _too_many(request, exc)
     if accepted.cached:
         response.status_code = 200
     return accepted
@@ -256,6 +260,8 @@ def _page_errors(exc: Exception) -> tuple[int, list[dict[str, Any]]]:
         return 422, error_body(items)["errors"]
     if isinstance(exc, SpecError):
         return 422, error_body(spec_error_items(exc))["errors"]
+    if isinstance(exc, QuotaExceeded):
+        return 429, error_body([exc.item])["errors"]
     assert isinstance(exc, HTTPException)
     return exc.status_code, [{"line": 0, "message": str(exc.detail)}]
 
@@ -283,11 +289,13 @@ def start_run_page(request: Request, spec: Annotated[str, Form()] = "",
     try:
         body = _form_request(spec or page_spec, model, dtype, batch_sizes, mode, optimizer,
                              input or page_input)
-        accepted = _submit(get_runs(request), body)
-    except (ValidationError, SpecError, HTTPException) as exc:
+        accepted = _submit(get_runs(request), body, request)
+    except (ValidationError, SpecError, HTTPException, QuotaExceeded) as exc:
         code, errors = _page_errors(exc)
-        return _fragment(request, None, errors, code)
-    _free_if_cached(request, accepted)
+        refused = _fragment(request, None, errors, code)
+        if isinstance(exc, QuotaExceeded):
+            refused.headers["Retry-After"] = str(exc.retry)
+        return refused
     response: Response
     if not request.headers.get("HX-Request"):
         response = RedirectResponse(request.url_for("runs_page", run_id=accepted.id), 303)
