@@ -34,6 +34,8 @@ class Readiness:
     problems: list[str]
     notes: list[str] = field(default_factory=list)
     checked_at: float = 0.0
+    #: the queues jobs go to now: those a worker consumes (the embedded worker: all of them)
+    sends_to: list[str] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
@@ -44,8 +46,8 @@ class Readiness:
         return sorted({w for names in self.queues.values() for w in names})
 
     def live_queues(self) -> list[str]:
-        """The queues some worker consumes, in the web app's order of preference."""
-        return [q for q, names in self.queues.items() if names]
+        """The queues jobs go to now, in the web app's order of preference."""
+        return list(self.sends_to)
 
 
 def check(settings: WorkerSettings, celery: Celery, waiting: Callable[[str], int],
@@ -80,7 +82,7 @@ def check(settings: WorkerSettings, celery: Celery, waiting: Callable[[str], int
     if all((counts[q] or 0) >= settings.queue_max for q in considered):
         full = ", ".join(f"{q}: {counts[q]} jobs waiting" for q in considered)
         problems.append(f"the queue is full ({full}; queue_max {settings.queue_max})")
-    return Readiness(broker, queues, counts, problems, notes, time.time())
+    return Readiness(broker, queues, counts, problems, notes, time.time(), live)
 
 
 def _consumers(celery: Celery, timeout: float) -> dict[str, list[str]]:
