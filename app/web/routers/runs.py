@@ -53,6 +53,9 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _ERROR | {"description": "no run has this id"}}
 FORBIDDEN: dict[int | str, dict[str, Any]] = {403: _ERROR | {
     "description": "no token, or not this run's token (Authorization: Bearer <token>)"}}
+TOO_MANY: dict[int | str, dict[str, Any]] = {429: _ERROR | {
+    "description": "this client's run quota (runs_per_minute) is used up; Retry-After says when "
+                   "a new job may be made (answers that make no job draw nothing)"}}
 #: the cookie that keeps a run's token for the browser that started it, scoped to the run's path
 TOKEN_COOKIE = "archcalc_run_token"
 
@@ -148,7 +151,7 @@ def _too_many(request: Request, exc: QuotaExceeded) -> Response:
 @router.post("/api/runs", status_code=202, response_model=RunAccepted, name="api_runs_create",
              tags=["runs"], responses={200: {"model": RunAccepted, "description": "answered "
                                              "from the stored result of the same question"},
-                                       **ERROR_RESPONSES, **UNAVAILABLE})
+                                       **ERROR_RESPONSES, **UNAVAILABLE, **TOO_MANY})
 def create_run(body: RunRequest, runs: RunsDep, request: Request,
                response: Response) -> RunAccepted | Response:
     """Queue a real run (202, with the token that may cancel it); the same question asked before
