@@ -121,6 +121,8 @@ class Runs:
         self.local = EmbeddedWorker(settings) if local_worker else None
         self.monitor = Monitor(settings, self._check)
         self._claims: Claims | None = None
+        #: (queue, worker) -> when it last answered a readiness check (the monitor's thread)
+        self._seen: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
         #: broadcasts (revoke) go out one at a time: the filesystem transport is not threadsafe
         self._control = threading.Lock()
@@ -247,9 +249,10 @@ class Runs:
         recorded = self.claims.get(f"job.{run_id}")
         if attempt == 0 and recorded is not None:
             new_id = uuid.uuid4().hex
+            sent = json.loads(recorded)
+            # queued before it is current, so that no reader finds a current attempt unknown
+            store.mark_queued(self.backend, new_id, str(sent["job"].get("label", "")))
             if self.claims.replace(f"cur.{run_id}", f"0:{task_id}", f"1:{new_id}", KEEP_S):
-                sent = json.loads(recorded)
-                store.mark_queued(self.backend, new_id, str(sent["job"].get("label", "")))
                 self._revoke(task_id, terminate=True)  # in case it was only slow, not gone
                 if self.local is not None:
                     self.local.ensure_started()
@@ -309,7 +312,7 @@ class Runs:
         local = None
         if self.local is not None:
             local = "running" if self.local.running() else "not started"
-        return check(self.settings, self.celery, self.waiting, local)
+        return check(self.settings, self.celery, self.waiting, local, self._seen)
 
     def readiness(self) -> Readiness | None:
         """The last background check (None before the first has ended); never blocks."""

@@ -51,11 +51,13 @@ class Readiness:
 
 
 def check(settings: WorkerSettings, celery: Celery, waiting: Callable[[str], int],
-          local_state: str | None) -> Readiness:
+          local_state: str | None, seen: dict[tuple[str, str], float] | None = None
+          ) -> Readiness:
     """One readiness check (blocking, bounded by the broker's timeouts and the ping timeout).
 
     ``local_state`` is the embedded worker's: ``None`` when there is none, else "running" or
-    "not started"."""
+    "not started". ``seen`` remembers when each (queue, worker) last answered, across checks:
+    a worker too busy to answer one broadcast in time still counts for ``lost_after_s``."""
     broker = celery.connection_for_write().as_uri()
     names = settings.queue_names
     try:
@@ -65,7 +67,13 @@ def check(settings: WorkerSettings, celery: Celery, waiting: Callable[[str], int
                          [f"the broker {broker} is unreachable: {_text(exc)}"],
                          checked_at=time.time())
     consumers = _consumers(celery, settings.ping_timeout_s)
-    queues = {q: sorted(consumers.get(q, [])) for q in names}
+    now, seen = time.time(), seen if seen is not None else {}
+    for queue, workers in consumers.items():
+        for worker in workers:
+            seen[(queue, worker)] = now
+    for key in [k for k, t in seen.items() if now - t > settings.lost_after_s]:
+        del seen[key]
+    queues = {q: sorted(w for (sq, w) in seen if sq == q) for q in names}
     problems: list[str] = []
     notes: list[str] = []
     live = [q for q in names if queues[q]]

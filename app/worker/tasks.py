@@ -15,7 +15,7 @@ context left broken, an address-space limit or leaked memory never reaches the n
 
 A job runs to completion at most once. The task first checks that its attempt is the run's
 current one (:mod:`app.worker.claims`) and that nothing has answered it yet, else it drops the
-message; while it runs, a thread in the child writes a heartbeat every ``heartbeat_s`` and,
+message; until its outcome is stored, a thread in the child writes a heartbeat every ``heartbeat_s`` and,
 should the web app have given this attempt up (its heartbeats were lost), kills the child; the
 result counts only if the attempt is still current when it ends. Progress writes and
 cancellation checks are best-effort: a broker blip of a few seconds costs the page a few
@@ -32,7 +32,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from celery import Task
+from celery import Task, signals
 from celery.exceptions import Ignore
 
 from app.engine import SpecError
@@ -75,12 +75,12 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._loop, name="archcalc-heartbeat",
                                         daemon=True)
 
-    def __enter__(self) -> Heartbeat:
+    def start(self) -> None:
         self.beat()
         self._thread.start()
-        return self
+        _BEATING.append(self)
 
-    def __exit__(self, *_: object) -> None:
+    def stop(self) -> None:
         self._stop.set()
 
     def beat(self) -> None:
@@ -94,6 +94,16 @@ class Heartbeat:
                 log.warning("attempt %s of run %s was given up on; stopping", self.task_id,
                             self.run_id)
                 os.kill(os.getpid(), signal.SIGKILL)
+
+
+#: the heartbeats of this child's task, stopped once Celery has stored its outcome
+_BEATING: list[Heartbeat] = []
+
+
+@signals.task_postrun.connect
+def _stop_beating(**_: Any) -> None:
+    while _BEATING:
+        _BEATING.pop().stop()
 
 
 def current(claims: Claims, run_id: str, task_id: str) -> bool:
@@ -132,16 +142,17 @@ def execute(task: Task[Any, Any], payload: dict[str, Any],
     def cancelled() -> bool:
         return best_effort("cancel check", lambda: store.is_cancelled(backend, run_id), False)
 
-    with Heartbeat(claims, run_id, task_id, settings, f"{worker} pid {os.getpid()}"):
-        report("starting")
-        try:
-            result = measure.run(job, settings, report, cancelled, worker)
-        except measure.Cancelled:
-            raise Ignore() from None
-        except SpecError as exc:
-            raise JobFailed("; ".join(issue.message for issue in exc.issues)) from None
-        except Exception as exc:  # torch raises RuntimeError for nearly anything
-            raise JobFailed(describe(exc, step_now[0])) from None
+    # beating until Celery has stored the outcome (task_postrun), which a blip may delay
+    Heartbeat(claims, run_id, task_id, settings, f"{worker} pid {os.getpid()}").start()
+    report("starting")
+    try:
+        result = measure.run(job, settings, report, cancelled, worker)
+    except measure.Cancelled:
+        raise Ignore() from None
+    except SpecError as exc:
+        raise JobFailed("; ".join(issue.message for issue in exc.issues)) from None
+    except Exception as exc:  # torch raises RuntimeError for nearly anything
+        raise JobFailed(describe(exc, step_now[0])) from None
     if not current(claims, run_id, task_id):
         raise Ignore()  # given up on while it ran: another attempt answers the run
     return result.model_dump(mode="json")

@@ -98,3 +98,34 @@ def test_two_workers_on_one_redis_share_four_jobs(
         assert time.monotonic() - started > 1.0
     finally:
         stop(second.proc)
+
+
+def test_readiness_counts_only_workers_on_the_queues_the_web_app_sends_to(
+        redis_server: RedisServer, worker: Worker) -> None:
+    """A cpu worker answers, but a web app that sends to archcalc.cuda is not ready (the
+    mismatch compose once had); one that may also send to archcalc.cpu sends there."""
+    cuda_only = create_app()
+    cuda_only.state.worker_settings = worker_settings(redis_server.url(0),
+                                                      queues="archcalc.cuda")
+    with TestClient(cuda_only) as client:
+        ready = client.get("/readyz")
+    assert ready.status_code == 503, ready.text
+    (problem,) = [e["message"] for e in ready.json()["errors"]]
+    assert problem.startswith("no worker consumes the queue archcalc.cuda")
+    both = create_app()
+    both.state.worker_settings = worker_settings(redis_server.url(0),
+                                                 queues="archcalc.cuda,archcalc.cpu")
+    with TestClient(both) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["queues"] == {"archcalc.cuda": [], "archcalc.cpu": [worker.name]}
+        assert ready.json()["sends_to"] == ["archcalc.cpu"]
+        answer = client.post("/api/runs", json={"spec": tiny_spec(35), "batch_sizes": [1]})
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["queue"] == "archcalc.cpu"
+        deadline = time.monotonic() + 45
+        while (body := client.get(f"/api/runs/{answer.json()['id']}").json())["status"] not in (
+                "done", "failed") and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert body["status"] == "done", body
+    assert body["result"]["device"]["kind"] == "cpu" and body["result"]["worker"] == worker.name

@@ -193,8 +193,9 @@ async def readyz(request: Request) -> Response:
 
     Answered from a check made in the background every few seconds: cheap however often it is
     asked, and never waiting on the broker."""
-    try:
-        runs = get_runs(request)
+    try:  # made once, on a thread: the first use imports Celery
+        made: Runs | None = getattr(request.app.state, "runs", None)
+        runs = made if made is not None else await anyio.to_thread.run_sync(get_runs, request)
     except HTTPException as exc:
         return JSONResponse(error_body([ErrorItem(line=0, message=str(exc.detail))]), 503)
     state = runs.readiness()
