@@ -165,7 +165,7 @@ class Runs:
                 known = self.status(existing)
                 if known is not None and known.status not in ("failed", "cancelled"):
                     return RunAccepted(id=existing, status=known.status,
-                                       cached=known.status == "done", queue=None)
+                                       cached=known.status == "done")
             waiting = self.waiting(queue)
             if waiting >= self.settings.queue_max:
                 raise QueueFull(waiting, self.settings.queue_max, self.settings.retry_after_s)
@@ -178,7 +178,9 @@ class Runs:
                    else self.claims.add(key, run_id, KEEP_S))
             if won:
                 return self._send(job, run_id, queue)
-        raise QueueFull(0, self.settings.queue_max, 1)  # three lost races: ask again soon
+        # three races lost to requests whose runs failed at once: answer with the last winner
+        winner = self.claims.get(key) or run_id
+        return RunAccepted(id=winner, status="queued")
 
     def route(self) -> str:
         """The queue for the next job: the first some live worker consumes (the first of all
