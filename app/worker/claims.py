@@ -61,7 +61,8 @@ class RedisClaims:
 
 
 class SqlClaims:
-    """One table, ``key`` its primary key; expired rows count as absent and are replaced."""
+    """One table, ``key`` its primary key; expired rows count as absent, and each new key
+    clears them out."""
 
     def __init__(self, url: str) -> None:
         from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engine
@@ -80,8 +81,8 @@ class SqlClaims:
 
         now = time.time()
         t = self.table
-        with self.engine.begin() as conn:
-            conn.execute(delete(t).where(t.c.key == key, t.c.expires < now))
+        with self.engine.begin() as conn:  # every expired row: the file stays bounded
+            conn.execute(delete(t).where(t.c.expires < now))
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(t).values(key=key, value=value, expires=now + ttl))
