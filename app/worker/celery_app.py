@@ -59,7 +59,7 @@ def make_celery(settings: WorkerSettings | None = None, worker: bool = False) ->
         task_send_sent_event=True,
     )
     if worker:
-        celery.conf.update(result_backend_always_retry=True, result_backend_max_retries=40,
+        celery.conf.update(result_backend_always_retry=True, result_backend_max_retries=60,
                            result_backend_base_sleep_between_retries_ms=250,
                            result_backend_max_sleep_between_retries_ms=1000)
     celery.task(name=TASK_NAME, bind=True, shared=False)(_run)
