@@ -325,7 +325,8 @@ def run_page(request: Request, run_id: str,
         return _fragment(request, None, [], 503, reconnecting=run_id)
     except HTTPException as exc:
         code, errors = _page_errors(exc)
-        return _fragment(request, None, errors, code, title="No such run")
+        return _fragment(request, None, errors, code, title="No such run" if code == 404
+                         else "The run cannot be shown")
 
 
 @router.post("/runs/{run_id}/cancel", include_in_schema=False, response_class=HTMLResponse,
