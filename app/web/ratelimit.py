@@ -9,7 +9,9 @@ Two buckets a client address:
   from a strict one (``runs_per_minute``, ``runs_burst``), but only when it makes a new job:
   the middleware leaves a :class:`RunQuota` in the request's state (:data:`RUN_QUOTA`) and the
   run routes draw from it just before queueing, so an answer from the stored result of the same
-  question, or the job already answering it, costs nothing.
+  question, or the job already answering it, costs nothing;
+* starting a live session (``POST /live``, ``POST /api/live``) draws from one of its own
+  (``live_per_hour``, ``live_burst``).
 
 An empty bucket answers 429 in the one error shape with ``Retry-After`` (whole seconds until a
 token is back) and ``limit`` naming the setting. The buckets live in the server process: with
@@ -39,6 +41,8 @@ from app.web.settings import Settings
 RUN_ROUTES = frozenset({("POST", "/api/runs"), ("POST", "/runs")})
 #: the request-state key of the :class:`RunQuota` a run route draws from
 RUN_QUOTA = "archcalc_run_quota"
+#: the routes that start a live session (each holds a row in the store for hours)
+LIVE_ROUTES = frozenset({("POST", "/api/live"), ("POST", "/live")})
 #: the most body a refused request is read for (so the client reads the 429, not a reset)
 _DRAIN_BYTES = 64 * 1024
 _DRAIN_SECONDS = 1.0
@@ -104,6 +108,8 @@ def refusal(settings: Settings, limit: str, wait: float) -> tuple[ErrorItem, int
     """The 429's error item and Retry-After for a bucket that is empty for ``wait`` s."""
     if limit == "runs_per_minute":
         what = f"{settings.runs_per_minute:g} real runs a minute (burst {settings.runs_burst})"
+    elif limit == "live_per_hour":
+        what = f"{settings.live_per_hour:g} live sessions an hour (burst {settings.live_burst})"
     else:
         what = f"{settings.rate_per_second:g} requests a second (burst {settings.rate_burst})"
     retry = max(1, math.ceil(wait))
@@ -137,6 +143,8 @@ class RateLimitMiddleware:
                                 settings.rate_clients, clock)
         self.runs = Buckets(settings.runs_per_minute / 60, settings.runs_burst,
                             settings.rate_clients, clock)
+        self.live = Buckets(settings.live_per_hour / 3600, settings.live_burst,
+                            settings.rate_clients, clock)
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -146,14 +154,18 @@ class RateLimitMiddleware:
         client = scope.get("client")
         key = client[0] if client else "unknown"
         wait = self.requests.take(key)
+        limit = "rate_per_second"
+        route = (scope["method"], scope["path"].rstrip("/") or "/")
+        if not wait and route in LIVE_ROUTES:
+            wait, limit = self.live.take(key), "live_per_hour"
         if not wait:
-            if (scope["method"], scope["path"].rstrip("/") or "/") in RUN_ROUTES:
+            if route in RUN_ROUTES:
                 scope.setdefault("state", {})[RUN_QUOTA] = RunQuota(self.runs, key,
                                                                     self.settings)
             await self.app(scope, receive, send)
             return
         await _drain(receive)
-        await self._refuse(scope, receive, send, "rate_per_second", wait)
+        await self._refuse(scope, receive, send, limit, wait)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: str,
                       wait: float) -> None:
