@@ -8,9 +8,10 @@ queue for GPUs needs:
   (prefetch 1), one job per child (``worker_max_tasks_per_child = 1``: a fresh child, with a
   fresh CUDA context, for every job; torch is imported in the parent first, so a child costs a
   fork, not an import);
-* late acknowledgement: a job is acknowledged when it ends, so when a whole worker is lost
-  (its machine died) Redis hands the job to another worker after the visibility timeout; a
-  *child* that died (killed, out of memory, past the hard time limit) is not re-queued
+* late acknowledgement: a job is acknowledged when it ends, so a message is never lost with a
+  worker; a lost worker's job is noticed sooner from its heartbeats and re-queued by the web
+  app (:mod:`app.worker.client`), and the copy Redis redelivers after the visibility timeout is
+  dropped (:mod:`app.worker.tasks`); a *child* that died (killed, out of memory, past the hard time limit) is not re-queued
   (``task_reject_on_worker_lost = False``): the job is reported failed with the reason, the child
   replaced, and the next job runs;
 * JSON only, results kept a week, short timeouts towards the broker so the web app answers;
