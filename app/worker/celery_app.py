@@ -11,9 +11,9 @@ queue for GPUs needs:
 * late acknowledgement: a job is acknowledged when it ends, so a message is never lost with a
   worker; a lost worker's job is noticed sooner from its heartbeats and re-queued by the web
   app (:mod:`app.worker.client`), and the copy Redis redelivers after the visibility timeout is
-  dropped (:mod:`app.worker.tasks`); a *child* that died (killed, out of memory, past the hard time limit) is not re-queued
-  (``task_reject_on_worker_lost = False``): the job is reported failed with the reason, the child
-  replaced, and the next job runs;
+  dropped (:mod:`app.worker.tasks`); a *child* that died (killed, out of memory, past the
+  hard time limit) is not re-queued (``task_reject_on_worker_lost = False``): the job is
+  reported failed with the reason, the child replaced, and the next job runs;
 * JSON only, results kept a week, short timeouts towards the broker so the web app answers;
   a worker's own writes of a result are retried through a broker blip (the web app's are not:
   a page would rather say "reconnecting" than wait);
