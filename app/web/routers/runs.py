@@ -94,6 +94,7 @@ def _create_runs(app: FastAPI) -> Runs:
 
     app.state.runs = Runs(settings, local_worker=settings.embedded)
     runs: Runs = app.state.runs
+    runs.monitor.start()  # readiness is known, with some memory of workers, before it is asked
     return runs
 
 
