@@ -217,22 +217,58 @@ def _pool_args(layer: Layer) -> dict[str, Any]:
 
 
 def _unpadded(layer: Layer) -> Layer:
-    attrs = {k: v for k, v in layer.attrs.items() if k not in ("ph", "pw", "ph2", "pw2")}
+    attrs = {k: v for k, v in layer.attrs.items()
+             if k not in ("ph", "pw", "ph2", "pw2", "same")}
     return Layer(layer.op, layer.name, layer.line, attrs, layer.claims)
 
 
+def _pool_side_pad(layer: Layer) -> bool:
+    """A pool pads with -inf (max) or zeros (avg) as its own module when torch's pool cannot:
+    per side, or 'pad same' (whose two sides differ for an even kernel)."""
+    return _needs_side_pad(layer) or _flag(layer, "same", False)
+
+
 def _maxpool(layer: Layer, in_place: bool) -> nn.Module:
-    if _needs_side_pad(layer):
+    if _pool_side_pad(layer):
         return nn.Sequential(_SidePad(layer, float("-inf")), _maxpool(_unpadded(layer), in_place))
     return nn.MaxPool2d(**_pool_args(layer), dilation=_pair(layer, "dh", "dw", 1))
 
 
 def _avgpool(layer: Layer, in_place: bool) -> nn.Module:
-    if _needs_side_pad(layer):
+    if _pool_side_pad(layer):
         return nn.Sequential(_SidePad(layer, 0.0), _avgpool(_unpadded(layer), in_place))
     if _pair(layer, "dh", "dw", 1) != (1, 1):
         raise ValueError(f"{layer.name}: AvgPool2d has no dilation")
     return nn.AvgPool2d(**_pool_args(layer))
+
+
+class _Separable(nn.Module):
+    """Depthwise kh x kw (no bias) then pointwise 1x1 with bias: Xception's SeparableConv."""
+
+    def __init__(self, layer: Layer) -> None:
+        super().__init__()
+        depthwise = Layer("conv", layer.name, layer.line,
+                          {k: v for k, v in layer.attrs.items() if k not in ("out", "cin")}
+                          | {"depthwise": True, "bias": False}, layer.claims)
+        self.depthwise = _conv(depthwise, False)
+        self.pointwise = nn.LazyConv2d(_int(layer, "out", 0), 1, bias=_flag(layer, "bias", True))
+
+    def forward(self, x: Tensor) -> Tensor:
+        y: Tensor = self.pointwise(self.depthwise(x))
+        return y
+
+
+class _Crop(nn.Module):
+    """Centre crop to (oh, ow), or to the spatial size of a second tensor given to forward."""
+
+    def __init__(self, oh: int, ow: int) -> None:
+        super().__init__()
+        self.size = (oh, ow)
+
+    def forward(self, x: Tensor, like: Tensor | None = None) -> Tensor:
+        oh, ow = self.size if like is None else (int(like.shape[2]), int(like.shape[3]))
+        top, left = (int(x.shape[2]) - oh) // 2, (int(x.shape[3]) - ow) // 2
+        return x[:, :, top:top + oh, left:left + ow]
 
 
 def _adaptiveavgpool(layer: Layer, in_place: bool) -> nn.Module:
@@ -329,6 +365,8 @@ BUILDERS: dict[str, Builder] = {
     "gelu": _activation(nn.GELU), "leakyrelu": _leakyrelu, "prelu": _prelu,
     "identity": _activation(nn.Identity), "channelshuffle": _channelshuffle,
     "convtranspose": _convtranspose, "upsample": _upsample,
+    "sepconv": lambda layer, in_place: _Separable(layer),
+    "crop": lambda layer, in_place: _Crop(_int(layer, "oh", 1), _int(layer, "ow", 1)),
     "layernorm": lambda layer, in_place: _ChannelsLayerNorm(),
     "layerscale": lambda layer, in_place: _LayerScale(),
 }
@@ -446,7 +484,7 @@ class _Aux(_Merge):
 
 
 #: ops that may hand back their input itself, or a view of it (dropout in eval mode)
-_PASS_THROUGH_OPS = frozenset({"flatten", "dropout", "identity"})
+_PASS_THROUGH_OPS = frozenset({"flatten", "dropout", "identity", "crop"})
 
 
 def _makes_new_tensor(node: Node) -> bool:

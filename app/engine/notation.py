@@ -393,6 +393,9 @@ def _filters(words: list[str]) -> dict[str, Any] | None:
         w = words[i]
         if w in _FILLER:
             i += 1
+        elif w in ("ceil", "ceil_mode"):  # Caffe's rounding up, as ZFNet's 55/26/13 need
+            args["ceil"] = True
+            i += 2 if i + 1 < len(words) and words[i + 1] == "mode" else 1
         elif w in ("stride", "pad", "padding") and i + 1 < len(words) and isnum(words[i + 1]):
             n = int(words[i + 1])
             args["stride" if w == "stride" else "pad"] = (n, n)

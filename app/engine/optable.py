@@ -56,11 +56,12 @@ _TABLE = (
           weighted=True),
     OpDef("maxpool", ("maxpool", "max_pool", "maxpool2d", "pool"), rules.maxpool,
           "maxpool 3x3 stride 2",
-          "max pool; `pad P` (or per side, as conv), `dilation D`, `ceil` (PyTorch `ceil_mode`); "
-          "stride defaults to the kernel", "nn.MaxPool2d", _WINDOW | {"ceil"}, ("kernel",),
+          "max pool; `pad P` (or per side, as conv; `pad same` as conv's, padded with -inf), "
+          "`dilation D`, `ceil` (PyTorch `ceil_mode`); stride defaults to the kernel", "nn.MaxPool2d", _WINDOW | {"ceil"}, ("kernel",),
           ops.pool),
     OpDef("avgpool", ("avgpool", "avg_pool", "avgpool2d"), rules.avgpool, "avgpool 7x7",
-          "average pool, `pad P`, `ceil`; stride defaults to the kernel", "nn.AvgPool2d",
+          "average pool, `pad P` (`pad same` pads zeros that count in the average, PyTorch's "
+          "default), `ceil`; stride defaults to the kernel", "nn.AvgPool2d",
           frozenset({"kernel", "stride", "pad", "ceil"}), ("kernel",), ops.pool),
     OpDef("adaptiveavgpool", ("adaptiveavgpool", "adaptive_avgpool", "adaptiveavgpool2d"),
           rules.adaptiveavgpool, "adaptiveavgpool 6x6", "PyTorch `AdaptiveAvgPool2d((6, 6))`",
@@ -131,6 +132,18 @@ _TABLE = (
           "upsample 2 bilinear",
           "upsample by a whole factor, `nearest` (the default) or `bilinear`; no parameters",
           "nn.Upsample", frozenset({"factor", "mode"}), ("factor",), ops.upsample),
+    OpDef("sepconv", ("sepconv", "separableconv", "separable_conv", "separableconv2d",
+                      "sepconv2d"), rules.sepconv, "sepconv 128 3x3",
+          "depthwise separable conv (Xception, MobileNet): a depthwise 3x3 (one filter per "
+          "input channel, no bias) then a pointwise 1x1 of 128 filters with bias; one row, one "
+          "layer of depth, as Xception counts it; its working names both parts and its "
+          "activations hold both tensors; `stride`, `pad` (also `pad same`), `dilation`, "
+          "`nobias`", "nn.Conv2d(groups=C) + nn.Conv2d 1x1",
+          _WINDOW | {"out", "bias", "cin"}, ("out", "kernel"), ops.sepconv, weighted=True),
+    OpDef("crop", ("crop", "centercrop", "center_crop"), rules.crop, "crop 56x56",
+          "centre crop to 56x56 (the first (H-56)//2 rows and (W-56)//2 columns dropped), or "
+          "`crop to NAME` to the named layer's H x W (U-Net's skip); a view, no parameters",
+          "tensor slice", frozenset({"kernel"}), ("kernel",), ops.crop, memory="view"),
     OpDef("channelshuffle", ("channelshuffle", "channel_shuffle", "shuffle"),
           rules.channelshuffle, "channelshuffle 2",
           "ShuffleNet's channel shuffle in G groups; no parameters", "nn.ChannelShuffle",
@@ -157,7 +170,7 @@ KEYWORDS: Mapping[str, str] = MappingProxyType({
 FLAGS: Mapping[str, tuple[str, bool | str]] = MappingProxyType({
     "nobias": ("bias", False), "no_bias": ("bias", False), "bias": ("bias", True),
     "ceil": ("ceil", True), "ceil_mode": ("ceil", True),
-    "depthwise": ("depthwise", True), "inplace": ("inplace", True),
+    "depthwise": ("depthwise", True), "dw": ("depthwise", True), "inplace": ("inplace", True),
     "nearest": ("mode", "nearest"), "bilinear": ("mode", "bilinear"),
 })
 

@@ -293,6 +293,7 @@ def _apply(layer: Layer, vin: Volume) -> Done:
     step = OPS[layer.op].rule(layer, vin)
     _check_volume(step.out, layer)
     acts = 0 if layer.op in IN_PLACE_OPS or layer.op in VIEW_OPS else step.out.size
+    acts += step.hidden
     win = step.rf
     return Done(step.out, _vol(step.out), step.weights, step.biases,
                 step.weights + step.biases, step.macs, acts,
@@ -328,7 +329,14 @@ def _common(step: Step, acts: int, op: str) -> dict[str, Working]:
     if "macs" not in f:
         f["macs"] = (stated(step.macs, sep=True) if step.macs
                      else stated(0, note="only conv and fc multiply-adds are counted"))
-    if acts:
+    if acts and step.hidden:
+        f["activations"] = equals(add(Term("hidden", step.hidden, "values of the inner "
+                                           "tensor (the depthwise result)"),
+                                      mul(Term("H_out", out.h, "output height"),
+                                          Term("W_out", out.w, "output width"),
+                                          Term("C_out", out.c, "output channels"))),
+                                  acts, sep=True)
+    elif acts:
         f["activations"] = equals(mul(Term("H_out", out.h, "output height"),
                                       Term("W_out", out.w, "output width"),
                                       Term("C_out", out.c, "output channels")), acts, sep=True)

@@ -270,10 +270,11 @@ def side_padding(layer: Layer, row: LayerRow) -> tuple[int, int, int, int] | Non
     """(left, right, top, bottom) for padding torch's layer cannot take itself: different on
     two sides of an axis, or TensorFlow's SAME at a stride above 1 (the odd pixel after, sized
     for this row's input); None when the layer pads itself."""
-    if layer.op not in ("conv", "maxpool", "avgpool"):
+    if layer.op not in ("conv", "sepconv", "maxpool", "avgpool"):
         return None
     stride = (int(layer.get("sh", 1)), int(layer.get("sw", 1)))
-    if layer.get("same", False) and stride != (1, 1):
+    # torch's pools take no 'same' and only equal sides, so a pool pads itself by module
+    if layer.get("same", False) and (stride != (1, 1) or layer.op.endswith("pool")):
         pads = []
         for n, k, d, s in ((row.input.h, "kh", "dh", stride[0]),
                            (row.input.w, "kw", "dw", stride[1])):

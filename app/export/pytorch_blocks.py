@@ -160,6 +160,19 @@ class LayerScale(nn.Module):
         return x * self.gamma
 '''
 
+_CENTERCROP = '''\
+class CenterCrop(nn.Module):
+    """The middle h x w of the map; the odd row or column left over is dropped after."""
+
+    def __init__(self, h: int, w: int) -> None:
+        super().__init__()
+        self.h, self.w = h, w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        top, left = (x.shape[2] - self.h) // 2, (x.shape[3] - self.w) // 2
+        return x[:, :, top:top + self.h, left:left + self.w]
+'''
+
 #: block kind -> the helper class it uses; its keys are the engine's block kinds
 BLOCK_CODE: dict[str, str] = {
     "concat": _CONCAT, "dense": _DENSE, "residual": _RESIDUAL, "join": _JOIN, "aux": _AUX,
@@ -167,8 +180,9 @@ BLOCK_CODE: dict[str, str] = {
 }
 #: helpers in the order they are written into the file
 HELPER_ORDER = ("named", "Concat", "Dense", "Residual", "StochasticResidual", "Join", "Aux",
-                "Scale", "Split", "PadChannels", "LayerNorm2d", "LayerScale")
+                "Scale", "Split", "PadChannels", "LayerNorm2d", "LayerScale", "CenterCrop")
 HELPERS = {"named": _NAMED, "Concat": _CONCAT, "Dense": _DENSE, "Residual": _RESIDUAL,
            "StochasticResidual": _STOCHASTIC, "Join": _JOIN, "Aux": _AUX, "Scale": _SCALE,
            "Split": _SPLIT,
-           "PadChannels": _PADCHANNELS, "LayerNorm2d": _LAYERNORM, "LayerScale": _LAYERSCALE}
+           "PadChannels": _PADCHANNELS, "LayerNorm2d": _LAYERNORM, "LayerScale": _LAYERSCALE,
+           "CenterCrop": _CENTERCROP}
