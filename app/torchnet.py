@@ -56,10 +56,20 @@ class _Record:
 
     shapes: dict[str, Shape] = field(default_factory=dict)
     aux_outputs: list[Tensor] = field(default_factory=list)
+    #: the tensors of the rows some layer reads by name (all rows with ``keep_all``)
+    values: dict[str, Tensor] = field(default_factory=dict)
+    needed: frozenset[str] = frozenset()
+    keep_all: bool = False
 
     def clear(self) -> None:
         self.shapes.clear()
         self.aux_outputs.clear()
+        self.values.clear()
+
+    def keep(self, name: str, y: Tensor) -> None:
+        self.shapes[name] = shape_of(y)
+        if self.keep_all or name in self.needed:
+            self.values[name] = y
 
 
 # --- modules that torch lacks -----------------------------------------------------------------
@@ -271,6 +281,29 @@ class _Crop(nn.Module):
         return x[:, :, top:top + oh, left:left + ow]
 
 
+class _ConcatInputs(nn.Module):
+    def forward(self, *xs: Tensor) -> Tensor:
+        return torch.cat(xs, dim=1)
+
+
+class _AddInputs(nn.Module):
+    def forward(self, *xs: Tensor) -> Tensor:
+        y = xs[0] + xs[1]
+        for x in xs[2:]:
+            y = y + x
+        return y
+
+
+class _MulInputs(nn.Module):
+    """The product, broadcasting an input of size 1 along an axis (a 1x1xC gate)."""
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        y = xs[0] * xs[1]
+        for x in xs[2:]:
+            y = y * x
+        return y
+
+
 def _adaptiveavgpool(layer: Layer, in_place: bool) -> nn.Module:
     return nn.AdaptiveAvgPool2d(_pair(layer, "oh", "ow", 1))
 
@@ -366,6 +399,9 @@ BUILDERS: dict[str, Builder] = {
     "identity": _activation(nn.Identity), "channelshuffle": _channelshuffle,
     "convtranspose": _convtranspose, "upsample": _upsample,
     "sepconv": lambda layer, in_place: _Separable(layer),
+    "concat": lambda layer, in_place: _ConcatInputs(),
+    "add": lambda layer, in_place: _AddInputs(),
+    "mul": lambda layer, in_place: _MulInputs(),
     "crop": lambda layer, in_place: _Crop(_int(layer, "oh", 1), _int(layer, "ow", 1)),
     "layernorm": lambda layer, in_place: _ChannelsLayerNorm(),
     "layerscale": lambda layer, in_place: _LayerScale(),
@@ -376,17 +412,24 @@ BUILDERS: dict[str, Builder] = {
 
 
 class _LayerModule(nn.Module):
-    """One spec layer: runs its torch module and records the output shape under its name."""
+    """One spec layer: runs its torch module on the tensor before it, or on the rows it names,
+    and records the output shape (and the tensor, if a later layer reads it) under its name."""
 
     def __init__(self, layer: Layer, inner: nn.Module, record: _Record) -> None:
         super().__init__()
         self.spec_name = layer.name
         self.op = inner
         self._record = record
+        self.inputs = layer.inputs
+        self.like = str(layer.attrs["to"]) if "to" in layer.attrs else None
 
     def forward(self, x: Tensor) -> Tensor:
-        y: Tensor = self.op(x)
-        self._record.shapes[self.spec_name] = shape_of(y)
+        values = self._record.values
+        args = [values[n] for n in self.inputs] if self.inputs else [x]
+        if self.like is not None:
+            args.append(values[self.like])
+        y: Tensor = self.op(*args)
+        self._record.keep(self.spec_name, y)
         return y
 
     def extra_repr(self) -> str:
@@ -403,7 +446,7 @@ class _Merge(nn.Module):
         self._record = record
 
     def _done(self, y: Tensor) -> Tensor:
-        self._record.shapes[self.spec_name] = shape_of(y)
+        self._record.keep(self.spec_name, y)
         return y
 
     def extra_repr(self) -> str:
@@ -510,10 +553,13 @@ class _Builder:
         modules: list[nn.Module] = []
         fresh = not branch_head
         for node in nodes:
-            module = self.node(node, in_place=fresh)
+            reads = isinstance(node, Layer) and bool(node.inputs)
+            module = self.node(node, in_place=fresh and not reads)
             if module is not None:
                 modules.append(module)
-            fresh = fresh or _makes_new_tensor(node)
+            fresh = (fresh and not reads) or _makes_new_tensor(node)
+            if node.name in self.record.needed:  # a later layer reads this very tensor
+                fresh = False
         return nn.Sequential(*modules)
 
     def node(self, node: Node, *, in_place: bool) -> nn.Module | None:
@@ -539,10 +585,14 @@ class SpecNet(nn.Module):
 
     def __init__(self, net: Network, *, aux: bool = False) -> None:
         super().__init__()
-        self._record = _Record()
+        self._record = _Record(needed=_read_by_name(net))
         self.input_name = net.input_name
         self.input_shape = (net.input.c, net.input.h, net.input.w)
-        self.body = _Builder(self._record, aux).sequence(net.nodes, branch_head=False)
+        self.output_names = net.outputs
+        self._last = torch.empty(0)
+        self.body = _Builder(self._record, aux).sequence(net.nodes,
+                                                         branch_head=net.input_name
+                                                         in self._record.needed)
 
     @property
     def shapes(self) -> dict[str, Shape]:
@@ -552,15 +602,53 @@ class SpecNet(nn.Module):
     def aux_outputs(self) -> list[Tensor]:
         return self._record.aux_outputs
 
+    @property
+    def values(self) -> dict[str, Tensor]:
+        """The tensors of the last forward kept by name: those some layer reads, and every
+        row's once :attr:`keep_all` is set."""
+        return self._record.values
+
+    @property
+    def keep_all(self) -> bool:
+        return self._record.keep_all
+
+    @keep_all.setter
+    def keep_all(self, value: bool) -> None:
+        self._record.keep_all = value
+
+    @property
+    def outputs(self) -> list[Tensor]:
+        """The output tensors of the last forward: the named outputs', else the last row's."""
+        return [self._record.values[n] for n in self.output_names] or [self._last]
+
     def forward(self, x: Tensor) -> Tensor:
+        """The network's output; with several named outputs, the first (all in
+        :attr:`outputs`)."""
         self._record.clear()
-        self._record.shapes[self.input_name] = shape_of(x)
+        self._record.keep(self.input_name, x)
         out: Tensor = self.body(x)
-        return out
+        self._last = out
+        return self.outputs[0]
 
     def dummy_input(self, batch: int = 1) -> Tensor:
         """Zeros of the spec's input size, (batch, C, H, W)."""
         return torch.zeros(batch, *self.input_shape)
+
+
+def _read_by_name(net: Network) -> frozenset[str]:
+    """The rows some layer reads by name, or that are named outputs."""
+    names: set[str] = set(net.outputs)
+    todo: list[Node] = list(net.nodes)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, Layer):
+            names.update(node.inputs)
+            if "to" in node.attrs:
+                names.add(str(node.attrs["to"]))
+        else:
+            for branch in node.branches:
+                todo.extend(branch)
+    return frozenset(names)
 
 
 def build_module(net: Network, *, aux: bool = False) -> SpecNet:

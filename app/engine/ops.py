@@ -105,6 +105,10 @@ def sepconv(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
 
 
 def crop(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    if "to" in args:
+        if "kernel" in args:
+            raise SpecError(f"{name}: crop to a size or to a layer, not both", line, name)
+        return {"to": str(args["to"])}  # the size is the named layer's, known in the walk
     if "kernel" not in args:
         raise SpecError(f"{name}: crop needs a size or a layer, e.g. 'crop 56x56' or "
                         f"'crop to enc4'", line, name)

@@ -40,6 +40,8 @@ class OpDef:
     memory: Memory = "new"
     #: conv and fc: has weights whose multiply-adds are counted, and counts towards depth
     weighted: bool = False
+    #: a merge of named inputs (``add c1 c3``): its rule over all their volumes
+    merge: rules.MergeRule | None = None
 
 
 _WINDOW = frozenset({"kernel", "stride", "pad", "dilation"})
@@ -143,7 +145,17 @@ _TABLE = (
     OpDef("crop", ("crop", "centercrop", "center_crop"), rules.crop, "crop 56x56",
           "centre crop to 56x56 (the first (H-56)//2 rows and (W-56)//2 columns dropped), or "
           "`crop to NAME` to the named layer's H x W (U-Net's skip); a view, no parameters",
-          "tensor slice", frozenset({"kernel"}), ("kernel",), ops.crop, memory="view"),
+          "tensor slice", frozenset({"kernel", "to"}), ("kernel",), ops.crop, memory="view"),
+    OpDef("concat", ("concat", "cat"), rules.needs_inputs, "concat enc2 up2",
+          "the named layers concatenated along depth (their H x W must agree); two or more "
+          "inputs; allocates its output", "torch.cat(dim=1)", merge=rules.concat_inputs),
+    OpDef("add", ("add", "sum"), rules.needs_inputs, "add c1 c3",
+          "the named layers added element by element (their shapes must agree); two or more "
+          "inputs; allocates its output", "torch.add", merge=rules.add_inputs),
+    OpDef("mul", ("mul", "multiply"), rules.needs_inputs, "mul x gate",
+          "the named layers multiplied element by element, an input of 1 along an axis "
+          "broadcast (a 1x1xC gate scales each channel); no multiply-adds counted",
+          "torch.mul", merge=rules.mul_inputs),
     OpDef("channelshuffle", ("channelshuffle", "channel_shuffle", "shuffle"),
           rules.channelshuffle, "channelshuffle 2",
           "ShuffleNet's channel shuffle in G groups; no parameters", "nn.ChannelShuffle",
@@ -158,6 +170,8 @@ LAYER_OPS: tuple[str, ...] = tuple(OPS)
 IN_PLACE_OPS = frozenset(d.name for d in _TABLE if d.memory == "in_place")
 VIEW_OPS = frozenset(d.name for d in _TABLE if d.memory == "view")
 WEIGHT_OPS = frozenset(d.name for d in _TABLE if d.weighted)
+#: the ops that read their inputs by name
+MERGE_OPS = frozenset(d.name for d in _TABLE if d.merge is not None)
 #: the option keywords a line may use, and the argument each one sets
 KEYWORDS: Mapping[str, str] = MappingProxyType({
     "stride": "stride", "s": "stride", "pad": "pad", "padding": "pad", "p": "pad",
