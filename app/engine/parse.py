@@ -352,6 +352,7 @@ class _Builder:
         #: names read before any row had them: (line, name, reading layer), judged at the end
         self.pending: list[tuple[int, str]] = []
         self.outputs: list[str] = []
+        self.blocks: set[str] = set()
 
     def problem(self, line: int, message: str, layer: str | None = None) -> None:
         self.issues.append(Issue(line, message, layer))
@@ -426,6 +427,11 @@ class _Builder:
         own, so ``x: conv 8 3x3 from x`` reads the x above it."""
         s = r.stmt
         assert s is not None
+        if s.name and s.name not in self.bound and (s.name in s.refs
+                                                     or s.args.get("to") == s.name):
+            self.problem(r.line, f"'{short(s.name)}' reads its own output: a cycle; name an "
+                                 f"earlier layer")
+            return None
         inputs = self.resolve(s.refs, r.line)
         target = self.resolve((str(s.args["to"]),), r.line) if "to" in s.args else ()
         if inputs is None or target is None:
@@ -463,10 +469,7 @@ class _Builder:
                 hint = suggest(ref, list(self.bound)) if len(self.issues) < MAX_ISSUES else ""
                 self.issues.append(Issue(line, f"unknown layer name '{short(ref)}'{hint}; a "
                                                f"layer reads the layers named above it"))
-            elif got[1] == line:
-                self.issues.append(Issue(line, f"'{short(ref)}' reads its own output: a cycle; "
-                                               f"name an earlier layer"))
-            elif got[1] < line:
+            elif got[0] in self.blocks and got[1] <= line:
                 self.issues.append(Issue(line, f"'{short(ref)}' is the block that holds this "
                                                f"line (line {got[1]}); reading its output inside "
                                                f"it would be a cycle"))
@@ -523,6 +526,7 @@ class _Builder:
         name = self.name(r.name, r.kind, suffix)
         made = self._block(r, suffix, name)
         self.bind(r.name, name, r.line)  # only now: its body cannot read its output
+        self.blocks.add(name)
         return made
 
     def _block(self, r: Raw, suffix: str, name: str) -> Block | None:

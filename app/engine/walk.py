@@ -205,8 +205,10 @@ class Walk:
         if merged is None:
             merged = self.merged[key] = _merge_named(layer, vols)
         warnings: list[str] = []
-        rf = _merge_rf(layer.op, layer.name, [i.rf for i in ins], warnings,
-                       [(v.h, v.w) == (1, 1) != (merged.out.h, merged.out.w) for v in vols])
+        spread = [(v.h, v.w) == (1, 1) != (merged.out.h, merged.out.w) for v in vols]
+        alike = any(spread) or any(0 in (i.rf[0].jump, i.rf[1].jump) for i in ins)
+        rf = (_broadcast_rf(ins, spread, merged.out) if alike
+              else _merge_rf(layer.op, layer.name, [i.rf for i in ins], warnings))
         nxt = _state(merged.out, rf, merged.shown, max(i.depth for i in ins),
                      max(i.expected for i in ins))
         row = _row(len(self.rows), layer.name, layer.op, layer.line, path, level, layer.attrs,
@@ -451,28 +453,43 @@ def _merge_c_working(op: str, vols: list[Volume], c: int) -> Working:
                           f"equal shape")
 
 
-def _merge_rf(kind: str, name: str, rfs: list[Field2], warnings: list[str],
-              broadcast: list[bool] | None = None) -> Field2:
-    """The union of the inputs' fields. ``broadcast`` marks the inputs a ``mul`` spreads over
-    the map (a 1x1 gate): they step through the input as the others do by design."""
-    spread = broadcast or [False] * len(rfs)
+def _merge_rf(kind: str, name: str, rfs: list[Field2], warnings: list[str]) -> Field2:
+    """The union of the inputs' fields."""
     if all(rf[0] == rf[1] for rf in rfs):
-        axis = _merge_axis(kind, name, [rf[0] for rf in rfs], "H and W", warnings, spread)
+        axis = _merge_axis(kind, name, [rf[0] for rf in rfs], "H and W", warnings)
         return axis, axis
-    return (_merge_axis(kind, name, [rf[0] for rf in rfs], "H", warnings, spread),
-            _merge_axis(kind, name, [rf[1] for rf in rfs], "W", warnings, spread))
+    return (_merge_axis(kind, name, [rf[0] for rf in rfs], "H", warnings),
+            _merge_axis(kind, name, [rf[1] for rf in rfs], "W", warnings))
 
 
-def _merge_axis(kind: str, name: str, axes: list[AxisRF], axis: str, warnings: list[str],
-                spread: list[bool]) -> AxisRF:
+def _broadcast_rf(ins: list[State], spread: list[bool], out: Volume) -> Field2:
+    """A merge with a broadcast 1x1 input (a gate), or an input whose units all see alike (a
+    jump of 0, after such a merge): every output unit sees that input's field and its own.
+    Given as the hull over all units with a jump of 0 (all units alike): exact when the gate
+    sees at least what the map's units do (a gate made by gap or fc sees the whole input), the
+    smallest interval holding every unit's field otherwise."""
+    axes = []
+    for a, n in ((0, out.h), (1, out.w)):
+        lo, hi = [], []
+        for st, one in zip(ins, spread, strict=True):
+            ax = st.rf[a]
+            last = 0 if one else n - 1
+            lo.append(ax.start - (ax.size - 1) / 2)
+            hi.append(ax.start + last * ax.jump + (ax.size - 1) / 2)
+        axes.append(AxisRF(_number(Fraction(max(hi) - min(lo)).limit_denominator(1 << 20) + 1),
+                           0, (min(lo) + max(hi)) / 2))
+    return axes[0], axes[1]
+
+
+def _merge_axis(kind: str, name: str, axes: list[AxisRF], axis: str,
+                warnings: list[str]) -> AxisRF:
     """The union of the inputs' intervals [start - (size-1)/2, start + (size-1)/2]. A scale
     block's gate is global by design: its output steps as its input does, with no warning."""
     lo = min(ax.start - (ax.size - 1) / 2 for ax in axes)
     hi = max(ax.start + (ax.size - 1) / 2 for ax in axes)
     if kind == "scale":
         return AxisRF(round(hi - lo) + 1, axes[0].jump, (lo + hi) / 2)
-    stepping = [ax for ax, s in zip(axes, spread, strict=True) if not s] or axes
-    jumps = sorted({ax.jump for ax in stepping})
+    jumps = sorted({ax.jump for ax in axes})
     if len(jumps) > 1:
         warnings.append(f"{'inputs' if kind in MERGE_OPS else 'branches'} of '{name}' step "
                         f"through the input by different jumps {', '.join(map(str, jumps))} "
