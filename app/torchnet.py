@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from app.engine.graph import Block, Layer, Network, Node
+from app.engine.graph import Block, Layer, Network, Node, names_read
 from app.engine.result import LayerRow
 
 Shape = tuple[int, int, int]
@@ -585,7 +585,7 @@ class SpecNet(nn.Module):
 
     def __init__(self, net: Network, *, aux: bool = False) -> None:
         super().__init__()
-        self._record = _Record(needed=_read_by_name(net))
+        self._record = _Record(needed=names_read(net))
         self.input_name = net.input_name
         self.input_shape = (net.input.c, net.input.h, net.input.w)
         self.output_names = net.outputs
@@ -633,22 +633,6 @@ class SpecNet(nn.Module):
     def dummy_input(self, batch: int = 1) -> Tensor:
         """Zeros of the spec's input size, (batch, C, H, W)."""
         return torch.zeros(batch, *self.input_shape)
-
-
-def _read_by_name(net: Network) -> frozenset[str]:
-    """The rows some layer reads by name, or that are named outputs."""
-    names: set[str] = set(net.outputs)
-    todo: list[Node] = list(net.nodes)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, Layer):
-            names.update(node.inputs)
-            if "to" in node.attrs:
-                names.add(str(node.attrs["to"]))
-        else:
-            for branch in node.branches:
-                todo.extend(branch)
-    return frozenset(names)
 
 
 def build_module(net: Network, *, aux: bool = False) -> SpecNet:

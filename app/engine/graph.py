@@ -149,3 +149,20 @@ class Network:
     total_claims: tuple[Claim, ...] = ()
     #: the rows that are its outputs (an ``output`` line); empty: the last node
     outputs: tuple[str, ...] = ()
+
+
+def names_read(net: Network) -> frozenset[str]:
+    """The rows some layer reads by name (``from``, a merge's inputs, ``crop to``), and the
+    named outputs: the tensors an interpreter must keep beyond the next row."""
+    names: set[str] = set(net.outputs)
+    todo: list[Node] = list(net.nodes)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, Layer):
+            names.update(node.inputs)
+            if "to" in node.attrs:
+                names.add(str(node.attrs["to"]))
+        else:
+            for branch in node.branches:
+                todo.extend(branch)
+    return frozenset(names)

@@ -60,6 +60,14 @@ def _crop(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
     return f"CenterCrop({row.output.h}, {row.output.w})"
 
 
+def _merge(helper: str) -> LayerCode:
+    """A merge of named rows: a small module whose forward takes them all."""
+    def code(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
+        return f"{helper}()"
+
+    return code
+
+
 def _convtranspose(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
     return "nn.ConvTranspose2d(" + _args(
         str(row.input.c), str(layer.get("out")),
@@ -186,10 +194,12 @@ LAYER_CODE: dict[str, LayerCode] = {
     "layernorm": _layernorm, "layerscale": _layerscale, "identity": _module("nn.Identity"),
     "convtranspose": _convtranspose, "upsample": _upsample, "channelshuffle": _channelshuffle,
     "sepconv": _sepconv, "crop": _crop,
+    "concat": _merge("Cat"), "add": _merge("Sum"), "mul": _merge("Product"),
 }
 #: ops whose module is a small class of the generated file (app.export.pytorch_blocks)
 OP_HELPERS = {"padchannels": "PadChannels", "layernorm": "LayerNorm2d",
-              "layerscale": "LayerScale", "crop": "CenterCrop"}
+              "layerscale": "LayerScale", "crop": "CenterCrop", "concat": "Cat",
+              "add": "Sum", "mul": "Product"}
 #: ops after which the tensor is (N, C): a vector
 FLATTENING = frozenset({"fc", "flatten"})
 #: ops that need (N, C, H, W); a vector is given back its 1x1 first
