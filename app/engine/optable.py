@@ -59,8 +59,8 @@ _TABLE = (
     OpDef("maxpool", ("maxpool", "max_pool", "maxpool2d", "pool"), rules.maxpool,
           "maxpool 3x3 stride 2",
           "max pool; `pad P` (or per side, as conv; `pad same` as conv's, padded with -inf), "
-          "`dilation D`, `ceil` (PyTorch `ceil_mode`); stride defaults to the kernel", "nn.MaxPool2d", _WINDOW | {"ceil"}, ("kernel",),
-          ops.pool),
+          "`dilation D`, `ceil` (PyTorch `ceil_mode`); stride defaults to the kernel",
+          "nn.MaxPool2d", _WINDOW | {"ceil"}, ("kernel",), ops.pool),
     OpDef("avgpool", ("avgpool", "avg_pool", "avgpool2d"), rules.avgpool, "avgpool 7x7",
           "average pool, `pad P` (`pad same` pads zeros that count in the average, PyTorch's "
           "default), `ceil`; stride defaults to the kernel", "nn.AvgPool2d",
