@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from app.engine.errors import SpecError
 from app.engine.graph import Block, Layer, Network, Node, names_read
+from app.engine.lines import split_lines
 from app.engine.optable import MERGE_OPS
 from app.engine.result import LayerRow
 from app.export.base import Subject, conventions_lines
@@ -415,7 +416,7 @@ def _docstring(text: str) -> str:
 def render(subject: Subject) -> str:
     """PyTorch source for the subject's network: imports, the helpers it uses, one class."""
     a, net = subject.analysis, subject.network
-    source_lines = subject.source.splitlines() if subject.source else []
+    source_lines = split_lines(subject.source) if subject.source else []
     gen = _Gen(iter(a.layers[1:]), _Comments(source_lines), a.options.aux)
     header = gen.comments.above(net.input_line)
     gen.comments.beside(net.input_line)
