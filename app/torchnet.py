@@ -589,7 +589,6 @@ class SpecNet(nn.Module):
         self.input_name = net.input_name
         self.input_shape = (net.input.c, net.input.h, net.input.w)
         self.output_names = net.outputs
-        self._last = torch.empty(0)
         self.body = _Builder(self._record, aux).sequence(net.nodes,
                                                          branch_head=net.input_name
                                                          in self._record.needed)
@@ -618,17 +617,16 @@ class SpecNet(nn.Module):
 
     @property
     def outputs(self) -> list[Tensor]:
-        """The output tensors of the last forward: the named outputs', else the last row's."""
-        return [self._record.values[n] for n in self.output_names] or [self._last]
+        """The named outputs' tensors of the last forward (empty without an ``output`` line:
+        then the forward's result is the output)."""
+        return [self._record.values[n] for n in self.output_names]
 
     def forward(self, x: Tensor) -> Tensor:
-        """The network's output; with several named outputs, the first (all in
-        :attr:`outputs`)."""
+        """The network's output; with named outputs, the first (all in :attr:`outputs`)."""
         self._record.clear()
         self._record.keep(self.input_name, x)
         out: Tensor = self.body(x)
-        self._last = out
-        return self.outputs[0]
+        return self._record.values[self.output_names[0]] if self.output_names else out
 
     def dummy_input(self, batch: int = 1) -> Tensor:
         """Zeros of the spec's input size, (batch, C, H, W)."""

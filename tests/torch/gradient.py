@@ -30,8 +30,8 @@ def support(net: Network, row: str | None = None, unit: tuple[int, int] | None =
     module = module or positive_module(net)
     v = net.input
     x = torch.ones(1, v.c, v.h, v.w, requires_grad=True)
-    module(x)
-    y = module.values[row] if row is not None else module.outputs[0]
+    out = module(x)
+    y = module.values[row] if row is not None else out
     i, j = unit if unit is not None else (y.shape[2] // 2, y.shape[3] // 2)
     y[0, :, i, j].sum().backward()
     assert x.grad is not None
