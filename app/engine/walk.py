@@ -139,6 +139,7 @@ class Walk:
     merged: dict[tuple[object, ...], Merged] = field(default_factory=dict)
     rf_work: dict[tuple[object, ...], Rendered] = field(default_factory=dict)
     named: dict[str, State] = field(default_factory=dict)
+    merged_states: dict[tuple[object, ...], tuple[State, Formulas]] = field(default_factory=dict)
 
     def seq(self, nodes: tuple[Node, ...], st: State, path: str, level: int,
             keep: float) -> State:
@@ -204,17 +205,24 @@ class Walk:
         merged = self.merged.get(key)
         if merged is None:
             merged = self.merged[key] = _merge_named(layer, vols)
+        # the same inputs merged again (the states live in ``named``, so their ids are stable)
+        again = (layer.op, *map(id, ins))
+        known = self.merged_states.get(again)
         warnings: list[str] = []
-        spread = [(v.h, v.w) == (1, 1) != (merged.out.h, merged.out.w) for v in vols]
-        alike = any(spread) or any(0 in (i.rf[0].jump, i.rf[1].jump) for i in ins)
-        rf = (_broadcast_rf(ins, spread, merged.out) if alike
-              else _merge_rf(layer.op, layer.name, [i.rf for i in ins], warnings))
-        nxt = _state(merged.out, rf, merged.shown, max(i.depth for i in ins),
-                     max(i.expected for i in ins))
+        if known is None:
+            spread = [(v.h, v.w) == (1, 1) != (merged.out.h, merged.out.w) for v in vols]
+            alike = any(spread) or any(0 in (i.rf[0].jump, i.rf[1].jump) for i in ins)
+            rf = (_broadcast_rf(ins, spread, merged.out) if alike
+                  else _merge_rf(layer.op, layer.name, [i.rf for i in ins], warnings))
+            nxt = _state(merged.out, rf, merged.shown, max(i.depth for i in ins),
+                         max(i.expected for i in ins))
+            known = (nxt, Formulas(merged.working, self._union_working(rf, len(ins))))
+            if not warnings:  # a warning names its row: worked out again for each
+                self.merged_states[again] = known
+        nxt, formulas = known
         row = _row(len(self.rows), layer.name, layer.op, layer.line, path, level, layer.attrs,
                    ins[0].shown, merged.shown, 0, 0, 0, 0, merged.out.size,
-                   self._bytes(merged.out.size, layer), nxt.rf_shown,
-                   Formulas(merged.working, self._union_working(rf, len(ins))),
+                   self._bytes(merged.out.size, layer), nxt.rf_shown, formulas,
                    tuple(warnings), (), (), keep if keep != 1.0 else None, layer.inputs)
         if layer.claims:
             row = replace(row, claims=check_claims(layer.claims, row))
