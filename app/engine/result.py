@@ -115,6 +115,9 @@ class LayerRow:
                                                         "goes unread")] = ()
     survival: Annotated[float | None, Field(description="stochastic depth: probability that "
                                                         "this row runs during training")] = None
+    inputs: Annotated[tuple[str, ...], Field(description="the rows it reads by name (`from "
+                                                         "NAME`, a merge's inputs); empty: "
+                                                         "the row before it")] = ()
 
     @property
     def working(self) -> Mapping[str, Working]:
@@ -163,6 +166,9 @@ class Analysis:
         description="claims about the whole network (TOTAL lines)")] = ()
     conventions: dict[str, str] = field(default_factory=FrozenDict)
     options: Options = DEFAULTS
+    outputs: Annotated[tuple[str, ...], Field(
+        description="the rows that are the network's outputs (an `output` line); `output` is "
+                    "the first one's volume; empty: the last row is the output")] = ()
 
 
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}

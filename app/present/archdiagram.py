@@ -15,6 +15,7 @@ Plain frozen dataclasses, no Jinja, no FastAPI; coordinates are SVG user units.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -32,6 +33,8 @@ FOLDED = frozenset({"relu", "tanh", "sigmoid", "bn", "dropout", "softmax", "flat
                     "hardswish", "hardsigmoid", "silu", "gelu", "leakyrelu", "prelu",
                     "layernorm", "layerscale", "identity"})
 MERGES = frozenset({"concat", "add", "join"})
+#: merges of named rows, as their boxes name them
+NAMED_MERGES = {"concat": "concat", "add": "+", "mul": "x"}
 _STRIDE = re.compile(r", /\d+")
 
 
@@ -95,6 +98,8 @@ def _direct(out: list[Item], row: LayerRow) -> None:
     if isinstance(last, Group) and row.op in MERGES and last.merge is None and \
             last.name == row.name:
         last.merge = row
+    elif row.inputs:  # a row that reads by name starts a box of its own
+        out.append(Layer([row]))
     elif row.op in FOLDED and isinstance(last, Group):
         last.after.append(row)
     elif row.op in FOLDED and isinstance(last, Layer) and last.rows[0].op != "input":
@@ -114,7 +119,15 @@ def _group(name: str, rows: Sequence[LayerRow], prefix: tuple[str, ...]) -> Grou
 
 # -- labels and runs -------------------------------------------------------------------------
 def label(row: LayerRow) -> str:
-    """A layer as the slides write it: '7x7 conv, 64, /2', 'pool, /2', 'fc 4096'."""
+    """A layer as the slides write it: '7x7 conv, 64, /2', 'pool, /2', 'fc 4096'; a merge of
+    named rows names them ('+ c1, c3'), a layer that reads a named row says so."""
+    if row.op in NAMED_MERGES and row.inputs:
+        return f"{NAMED_MERGES[row.op]} {', '.join(row.inputs)}"
+    text = _label(row)
+    return f"{text} (from {row.inputs[0]})" if row.inputs else text
+
+
+def _label(row: LayerRow) -> str:
     a = row.attrs
     stride = f", /{a['sh']}" if a.get("sh", 1) != 1 else ""
     if row.op in ("conv", "convtranspose"):
@@ -123,6 +136,10 @@ def label(row: LayerRow) -> str:
             return f"{a['kh']}x{a['kw']} depthwise {kind}, {row.output.c}{stride}"
         groups = f", groups {a['groups']}" if a.get("groups", 1) != 1 else ""
         return f"{a['kh']}x{a['kw']} {kind}, {a['out']}{stride}{groups}"
+    if row.op == "sepconv":
+        return f"{a['kh']}x{a['kw']} sepconv, {a['out']}{stride}"
+    if row.op == "crop":
+        return f"crop {row.output.h}x{row.output.w}"
     if row.op == "fc":
         return f"fc {a['out']}"
     if row.op in ("maxpool", "avgpool"):
@@ -366,10 +383,39 @@ def diagram(analysis: Analysis, name: str = "the network",
     values = ([r.macs for r in analysis.layers] if metric == "macs" else
               [r.output.h * r.output.w * r.output.c for r in analysis.layers])
     frag = _Layout(metric, values).seq(items)
-    out = Frag(frag.w + 2 * MARGIN, frag.h + 2 * MARGIN)
+    skips = _skips(analysis, frag)
+    out = Frag(frag.w + 2 * MARGIN + (ARC_W if skips else 0.0), frag.h + 2 * MARGIN)
     out.add(frag, MARGIN, MARGIN)
+    out.arcs += [Arc(_shift_path(a.d, MARGIN, MARGIN)) for a in skips]
     return Diagram(f"Architecture of {name}", _desc(items, name, metric), out.w, out.h, metric,
                    tuple(out.boxes), tuple(out.frames), tuple(out.lines), tuple(out.arcs))
+
+
+def _skips(analysis: Analysis, frag: Frag) -> list[Arc]:
+    """An arc on the right from each named row to the box that reads it, unless that box comes
+    right after it (the line between them shows it already)."""
+    box_of = {i: b for b in frag.boxes for i in b.rows}
+    index = {r.name: r.index for r in analysis.layers}
+    order = sorted(frag.boxes, key=lambda b: (b.y, b.x))
+    after = {id(a): b for a, b in itertools.pairwise(order)}
+    pairs = []
+    for row in analysis.layers:
+        to = box_of.get(row.index)
+        for name in row.inputs:
+            src = box_of.get(index.get(name, -1))
+            if to is None or src is None or src is to or after.get(id(src)) is to:
+                continue
+            pairs.append((src, to))
+    # longer skips bend further out, so that nested skips do not cross
+    pairs.sort(key=lambda p: abs(p[1].y - p[0].y))
+    arcs = []
+    for rank, (src, to) in enumerate(pairs):
+        x1, y1 = src.x + src.w, src.y + src.h / 2
+        x2, y2 = to.x + to.w, to.y + to.h / 2
+        bend = max(x1, x2) + ARC_W * (rank + 1) / len(pairs)
+        arcs.append(Arc(f"M {x1:.1f} {y1:.1f} C {bend:.1f} {y1:.1f} {bend:.1f} {y2:.1f} "
+                        f"{x2:.1f} {y2:.1f}"))
+    return arcs
 
 
 def _desc(items: Sequence[Item], name: str, metric: str) -> str:
