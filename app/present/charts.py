@@ -268,7 +268,7 @@ def axes(left: float, right: float, top: float, bottom: float, x_ticks: Sequence
     placer.add(fit(Label(8, top - LINE + 4, y_label, "axis-label"), WIDTH - 16))
     for lb in y_tick_labels(y_ticks, left):
         placer.add(lb)
-    for lb in thin([Label(t.pos, bottom + 28, t.text, "tick", "middle") for t in x_ticks]):
+    for lb in thin([Label(t.pos, bottom + 30, t.text, "tick", "middle") for t in x_ticks]):
         placer.place([lb])
     return placer
 
