@@ -237,14 +237,16 @@ def make_ticks(lo: float, hi: float, a: float, b: float,
     start = math.ceil(lo / step) * step
     count = int((hi - start) / step + 1e-9) + 1
     values = [start + i * step for i in range(count)]
-    return tuple(Tick(linear(v, lo, hi, a, b), _tick_text(v, fmt)) for v in values)
+    return tuple(Tick(linear(v, lo, hi, a, b), _tick_text(v, fmt, step)) for v in values)
 
 
-def _tick_text(value: float, fmt: str) -> str:
+def _tick_text(value: float, fmt: str, step: float) -> str:
+    """An axis's labels all to the precision of its step (0, 0.5, 1.0 MB; 0, 5, 10 MB)."""
     if fmt == "compact":
         return compact(int(value))
     if fmt == "mb":
-        return megabytes(int(value))
+        decimals = max(0, -math.floor(math.log10(step / 10**6) + 1e-9))
+        return f"{value / 10**6:,.{decimals}f} MB"
     return f"{value:g}"
 
 
@@ -308,9 +310,10 @@ def _panel_labels(placer: Placer, p: Panel, left: float, right: float) -> None:
     anchor: Anchor = "end" if centre > (left + right) / 2 else "start"
     room = (centre if anchor == "end" else right - centre)
     near = fit(Label(centre, p.top - 6, text, "bar-label", anchor), room)
-    far = fit(Label(right, p.top - 6, f"largest: {text}", "bar-label", "end"),
-              right - left - text_width(p.name, FONTS["panel-name"]) - 12)
-    placer.place([near, far])
+    # else after the panel's name, or failing that at the right end, saying what it is
+    after = left + text_width(p.name, FONTS["panel-name"]) + 16
+    beside = fit(Label(after, p.top - 6, f"largest: {text}", "bar-label"), right - after)
+    placer.place([near, beside])
 
 
 def memory_params(analysis: Analysis, label: str = "the network") -> BarChart:
