@@ -18,7 +18,7 @@ from tests.browser.test_rf_browser import RF_URL
 
 SIZES = [(1920, 1080, False), (1024, 768, False), (390, 844, False), (1024, 768, True),
          (1920, 1080, True)]
-PAGES = ["/lecture", "/models", "/models/googlenet", "/models/mobilenet_v2",
+PAGES = ["/", "/lecture", "/models", "/models/googlenet", "/models/mobilenet_v2",
          "/compare?preset=inception", "/compare?preset=3x3-vs-7x7", "/compare?preset=ilsvrc",
          "/compare?preset=wide-resnext", RF_URL,
          "/models/resnet50?" + urlencode({"shade": "macs"})]
