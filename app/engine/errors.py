@@ -40,6 +40,10 @@ def isnum(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+#: the longest word :func:`closest` looks at
+MAX_SUGGESTED = 40
+
+
 def edit_distance(a: str, b: str) -> int:
     """Insertions, deletions, substitutions and swaps of two neighbours ("covn" -> "conv" is
     one) that turn ``a`` into ``b`` (the optimal string alignment distance)."""
@@ -84,14 +88,18 @@ def closest(word: str, choices: Iterable[str] | Mapping[str, str], n: int = 3) -
     its family ("upconv" for "sepconv"). Ranked by distance, then by the letters shared at
     both ends, then by length; with a mapping (spelling -> op), one spelling an op, its own
     name first."""
+    if len(word) > MAX_SUGGESTED:  # no misspelling is that long: bound the work
+        return []
     ops = choices if isinstance(choices, Mapping) else {c: c for c in choices}
     lowered = {c.lower(): c for c in ops}
     w = word.lower()
     limit = max(1, len(w) // 3)
     ranked = []
     for low, spelling in lowered.items():
-        distance = edit_distance(w, low)
         wraps = len(low) >= 3 and low != w and (w.endswith(low) or w.startswith(low))
+        if abs(len(low) - len(w)) > limit and not wraps:
+            continue  # the distance is at least the difference in length
+        distance = edit_distance(w, low)
         if (distance <= limit or wraps) and not _sibling(w, low, lowered):
             canonical = ops[spelling] == spelling
             ranked.append((distance, -_affix(w, low), not canonical, abs(len(low) - len(w)),

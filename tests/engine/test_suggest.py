@@ -76,3 +76,9 @@ def test_the_json_spec_names_the_closest_too() -> None:
     with pytest.raises(SpecError) as caught:
         engine.analyze({"input": [8, 8, 3], "layers": [{"op": "maxpol", "k": 2}]})
     assert "did you mean `maxpool`?" in caught.value.issues[0].message
+
+
+def test_a_huge_word_is_not_searched() -> None:
+    word = "conv" + "x" * 65_000
+    assert closest(word, WORDS) == [] and suggest(word, WORDS, 3) == ""
+    assert closest("conv" + "x" * 30, WORDS) == ["conv"]  # a long word that wraps an op
