@@ -10,6 +10,7 @@ in bounds and overlaps no label or shape placed before it.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterable, Sequence
@@ -53,6 +54,7 @@ SLACK = 1.04
 _INDEX = {c: i for i, c in enumerate(fontmetrics.CHARS)}
 
 
+@functools.lru_cache(maxsize=4096)
 def text_width(text: str, font: Font) -> float:
     """The advance width of ``text`` in user units (an unknown character counts one em)."""
     table = fontmetrics.BOLD if font.bold else fontmetrics.REGULAR
@@ -158,6 +160,11 @@ class Placer:
     placed: list[Label] = field(default_factory=list)
     #: the least space kept between two labels
     gap: float = 1.0
+    #: the placed labels' boxes, grown by half the gap
+    _boxes: list[Rect] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._boxes = [p.box().grow(self.gap / 2) for p in self.placed]
 
     def fits(self, label: Label) -> bool:
         box = label.box()
@@ -165,19 +172,19 @@ class Placer:
             return False
         grown = box.grow(self.gap / 2)
         return not any(o.overlaps(grown) for o in self.obstacles) and \
-            not any(p.box().grow(self.gap / 2).overlaps(grown) for p in self.placed)
+            not any(b.overlaps(grown) for b in self._boxes)
 
     def place(self, candidates: Iterable[Label]) -> Label | None:
         """The first candidate that fits, now placed; None when none fits."""
         for c in candidates:
             if self.fits(c):
-                self.placed.append(c)
-                return c
+                return self.add(c)
         return None
 
     def add(self, label: Label) -> Label:
         """Place a label where it is (an axis title, a label known to fit)."""
         self.placed.append(label)
+        self._boxes.append(label.box().grow(self.gap / 2))
         return label
 
     def block(self, rect: Rect) -> None:

@@ -79,9 +79,11 @@ def _leader(b: Bubble, lb: Label) -> tuple[float, float, float, float]:
 def _bubble_labels(bubbles: Sequence[Bubble], placer: Placer, plot: Rect
                    ) -> tuple[list[tuple[float, float, float, float]], list[Bubble]]:
     """Each bubble's name beside it, or a little further out with a leader line; off any
-    circle and any other label. Returns the leaders and the bubbles left for a key."""
+    circle and any other label (the names join ``placer``'s labels). Returns the leaders and
+    the bubbles left for a key."""
     leaders, unplaced = [], []
-    inner = Placer(plot, placer.obstacles + [b.circle() for b in bubbles], placer.placed)
+    # inside the plot and off the circles, checked against the labels placed so far
+    inner = Placer(plot, placer.obstacles + [b.circle() for b in bubbles], list(placer.placed))
     for b in sorted(bubbles, key=lambda b: (-b.r, b.cx)):
         spot = inner.place(_around(b, b.label, 0))
         if spot is None:
@@ -90,6 +92,8 @@ def _bubble_labels(bubbles: Sequence[Bubble], placer: Placer, plot: Rect
                 leaders.append(_leader(b, spot))
         if spot is None:
             unplaced.append(b)
+        else:
+            placer.add(spot)
     return leaders, unplaced
 
 
@@ -140,8 +144,9 @@ def complexity(points: Sequence[ZooPoint]) -> BubbleChart:
     placer = axes(left, right, TOP, bottom, x_ticks, y_ticks, x_label, y_label)
     plot = Rect(left + 2, TOP - LINE + 8, right, bottom - 2)
     leaders, unplaced = _bubble_labels(bubbles, placer, plot)
-    placed = Placer(placer.bounds, [b.circle() for b in bubbles], placer.placed)
-    placed.bounds = Rect(0, 0, WIDTH, HEIGHT + LINE * (len(unplaced) + 1))
+    # the key may grow the chart downwards: room for a line a name
+    placed = Placer(Rect(0, 0, WIDTH, HEIGHT + LINE * (len(unplaced) + 1)),
+                    [b.circle() for b in bubbles], list(placer.placed))
     height = _key(unplaced, placed, plot, HEIGHT)
     best = max(points, key=lambda p: p.top1) if points else None
     desc = (f"{len(points)} zoo models with a published ImageNet top-1. " +
