@@ -34,7 +34,6 @@ from app.present.formats import compact
 from app.present.labels import FONTS, Anchor, Label, Placer, Rect, fit, line_height, text_width
 
 
-# -- zoo charts -------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class ZooPoint:
     """What the complexity chart needs of one zoo model."""
