@@ -219,11 +219,17 @@ def ilsvrc(entries: Sequence[YearEntry], human: float, human_label: str) -> BarC
     placer.add(Label(left, top - LINE + 4, panel.name, "panel-name"))
     for lb in y_tick_labels(ticks, left):
         placer.add(lb)
+    y = linear(human, 0, hi, bottom, top)
+    # a value is not written across the reference line: a bar just under it has its value
+    # just over it instead
+    line = Rect(left, y - 1.5, right, y + 1.5)
     for b in bars:
-        placer.add(Label(b.x + b.width / 2, b.y - 6, b.text, "bar-label", "middle"))
+        on_bar = Label(b.x + b.width / 2, b.y - 6, b.text, "bar-label", "middle")
+        if on_bar.box().overlaps(line):
+            on_bar = Label(on_bar.x, y - 5, b.text, "bar-label", "middle")
+        placer.add(on_bar)
     _year_labels(placer, bars, [f"{e.year} {e.label.split(' (')[0].split(',')[0]}"
                                 for e in entries], bottom)
-    y = linear(human, 0, hi, bottom, top)
     text = f"{human_label}: {human:g}%"
     mark = Mark(y, text, "human", _mark_label(placer, y, text, left, right, top))
     desc = ("ILSVRC classification top-5 error by year: " +
