@@ -60,7 +60,8 @@ class _Reader:
             return self.block(op, item, name, line, level + 1)
         canonical = CANONICAL.get(op)
         if canonical is None:
-            raise SpecError(f"unknown op '{short(op)}'{suggest(op, [*CANONICAL, *_BLOCKS])}", line)
+            hint = suggest(op, {**CANONICAL, **{b: b for b in _BLOCKS}}, 3)
+            raise SpecError(f"unknown op '{short(op)}'{hint}", line)
         args = {k: _arg(k, v, line) for k, v in item.items()
                 if k not in ("op", "name", "claims", "from", "inputs", "to", "size")
                 or (k == "size" and canonical != "crop")}

@@ -200,8 +200,11 @@ def _read_body(body: str, name: str | None, line: int, bracket: str | None,
         stmt = reader(words, (name or "").lower(), line, bracket)
         if stmt is not None:
             return stmt
-    hint = suggest(words[0], [*SPELLINGS, "input", *BLOCK_WORDS])
-    raise SpecError(f"unknown layer '{short(body.strip())}'{hint or ''}; expected one of input, "
+    # a near miss names the three closest words; only a word like none of them lists them all
+    hint = suggest(words[0], {**SPELLINGS, "input": "input", **{b: b for b in BLOCK_WORDS}}, 3)
+    if hint:
+        raise SpecError(f"unknown layer '{short(body.strip())}'{hint}", line, name)
+    raise SpecError(f"unknown layer '{short(body.strip())}'; expected one of input, "
                     f"{', '.join(LAYER_OPS)}, or a block ({', '.join(BLOCK_WORDS)})", line, name)
 
 

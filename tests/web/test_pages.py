@@ -100,7 +100,7 @@ def test_every_error_is_marked_at_its_line(client: TestClient) -> None:
     errors = _ctx(response)["errors"]
     lines = sorted({e["line"] for e in errors if e["line"]})
     assert lines == [2, 3, 4]  # every bad line at once
-    assert "did you mean `stride`?" in response.text
+    assert "did you mean <code>stride</code>?" in response.text
     for line in lines:
         assert re.search(rf'<li id="L{line}" class="error" title="[^"]+">{line}</li>',
                          response.text)
@@ -476,7 +476,7 @@ def test_filters() -> None:
     assert filters.compact(96) == "96"
     assert filters.volume({"h": 55, "w": 55, "c": 96}) == "55x55x96"
     assert filters.megabytes(61_200_000) == "61.2 MB"
-    assert filters.mebibytes(3 * 2**20) == "3.0 MiB"
+    assert filters.mebibytes(3 * 2**20) == "3.00 MiB"
     assert filters.percent(0.75) == "75%" and filters.percent(None) == ""
 
 

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 
 from app import zoo
 from app.engine import Analysis, SpecError
-from app.present import archdiagram, charts, planner
+from app.present import archdiagram, charts, planner, zoocharts
 from app.present.compare import Diff, describe, diff
 from app.web.answercache import CachedRoute
 from app.web.cells import columns
@@ -71,16 +71,16 @@ def short_name(info: zoo.ModelInfo) -> str:
 
 def complexity_chart() -> charts.BubbleChart:
     """Published top-1 against computed MACs for every zoo model with a published top-1."""
-    points = [charts.ZooPoint(s.id, short_name(s), s.totals.macs, s.top1, s.totals.params)
+    points = [zoocharts.ZooPoint(s.id, short_name(s), s.totals.macs, s.top1, s.totals.params)
               for s in zoo.model_summaries() if s.top1 is not None]
-    return charts.complexity(points)
+    return zoocharts.complexity(points)
 
 
 def ilsvrc_chart() -> charts.BarChart:
-    entries = [charts.YearEntry(e.year or 0, e.entry, e.top5_error, e.model)
+    entries = [zoocharts.YearEntry(e.year or 0, e.entry, e.top5_error, e.model)
                for e in zoo.ilsvrc_results()]
     human = zoo.human_top5()
-    return charts.ilsvrc(entries, human.top5_error, "human (Karpathy)")
+    return zoocharts.ilsvrc(entries, human.top5_error, "human (Karpathy)")
 
 
 def signed(value: float) -> str:
