@@ -198,6 +198,31 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replayed
 
 
+class HeadAsGetMiddleware:
+    """Answer ``HEAD`` as the ``GET`` of the same URL would be answered, without its body.
+
+    FastAPI's routes answer only the methods they name, so every page and every GET of the API
+    answered ``HEAD`` with 405. HTTP has every GET resource answer HEAD with the GET's status
+    and headers (``Content-Length`` included); the routes run as for a GET (and the answer
+    cache serves the GET's answer), and the body is dropped on its way out.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
 #: the answers any operation may get from the transport limits and the rate limit
 TRANSPORT_RESPONSES = {
     "408": "the request body or head did not arrive in time (body_seconds, header_seconds)",
