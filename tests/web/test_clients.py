@@ -78,6 +78,19 @@ def test_distinct_forwarded_for_values_do_not_escape_the_rate_limit(direct: int)
     assert statuses[-5:] == [429] * 5, statuses
 
 
+SPOOFS = ["X-Real-IP: 198.51.100.{n}", "Forwarded: for=198.51.100.{n}",
+          "X-Forwarded-For: 198.51.100.{n}\r\nX-Forwarded-For: 203.0.113.{n}",
+          "X-Forwarded-For: 127.0.0.1, 198.51.100.{n}"]
+
+
+@pytest.mark.parametrize("which", range(len(SPOOFS)), ids=lambda i: SPOOFS[i].split(":")[0])
+def test_no_header_of_the_clients_own_changes_its_address(direct: int, which: int) -> None:
+    header, source = SPOOFS[which], f"127.0.0.{20 + which}"  # a client of its own each
+    statuses = [_ask(direct, source, headers=header.format(n=n) + "\r\n")[0]
+                for n in range(BURST + 2)]
+    assert statuses == [200] * BURST + [429] * 2, statuses
+
+
 def test_no_proxy_is_trusted_unless_the_operator_names_one() -> None:
     options = uvicorn_options(Settings())
     assert options["proxy_headers"] is False
