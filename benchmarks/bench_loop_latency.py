@@ -2,6 +2,7 @@
 
     python benchmarks/bench_loop_latency.py            # each kind alone, then all at once
     python benchmarks/bench_loop_latency.py --rounds 3
+    python benchmarks/bench_loop_latency.py --short    # a tenth of the spec: that it runs
 
 Starts the production server (``python -m app.web.serve``) on a free loopback port with the
 answer cache off (every answer is made, as a first visit's is) and the rate limit raised (the
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.liveserver import free_port, live_server
 
-BIG = "input 8x8x3\nrepeat 2500 { dense { conv 1 3x3 pad 1 } }\n"
+BIG = "input 8x8x3\nrepeat {n} {{ dense {{ conv 1 3x3 pad 1 }} }}\n"
 SMALL = "input 8x8x3\nconv 1 3x3\n"
 
 
@@ -83,6 +84,7 @@ def ms(seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--short", action="store_true", help="250 blocks instead of 2,500")
     args = parser.parse_args()
     port = free_port()
     env = os.environ | {"ARCHCALC_RATE_PER_SECOND": "100000", "ARCHCALC_RATE_BURST": "100000",
@@ -93,7 +95,7 @@ def main() -> None:
             ready="/healthz") as base:
         for path in requests_for(SMALL).values():
             fetch(base, path, [])
-        big = requests_for(BIG)
+        big = requests_for(BIG.format(n=250 if args.short else 2500))
         runs = [(kind, [path]) for kind, path in big.items()] + [("all four", list(big.values()))]
         print("| while | answers (status, bytes, s) | probes | p50 ms | p99 ms | max ms |")
         print("|---|---|---|---|---|---|")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -25,7 +27,7 @@ from app.present.compare import block_totals
 from app.web.paging import PAGE_ITEMS, boundaries
 from app.web.routers.compare import STAGES_SHOWN
 from app.web.table import build_table
-from tests.liveserver import free_port, live_server
+from tests.liveserver import REPO_ROOT, free_port, live_server
 
 #: 54 bytes: 2,500 blocks, 5,001 rows, 7,501 rows of the calculator's table
 BIG = "input 8x8x3\nrepeat 2500 { dense { conv 1 3x3 pad 1 } }\n"
@@ -202,3 +204,11 @@ def test_the_production_page_is_paged_too(server: str) -> None:
     with urllib.request.urlopen(server + big_requests()["page"], timeout=60) as answer:
         body = answer.read()
     assert len(body) < PAGE_BYTES and b'rel="next"' in body
+
+
+def test_the_benchmark_runs_and_prints_its_table() -> None:
+    result = subprocess.run([sys.executable, "benchmarks/bench_loop_latency.py", "--short"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    for kind in ("page", "compare", "api", "latex", "all four"):
+        assert f"| {kind} | 200 " in result.stdout, (kind, result.stdout)
