@@ -33,6 +33,8 @@ from tests.liveserver import REPO_ROOT, free_port, live_server
 BIG = "input 8x8x3\nrepeat 2500 { dense { conv 1 3x3 pad 1 } }\n"
 #: 4,991 rows, each its own box of the architecture diagram
 DISTINCT = "input 64x64x3\n" + "conv 1 1x1\n" * 4990
+#: 2,500 lines, each with a wrong figure written on it
+CLAIMS = "input 8x8x1\nrepeat 2500 { [9x9x1] CONV: 1 3x3 filters at stride 1 pad 1\n}\n"
 #: what the whole page may weigh, at most (a table page of rows with all their working)
 PAGE_BYTES = 3_000_000
 #: what a request of /healthz may wait while the big answers are made: generous for a loaded
@@ -47,13 +49,20 @@ def _context(response: Any) -> dict[str, Any]:
 
 # -- pages of a long table ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("spec", [BIG, DISTINCT], ids=["repeat", "distinct"])
+@pytest.mark.parametrize("spec", [BIG, DISTINCT, CLAIMS], ids=["repeat", "distinct", "claims"])
 def test_a_tiny_spec_cannot_make_a_huge_page(client: TestClient, spec: str) -> None:
     response = client.get("/", params={"spec": spec})
     assert response.status_code == 200
     assert len(response.content) < PAGE_BYTES, len(response.content)
     pager = _context(response)["pager"]
     assert pager.count > 1 and pager.first == 1 and pager.next_url is not None
+
+
+def test_the_wrong_figures_listed_are_the_first_hundred(client: TestClient) -> None:
+    response = client.get("/", params={"spec": CLAIMS})
+    assert "2500 wrong" in response.text and "and 2,400 more wrong figures" in response.text
+    listed = response.text.split('class="line-claims"')[1].split("</section>")[0]
+    assert listed.count("<li>") == 100
 
 
 def test_every_row_is_on_exactly_one_page(client: TestClient) -> None:
