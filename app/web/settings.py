@@ -59,8 +59,10 @@ class Settings(BaseSettings):
     #: connections (and requests in flight) one server process holds at once; past it, 503
     limit_concurrency: int = Field(1000, ge=1)
     #: connections one client address may hold open at once in one server process (a trusted
-    #: proxy's are not counted: the proxy caps its clients); past it, 503 and closed
-    max_client_connections: int = Field(250, ge=1)
+    #: proxy's are not counted: the proxy caps its clients); past it, 503 and closed. Half of
+    #: limit_concurrency: a lecture hall behind one NAT address opening the page at once (a few
+    #: connections a browser) fits, and one address still leaves the other half to the rest
+    max_client_connections: int = Field(500, ge=1)
     #: addresses or networks (comma-separated, "10.0.0.0/8, 127.0.0.1") whose X-Forwarded-For
     #: and X-Forwarded-Proto are believed; empty: none, every client is the socket's peer
     trusted_proxies: str = ""
