@@ -169,6 +169,9 @@ class Gate:
     * ``max_header_bytes``: h11 refuses a head over its ``max_incomplete_event_size`` only while
       the head is incomplete, so one that arrives whole in one read (asyncio reads up to 256 KiB
       at a time) got through at any size; the gate measures the head it was given.
+
+    The cap on one address's connections (:class:`ClientConnections`) is applied earlier, as a
+    connection opens: a slow client never sends a whole head, so it never reaches the gate.
     """
 
     def __init__(self, app: ASGI3Application, state: ServerState, limit: int | None,
