@@ -5,7 +5,10 @@ spec the app takes, through the production server where the transport is concern
 from __future__ import annotations
 
 import http.client
+import json
 import os
+import socket
+import time
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -54,6 +57,31 @@ def test_head_is_answered_wherever_get_is(server: int, path: str) -> None:
     assert got_status == 200 and status == 200, (got_status, status)
     assert empty == b"" and headers["content-length"] == str(len(body))
     assert headers["content-type"] == got["content-type"]
+
+
+def test_head_on_an_event_stream_ends_after_its_headers(server: int) -> None:
+    """A live session's server-sent events never end for a GET; a HEAD gets the headers and
+    the end of the answer at once."""
+    connection = http.client.HTTPConnection("127.0.0.1", server, timeout=30)
+    connection.request("POST", "/api/live", json.dumps({"spec": "input 8x8x3\nrelu"}),
+                       {"Content-Type": "application/json"})
+    created = connection.getresponse()
+    assert created.status == 201, created.read()
+    code = json.loads(created.read())["code"]
+    connection.close()
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server), timeout=10) as sock:
+        # the HEAD's answer must end for the next request on the connection to be answered
+        sock.sendall(f"HEAD /live/{code}/events HTTP/1.1\r\nHost: t\r\n\r\n"
+                     "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                     .encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert time.monotonic() - started < 5
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"text/event-stream" in head, head
+    assert rest.startswith(b"HTTP/1.1 200") and rest.endswith(b'{"status":"ok"}'), rest
 
 
 def test_head_on_a_post_only_route_is_a_405_naming_post(server: int) -> None:
