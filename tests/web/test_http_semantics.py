@@ -151,7 +151,6 @@ def _property(schema: dict[str, Any], name: str, components: dict[str, Any]) -> 
     ("get", "/api/export/analyze", "query", "spec", {"params": {"spec": "", "format": "csv"}}),
     ("post", "/api/layer", "body", "layer", {"json": {"layer": "", "input": "8x8x3"}}),
     ("post", "/api/analyze", "body", "spec", {"json": {"spec": ""}}),
-    ("post", "/api/import", "body", "torchvision", {"json": {"torchvision": ""}}),
 ])
 def test_an_empty_string_the_app_refuses_is_refused_by_the_schema(
         client: TestClient, method: str, path: str, where: str, name: str,

@@ -39,8 +39,7 @@ class TorchvisionImport(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    torchvision: str = Field(description="the builder's name, e.g. resnet18", min_length=1,
-                             max_length=64)
+    torchvision: str = Field(description="the builder's name, e.g. resnet18", max_length=64)
     size: int | None = Field(None, ge=32, le=1024,
                              description="input height and width (default: the model's own, "
                                          "224 or 299)")
