@@ -132,6 +132,11 @@ def _cyclic_gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
+#: the same pause for callers that build large object graphs of their own from a result (the
+#: web layer renders its pages and JSON under it)
+cyclic_gc_paused = _cyclic_gc_paused
+
+
 def analyze_network(net: Network, options: Options | None = None,
                     **option_values: Any) -> Analysis:
     """Analyse a parsed network; options as in :func:`analyze`."""

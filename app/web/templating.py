@@ -24,6 +24,7 @@ from app.examples import ALEXNET_SLIDE, EXAMPLES
 from app.present import archdiagram
 from app.web.cells import columns, row_cells
 from app.web.filters import register_filters
+from app.web.paging import paged
 from app.web.settings import Settings
 from app.web.table import build_table
 
@@ -36,6 +37,9 @@ DEFAULT_FORM: dict[str, Any] = {
 SWITCHES = ("aux", "flops", "allops")
 #: what the editor shows when the URL names no spec
 DEFAULT_SPEC = ALEXNET_SLIDE
+#: the most boxes the calculator's architecture diagram draws (the largest zoo model's has 93):
+#: past it the page says so instead, as a spec of 5,000 distinct lines would draw megabytes
+DIAGRAM_BOXES = 600
 #: the rows of the editor at least and at most (the gutter shows the line numbers)
 EDITOR_ROWS = (14, 40)
 
@@ -118,9 +122,14 @@ def calc_context(request: Request, analysis: Analysis | None,
     lines = editor_lines(form["spec"])
     opened = frozenset(request.query_params.getlist("open"))
     table = build_table(analysis, fold=not form["allops"], opened=opened) if analysis else None
+    pager = None
+    if table is not None:  # a window of a long table; its pages link to the calculator
+        table, pager = paged(table, request.query_params, request.app.url_path_for("index"))
     diagram = archdiagram.diagram(analysis) if analysis else None
+    undrawn = len(diagram.boxes) if diagram and len(diagram.boxes) > DIAGRAM_BOXES else 0
     return {"form": form, "analysis": analysis, "errors": errors, "table": table,
-            "calc_diagram": diagram,
+            "pager": pager,
+            "calc_diagram": None if undrawn else diagram, "diagram_boxes": undrawn,
             "marks": _marks(errors, analysis), "lines": lines,
             "editor_rows": max(EDITOR_ROWS[0], min(EDITOR_ROWS[1], lines + 1)),
             "count_key": "flops" if form["flops"] else "macs",

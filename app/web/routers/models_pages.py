@@ -198,7 +198,11 @@ async def models_page(request: Request, run: RunnerDep) -> Response:
 @router.get("/models/{model_id}", name="model_page")
 async def model_page(request: Request, model_id: str, run: RunnerDep) -> Response:
     """One zoo model: its table, charts, planner and what differs from its other build."""
-    context, status = await run(model_context, request, model_id)
+    return await run(_model_answer, request, model_id)  # made off the event loop
+
+
+def _model_answer(request: Request, model_id: str) -> Response:
+    context, status = model_context(request, model_id)
     name = "partials/_model_result.html" if is_htmx(request) else "model.html"
     response = get_templates(request).TemplateResponse(request, name, context,
                                                        status_code=status)

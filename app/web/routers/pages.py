@@ -40,9 +40,13 @@ def _query(request: Request) -> AnalyzeQuery:
 @router.get("/analyze", name="analyze_page")
 async def calc(request: Request, settings: SettingsDep, run: RunnerDep) -> Response:
     """The calculator: the spec in the URL (or an example), its table, totals and claims."""
-    start = time.perf_counter()
     query = analyze_query(_query(request), settings)
-    analysis = await run(engine.analyze, query.spec, query.options())
+    return await run(_calc_answer, request, query)  # analysed and rendered off the event loop
+
+
+def _calc_answer(request: Request, query: AnalyzeQuery) -> Response:
+    start = time.perf_counter()
+    analysis = engine.analyze(query.spec, query.options())
     analysed = time.perf_counter()
     response = render_calc(request, analysis, [])
     done = time.perf_counter()
