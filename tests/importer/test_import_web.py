@@ -162,7 +162,7 @@ def test_the_page_offers_every_torchvision_name_and_an_upload(client: TestClient
 
 
 def test_the_page_opens_the_result_in_the_calculator(client: TestClient) -> None:
-    r = client.get("/import", params={"torchvision": "mobilenet_v3_small"})
+    r = client.post("/import", data={"torchvision": "mobilenet_v3_small"})
     assert r.status_code == 200
     _no_inline_code(r.text)
     form = re.search(r'<form class="import-open" method="get" action="/">(.*?)</form>',
@@ -179,7 +179,7 @@ def test_the_page_lists_every_refused_node(client: TestClient) -> None:
     r = client.post("/import", files={"file": ("odd.onnx", small_onnx("Sin"))})
     assert r.status_code == 200
     assert "1 node refused" in r.text and "<code>act</code> (Sin)" in r.text
-    r = client.get("/import", params={"torchvision": "shufflenet_v2_x1_0"})
+    r = client.post("/import", data={"torchvision": "shufflenet_v2_x1_0"})
     assert r.status_code == 200 and not r.context["result"].refused
     assert "split {" in r.context["result"].spec and "node refused" not in r.text
 
