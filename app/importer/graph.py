@@ -166,6 +166,11 @@ def _dominators(graph: Graph) -> dict[str, str]:
 
 def to_items(graph: Graph) -> list[Item]:
     """The graph as spec items, from the input to the output, blocks recovered."""
+    for node in graph.nodes.values():
+        missing = next((i for i in node.inputs if i not in graph.nodes), None)
+        if missing is not None:
+            raise NotSeriesParallel(node.name, f"it reads {missing[:200]!r}, which is not "
+                                    "computed from the input")
     idom = _dominators(graph)
     emitted: set[str] = set()
     items = _region(graph, idom, graph.input, graph.output, emitted)

@@ -27,6 +27,8 @@ MAX_NODES = 20_000
 #: values of one attribute (a Conv's pads has four) and characters of a name the reader keeps
 MAX_ATTRIBUTE_VALUES = 64
 MAX_NAME_CHARS = 1024
+#: the largest dimension a tensor may declare (no image, channel count or weight comes near)
+MAX_DIM = 2**31 - 1
 #: constants of at most this many values are decoded (Clip bounds, Reshape shapes)
 SMALL = 16
 
@@ -145,9 +147,9 @@ class _Walk:
 
     def _tensor(self, t: Any, where: str, owner: str) -> None:
         """Negative dims refused; external data recorded under ``owner`` and cut away."""
-        if any(d < 0 for d in t.dims):
-            raise OnnxRefused(f"tensor {_short(t.name)!r} ({where}) has a negative dimension "
-                              f"{list(t.dims)[:8]}")
+        if any(d < 0 or d > MAX_DIM for d in t.dims):
+            raise OnnxRefused(f"tensor {_short(t.name)!r} ({where}) declares dims "
+                              f"{list(t.dims)[:8]}: each must be from 0 to {MAX_DIM:,}")
         if t.data_location != _EXTERNAL and not len(t.external_data):
             return
         location = next((e.value for e in t.external_data if e.key == "location"), "")
@@ -222,5 +224,6 @@ def small_values(t: Any) -> list[float] | None:
         raise OnnxRefused(f"tensor {name!r} holds {len(values):,} values; its dims "
                           f"{list(t.dims)} need {n:,}")
     if fmt == "e":  # float16 values are stored as their bit patterns in int32_data
-        return [float(x) for x in struct.unpack(f"<{n}e", struct.pack(f"<{n}H", *values))]
+        bits = [x & 0xFFFF for x in values]
+        return [float(x) for x in struct.unpack(f"<{n}e", struct.pack(f"<{n}H", *bits))]
     return [float(x) for x in values]

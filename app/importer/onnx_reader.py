@@ -238,8 +238,16 @@ class OnnxReader(ShapeRules):
     def _name(self, onnx_name: str, fallback: str) -> str:
         return _clean(onnx_name, self.taken, fallback)
 
+    def _computed(self, value: str) -> str:
+        """The graph node standing for ``value``, which must be computed from the image."""
+        v = self._v(value)
+        if v not in self.graph.nodes:
+            raise _Unsupported(f"it reads {value[:200]!r}, which is not computed from the "
+                               "image input (a constant, or arithmetic on shapes)")
+        return v
+
     def _layer(self, node: Any, text: str, layout: str | None = None, comment: str = "") -> None:
-        src = self._v(node.input[0])
+        src = self._computed(node.input[0])
         name = _clean(node.name, self.taken, node.op_type.lower())
         self.graph.add(Node(name, "layer", (src,), text, comment))
         self.value_node[node.output[0]] = name
@@ -342,7 +350,7 @@ class OnnxReader(ShapeRules):
         if a in self.inits or b in self.inits:
             self._scale_by_constant(node, a, b, kind)
             return
-        ins = (self._v(a), self._v(b))
+        ins = (self._computed(a), self._computed(b))
         if kind == "mul" and self._silu(node, (a, b)):
             return
         name = _clean(node.name, self.taken, kind)
@@ -418,7 +426,7 @@ class OnnxReader(ShapeRules):
         if int(a.get("axis", 0)) not in (1, -3):
             raise _Unsupported(f"a concatenation along axis {a.get('axis')}")
         name = _clean(node.name, self.taken, "concat")
-        value = self.graph.add_cat(name, tuple(self._v(v) for v in node.input))
+        value = self.graph.add_cat(name, tuple(self._computed(v) for v in node.input))
         self.value_node[node.output[0]] = value
         self.layout[value] = "nchw"
 

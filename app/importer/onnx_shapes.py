@@ -50,6 +50,9 @@ class ShapeRules:
     def _v(self, value: str) -> str:  # pragma: no cover - the reader's
         raise NotImplementedError
 
+    def _computed(self, value: str) -> str:  # pragma: no cover - the reader's
+        raise NotImplementedError
+
     def _small(self, value: str, need: bool = True) -> list[float] | None:  # pragma: no cover
         raise NotImplementedError
 
@@ -144,7 +147,7 @@ class ShapeRules:
             self._part(node, out, node.input[0], i, n)
 
     def _part(self, node: Any, out: str, src_value: str, index: int, count: int) -> None:
-        src = self._v(src_value)
+        src = self._computed(src_value)
         name = self._scoped(node, "part")
         self.graph.add(Node(name, "part", (src,), f"{index}/{count}"))
         self.value_node[out] = name
@@ -168,7 +171,7 @@ class ShapeRules:
         if pending is not None and pending[2] == 2 and len(target) == 4:
             origin, g, _ = pending
             del self.shuffles[src]
-            before = self._v(origin)
+            before = self._computed(origin)
             name = self._scoped(node, "channel_shuffle")
             self.graph.add(Node(name, "layer", (before,), f"channelshuffle {g}"))
             self.value_node[node.output[0]] = name
