@@ -206,25 +206,37 @@ def _child(conn: Connection, job: Job, limits: PoolLimits) -> None:
     answer: tuple[str, Any]
     try:
         answer = ("ok", job())
-    except MemoryError:
-        answer = ("memory", "")
-    except ImportFailed as exc:
-        answer = ("failed", str(exc))
-    except ImportError as exc:
-        answer = ("missing", str(exc))
-    except RuntimeError as exc:
-        # torch's allocator reports an allocation refused under RLIMIT_AS this way
-        answer = ("memory", "") if "allocate" in str(exc) else (
-            "failed", f"the model could not be imported: RuntimeError: {exc}")
-    except RecursionError:
-        answer = ("failed", "the model nests too deeply to be read")
-    except Exception as exc:  # a model torch.fx or onnx cannot take: a refusal, with why
-        answer = ("failed", f"the model could not be imported: {type(exc).__name__}: {exc}")
+    except BaseException as exc:  # every failure becomes one answer, whatever raised it
+        answer = _failure(exc)
     try:
         conn.send(answer)
     except MemoryError:
         conn.send(("memory", ""))
     conn.close()
+
+
+def _failure(exc: BaseException) -> tuple[str, str]:
+    if _out_of_memory(exc):
+        return ("memory", "")
+    if isinstance(exc, ImportFailed):
+        return ("failed", str(exc))
+    if isinstance(exc, ImportError):
+        return ("missing", str(exc))
+    if isinstance(exc, RecursionError):
+        return ("failed", "the model nests too deeply to be read")
+    # a model torch.fx or onnx cannot take: refused, saying why
+    return ("failed", f"the model could not be imported: {type(exc).__name__}: {exc}")
+
+
+def _out_of_memory(exc: BaseException | None) -> bool:
+    """An allocation refused under RLIMIT_AS: Python's MemoryError, or torch's allocator error,
+    possibly wrapped by the importer's own refusal."""
+    while exc is not None:
+        if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError)
+                                            and "can't allocate memory" in str(exc)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _cap(limits: PoolLimits) -> None:
