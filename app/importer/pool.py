@@ -29,6 +29,7 @@ import math
 import multiprocessing
 import os
 import resource
+import sys
 import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -147,9 +148,17 @@ _context: list[Any] = []
 def _forkserver() -> Any:
     if not _context:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
+        ctx.set_forkserver_preload([*PRELOAD, *_main_module()])
         _context.append(ctx)
     return _context[0]
+
+
+def _main_module() -> list[str]:
+    """The parent's main module when run with ``-m`` (``app.web.serve``): multiprocessing runs
+    it again in every child, which costs a second unless its imports are preloaded too."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    name = getattr(spec, "name", "") or ""
+    return [name] if name and not name.endswith("__main__") else []
 
 
 def run_in_child(job: Job, limits: PoolLimits) -> ImportResult:
