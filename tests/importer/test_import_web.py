@@ -163,7 +163,7 @@ def test_the_page_offers_every_torchvision_name_and_an_upload(client: TestClient
 
 def test_the_page_opens_the_result_in_the_calculator(client: TestClient) -> None:
     r = client.post("/import", data={"torchvision": "mobilenet_v3_small"})
-    assert r.status_code == 200
+    assert r.status_code == 200 and '<option value="mobilenet_v3_small" selected>' in r.text
     _no_inline_code(r.text)
     form = re.search(r'<form class="import-open" method="get" action="/">(.*?)</form>',
                      r.text, re.S)

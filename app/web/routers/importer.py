@@ -183,12 +183,13 @@ def _json_body(raw: bytes) -> TorchvisionImport:
 # -- the page ----------------------------------------------------------------------------------
 
 def _page(request: Request, result: Any = None, errors: list[str] | None = None,
-          status: int = 200) -> Response:
-    """The page: the forms (the query's ``torchvision`` chosen), errors, a result."""
+          status: int = 200, chosen: str = "") -> Response:
+    """The page: the forms (``chosen``, else the query's ``torchvision``, selected), errors,
+    a result."""
     from app.importer.tv import CLASSIFIERS
 
     context: dict[str, Any] = {"models": CLASSIFIERS, "errors": errors or [], "result": None,
-                               "chosen": request.query_params.get("torchvision", ""),
+                               "chosen": chosen or request.query_params.get("torchvision", ""),
                                "max_mib": max_import_bytes(request) // 2**20}
     if result is not None:
         context["result"] = result
@@ -196,14 +197,15 @@ def _page(request: Request, result: Any = None, errors: list[str] | None = None,
                                                    status_code=status)
 
 
-async def _page_result(request: Request, run: AnalysisRunner, fetch: Any) -> Response:
+async def _page_result(request: Request, run: AnalysisRunner, fetch: Any,
+                       chosen: str = "") -> Response:
     try:
         result = await run(answer, await fetch)
     except ImportBusy as exc:
         return _busy(request, exc)
     except SpecError as exc:
-        return _page(request, errors=[i.message for i in exc.issues], status=422)
-    return _page(request, result)
+        return _page(request, errors=[i.message for i in exc.issues], status=422, chosen=chosen)
+    return _page(request, result, chosen=chosen)
 
 
 @router.get("/import", name="import_page", include_in_schema=False,
@@ -234,6 +236,6 @@ async def import_upload(request: Request, run: RunnerDep) -> Response:
         except (ValueError, ValidationError):
             return _page(request, errors=["size must be a whole number from 32 to 1,024"],
                          status=422)
-        return await _page_result(request, run, from_torchvision(request, body))
+        return await _page_result(request, run, from_torchvision(request, body), name)
     return _page(request, errors=["choose a torchvision model, or send an ONNX file in the "
                                   "field 'file'"], status=422)
