@@ -2,9 +2,10 @@
 
 Only the graph's structure, the nodes' attributes and the initializers' dimensions are read;
 weights are never decoded (except the few scalars of Clip's bounds and Reshape's target, when
-they are small constants). Hostile files are refused before any work with a clear reason: over
-the size limit, not a protobuf ONNX model, too many nodes, an input that is not one N x C x H x W
-image within the engine's limits, a node reading a value nothing produces, a cycle.
+they are small constants). Hostile files are refused before any work with a clear reason
+(app.importer.onnx_file checks the file itself: size, counts, external data, tensors), then here:
+an input that is not one N x C x H x W image within the engine's limits, a node reading a value
+nothing produces, a cycle, a malformed node (named, whatever Python raised reading it).
 """
 
 from __future__ import annotations
