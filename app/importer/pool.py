@@ -168,10 +168,10 @@ def run_in_child(job: Job, limits: PoolLimits) -> ImportResult:
     proc = ctx.Process(target=_child, args=(send, job, limits), daemon=True,
                        name="archcalc-import-child")
     try:
-        proc.start()
-    finally:
-        send.close()
-    try:
+        try:
+            proc.start()
+        finally:
+            send.close()  # the child's end: once it exits, a read here sees the end of file
         if not receive.poll(limits.seconds):
             raise LimitError("import_seconds", f"the import took longer than "
                              f"{limits.seconds:g} s, the limit (import_seconds); it was stopped")
@@ -182,9 +182,10 @@ def run_in_child(job: Job, limits: PoolLimits) -> ImportResult:
             raise ImportFailed(_death(proc.exitcode, limits)) from None
     finally:
         receive.close()
-        if proc.is_alive():
-            proc.kill()
-        proc.join()
+        if proc.pid is not None:  # started
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
     return _answer(kind, payload, limits)
 
 
