@@ -94,6 +94,7 @@ class _Walk:
     def __init__(self, bounds: Bounds, checked: Checked) -> None:
         self.bounds, self.checked = bounds, checked
         self.nodes = 0
+        self.totals: dict[str, int] = {}
 
     def model(self, model: Any) -> None:
         graphs = [model.graph]
@@ -112,8 +113,10 @@ class _Walk:
             self._nodes(g.node, "the graph", graphs)
 
     def _count(self, n: int, what: str) -> None:
-        if n > self.bounds.max_entries:
-            raise OnnxRefused(f"the graph has {n:,} {what} entries, over the limit of "
+        """``n`` more entries of ``what``, counted over every graph of the file."""
+        total = self.totals[what] = self.totals.get(what, 0) + n
+        if total > self.bounds.max_entries:
+            raise OnnxRefused(f"the graph has {total:,} {what} entries, over the limit of "
                               f"{self.bounds.max_entries:,} (4 x import_max_nodes)")
 
     def _nodes(self, nodes: Any, where: str, graphs: list[Any]) -> None:
