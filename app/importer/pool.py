@@ -153,6 +153,15 @@ def _forkserver() -> Any:
     return _context[0]
 
 
+def warm_up() -> None:
+    """Start the fork server now (it loads torch, torchvision and onnx in its own process,
+    which takes seconds), so that the first import does not wait for it. Returns at once."""
+    from multiprocessing import forkserver
+
+    _forkserver()
+    forkserver.ensure_running()
+
+
 def _main_module() -> list[str]:
     """The parent's main module when run with ``-m`` (``app.web.serve``): multiprocessing runs
     it again in every child, which costs a second unless its imports are preloaded too."""

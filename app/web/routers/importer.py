@@ -13,9 +13,12 @@ the engine's threads. A GET of the page never imports, whatever its query: the f
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -33,6 +36,7 @@ from app.importer.pool import (
     PoolLimits,
     TorchvisionJob,
     pool_for,
+    warm_up,
 )
 from app.web.concurrency import AnalysisRunner
 from app.web.deps import RunnerDep
@@ -40,7 +44,19 @@ from app.web.errors import ERROR_RESPONSES, error_response
 from app.web.schemas import ErrorItem
 from app.web.templating import get_templates
 
-router = APIRouter(tags=["import"], responses=ERROR_RESPONSES)
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The import fork server starts with the app, so the first import finds torch loaded."""
+    try:
+        warm_up()
+    except OSError:  # no process could be started now: the first import will try again
+        log.warning("the import fork server could not be started", exc_info=True)
+    yield
+
+
+router = APIRouter(tags=["import"], responses=ERROR_RESPONSES, lifespan=_lifespan)
+log = logging.getLogger("archcalc.web")
 #: the largest ONNX upload, unless the app's settings set ``max_import_bytes``
 DEFAULT_MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
@@ -109,6 +125,11 @@ def _busy(request: Request, exc: ImportBusy) -> Response:
 
 
 async def from_torchvision(request: Request, body: TorchvisionImport) -> Any:
+    from app.importer.tv import CLASSIFIERS
+
+    if body.torchvision not in CLASSIFIERS:  # refused here: no process for a name we lack
+        raise ImportRefused(f"unknown torchvision model {body.torchvision!r}; known: "
+                            f"{', '.join(CLASSIFIERS)}", 0)
     return await _in_child(request, TorchvisionJob(body.torchvision, body.size))
 
 
