@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = LIMITS.max_body_bytes
     #: the largest ONNX file POST /api/import and /import take (their body limit instead)
     max_import_bytes: int = Field(64 * 2**20, ge=1024, le=1024 * 2**20)
+    #: imports (ONNX, torchvision) run at once, each in a child process (app.importer.pool),
+    #: and imports that may wait for one; past both, 503
+    import_processes: int = Field(1, ge=1, le=64)
+    import_queue: int = Field(4, ge=0, le=1000)
+    #: how long one import may take before its process is killed (422)
+    import_seconds: float = Field(60.0, gt=0, le=3600)
+    #: memory one import's process may take beyond what it starts with (422 past it)
+    import_memory_bytes: int = Field(4 * 2**30, ge=64 * 2**20)
+    #: nodes an ONNX file may hold, subgraphs and functions included
+    import_max_nodes: int = Field(20_000, ge=1, le=1_000_000)
     #: engine calls that may run at once (each on its own thread; see app.web.concurrency)
     analysis_threads: int = Field(4, ge=1, le=64)
     #: how long a request waits for its engine call before answering 422 (analysis_seconds)
