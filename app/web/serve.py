@@ -56,6 +56,10 @@ APP = "app.main:app"
 PROTOCOL = "app.web.serve:TimedH11Protocol"
 
 
+#: how long a worker process may take to answer the supervisor's health check
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments of ``uvicorn.run(APP, host=..., port=..., **options)``."""
     return {
@@ -67,6 +71,10 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "server_header": False,
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": settings.trusted_proxies or None,
+        # a worker process imports the app before it answers the supervisor's first ping: on a
+        # busy small machine that takes longer than uvicorn's 5 s, and the worker would be
+        # killed and started again for ever
+        "timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS,
     }
 
 
@@ -78,6 +86,7 @@ def command_line(settings: Settings, host: str = "127.0.0.1", port: int = 8000) 
             "--limit-concurrency", str(options["limit_concurrency"]),
             "--timeout-keep-alive", str(options["timeout_keep_alive"]),
             "--h11-max-incomplete-event-size", str(options["h11_max_incomplete_event_size"]),
+            "--timeout-worker-healthcheck", str(options["timeout_worker_healthcheck"]),
             "--no-server-header", *_proxy_arguments(settings)]
 
 

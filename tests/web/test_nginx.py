@@ -193,7 +193,7 @@ def test_a_slow_loris_is_cut_by_nginx_while_others_are_served(proxied: Proxied) 
 def test_requests_in_progress_per_client_are_capped(proxied: Proxied) -> None:
     """Requests whose body never comes hold nginx, not the app: past limit_conn, 429 in the
     error shape, while another client is served."""
-    cap = int(_directive("limit_conn").split()[1])
+    cap = int(_directives("limit_conn")[0].split()[1])
     held = [_connect(proxied.port, "127.0.0.7") for _ in range(cap)]
     try:
         for sock in held:
@@ -204,6 +204,24 @@ def test_requests_in_progress_per_client_are_capped(proxied: Proxied) -> None:
         assert status == 429 and headers["retry-after"] == "1", (status, body)
         assert json.loads(body)["errors"][0]["limit"] == "limit_conn"
         assert _ask(proxied.port, "127.0.0.8", "/healthz")[0] == 200
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_a_halls_event_streams_do_not_use_up_its_requests_in_progress(proxied: Proxied) -> None:
+    """With every general place of an address held, a live session's stream from the same
+    address still reaches the app (which answers 404: there is no such session)."""
+    cap = int(_directives("limit_conn")[0].split()[1])
+    held = [_connect(proxied.port, "127.0.0.10") for _ in range(cap)]
+    try:
+        for sock in held:
+            sock.sendall(b"POST /api/analyze HTTP/1.1\r\nHost: t\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        time.sleep(0.5)
+        assert _ask(proxied.port, "127.0.0.10", "/healthz")[0] == 429
+        status, _, body = _ask(proxied.port, "127.0.0.10", "/live/K7PX3M/events")
+        assert status == 404 and b"no live session" in body, (status, body)
     finally:
         for sock in held:
             sock.close()
