@@ -139,7 +139,7 @@ def cell(table: Table, thing: Line | Group, shown: Shown, wid: str,
     figure = (f'<span class="x">{exact}</span><span class="c">{short}</span>'
               if exact != short else exact)
     title_attr = f' title="{_e(title)}"' if title else ""
-    return (f'<td class="num"><button type="button" class="fig" data-cell="{wid}"{title_attr}>'
+    return (f'<td class="num col-{column}"><button type="button" class="fig" data-cell="{wid}"{title_attr}>'
             f'{figure}<span class="working">{"".join(lines)}</span></button>{verdicts}</td>')
 
 

@@ -145,6 +145,10 @@ def render_calc(request: Request, analysis: Analysis | None, errors: list[dict[s
     problem list (the last good table stays in the page, marked stale)."""
     context = calc_context(request, analysis, errors)
     if errors:
+        # a spec broken mid-typing is not a failed request: htmx gets the problems with 200 (a
+        # browser logs every 4xx fetch as an error); the page without JavaScript keeps its 422
+        if is_htmx(request):
+            status = 200
         return render(request, "calc.html", "partials/_problems.html", context, status,
                       {"HX-Retarget": "#problems", "HX-Reswap": "innerHTML"})
     return render(request, "calc.html", "partials/_result.html", context, status)
