@@ -17,8 +17,17 @@ from typing import Any
 import pytest
 
 from app.examples import ALEXNET_SLIDE
-from tests.browser.conftest import (OVERFLOWING, SIDEWAYS, VIEWPORTS, Watched, axe_violations,
-                                    goto, open_page, wait_until, with_projector)
+from tests.browser.conftest import (
+    OVERFLOWING,
+    SIDEWAYS,
+    VIEWPORTS,
+    Watched,
+    axe_violations,
+    goto,
+    open_page,
+    wait_until,
+    with_projector,
+)
 
 #: where the screenshots go (open and read them: geometry tests cannot see everything)
 SHOTS = Path(os.environ.get("ARCHCALC_SHOTS", "/tmp/archcalc-shots"))
