@@ -218,7 +218,9 @@ def test_projector_mode_toggles_by_key_and_survives_a_reload(base_url: str,
     assert page.evaluate("document.documentElement.classList.contains('projector')")
     assert "projector=1" in page.url
     bigger = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
-    assert bigger > size * 1.3
+    # the type grows with the screen (20 px at 1024 wide to 26 px at 1920, so that a 1024 px
+    # projector still holds the editor and the result side by side): this page is 1280 wide
+    assert bigger > size * 1.15
     page.reload()
     page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.classList.contains('projector')")
