@@ -146,11 +146,13 @@ def render_calc(request: Request, analysis: Analysis | None, errors: list[dict[s
     context = calc_context(request, analysis, errors)
     if errors:
         # a spec broken mid-typing is not a failed request: htmx gets the problems with 200 (a
-        # browser logs every 4xx fetch as an error); the page without JavaScript keeps its 422
+        # browser logs every 4xx fetch as an error), never kept by a cache, as an error is not;
+        # the page without JavaScript keeps its 422
+        headers = {"HX-Retarget": "#problems", "HX-Reswap": "innerHTML"}
         if is_htmx(request):
             status = 200
-        return render(request, "calc.html", "partials/_problems.html", context, status,
-                      {"HX-Retarget": "#problems", "HX-Reswap": "innerHTML"})
+            headers["Cache-Control"] = "no-store"
+        return render(request, "calc.html", "partials/_problems.html", context, status, headers)
     return render(request, "calc.html", "partials/_result.html", context, status)
 
 
