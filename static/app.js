@@ -300,6 +300,11 @@ document.documentElement.classList.add("js");
 
   document.addEventListener("htmx:configRequest", function (evt) {
     if (evt.detail.elt && evt.detail.elt.id === "calc") evt.detail.parameters.open = openPaths();
+    // the batch planner stays as the user left it, open or closed, across live updates
+    var planner = document.getElementById("planner");
+    if (planner && evt.detail.elt && evt.detail.elt.id === "calc") {
+      evt.detail.parameters.plan_open = planner.open ? "1" : "0";
+    }
     if (hiddenCols !== null && evt.detail.verb === "get") {
       evt.detail.parameters.hide = hiddenCols.join(",") || "none";
     }

@@ -403,3 +403,17 @@ def engine_spec() -> str:
     from app.examples import ALEXNET_SLIDE
 
     return ALEXNET_SLIDE
+
+
+def test_the_calculators_planner_stays_as_it_was_left(client: TestClient) -> None:
+    """A live update (htmx) opens the planner only when the page says it was open; a link with
+    a budget opens it; the page's script sends ``plan_open`` with each update."""
+    def is_open(html: str) -> bool:
+        return '<details id="planner" class="planner" open>' in html
+
+    live = {"example": "alexnet", "budget": "5", "budget_unit": "GB"}
+    assert not is_open(client.get("/", params=live, headers=HX).text)
+    assert is_open(client.get("/", params=live | {"plan_open": "1"}, headers=HX).text)
+    assert is_open(client.get("/", params=live).text)  # a link naming a budget
+    assert not is_open(client.get("/", params=live | {"plan_open": "0"}).text)
+    assert not is_open(client.get("/", params={"example": "alexnet"}).text)
