@@ -108,6 +108,8 @@ def _contributors(thing: Line | Group, key: str, table: Table) -> list[LayerRow]
 
 
 def _verdict(claim: ClaimResult) -> str:
+    if claim.ok and claim.rounded:  # the lecture page's "rounded", judged the same way
+        return '<span class="claim rounded"><span aria-hidden="true">≈</span> rounded</span>'
     if claim.ok:
         return '<span class="claim right"><span aria-hidden="true">✓</span> right</span>'
     return '<span class="claim wrong"><span aria-hidden="true">✗</span> wrong</span>'

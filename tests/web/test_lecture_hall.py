@@ -417,3 +417,24 @@ def test_the_calculators_planner_stays_as_it_was_left(client: TestClient) -> Non
     assert is_open(client.get("/", params=live).text)  # a link naming a budget
     assert not is_open(client.get("/", params=live | {"plan_open": "0"}).text)
     assert not is_open(client.get("/", params={"example": "alexnet"}).text)
+
+
+def test_a_rounded_figure_gets_one_judgement_on_every_page(client: TestClient) -> None:
+    """"35K" for CONV1's 34,944 parameters: right to the precision written, but 0.16% off, so
+    "rounded" on the calculator as on /lecture; "34.94K" is within 0.1%: right, and a match."""
+    from app import lecture
+    from app.engine.claims import MATCH_WITHIN
+
+    spec = "input 227x227x3\nconv 96 11x11 stride 4 params: {}\n"
+    rounded = client.get("/", params={"spec": spec.format("35K")})
+    claim = _ctx(rounded)["analysis"].layers[1].claims[0]
+    assert claim.ok and claim.rounded
+    assert abs(35_000 - 34_944) > MATCH_WITHIN * 34_944  # why: 56 is more than 0.1% of it
+    assert lecture.judge("35K", 34_944) == "rounded"
+    assert '<span class="claim rounded"><span aria-hidden="true">≈</span> rounded</span>' in rounded.text
+    assert "1 rounded, 0 wrong" in rounded.text
+    close = _ctx(client.get("/", params={"spec": spec.format("34.94K")}))["analysis"]
+    assert close.layers[1].claims[0].ok and not close.layers[1].claims[0].rounded
+    assert lecture.judge("34.94K", 34_944) == "match"
+    page = client.get("/lecture").text
+    assert "≈ rounded" in page and "within 0.1%" in page and "within 0.1%" in rounded.text
