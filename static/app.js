@@ -287,6 +287,12 @@ document.documentElement.classList.add("js");
     applyColumns();
   });
 
+  // opening the diagram that a live update left out asks for it
+  document.addEventListener("toggle", function (evt) {
+    var d = evt.target;
+    if (d instanceof Element && d.matches("details.calc-arch[data-arch-lazy]") && d.open) refetch();
+  }, true);
+
   document.addEventListener("input", function (evt) {
     if (evt.target === editor()) resizeSoon();
   });
@@ -300,6 +306,11 @@ document.documentElement.classList.add("js");
 
   document.addEventListener("htmx:configRequest", function (evt) {
     if (evt.detail.elt && evt.detail.elt.id === "calc") evt.detail.parameters.open = openPaths();
+    // the architecture diagram is drawn while it is open
+    var drawing = document.querySelector("details.calc-arch");
+    if (drawing && evt.detail.elt && evt.detail.elt.id === "calc") {
+      if (drawing.open) evt.detail.parameters.arch = "1"; else delete evt.detail.parameters.arch;
+    }
     // the batch planner stays as the user left it, open or closed, across live updates
     var planner = document.getElementById("planner");
     if (planner && evt.detail.elt && evt.detail.elt.id === "calc") {

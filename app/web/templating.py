@@ -117,9 +117,12 @@ def calc_context(request: Request, analysis: Analysis | None,
     lines = editor_lines(form["spec"])
     opened = frozenset(request.query_params.getlist("open"))
     table = build_table(analysis, fold=not form["allops"], opened=opened) if analysis else None
-    diagram = archdiagram.diagram(analysis) if analysis else None
+    # the architecture diagram is drawn for a whole page (it must read without JavaScript) and
+    # for a live update only while it is open (``arch=1``): it is half the server's work
+    drawn = not is_htmx(request) or request.query_params.get("arch") == "1"
+    diagram = archdiagram.diagram(analysis) if analysis and drawn else None
     return {"form": form, "analysis": analysis, "errors": errors, "table": table,
-            "calc_diagram": diagram,
+            "calc_diagram": diagram, "arch_open": request.query_params.get("arch") == "1",
             "marks": _marks(errors, analysis), "lines": lines,
             "editor_rows": max(EDITOR_ROWS[0], min(EDITOR_ROWS[1], lines + 1)),
             "count_key": "flops" if form["flops"] else "macs",

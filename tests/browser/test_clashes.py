@@ -33,6 +33,14 @@ def test_rf_diagram_buttons_and_the_planner_on_the_calculator(base_url: str,
         wait_until(w, "document.querySelector('#rf-panel svg') !== null")
         assert "CONV2" in page.locator("#rf-panel").inner_text()
         assert page.locator("#problems .errors").count() == 0  # and the table is not stale
+        # the diagram a live update left out is drawn when opened, and kept while open
+        page.click("details.calc-arch > summary")
+        wait_until(w, "document.querySelector('details.calc-arch svg.arch-svg') !== null")
+        page.focus("#spec")
+        page.keyboard.press("Control+End")
+        page.keyboard.type("7", delay=10)
+        wait_until(w, "document.querySelector('table.layers').textContent.includes('1x1x77')")
+        assert page.locator("details.calc-arch[open] svg.arch-svg").count() == 1
         assert w.console_errors == [] and w.page_errors == []
     finally:
         page.context.close()

@@ -46,7 +46,7 @@ def test_index_is_the_calculator(client: TestClient) -> None:
     for name in ("spec", "dtype", "batch", "optimizer", "aux", "flops", "allops"):
         assert f'name="{name}"' in html
     # live update: debounced, stale requests replaced, the URL kept in step
-    assert 'hx-trigger="input delay:300ms, submit"' in html
+    assert 'hx-trigger="input delay:50ms, submit"' in html
     assert 'hx-sync="this:replace"' in html and 'hx-replace-url="true"' in html
     assert _ctx(response)["form"]["spec"] == ALEXNET_SLIDE
     assert [r.name for r in _analysis(response).layers][:2] == ["input", "CONV1"]
