@@ -38,11 +38,17 @@ document.documentElement.classList.add("js");
 
   // the editor wraps long lines: each line number takes the height of its wrapped line,
   // measured in a hidden copy of the editor's text box that is emptied straight after
-  var measure = null;
+  var measure = null, measured = {key: "", heights: []};
   function sizeGutter(spec, gutter) {
     var items = gutter.children;
     if (window.getComputedStyle(spec).whiteSpace !== "pre-wrap" || !spec.clientWidth) {
       for (var k = 0; k < items.length; k++) items[k].style.height = "";
+      return;
+    }
+    // a live update swaps in a new gutter for the same text: the last measure still holds
+    var key = spec.clientWidth + "\n" + spec.value;
+    if (measured.key === key) {
+      applyHeights(items, measured.heights);
       return;
     }
     if (!measure) {
@@ -62,7 +68,15 @@ document.documentElement.classList.add("js");
     measure.appendChild(frag);
     var heights = Array.prototype.map.call(measure.children, function (d) { return d.offsetHeight; });
     measure.textContent = "";
-    for (var i = 0; i < items.length && i < heights.length; i++) items[i].style.height = heights[i] + "px";
+    measured = {key: key, heights: heights};
+    applyHeights(items, heights);
+  }
+
+  function applyHeights(items, heights) {
+    for (var i = 0; i < items.length && i < heights.length; i++) {
+      var h = heights[i] + "px";
+      if (items[i].style.height !== h) items[i].style.height = h;
+    }
   }
 
   var sizing = false;
@@ -179,16 +193,37 @@ document.documentElement.classList.add("js");
     box.style.top = top + "px";
   }
 
-  function openWorking(fig) {
+  // a live update leaves the cells' working out: it is asked for (GET /working, with the
+  // query of the table shown) when a cell is opened, and kept until the next update
+  var fetched = {}, shownQuery = window.location.search;
+
+  function workingOf(fig, box) {
     var working = fig.querySelector(".working");
-    if (!working) return;
+    if (working) { box.innerHTML = working.innerHTML; return; }  // the server's escaped markup
+    var id = fig.getAttribute("data-cell");
+    if (fetched[id] !== undefined) { box.innerHTML = fetched[id]; return; }
+    box.textContent = "working it out…";
+    var query = new URLSearchParams(shownQuery);
+    query.set("cell", id);
+    fetch("/working?" + query.toString(), {headers: {"HX-Request": "true"}}).then(function (r) {
+      return r.ok ? r.text() : Promise.reject(r.status);
+    }).then(function (html) {
+      fetched[id] = html;
+      if (shownFor === fig) { box.innerHTML = html; place(fig); }
+    }).catch(function () {
+      if (shownFor === fig) { box.textContent = "The working is not available: reload the page."; place(fig); }
+    });
+  }
+
+  function openWorking(fig) {
+    if (!fig.getAttribute("data-cell")) return;
     window.clearTimeout(hoverTimer);
     var box = popover();
     if (shownFor !== fig) {
       if (shownFor) shownFor.removeAttribute("aria-describedby");
       if (shownFor) shownFor.closest("td").classList.remove("open");
-      box.innerHTML = working.innerHTML;  // the server's escaped markup, copied as it is
       shownFor = fig;
+      workingOf(fig, box);
     }
     box.hidden = false;
     fig.setAttribute("aria-describedby", "working-pop");
@@ -321,6 +356,14 @@ document.documentElement.classList.add("js");
     }
   });
   document.addEventListener("htmx:beforeSwap", function () { closeWorking(); });
+  // the table now shown answers the query of the request that brought it
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var elt = evt.detail.elt, xhr = evt.detail.xhr;
+    if (!elt || elt.id !== "calc" || !xhr || xhr.status !== 200) return;
+    if (xhr.getResponseHeader("HX-Retarget")) return;  // the problems only: the table stays
+    var url = evt.detail.pathInfo && evt.detail.pathInfo.finalRequestPath;
+    if (url && url.indexOf("?") >= 0) { shownQuery = url.slice(url.indexOf("?")); fetched = {}; }
+  });
 
   // a 422 answer (the spec is broken) swaps the problem list in; the table stays, marked stale
   document.addEventListener("htmx:beforeSwap", function (evt) {
@@ -352,12 +395,16 @@ document.documentElement.classList.add("js");
     if (tr && tr.offsetParent) tr.scrollIntoView({block: "nearest"});
   }
 
+  // htmx settles each swapped element (the result, and out of band the gutter and the line
+  // problems): each gets only the work it needs
   document.addEventListener("htmx:afterSettle", function (evt) {
-    renumber();
+    var id = evt.detail && evt.detail.elt ? evt.detail.elt.id : "";
+    renumber();  // cheap: the text's last measure is kept
+    if (id === "gutter" || id === "line-problems") return;
     applyGroups(document);
     applyColumns();
     measureSummary();
-    if (evt.detail && evt.detail.elt && evt.detail.elt.id === "result-region") showEditedRow();
+    if (id === "result-region") showEditedRow();
   });
   window.addEventListener("resize", measureSummary);
 

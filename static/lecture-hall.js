@@ -374,7 +374,10 @@
       evt.detail.parameters.spec = editorStash;
     }
   });
-  document.addEventListener("htmx:afterSettle", startReveal);
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var id = evt.detail && evt.detail.elt ? evt.detail.elt.id : "";
+    if (id !== "gutter" && id !== "line-problems") startReveal();
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     var on = params().get("projector") === "1" || projector();

@@ -13,6 +13,7 @@ from typing import Any, get_args
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
@@ -21,7 +22,7 @@ from app.engine.options import DEFAULTS
 from app.engine.result import DTYPE_BYTES, Analysis, Dtype, Optimizer
 from app.examples import ALEXNET_SLIDE, EXAMPLES
 from app.present import archdiagram
-from app.web.cells import columns, row_cells
+from app.web.cells import columns, row_cells, working_of
 from app.web.filters import register_filters
 from app.web.settings import Settings
 from app.web.table import build_table
@@ -122,12 +123,25 @@ def calc_context(request: Request, analysis: Analysis | None,
     drawn = not is_htmx(request) or request.query_params.get("arch") == "1"
     diagram = archdiagram.diagram(analysis) if analysis and drawn else None
     return {"form": form, "analysis": analysis, "errors": errors, "table": table,
-            "calc_diagram": diagram, "arch_open": request.query_params.get("arch") == "1",
+            "calc_diagram": diagram,
+            # a live update leaves each cell's working out (half the fragment); the page asks
+            # for a cell's when it is opened (GET /working)
+            "working_inline": not is_htmx(request),
+            "arch_open": request.query_params.get("arch") == "1",
             "marks": _marks(errors, analysis), "lines": lines,
             "editor_rows": max(EDITOR_ROWS[0], min(EDITOR_ROWS[1], lines + 1)),
             "count_key": "flops" if form["flops"] else "macs",
             "columns": columns("flops" if form["flops"] else "macs"),
             "json_url": json_twin(request, form)}
+
+
+def working_for(request: Request, analysis: Analysis, cell: str) -> Markup | None:
+    """One cell's working for the calculator's query (as :func:`calc_context` builds the
+    table: the same folding, blocks opened and columns), or None when no cell has that id."""
+    form = form_values(request.query_params)
+    opened = frozenset(request.query_params.getlist("open"))
+    table = build_table(analysis, fold=not form["allops"], opened=opened)
+    return working_of(table, columns("flops" if form["flops"] else "macs"), cell)
 
 
 def render(request: Request, page: str, partial: str, context: dict[str, Any],

@@ -277,3 +277,27 @@ def test_accessibility_of_every_page(base_url: str, browser: Any, axe_source: st
             assert axe_violations(w, axe_source) == [], (name, width, projector)
     finally:
         w.page.context.close()
+
+
+def test_working_after_a_live_update_is_asked_for_when_opened(base_url: str,
+                                                              browser: Any) -> None:
+    w = open_page(browser, 1024, 768)
+    try:
+        goto(w, f"{base_url}/?example=conv1")
+        w.page.focus("#spec")
+        w.page.keyboard.press("Control+End")
+        w.page.keyboard.type("\nconv 16 3x3 pad 1", delay=10)
+        row = w.page.locator("table.layers tr.row").last
+        row.filter(has_text="55x55x16").wait_for()
+        assert row.locator(".working").count() == 0  # the live update left it out
+        fig = row.locator("td.col-params button.fig")
+        fig.focus()
+        pop = w.page.locator("#working-pop")
+        weights = f"{3 * 3 * 96 * 16:,}"  # the new conv's: 3x3 kernels over CONV1's 96 channels
+        wait_until(w, f"document.getElementById('working-pop').textContent.includes('{weights}')")
+        assert f"{3 * 3 * 96 * 16 + 16:,}" in pop.inner_text()
+        box = _pop_box(w)
+        assert box is not None and box["right"] <= 1024 and box["bottom"] <= 768
+        _clean(w)
+    finally:
+        w.page.context.close()

@@ -506,3 +506,24 @@ def test_a_split_block_is_a_group_named_split() -> None:
     (group,) = [it for it in table.items if isinstance(it, Group)]
     assert group.kind == "split" and group.head is not None
     assert group.head.main.output.c == 58 + 58
+
+
+def test_a_cells_working_on_demand_is_the_one_the_page_inlines(client: TestClient) -> None:
+    """A live update leaves each cell's working out; GET /working gives a cell's, the same
+    markup as a whole page inlines (the same table: folding, blocks opened, columns)."""
+    from app.examples import BOTTLENECK_INCEPTION
+
+    query = {"spec": BOTTLENECK_INCEPTION, "flops": "true"}
+    page = client.get("/", params=query).text
+    live = client.get("/", params=query, headers=HX).text
+    assert 'class="working"' in page and 'class="working"' not in live
+    cells = re.findall(r'data-cell="([wg][0-9]+[a-z]+)"', page)
+    assert len(cells) > 40
+    for cell in cells[::7]:
+        inline = re.search(rf'data-cell="{cell}"[^>]*>.*?<span class="working">(.*?)</span></button>',
+                           page).group(1)
+        answer = client.get("/working", params=query | {"cell": cell}, headers=HX)
+        assert answer.status_code == 200 and answer.text == inline, cell
+    bad = client.get("/working", params=query | {"cell": "../etc"})
+    assert bad.status_code == 422 and "cell" in bad.text
+    assert client.get("/working", params=query | {"cell": "w999params"}).status_code == 404
