@@ -42,7 +42,7 @@ document.documentElement.classList.add("js");
   function sizeGutter(spec, gutter) {
     var items = gutter.children;
     if (window.getComputedStyle(spec).whiteSpace !== "pre-wrap" || !spec.clientWidth) {
-      for (var k = 0; k < items.length; k++) items[k].style.height = "";
+      applyHeights(items, []);
       return;
     }
     // a live update swaps in a new gutter for the same text: the last measure still holds
@@ -72,11 +72,21 @@ document.documentElement.classList.add("js");
     applyHeights(items, heights);
   }
 
+  // the heights go in a constructed style sheet, not in style attributes: htmx copies an
+  // element's attributes while settling a swap, and a copied style attribute breaks the CSP
+  var gutterSheet = null, gutterRules = "";
   function applyHeights(items, heights) {
-    for (var i = 0; i < items.length && i < heights.length; i++) {
-      var h = heights[i] + "px";
-      if (items[i].style.height !== h) items[i].style.height = h;
+    if (!gutterSheet) {
+      if (!("adoptedStyleSheets" in document)) return;
+      gutterSheet = new CSSStyleSheet();
+      document.adoptedStyleSheets = document.adoptedStyleSheets.concat([gutterSheet]);
     }
+    var line = Math.min.apply(null, heights.length ? heights : [0]), rules = [];
+    for (var i = 0; i < items.length && i < heights.length; i++) {
+      if (heights[i] > line) rules.push("#gutter > li:nth-child(" + (i + 1) + ") { height: " + heights[i] + "px; }");
+    }
+    var text = rules.join("\n");
+    if (text !== gutterRules) { gutterSheet.replaceSync(text); gutterRules = text; }
   }
 
   var sizing = false;

@@ -92,7 +92,9 @@ def open_page(browser: Any, width: int, height: int) -> Watched:
     page.set_default_timeout(15_000)
     watched = Watched(page)
     page.add_init_script(WATCH_CSP)
-    page.on("console", lambda msg: watched.console_errors.append(msg.text)
+    page.on("console", lambda msg: watched.console_errors.append(
+        msg.text + (f" ({msg.location.get('url')}:{msg.location.get('lineNumber')})"
+                    if "inline style" in msg.text else ""))
             if msg.type == "error" else None)
     page.on("pageerror", lambda exc: watched.page_errors.append(str(exc)))
     return watched
