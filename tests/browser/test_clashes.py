@@ -7,6 +7,10 @@ from typing import Any
 
 from tests.browser.conftest import goto, open_page, wait_until
 
+#: the output volume shown in the table's last row
+LAST_OUTPUT = ("Array.from(document.querySelectorAll('table.layers tr.row')).pop()"
+               ".querySelector('td.col-output .x, td.col-output button.fig').firstChild.textContent")
+
 
 def test_rf_diagram_buttons_and_the_planner_on_the_calculator(base_url: str,
                                                               browser: Any) -> None:
@@ -19,14 +23,14 @@ def test_rf_diagram_buttons_and_the_planner_on_the_calculator(base_url: str,
         page.focus("#spec")
         page.keyboard.press("Control+End")
         page.keyboard.type("fc 77", delay=10)  # live updates: the planner stays closed
-        wait_until(w, "document.querySelector('table.layers').textContent.includes('1x1x77')")
+        wait_until(w, f"{LAST_OUTPUT} === '1x1x77'")
         assert page.locator("#planner").get_attribute("open") is None
         page.click("#planner > summary")  # opened by hand, it stays open as the table updates
         page.keyboard.press("Control+End")
         page.focus("#spec")
         page.keyboard.press("Control+End")
         page.keyboard.press("Backspace")
-        wait_until(w, "!document.querySelector('table.layers').textContent.includes('1x1x77')")
+        wait_until(w, f"{LAST_OUTPUT} === '1x1x7'")
         assert page.locator("#planner").get_attribute("open") is not None
         # a row's RF diagram: the planner's unit no longer reaches /rf as its unit
         page.locator("table.layers tr.row", has_text="CONV2").locator("button.rf-pick").click()
@@ -39,7 +43,7 @@ def test_rf_diagram_buttons_and_the_planner_on_the_calculator(base_url: str,
         page.focus("#spec")
         page.keyboard.press("Control+End")
         page.keyboard.type("7", delay=10)
-        wait_until(w, "document.querySelector('table.layers').textContent.includes('1x1x77')")
+        wait_until(w, f"{LAST_OUTPUT} === '1x1x77'")
         assert page.locator("details.calc-arch[open] svg.arch-svg").count() == 1
         assert w.console_errors == [] and w.page_errors == []
     finally:
