@@ -6,6 +6,7 @@ Routes receive it through the :func:`get_settings` dependency, so a test can swa
 
 from __future__ import annotations
 
+import os
 import tempfile
 from importlib.resources import files
 from pathlib import Path
@@ -76,6 +77,19 @@ class Settings(BaseSettings):
     #: the short links' SQLite file (app.web.shortlinks), and how many links it keeps at most
     shortlinks_db: Path = Path(tempfile.gettempdir()) / "archcalc" / "shortlinks.sqlite3"
     shortlinks_max: int = 10_000
+    #: live sessions (app.web.live): their SQLite file when no Redis is configured; the Redis
+    #: that shares them between web processes (unset: the job queue's broker if it is Redis)
+    live_db: Path = Path(tempfile.gettempdir()) / f"archcalc-live-{os.getuid()}" / "live.sqlite3"
+    live_redis_url: str | None = None
+    #: sessions one server keeps at once, followers of one session per process, answers to
+    #: one question, and how long an untouched session lasts
+    live_rooms_max: int = Field(1000, ge=1)
+    live_followers_max: int = Field(1000, ge=1)
+    live_answers_max: int = Field(2000, ge=1)
+    live_idle_seconds: float = Field(4 * 3600.0, gt=0)
+    #: live sessions one client address may start an hour, and in one burst
+    live_per_hour: float = Field(20.0, gt=0)
+    live_burst: int = Field(5, ge=1)
 
 
 def get_settings(request: Request) -> Settings:
