@@ -93,8 +93,11 @@ def _type_homework(w: Watched) -> None:
     w.page.focus("#spec")
     for i, line in enumerate(HOMEWORK):
         w.page.keyboard.type(line + ("\n" if i < len(HOMEWORK) - 1 else ""), delay=5)
+    # the whole homework answered, and nothing left in flight before the next page
     wait_until(w, "document.querySelectorAll('table.layers tr.row').length === 4 && "
-                  "!document.querySelector('#problems .errors')")
+                  "!document.querySelector('#problems .errors') && "
+                  "document.querySelector('table.layers tr.row:last-of-type td.col-output')"
+                  ".textContent.startsWith('1x1x10') && !document.querySelector('.htmx-request')")
 
 
 @pytest.mark.parametrize(("width", "height", "projector"), VIEWPORTS,

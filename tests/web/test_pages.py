@@ -47,7 +47,7 @@ def test_index_is_the_calculator(client: TestClient) -> None:
         assert f'name="{name}"' in html
     # live update: debounced, stale requests replaced, the URL kept in step
     assert 'hx-trigger="input delay:50ms, submit"' in html
-    assert 'hx-sync="this:replace"' in html and 'hx-replace-url="true"' in html
+    assert 'hx-sync="this:queue last"' in html and 'hx-replace-url="true"' in html
     assert _ctx(response)["form"]["spec"] == ALEXNET_SLIDE
     assert [r.name for r in _analysis(response).layers][:2] == ["input", "CONV1"]
     assert 'id="result-region" aria-live="polite"' in html and 'id="rf-panel"' in html
