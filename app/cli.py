@@ -42,6 +42,7 @@ from app.engine import (
     parse_json_spec,
     parse_spec,
 )
+from app.engine.lines import split_lines
 from app.engine.options import Options
 from app.engine.result import ClaimResult, LayerRow
 from app.export import FORMATS, Subject, get_format, subject_from_spec
@@ -342,7 +343,7 @@ def _working(row: LayerRow, field: str) -> str:
 
 def _total_line(source: str, claimed: str) -> int:
     """The line of a whole-network claim: the TOTAL line that carries its text."""
-    lines = source.splitlines()
+    lines = split_lines(source)
     for n, text in enumerate(lines, start=1):
         if "total" in text.lower() and claimed.lower() in text.lower():
             return n
@@ -480,8 +481,9 @@ def _run_request(target: str, opts: dict[str, Any]) -> Any:
                       for e in exc.errors()]) from None
 
 
-def _follow(runs: Any, job_id: str, wait: float) -> Any:
-    """Poll the job with a progress bar until it ends (or ``wait`` seconds pass)."""
+def _follow(runs: Any, job_id: str, wait: float, token: str | None = None) -> Any:
+    """Poll the job with a progress bar until it ends (or ``wait`` seconds pass, when a job
+    this command made, ``token`` given, is cancelled)."""
     deadline = time.monotonic() + wait
     with Progress(console=_console(stderr=True), transient=True) as bar:
         task = bar.add_task("queued", total=None)
@@ -493,9 +495,12 @@ def _follow(runs: Any, job_id: str, wait: float) -> Any:
                 p = status.progress
                 bar.update(task, description=p.step, completed=p.done, total=p.total)
             if time.monotonic() > deadline:
-                runs.cancel(job_id)
-                raise Failed([f"archcalc run: no answer within {wait:g} s; the job was "
-                              f"cancelled (a worker may be missing: archcalc worker)"])
+                if token is not None:
+                    runs.cancel(job_id, token)
+                what = ("the job was cancelled" if token is not None
+                        else "the job, asked for first by someone else, goes on")
+                raise Failed([f"archcalc run: no answer within {wait:g} s; {what} (a worker "
+                              "may be missing: archcalc worker)"])
             time.sleep(0.3)
 
 
@@ -553,7 +558,7 @@ def run(target: Target,
                 accepted = runs.submit(request)
             except SpecError as exc:
                 raise Failed(_issue_lines(target, exc)) from None
-            status = _follow(runs, accepted.id, wait)
+            status = _follow(runs, accepted.id, wait, accepted.token)
         finally:
             runs.close()
         if status.status != "done":
