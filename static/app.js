@@ -64,7 +64,7 @@ document.documentElement.classList.add("js");
     if (measure.parentNode !== spec.parentNode) spec.parentNode.appendChild(measure);
     var cs = window.getComputedStyle(spec);
     measure.style.width = (spec.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)) + "px";
-    var lines = spec.value.split("\n"), frag = document.createDocumentFragment();
+    var lines = specLines(spec.value), frag = document.createDocumentFragment();
     lines.forEach(function (line) {
       var div = document.createElement("div");
       div.textContent = line || "\u200b";
@@ -403,7 +403,7 @@ document.documentElement.classList.add("js");
   function showEditedRow() {
     var spec = editor();
     if (!spec || document.activeElement !== spec) return;
-    var line = spec.value.slice(0, spec.selectionStart).split("\n").length;
+    var line = specLines(spec.value.slice(0, spec.selectionStart)).length;
     var best = null;
     document.querySelectorAll("table.layers tr[data-row] .meta a[data-line]").forEach(function (a) {
       var n = parseInt(a.dataset.line, 10);

@@ -90,7 +90,7 @@
   // the spec without the figures written on its lines: the input's volume and the notes'
   // "FC: [1x1x4096]" (the only count given) stay, as the calculator reads them
   function stripAnswers(text) {
-    return text.split("\n").map(function (line) {
+    return text.split(/\r\n|\r|\n/).map(function (line) {
       if (/^\s*total\b/i.test(line)) return "";
       var m = CLAIM.exec(line);
       if (m && line.slice(0, m.index).trim()) line = line.slice(0, m.index).replace(/\s+$/, "");
