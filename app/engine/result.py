@@ -84,6 +84,9 @@ class ClaimResult:
     computed: Annotated[int | str, Field(description="the exact value (a volume is 'HxWxC')")]
     ok: bool
     explanation: str
+    rounded: Annotated[bool, Field(description="right only to the precision written and further "
+                                               "than 0.1% from the exact value ('35K' for "
+                                               "34,944); the lecture page judges the same")] = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,7 +107,7 @@ def test_a_class_follows_asks_answers_and_sees_the_reveal(base_url: str, browser
         # hide the answers while the class thinks, then reveal
         teacher.page.get_by_role("button", name="Hide answers").click()
         _wait(teacher, "document.querySelectorAll('.live-bars li').length === 0")
-        teacher.page.get_by_role("button", name="Reveal").click()
+        teacher.page.get_by_role("button", name="Reveal", exact=True).click()
         _wait(teacher, "document.querySelector('.live-right') !== null")
         assert "27x27x256" in _text(teacher, ".live-right")
         _wait(phone, "(document.querySelector('[data-live-mine]')||{}).textContent"
