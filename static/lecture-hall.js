@@ -14,7 +14,13 @@
                macs: "count", flops: "count", count: "count", activations: "activations",
                memory: "memory", rf: "rf"};
 
-  function params() { return new URLSearchParams(window.location.search); }
+  // A live session's follower shows the instructor's state, not its own URL's: its reveal
+  // mode and step are the ones the followed result carries (templates/live_follow.html).
+  function params() {
+    var followed = document.querySelector("#live-result[data-query]");
+    return new URLSearchParams(followed ? followed.getAttribute("data-query")
+                                        : window.location.search);
+  }
 
   function setParam(name, value) {
     var p = params();

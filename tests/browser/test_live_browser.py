@@ -134,6 +134,39 @@ def test_a_class_follows_asks_answers_and_sees_the_reveal(base_url: str, browser
         phone.page.context.close()
 
 
+def test_the_class_follows_reveal_steps(base_url: str, browser: Any) -> None:
+    teacher = open_page(browser, 1280, 900)
+    phone = open_page(browser, 390, 844)
+    try:
+        teacher.page.goto(f"{base_url}/?{urlencode({'spec': SPEC})}")
+        _wait(teacher, "window.htmx !== undefined")
+        teacher.page.get_by_role("button", name="Present live").click()
+        teacher.page.wait_for_url("**/live/*/present?**")
+        code = teacher.page.url.split("/live/")[1].split("/")[0]
+        phone.page.goto(f"{base_url}/live/{code}")
+        _wait(phone, "(document.querySelector('[data-live-status]')||{}).textContent"
+                     " === 'following live'")
+        veiled = "document.querySelectorAll('#live-state td.veiled').length"
+        assert phone.page.evaluate(veiled) == 0
+        # the instructor starts revealing the output column (as a link to it would)
+        teacher.page.goto(teacher.page.url + "&reveal=output&step=0")
+        _wait(teacher, "document.querySelectorAll('td.veiled').length === 2")
+        _wait(phone, f"{veiled} === 2")  # conv1's and pool1's outputs, both hidden
+        assert "55x55x96" not in _text(phone, "#live-state table.layers")
+        # one step on the projector, one step on every phone
+        teacher.page.keyboard.press("ArrowRight")
+        _wait(phone, f"{veiled} === 1")
+        assert "55x55x96" in _text(phone, "#live-state table.layers")
+        assert "27x27x96" not in _text(phone, "#live-state table.layers")
+        teacher.page.keyboard.press("ArrowRight")
+        _wait(phone, f"{veiled} === 0")
+        _clean(teacher)
+        _clean(phone)
+    finally:
+        teacher.page.context.close()
+        phone.page.context.close()
+
+
 def test_the_join_page_at_a_phones_size(base_url: str, browser: Any) -> None:
     w = open_page(browser, 390, 844)
     try:
