@@ -13,7 +13,7 @@ COPY app ./app
 COPY templates ./templates
 COPY static ./static
 # the wheel, and what each image installs from it: the web app with the Celery client that
-# queues jobs (the worker extra, issue 9), a GPU worker with torch as well
+# queues jobs (the worker extra), a GPU worker with torch as well
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
     && set -- /wheels/archcalc-*.whl \
     && printf 'archcalc[worker] @ file://%s\n' "$1" > /wheels/web.txt \

@@ -23,7 +23,7 @@ of the API instead ``await run(fn, ...)``:
 ``dump_json``): FastAPI would validate and encode the returned object on the event loop, which
 for a 5,000-layer analysis (3 MB of JSON) blocked every other request for about 270 ms.
 
-The engine bounds its own work (issue 6: no input takes more than 100 ms); this is the second
+The engine bounds its own work (no input takes more than 100 ms); this is the second
 line of defence, for the bug nobody has found yet.
 """
 

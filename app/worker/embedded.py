@@ -248,7 +248,17 @@ def main(argv: list[str] | None = None) -> None:
                      name="archcalc-parent-watch").start()
     from app.worker.__main__ import main as worker_main
 
-    worker_main(args.worker_args)
+    try:
+        worker_main(args.worker_args)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    else:
+        code = 0
+    # after a warm shutdown nothing is left to save (results are stored by then), and the
+    # interpreter's teardown of torch holds the exit back for seconds: skip it
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
