@@ -67,8 +67,9 @@ class Wheelhouse:
         (self.wheel,) = self.dir.glob("archcalc-*.whl")
         _run(sys.executable, "-m", "pip", "download", "-q", "-d", self.dir,
              f"archcalc[{','.join(EXTRAS)}] @ {self.wheel.as_uri()}", timeout=600)
-        self.env = os.environ | {"UV_CACHE_DIR": str(base / "uv-cache"), "UV_NO_CONFIG": "1",
-                                 "UV_LINK_MODE": "hardlink"}
+        # uv's own cache (kept between runs, like pip's) holds each wheel unpacked once; the
+        # venvs hard-link to it, so a second venv with torch costs seconds, not a copy
+        self.env = os.environ | {"UV_NO_CONFIG": "1", "UV_LINK_MODE": "hardlink"}
         self._venvs: dict[str, Path] = {}
 
     def venv(self, extra: str) -> Path:
@@ -86,7 +87,7 @@ class Wheelhouse:
 
 @pytest.fixture(scope="module")
 def wheelhouse() -> Iterator[Wheelhouse]:
-    # removed at the end: the venvs and uv's cache hold an unpacked torch
+    # removed at the end: the venvs hold links to an unpacked torch
     with tempfile.TemporaryDirectory(prefix="archcalc-extras-") as base:
         yield Wheelhouse(Path(base))
 
