@@ -107,3 +107,33 @@ def test_no_message_cites_an_internal_issue() -> None:
              for n, line in enumerate(path.read_text(errors="ignore").splitlines(), 1)
              if pattern.search(line)]
     assert found == []
+
+
+def test_a_queue_lost_mid_job_is_asked_again_then_reported(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A short outage is waited out (the job's status comes back); a long one ends the command
+    with the same one line as an unreachable queue."""
+    import types
+
+    import app.cli
+    from app.worker.settings import WorkerSettings
+
+    monkeypatch.setattr(app.cli, "RECONNECT_S", 3.0)  # two failed polls, 1 s apart, fit
+    done = types.SimpleNamespace(status="done", progress=None)
+    answers: list[object] = [ConnectionError("Connection refused")] * 2 + [done]
+
+    class Flaky:
+        settings = WorkerSettings(broker_url=None, embedded_dir=Path("/nonexistent"))
+
+        def status(self, job_id: str) -> object:
+            answer = answers.pop(0) if answers else ConnectionError("Connection refused")
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    assert app.cli._follow(Flaky(), "job", 60, (ConnectionError,)) is done
+    with pytest.raises(app.cli.Failed) as failed:
+        app.cli._follow(Flaky(), "job", 60, (ConnectionError,))
+    (line,) = failed.value.lines
+    assert line.startswith("archcalc run: cannot reach the local job queue in /nonexistent "
+                           "(Connection refused)")
