@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -63,11 +64,12 @@ def _parent(pid: int) -> int:
 
 
 @contextmanager
-def _web(embedded_dir: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def _web(embedded_dir: Path, log: Path,
+         **settings: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "ARCHCALC_BROKER_URL"} | {
         "ARCHCALC_EMBEDDED_DIR": str(embedded_dir), "ARCHCALC_WARMUP": "0",
-        "ARCHCALC_REPEATS": "1", "PYTHONPATH": str(REPO_ROOT)}
+        "ARCHCALC_REPEATS": "1", "PYTHONPATH": str(REPO_ROOT)} | settings
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "app.web.serve", "--port", str(port)],
                                 cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -133,6 +135,19 @@ def test_two_web_processes_share_one_worker(tmp_path: Path) -> None:
         _run_job(b, 31)
         _run_job(a, 32)
         assert len(_embedded_workers(embedded_dir)) == 1
+
+
+def test_a_server_of_several_processes_starts_one_worker(tmp_path: Path) -> None:
+    """``ARCHCALC_WORKERS=2``: jobs sent at once over separate connections reach both server
+    processes, and they share the one worker."""
+    embedded_dir = tmp_path / "queue"
+    with _web(embedded_dir, tmp_path / "web.log", ARCHCALC_WORKERS="2") as (base, _):
+        with ThreadPoolExecutor(6) as pool:
+            for done in [pool.submit(_run_job, base, 40 + i) for i in range(6)]:
+                done.result(180)  # each job ran to its end
+        workers = _embedded_workers(embedded_dir)
+        assert len(workers) == 1, workers
+        assert int((embedded_dir / "worker.lock").read_text()) == workers[0]
 
 
 def test_the_worker_outlives_the_thread_that_started_it(tmp_path: Path) -> None:
