@@ -176,15 +176,37 @@ def test_the_worker_extra_queues_jobs_on_redis(wheelhouse: Wheelhouse, elsewhere
             assert status == 202 and body["status"] == "queued", (status, body)
 
 
-def test_the_torch_extra_runs_a_job_on_its_embedded_worker(wheelhouse: Wheelhouse,
-                                                           elsewhere: Path) -> None:
+def _ran(done: subprocess.CompletedProcess[str]) -> None:
+    """``archcalc run lenet5`` printed its measured-beside-analytic tables, all agreeing."""
+    params = next(line for line in done.stdout.splitlines() if "parameters" in line)
+    assert params.count(f"{61_706:,}") == 2 and "yes" in params, done.stdout
+
+
+def test_the_torch_extra_runs_jobs_embedded_and_as_a_redis_worker(wheelhouse: Wheelhouse,
+                                                                  elsewhere: Path) -> None:
+    """The extra of a machine that runs jobs: on its own (the embedded worker), and as a GPU
+    image's worker on Redis (what the worker image installs, torch and the worker extra)."""
+    from app.worker.local import redis_server
+
     bin_dir = wheelhouse.venv("torch")
     env = _clean_env(bin_dir, ARCHCALC_EMBEDDED_DIR=str(elsewhere / "queue"),
                      ARCHCALC_WARMUP="0", ARCHCALC_REPEATS="1")
-    done = _run(bin_dir / "archcalc", "run", "lenet5", "--batch", "1", "--wait", "240",
-                env=env, cwd=elsewhere, timeout=300)
-    assert "layers whose shape, params or FLOPs differ" in done.stdout, done.stdout
-    assert "lenet5" in done.stdout.lower()
+    _ran(_run(bin_dir / "archcalc", "run", "lenet5", "--batch", "1", "--wait", "240",
+              env=env, cwd=elsewhere, timeout=300))
+    with redis_server() as url:
+        env = _clean_env(bin_dir, ARCHCALC_BROKER_URL=url, ARCHCALC_WARMUP="0",
+                         ARCHCALC_REPEATS="1")
+        with (elsewhere / "worker.log").open("wb") as log:
+            worker = subprocess.Popen([bin_dir / "python", "-m", "app.worker"], cwd=elsewhere,
+                                      env=env, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        try:
+            done = _run(bin_dir / "archcalc", "run", "lenet5", "--batch", "2", "--wait", "240",
+                        env=env, cwd=elsewhere, timeout=300, check=False)
+            assert done.returncode == 0, (done.stderr, (elsewhere / "worker.log").read_text())
+            _ran(done)
+        finally:
+            stop(worker)
 
 
 def test_the_import_extra_imports_a_torchvision_model(wheelhouse: Wheelhouse,
