@@ -42,6 +42,7 @@ from app.engine import (
     parse_json_spec,
     parse_spec,
 )
+from app.engine.lines import split_lines
 from app.engine.options import Options
 from app.engine.result import ClaimResult, LayerRow
 from app.export import FORMATS, Subject, get_format, subject_from_spec
@@ -342,7 +343,7 @@ def _working(row: LayerRow, field: str) -> str:
 
 def _total_line(source: str, claimed: str) -> int:
     """The line of a whole-network claim: the TOTAL line that carries its text."""
-    lines = source.splitlines()
+    lines = split_lines(source)
     for n, text in enumerate(lines, start=1):
         if "total" in text.lower() and claimed.lower() in text.lower():
             return n

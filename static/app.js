@@ -22,10 +22,15 @@ document.documentElement.classList.add("js");
 
   function editor() { return document.getElementById("spec"); }
 
+  // where a line ends: the engine's one rule (app/engine/lines.py), so that the gutter's numbers
+  // and the engine's error lines agree whatever else (a form feed, U+2028) the text holds
+  var LINE_BREAK = /\r\n|\r|\n/;
+  function specLines(text) { return text.split(LINE_BREAK); }
+
   function renumber() {
     var spec = editor(), gutter = document.getElementById("gutter");
     if (!spec || !gutter) return;
-    var want = spec.value.split("\n").length, have = gutter.children.length;
+    var want = specLines(spec.value).length, have = gutter.children.length;
     for (; have < want; have++) {
       var li = document.createElement("li");
       li.textContent = String(have + 1);
@@ -38,8 +43,11 @@ document.documentElement.classList.add("js");
   function selectLine(n) {
     var spec = editor();
     if (!spec) return;
-    var lines = spec.value.split("\n"), start = 0;
-    for (var i = 0; i < n - 1 && i < lines.length; i++) start += lines[i].length + 1;
+    var text = spec.value, lines = specLines(text), start = 0;
+    for (var i = 0; i < n - 1 && i < lines.length; i++) {
+      start += lines[i].length;
+      start += text.substr(start, 2) === "\r\n" ? 2 : 1;  // the line end itself
+    }
     var end = start + (lines[n - 1] || "").length;
     spec.focus();
     spec.setSelectionRange(start, end);

@@ -14,10 +14,11 @@ from app.engine.errors import Issue, LimitError, SpecError, spec_error
 from app.engine.graph import FrozenDict, Network, Volume
 from app.engine.jsonspec import read_json_spec
 from app.engine.limits import LIMITS
+from app.engine.lines import split_lines
 from app.engine.notation import read_statement
 from app.engine.optable import WEIGHT_OPS, make_layer
 from app.engine.options import OPTIMIZER_STATE, Options, make_options
-from app.engine.parse import LAYER_STEMS, Parsed, capped, check_input, read_spec
+from app.engine.parse import LAYER_STEMS, Parsed, capped, check_input, read_spec, tokenize
 from app.engine.result import (
     FIGURES,
     RF,
@@ -237,10 +238,11 @@ def analyze_layer(layer: str, input: Volume, options: Options | None = None,
                   **option_values: Any) -> LayerRow:
     """One layer line (no blocks) applied to ``input``: the same row format as analyze()."""
     opts = options if options is not None else make_options(**option_values)
-    if any(ch in layer for ch in "{};\n"):
+    if any(ch in layer for ch in "{};") or len(split_lines(layer)) > 1:
         raise SpecError("a single layer takes no blocks, ';' or line breaks", 1,
                         parameter="layer")
-    stmt = read_statement(layer, 1)
+    tokens = tokenize(layer)  # a spec line's own rules: its length, controls, BOM, comment
+    stmt = read_statement(tokens[0].text if tokens else "", 1)
     if stmt.kind != "layer":
         raise SpecError("expected a layer such as 'conv 96 11x11 stride 4'", 1, parameter="layer")
     check_input(input, 0, parameter="input")

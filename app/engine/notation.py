@@ -214,17 +214,33 @@ def _normalise(toks: list[str]) -> list[str]:
     return fixed
 
 
+class _Once(dict[str, Any]):
+    """A layer's arguments as its line gives them: an option given twice (``stride 2 stride
+    3``) is refused rather than the last one silently taken."""
+
+    def __init__(self, op: str, line: int) -> None:
+        super().__init__()
+        self.op, self.line = op, line
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in self:
+            raise SpecError(f"{self.op}: {key} is given twice on this line; write it once",
+                            self.line)
+        super().__setitem__(key, value)
+
+
 def _canonical(op: str, toks: list[str], line: int, bracket: str | None,
                soft: list[Issue]) -> Stmt:
-    args: dict[str, Any] = {}
+    args = _Once(op, line)
     toks = _normalise(toks)
     i = 0
     while i < len(toks):
         val = toks[i + 1] if i + 1 < len(toks) else None
         i += _canonical_arg(op, toks[i], val, args, line, soft)
-    if op == "fc" and "out" not in args and bracket:
-        args |= {"out": _last_dim(bracket), "_bracket_used": True}
-    return Stmt("layer", op=op, args=args)
+    plain = dict(args)
+    if op == "fc" and "out" not in plain and bracket:
+        plain |= {"out": _last_dim(bracket), "_bracket_used": True}
+    return Stmt("layer", op=op, args=plain)
 
 
 def _canonical_arg(op: str, t: str, val: str | None, args: dict[str, Any], line: int,

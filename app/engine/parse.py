@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from app.engine.errors import Issue, LimitError, SpecError, isnum, short, spec_error, suggest
 from app.engine.graph import BLOCK_WORDS, AttrValue, Block, Claim, Layer, Network, Node, Volume
 from app.engine.limits import LIMITS
+from app.engine.lines import split_lines
 from app.engine.notation import Stmt, read_statement
 from app.engine.optable import make_layer
 
@@ -60,6 +61,11 @@ _LONG_NUMBER = re.compile(r"[0-9]{" + str(MAX_DIGITS + 1) + ",}")
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: control characters that are whitespace inside a line (FF, VT, the separators, NEL, U+2028/9:
+#: ``str.isspace()`` says so); the editor does not break a line at them, so neither do we
+_BLANK = re.compile("[\t\x0b\x0c\x1c-\x1f\x85\u2028\u2029]")
+#: every other control character: nothing a spec means, so the line is refused
+_CONTROL = re.compile("[\x01-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 
 
 def tokenize(text: str, issues: list[Issue] | None = None) -> list[Token]:
@@ -67,12 +73,12 @@ def tokenize(text: str, issues: list[Issue] | None = None) -> list[Token]:
     ``issues`` (raised without it) and skipped."""
     tokens: list[Token] = []
     found: list[Issue] = [] if issues is None else issues
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(split_lines(text), start=1):
         problem = _unreadable(line)
         if problem:
             found.append(Issue(lineno, problem))
             continue
-        line = line.split("#", 1)[0]
+        line = _BLANK.sub(" ", line.split("#", 1)[0])
         for piece in re.split(r"([{};])", line):
             piece = piece.strip()
             if piece in ("{", "}"):
@@ -93,6 +99,10 @@ def _unreadable(line: str) -> str:
         return "the line holds an invalid character (a lone UTF-16 surrogate); retype it"
     if "\x00" in line:
         return "the line holds a NUL character; retype it"
+    control = _CONTROL.search(line)
+    if control:
+        return (f"the line holds the control character U+{ord(control[0]):04X} at column "
+                f"{control.start() + 1}; delete it or retype the line")
     return ""
 
 

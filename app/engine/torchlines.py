@@ -10,6 +10,7 @@ only open or close a container (``nn.Sequential(``, ``)``) are skipped.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable
 from typing import Any
@@ -44,90 +45,117 @@ def read_module_line(text: str, line: int) -> tuple[str, Args, str | None] | Non
                         f"{suggest(cls, _CLASSES)}; it reads "
                         f"{', '.join(sorted(_CLASSES))}", line)
     op, params, convert = known
-    given = _call_args(m["args"], params, cls, line)
+    call = _parse_call(text[m.start("cls"):m.end("args") + 1], cls, line)
+    given = _bind(call, params, cls, line)
     return op, convert(given, line), m["name"]
 
 
-def _call_args(text: str, params: tuple[str, ...], cls: str, line: int) -> Args:
+#: the longest call read (a spec line is shorter still); bounds the parser's work
+MAX_CALL = 2_000
+
+
+def _parse_call(text: str, cls: str, line: int) -> ast.Call:
+    """The call as Python reads it: what Python refuses (a positional argument after a
+    keyword, unbalanced brackets) is refused here with Python's own reason."""
+    if len(text) > MAX_CALL:
+        raise SpecError(f"the {cls}(...) call has {len(text):,} characters; at most "
+                        f"{MAX_CALL:,} are read", line)
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        raise SpecError(f"{cls}(...) is not valid Python: {exc.msg}", line) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise SpecError(f"{cls}(...) is nested too deeply to read", line) from None
+    if not isinstance(tree.body, ast.Call):
+        raise SpecError(f"one module a line: '{short(text)}' is not one {cls}(...) call", line)
+    return tree.body
+
+
+def _bind(call: ast.Call, params: tuple[str, ...], cls: str, line: int) -> Args:
+    """The arguments by parameter name, bound as Python binds them; what Python or the
+    constructor refuses (too many, repeated, unknown) is refused with its reason."""
+    if params == ANY_ARGS:  # Identity, Sigmoid, Tanh: torch takes and ignores anything
+        params = ()
+        call = ast.Call(call.func, [], [])
     out: Args = {}
-    positional = 0
-    for piece in _split(text, line):
-        key, eq, value = piece.partition("=")
-        if eq and re.fullmatch(r"\s*[A-Za-z_]\w*\s*", key):
-            out[key.strip()] = _value(value, line)
-            continue
-        if positional >= len(params):
-            raise SpecError(f"{cls} takes at most {len(params)} positional arguments", line)
-        out[params[positional]] = _value(piece, line)
-        positional += 1
-    unknown = sorted(set(out) - set(params) - _IGNORED)
+    for i, node in enumerate(call.args):
+        if isinstance(node, ast.Starred):
+            raise SpecError(f"{cls}: cannot read *{short(ast.unparse(node.value))}; write the "
+                            f"arguments out", line)
+        if i >= len(params):
+            raise SpecError(f"{cls} takes at most {len(params)} positional arguments, got "
+                            f"{len(call.args)}", line)
+        out[params[i]] = _value(node, line)
+    for kw in call.keywords:
+        if kw.arg is None:
+            raise SpecError(f"{cls}: cannot read **{short(ast.unparse(kw.value))}; write the "
+                            f"arguments out", line)
+        if kw.arg in out:  # Python's and torch's words for the two ways to give one twice
+            twice = sum(k.arg == kw.arg for k in call.keywords) > 1
+            raise SpecError(f"{cls}: " + ("keyword argument repeated" if twice else
+                                          "got multiple values for argument") + f" '{kw.arg}'",
+                            line)
+        out[kw.arg] = _value(kw.value, line)
+    unknown = sorted(set(out) - set(params))
     if unknown:
         hint = suggest(unknown[0], params)
         raise SpecError(f"{cls}: unknown argument {', '.join(unknown)}{hint}", line)
     return out
 
 
-def _split(text: str, line: int) -> list[str]:
-    pieces: list[str] = []
-    current: list[str] = []
-    depth = 0
-    for ch in text:
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-            if depth < 0:
-                raise SpecError("unbalanced parentheses in the module's arguments", line)
-        if ch == "," and depth == 0:
-            pieces.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    if depth:
-        raise SpecError("unbalanced parentheses in the module's arguments", line)
-    pieces.append("".join(current))
-    return [p.strip() for p in pieces if p.strip()]
-
-
-def _value(text: str, line: int) -> Any:
-    text = text.strip()
-    if re.fullmatch(r"[0-9]{1,18}", text):
-        return int(text)
-    if re.fullmatch(r"-?[0-9]*\.?[0-9]+(?:e-?[0-9]{1,3})?", text):
-        return float(text)
-    if text in ("True", "False"):
-        return text == "True"
-    if text == "None":
-        return None
-    m = re.fullmatch(r"[(\[]\s*([0-9]{1,18})\s*,\s*([0-9]{1,18})\s*,?\s*[)\]]", text)
-    if m:
-        return (int(m[1]), int(m[2]))
-    m = re.fullmatch(r"[(\[]\s*([0-9]{1,18})\s*,?\s*[)\]]", text)
-    if m:
-        return (int(m[1]), int(m[1]))
-    m = re.fullmatch(r"""['"]([\w-]{1,20})['"]""", text)
-    if m:
-        return m[1]
-    raise SpecError(f"cannot read the argument '{short(text)}'", line)
-
-
-def _pair(value: Any, what: str, line: int) -> tuple[int, int]:
-    if isinstance(value, bool) or value is None:
-        raise SpecError(f"{what} must be a whole number or a pair", line)
-    if isinstance(value, int):
-        return (value, value)
-    if isinstance(value, tuple):
-        return value
-    raise SpecError(f"{what} must be a whole number or a pair, got {short(str(value))}", line)
-
-
-def _int(value: Any, what: str, line: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"{what} must be a whole number, got {short(str(value))}", line)
+def _value(node: ast.expr, line: int) -> Any:
+    """A literal argument: a number, a short string, True/False/None, or a tuple or list of
+    them (a list read as a tuple, as torch does)."""
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        value = _UNREADABLE
+    if isinstance(value, list):
+        value = tuple(value)
+    items = value if isinstance(value, tuple) else (value,)
+    if value is _UNREADABLE or not all(_plain(v) for v in items):
+        raise SpecError(f"cannot read the argument '{short(ast.unparse(node))}' (archcalc reads "
+                        f"numbers, strings, True, False, None and tuples of them)", line)
     return value
 
 
-def _window(g: Args, line: int, stride_default_kernel: bool) -> Args:
+_UNREADABLE = object()
+
+
+def _plain(value: Any) -> bool:
+    return (value is None or isinstance(value, (bool, int, float))
+            or (isinstance(value, str) and len(value) <= 40))
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _pair(value: Any, what: str, line: int) -> tuple[int, int]:
+    """A size as torch's ``_pair`` takes it: one whole number, or exactly two."""
+    if _whole(value):
+        return (value, value)
+    if isinstance(value, tuple) and len(value) == 2 and all(_whole(v) for v in value):
+        return (value[0], value[1])
+    raise SpecError(f"{what} must be a whole number or a pair of them (not negative), got "
+                    f"{short(repr(value))}", line)
+
+
+def _int(value: Any, what: str, line: int) -> int:
+    if not _whole(value):
+        raise SpecError(f"{what} must be a whole number (not negative), got "
+                        f"{short(repr(value))}", line)
+    result: int = value
+    return result
+
+
+def _number(value: Any, what: str, line: int) -> float:
+    if not isinstance(value, (int, float)):  # a bool is a number to torch, as to Python
+        raise SpecError(f"{what} must be a number, got {short(repr(value))}", line)
+    return float(value)
+
+
+def _window(g: Args, line: int, stride_default_kernel: bool, conv: bool) -> Args:
     args: Args = {}
     if "kernel_size" not in g:
         raise SpecError("the module needs kernel_size", line)
@@ -138,9 +166,17 @@ def _window(g: Args, line: int, stride_default_kernel: bool) -> Args:
     elif not stride_default_kernel:
         args["stride"] = (1, 1)
     padding = g.get("padding", 0)
-    if padding == "same":
-        args["pad"] = "same"
-    elif padding != "valid":
+    if isinstance(padding, str):
+        if not conv or padding not in ("same", "valid"):
+            takes = "'same', 'valid', " if conv else ""
+            raise SpecError(f"padding must be {takes}a whole number or a pair, got "
+                            f"{short(repr(padding))}", line)
+        if padding == "same":
+            if args["stride"] != (1, 1):  # torch's own refusal, in its words
+                raise SpecError("padding='same' is not supported for strided convolutions",
+                                line)
+            args["pad"] = "same"
+    else:
         args["pad"] = _pair(padding, "padding", line)
     if "dilation" in g:
         args["dilation"] = _pair(g["dilation"], "dilation", line)
@@ -152,10 +188,11 @@ def _conv(g: Args, line: int) -> Args:
         if need not in g:
             raise SpecError(f"Conv2d needs {need}", line)
     args = {"cin": _int(g["in_channels"], "in_channels", line),
-            "out": _int(g["out_channels"], "out_channels", line), **_window(g, line, False)}
+            "out": _int(g["out_channels"], "out_channels", line),
+            **_window(g, line, False, conv=True)}
     if g.get("groups", 1) != 1:
         args["groups"] = _int(g["groups"], "groups", line)
-    if g.get("bias", True) is False:
+    if not g.get("bias", True):  # torch tests its truth: None and 0 leave the bias out too
         args["bias"] = False
     if g.get("padding_mode", "zeros") != "zeros":
         raise SpecError("only zero padding is read (padding_mode='zeros')", line)
@@ -163,6 +200,9 @@ def _conv(g: Args, line: int) -> Args:
 
 
 def _convtranspose(g: Args, line: int) -> Args:
+    if isinstance(g.get("padding"), str):
+        raise SpecError("ConvTranspose2d takes a whole-number padding, not "
+                        f"{short(repr(g['padding']))}", line)
     args = _conv({k: v for k, v in g.items() if k != "output_padding"}, line)
     if g.get("output_padding", 0) not in (0, (0, 0)):
         args["outpad"] = _pair(g["output_padding"], "output_padding", line)
@@ -176,6 +216,9 @@ def _upsample(g: Args, line: int) -> Args:
     if not isinstance(factor, int) or isinstance(factor, bool):
         raise SpecError("Upsample is read with a whole scale_factor (size= is not read)", line)
     mode = g.get("mode", "nearest")
+    if mode == "nearest" and g.get("align_corners") is not None:  # torch refuses it
+        raise SpecError("align_corners option can only be set with the interpolating modes "
+                        "(bilinear, ...), not with mode 'nearest'", line)
     if mode not in ("nearest", "bilinear") or g.get("align_corners"):
         raise SpecError("Upsample is read in mode 'nearest' or 'bilinear' (align_corners "
                         "False)", line)
@@ -183,7 +226,7 @@ def _upsample(g: Args, line: int) -> Args:
 
 
 def _pool(g: Args, line: int) -> Args:
-    args = _window(g, line, True)
+    args = _window(g, line, True, conv=False)
     if g.get("ceil_mode"):
         args["ceil"] = True
     return args
@@ -208,7 +251,7 @@ def _linear(g: Args, line: int) -> Args:
             raise SpecError(f"Linear needs {need}", line)
     args: Args = {"cin": _int(g["in_features"], "in_features", line),
                   "out": _int(g["out_features"], "out_features", line)}
-    if g.get("bias", True) is False:
+    if not g.get("bias", True):
         args["bias"] = False
     return args
 
@@ -229,12 +272,28 @@ def _none(g: Args, line: int) -> Args:
     return {}
 
 
+def _gelu(g: Args, line: int) -> Args:
+    if g.get("approximate", "none") not in ("none", "tanh"):
+        raise SpecError("GELU: approximate argument must be either none or tanh", line)
+    return {}
+
+
+def _dims(g: Args, line: int) -> Args:
+    """Softmax's ``dim`` and Flatten's ``start_dim``/``end_dim``: torch takes whole numbers
+    (negative ones count from the end) and, for Softmax, None."""
+    for key, value in g.items():
+        if not (value is None and key == "dim") and (isinstance(value, bool)
+                                                     or not isinstance(value, int)):
+            raise SpecError(f"{key} must be a whole number, got {short(repr(value))}", line)
+    return {}
+
+
 def _dropout(g: Args, line: int) -> Args:
-    return {"p": float(g.get("p", 0.5))}
+    return {"p": _number(g.get("p", 0.5), "p", line)}
 
 
 def _leaky(g: Args, line: int) -> Args:
-    return {"slope": float(g.get("negative_slope", 0.01))}
+    return {"slope": _number(g.get("negative_slope", 0.01), "negative_slope", line)}
 
 
 def _prelu(g: Args, line: int) -> Args:
@@ -249,41 +308,42 @@ def _shuffle(g: Args, line: int) -> Args:
     return {"groups": _int(g.get("groups", 1), "groups", line)}
 
 
-#: arguments that change nothing archcalc counts
-_IGNORED = frozenset({"inplace", "eps", "momentum", "track_running_stats", "device", "dtype",
-                      "return_indices", "dim", "approximate", "start_dim", "end_dim", "alpha",
-                      "beta", "k", "init", "padding_mode", "affine", "count_include_pad",
-                      "divisor_override", "recompute_scale_factor"})
+#: the parameters of a constructor that takes and ignores any arguments
+ANY_ARGS = ("*args", "**kwargs")
+#: each class's constructor parameters in torch's order (tests/torch checks them against
+#: ``inspect.signature``), so positional arguments bind as they do in torch
+_DEVICE = ("device", "dtype")
 _CONV = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
-         "bias", "padding_mode")
+         "bias", "padding_mode", *_DEVICE)
 _CLASSES: dict[str, tuple[str, tuple[str, ...], Reader]] = {
     "Conv2d": ("conv", _CONV, _conv),
     "ConvTranspose2d": ("convtranspose", ("in_channels", "out_channels", "kernel_size", "stride",
                                           "padding", "output_padding", "groups", "bias",
-                                          "dilation", "padding_mode"), _convtranspose),
-    "Upsample": ("upsample", ("size", "scale_factor", "mode", "align_corners"), _upsample),
+                                          "dilation", "padding_mode", *_DEVICE), _convtranspose),
+    "Upsample": ("upsample", ("size", "scale_factor", "mode", "align_corners",
+                              "recompute_scale_factor"), _upsample),
     "MaxPool2d": ("maxpool", ("kernel_size", "stride", "padding", "dilation", "return_indices",
                               "ceil_mode"), _pool),
     "AvgPool2d": ("avgpool", ("kernel_size", "stride", "padding", "ceil_mode",
                               "count_include_pad", "divisor_override"), _avgpool),
     "AdaptiveAvgPool2d": ("adaptiveavgpool", ("output_size",), _adaptive),
-    "Linear": ("fc", ("in_features", "out_features", "bias"), _linear),
+    "Linear": ("fc", ("in_features", "out_features", "bias", *_DEVICE), _linear),
     "BatchNorm2d": ("bn", ("num_features", "eps", "momentum", "affine", "track_running_stats",
-                           "bias"), _bn),
+                           *_DEVICE, "bias"), _bn),
     "ReLU": ("relu", ("inplace",), _none),
     "ReLU6": ("relu6", ("inplace",), _none),
     "Hardswish": ("hardswish", ("inplace",), _none),
     "Hardsigmoid": ("hardsigmoid", ("inplace",), _none),
     "SiLU": ("silu", ("inplace",), _none),
-    "GELU": ("gelu", ("approximate",), _none),
+    "GELU": ("gelu", ("approximate",), _gelu),
     "LeakyReLU": ("leakyrelu", ("negative_slope", "inplace"), _leaky),
-    "PReLU": ("prelu", ("num_parameters", "init"), _prelu),
-    "Identity": ("identity", (), _none),
-    "Sigmoid": ("sigmoid", (), _none),
-    "Tanh": ("tanh", (), _none),
-    "Softmax": ("softmax", ("dim",), _none),
+    "PReLU": ("prelu", ("num_parameters", "init", *_DEVICE), _prelu),
+    "Identity": ("identity", ANY_ARGS, _none),
+    "Sigmoid": ("sigmoid", ANY_ARGS, _none),
+    "Tanh": ("tanh", ANY_ARGS, _none),
+    "Softmax": ("softmax", ("dim",), _dims),
     "Dropout": ("dropout", ("p", "inplace"), _dropout),
-    "Flatten": ("flatten", ("start_dim", "end_dim"), _none),
+    "Flatten": ("flatten", ("start_dim", "end_dim"), _dims),
     "LocalResponseNorm": ("lrn", ("size", "alpha", "beta", "k"), _lrn),
     "ChannelShuffle": ("channelshuffle", ("groups",), _shuffle),
 }

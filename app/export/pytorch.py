@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from app.engine.graph import Block, Layer, Node
+from app.engine.lines import split_lines
 from app.engine.result import LayerRow
 from app.export.base import Subject, conventions_lines
 from app.export.pytorch_blocks import BLOCK_CODE, HELPER_ORDER, HELPERS
@@ -353,7 +354,7 @@ def _docstring(text: str) -> str:
 def render(subject: Subject) -> str:
     """PyTorch source for the subject's network: imports, the helpers it uses, one class."""
     a, net = subject.analysis, subject.network
-    source_lines = subject.source.splitlines() if subject.source else []
+    source_lines = split_lines(subject.source) if subject.source else []
     gen = _Gen(iter(a.layers[1:]), _Comments(source_lines), a.options.aux)
     header = gen.comments.above(net.input_line)
     gen.comments.beside(net.input_line)

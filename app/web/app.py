@@ -20,6 +20,7 @@ from app.web.routers import (
     exports,
     importer,
     lecture_pages,
+    live,
     models_pages,
     pages,
     runs,
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(compare.router)
     app.include_router(lecture_pages.router)
     app.include_router(shortlinks.router)
+    live.install(app)
     return app
 
 

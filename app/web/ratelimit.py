@@ -6,7 +6,8 @@ Two buckets a client address:
   once): a lecture hall of 200 students behind one NAT address typing into the calculator stays
   well inside 50 requests a second with a burst of 200;
 * starting a real run (``POST /api/runs``, ``POST /runs``: a job on the GPU worker) also draws
-  from a strict one (``runs_per_minute``, ``runs_burst``).
+  from a strict one (``runs_per_minute``, ``runs_burst``), and so does starting a live session
+  (``POST /live``, ``POST /api/live``: ``live_per_hour``, ``live_burst``).
 
 An empty bucket answers 429 in the one error shape with ``Retry-After`` (whole seconds until a
 token is back) and ``limit`` naming the setting. The buckets live in the server process: with
@@ -33,6 +34,8 @@ from app.web.settings import Settings
 
 #: the routes that start a real run on the worker, by method and path
 RUN_ROUTES = frozenset({("POST", "/api/runs"), ("POST", "/runs")})
+#: the routes that start a live session (each holds a row in the store for hours)
+LIVE_ROUTES = frozenset({("POST", "/api/live"), ("POST", "/live")})
 #: the most body a refused request is read for (so the client reads the 429, not a reset)
 _DRAIN_BYTES = 64 * 1024
 _DRAIN_SECONDS = 1.0
@@ -89,6 +92,8 @@ class RateLimitMiddleware:
                                 settings.rate_clients, clock)
         self.runs = Buckets(settings.runs_per_minute / 60, settings.runs_burst,
                             settings.rate_clients, clock)
+        self.live = Buckets(settings.live_per_hour / 3600, settings.live_burst,
+                            settings.rate_clients, clock)
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -99,8 +104,11 @@ class RateLimitMiddleware:
         key = client[0] if client else "unknown"
         wait = self.requests.take(key)
         limit = "rate_per_second"
-        if not wait and (scope["method"], scope["path"].rstrip("/") or "/") in RUN_ROUTES:
+        route = (scope["method"], scope["path"].rstrip("/") or "/")
+        if not wait and route in RUN_ROUTES:
             wait, limit = self.runs.take(key), "runs_per_minute"
+        elif not wait and route in LIVE_ROUTES:
+            wait, limit = self.live.take(key), "live_per_hour"
         if not wait:
             await self.app(scope, receive, send)
             return
@@ -114,6 +122,9 @@ class RateLimitMiddleware:
         if limit == "runs_per_minute":
             what = (f"{self.settings.runs_per_minute:g} real runs a minute (burst "
                     f"{self.settings.runs_burst})")
+        elif limit == "live_per_hour":
+            what = (f"{self.settings.live_per_hour:g} live sessions an hour (burst "
+                    f"{self.settings.live_burst})")
         else:
             what = (f"{self.settings.rate_per_second:g} requests a second (burst "
                     f"{self.settings.rate_burst})")

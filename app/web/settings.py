@@ -6,6 +6,7 @@ Routes receive it through the :func:`get_settings` dependency, so a test can swa
 
 from __future__ import annotations
 
+import os
 import tempfile
 from importlib.resources import files
 from pathlib import Path
@@ -28,6 +29,19 @@ def data_dir(name: str) -> Path:
     if (REPO_ROOT / "pyproject.toml").is_file() and source.is_dir():
         return source
     return Path(str(files("app") / f"_{name}"))
+
+
+def default_data_dir() -> Path:
+    """Where the server keeps what it stores (the short links): the user's state directory
+    (``$XDG_STATE_HOME/archcalc``, else ``~/.local/state/archcalc``), or, for a user without a
+    usable home, a private folder of the temp directory named after the user id."""
+    state = os.environ.get("XDG_STATE_HOME", "")
+    if state and Path(state).is_absolute():
+        return Path(state) / "archcalc"
+    home = Path(os.path.expanduser("~"))
+    if home.is_absolute() and home.is_dir() and os.access(home, os.W_OK):
+        return home / ".local" / "state" / "archcalc"
+    return Path(tempfile.gettempdir()) / f"archcalc-{os.geteuid()}"
 
 
 class Settings(BaseSettings):
@@ -73,9 +87,29 @@ class Settings(BaseSettings):
     answer_cache_bytes: int = Field(32 * 2**20, ge=0)
     templates_dir: Path = data_dir("templates")
     static_dir: Path = data_dir("static")
-    #: the short links' SQLite file (app.web.shortlinks), and how many links it keeps at most
-    shortlinks_db: Path = Path(tempfile.gettempdir()) / "archcalc" / "shortlinks.sqlite3"
-    shortlinks_max: int = 10_000
+    #: a private directory (0700, owned by the server's user, not a symbolic link) for what
+    #: the server stores: the short links' SQLite file (app.web.shortlinks)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    #: the short links kept at most, in number and in bytes of specs; past either a new link is
+    #: refused and every link made keeps working
+    shortlinks_max: int = Field(100_000, ge=1)
+    shortlinks_max_bytes: int = Field(256 * 2**20, ge=64 * 1024)
+    #: new short links one client address may make an hour, on average, and in one burst
+    shortlinks_per_hour: float = Field(60.0, gt=0)
+    shortlinks_burst: int = Field(20, ge=1)
+    #: live sessions (app.web.live): their SQLite file when no Redis is configured; the Redis
+    #: that shares them between web processes (unset: the job queue's broker if it is Redis)
+    live_db: Path = Path(tempfile.gettempdir()) / f"archcalc-live-{os.getuid()}" / "live.sqlite3"
+    live_redis_url: str | None = None
+    #: sessions one server keeps at once, followers of one session per process, answers to
+    #: one question, and how long an untouched session lasts
+    live_rooms_max: int = Field(1000, ge=1)
+    live_followers_max: int = Field(1000, ge=1)
+    live_answers_max: int = Field(2000, ge=1)
+    live_idle_seconds: float = Field(4 * 3600.0, gt=0)
+    #: live sessions one client address may start an hour, and in one burst
+    live_per_hour: float = Field(20.0, gt=0)
+    live_burst: int = Field(5, ge=1)
 
 
 def get_settings(request: Request) -> Settings:

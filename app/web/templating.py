@@ -17,6 +17,7 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from app.engine.limits import LIMITS
+from app.engine.lines import editor_line_count
 from app.engine.options import DEFAULTS
 from app.engine.result import DTYPE_BYTES, Analysis, Dtype, Optimizer
 from app.examples import ALEXNET_SLIDE, EXAMPLES
@@ -85,7 +86,7 @@ def form_values(params: QueryParams) -> dict[str, Any]:
 
 def editor_lines(spec: str) -> int:
     """How many lines the editor's gutter numbers (the line after a final newline counts)."""
-    return spec.count("\n") + 1
+    return editor_line_count(spec)
 
 
 def json_twin(request: Request, form: dict[str, Any]) -> str:

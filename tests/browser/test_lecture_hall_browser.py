@@ -305,7 +305,7 @@ def test_resnet50_diagram_shows_its_stage_counts(base_url: str, watched: Watched
 def _server(db: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     """A uvicorn of its own whose short links live in ``db``."""
     port = free_port()
-    env = os.environ | {"ARCHCALC_SHORTLINKS_DB": str(db)}
+    env = os.environ | {"ARCHCALC_DATA_DIR": str(db)}
     with log.open("ab") as stderr:
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port",
@@ -318,7 +318,7 @@ def _server(db: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def test_a_short_link_round_trips_exactly_and_survives_a_restart(
         browser: Any, tmp_path: Path) -> None:
-    db, log = tmp_path / "links.sqlite3", tmp_path / "uvicorn.txt"
+    db, log = tmp_path / "data", tmp_path / "uvicorn.txt"
     spec = ("input 64x64x3\n# a comment, kept\nconv1: conv 32 3x3 pad 1; relu\n\n"
             "  maxpool 2x2 stride 2   \nfc 10\n")
     proc, base = _server(db, log)

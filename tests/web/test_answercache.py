@@ -310,8 +310,9 @@ def test_posts_and_errors_get_no_etag(cached: TestClient) -> None:
 
 # -- the key covers every header the routes read -----------------------------------------------
 
-#: routers that are not cached (state: runs, short links; uploads) may read what they like
-UNCACHED = {"runs.py", "importer.py", "shortlinks.py"}
+#: routers that are not cached (state: runs, short links, live sessions; uploads) may read
+#: what they like
+UNCACHED = {"runs.py", "importer.py", "shortlinks.py", "live.py"}
 
 
 def test_every_request_header_the_cached_routes_read_is_in_the_key() -> None:

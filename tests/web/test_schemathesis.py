@@ -29,7 +29,7 @@ from app.web.settings import Settings
 from tests.web.specgen import json_specs, specs
 
 APP = create_app(Settings(rate_per_second=1e9, rate_burst=10**9, runs_per_minute=1e9,
-                          runs_burst=10**9))
+                          runs_burst=10**9, live_per_hour=1e9, live_burst=10**9))
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 #: data that fits the schema may still be a spec that cannot be analysed (the schema cannot
 #: hold the spec grammar) or a model id the zoo does not have: those are documented 422 and 404
