@@ -24,14 +24,14 @@ FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
 
 # --- web: the FastAPI app on uvicorn, no torch ---------------------------------------------------
 FROM python:3.11-slim AS web
-# what the app stores (short links; the embedded queue's files, if ever used) lives in
-# /var/lib/archcalc, the folder compose puts a named volume on
+# what the app stores (short links; live sessions and the embedded queue's files when no Redis
+# holds them) lives in /var/lib/archcalc, the folder compose puts a named volume on
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     ARCHCALC_DATA_DIR=/var/lib/archcalc \
-    ARCHCALC_SHORTLINKS_DB=/var/lib/archcalc/shortlinks.sqlite3 \
+    ARCHCALC_LIVE_DB=/var/lib/archcalc/live/live.sqlite3 \
     ARCHCALC_EMBEDDED_DIR=/var/lib/archcalc/queue
 WORKDIR /srv/archcalc
 COPY --from=build /wheels /wheels

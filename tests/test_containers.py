@@ -197,13 +197,25 @@ def test_the_web_apps_stores_live_on_a_named_volume_it_owns() -> None:
     compose = _compose()
     mounts = {m.split(":")[1]: m.split(":")[0] for m in compose["services"]["web"]["volumes"]}
     env = _image_env("web")
-    stores = [Path(env[k]) for k in ("ARCHCALC_DATA_DIR", "ARCHCALC_SHORTLINKS_DB",
+    stores = [Path(env[k]) for k in ("ARCHCALC_DATA_DIR", "ARCHCALC_LIVE_DB",
                                      "ARCHCALC_EMBEDDED_DIR")]
     for store in stores:
         (mount,) = [m for m in mounts if store.is_relative_to(m)]
         assert mounts[mount] in compose["volumes"], mounts[mount]  # named, not a host path
     made = " ".join(_stages()["web"])
     assert f"install -d -o 10001 -g 10001 -m 0700 {env['ARCHCALC_DATA_DIR']}" in made
+
+
+def test_every_setting_an_image_sets_is_one_the_app_reads() -> None:
+    """A renamed or removed setting in the Dockerfile would be ignored without a word."""
+    from app.web.settings import Settings
+    from app.worker.settings import WorkerSettings
+
+    known = {f"ARCHCALC_{name.upper()}" for cls in (Settings, WorkerSettings)
+             for name in cls.model_fields}
+    used = {k for stage in ("web", "worker") for k in _image_env(stage)
+            if k.startswith("ARCHCALC_")}
+    assert used and used <= known, sorted(used - known)
 
 
 def test_the_images_install_extras_that_are_proved_alone() -> None:
