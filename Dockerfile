@@ -31,7 +31,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     ARCHCALC_DATA_DIR=/var/lib/archcalc \
-    ARCHCALC_LIVE_DB=/var/lib/archcalc/live/live.sqlite3 \
     ARCHCALC_EMBEDDED_DIR=/var/lib/archcalc/queue
 WORKDIR /srv/archcalc
 COPY --from=build /wheels /wheels

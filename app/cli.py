@@ -517,9 +517,10 @@ def _unreachable(runs: Any, exc: BaseException) -> Failed:
 
 
 def _follow(runs: Any, job_id: str, wait: float,
-            unreachable: tuple[type[BaseException], ...]) -> Any:
-    """Poll the job with a progress bar until it ends (or ``wait`` seconds pass); a queue
-    that stops answering is asked again for :data:`RECONNECT_S` before giving up."""
+            unreachable: tuple[type[BaseException], ...], token: str | None = None) -> Any:
+    """Poll the job with a progress bar until it ends (or ``wait`` seconds pass, when a job
+    this command made, ``token`` given, is cancelled); a queue that stops answering is asked
+    again for :data:`RECONNECT_S` before giving up."""
     deadline = time.monotonic() + wait
     lost_since: float | None = None
     with Progress(console=_console(stderr=True), transient=True) as bar:
@@ -541,9 +542,12 @@ def _follow(runs: Any, job_id: str, wait: float,
                 p = status.progress
                 bar.update(task, description=p.step, completed=p.done, total=p.total)
             if time.monotonic() > deadline:
-                runs.cancel(job_id)
-                raise Failed([f"archcalc run: no answer within {wait:g} s; the job was "
-                              f"cancelled (a worker may be missing: archcalc worker)"])
+                if token is not None:
+                    runs.cancel(job_id, token)
+                what = ("the job was cancelled" if token is not None
+                        else "the job, asked for first by someone else, goes on")
+                raise Failed([f"archcalc run: no answer within {wait:g} s; {what} (a worker "
+                              "may be missing: archcalc worker)"])
             time.sleep(0.3)
 
 
@@ -599,7 +603,7 @@ def run(target: Target,
         try:  # the answer is printed before the local worker is stopped, which takes seconds
             try:
                 accepted = runs.submit(request)
-                status = _follow(runs, accepted.id, wait, client.UNREACHABLE)
+                status = _follow(runs, accepted.id, wait, client.UNREACHABLE, accepted.token)
             except SpecError as exc:
                 raise Failed(_run_issue_lines(target, exc)) from None
             except client.UNREACHABLE as exc:

@@ -164,7 +164,7 @@ def main() -> None:
     args = parser.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        env = os.environ | {"ARCHCALC_LIVE_DB": f"{tmp}/live/live.sqlite3",
+        env = os.environ | {"ARCHCALC_DATA_DIR": f"{tmp}/data",
                             "ARCHCALC_RATE_PER_SECOND": "100000",
                             "ARCHCALC_RATE_BURST": "100000", "ARCHCALC_ANSWER_CACHE_ENTRIES": "0"}
         log = Path(tmp) / "server.log"

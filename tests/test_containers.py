@@ -197,8 +197,7 @@ def test_the_web_apps_stores_live_on_a_named_volume_it_owns() -> None:
     compose = _compose()
     mounts = {m.split(":")[1]: m.split(":")[0] for m in compose["services"]["web"]["volumes"]}
     env = _image_env("web")
-    stores = [Path(env[k]) for k in ("ARCHCALC_DATA_DIR", "ARCHCALC_LIVE_DB",
-                                     "ARCHCALC_EMBEDDED_DIR")]
+    stores = [Path(env[k]) for k in ("ARCHCALC_DATA_DIR", "ARCHCALC_EMBEDDED_DIR")]
     for store in stores:
         (mount,) = [m for m in mounts if store.is_relative_to(m)]
         assert mounts[mount] in compose["volumes"], mounts[mount]  # named, not a host path

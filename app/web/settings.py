@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     templates_dir: Path = data_dir("templates")
     static_dir: Path = data_dir("static")
     #: a private directory (0700, owned by the server's user, not a symbolic link) for what
-    #: the server stores: the short links' SQLite file (app.web.shortlinks)
+    #: the server stores: the short links' and the live sessions' SQLite files (app.web.datadir)
     data_dir: Path = Field(default_factory=default_data_dir)
     #: the short links kept at most, in number and in bytes of specs; past either a new link is
     #: refused and every link made keeps working
@@ -97,9 +97,8 @@ class Settings(BaseSettings):
     #: new short links one client address may make an hour, on average, and in one burst
     shortlinks_per_hour: float = Field(60.0, gt=0)
     shortlinks_burst: int = Field(20, ge=1)
-    #: live sessions (app.web.live): their SQLite file when no Redis is configured; the Redis
-    #: that shares them between web processes (unset: the job queue's broker if it is Redis)
-    live_db: Path = Path(tempfile.gettempdir()) / f"archcalc-live-{os.getuid()}" / "live.sqlite3"
+    #: live sessions (app.web.live) are kept in data_dir's live.sqlite3, or with this set, in the
+    #: Redis that shares them between web processes (unset: the job queue's broker if it is Redis)
     live_redis_url: str | None = None
     #: sessions one server keeps at once, followers of one session per process, answers to
     #: one question, and how long an untouched session lasts

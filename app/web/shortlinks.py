@@ -12,13 +12,8 @@ silently, and on an attacker's schedule). Checking the bound and inserting is on
 IMMEDIATE`` transaction, so concurrent writers (threads or server processes) cannot overshoot it
 and identical states get one row.
 
-The file lives in a private data directory: created with mode 0700, refused when it is a
-symbolic link, is not owned by this process's user, or others may read or write it (it is
-opened with ``O_NOFOLLOW`` and checked on that descriptor). The database file is created there
-with ``O_EXCL | O_NOFOLLOW`` (0600), and one that is a symbolic link, or not a plain file of this
-user's, is refused; as nobody else may enter the directory, nobody can swap it before SQLite opens
-it. A store that cannot be opened raises
-:class:`StoreUnavailable` (the web layer answers 503). Nothing is executed or rendered from
+The file lives in the server's private data directory (``app.web.datadir``); a store that
+cannot be opened raises :class:`StoreUnavailable` (the web layer answers 503). Nothing is executed or rendered from
 here: the pages show a stored spec through the templates' escaping, like any spec typed in.
 Standard library only; each call opens its own connection, so a store can be shared by threads
 and processes, and it survives a restart.
@@ -32,8 +27,6 @@ import json
 import os
 import re
 import sqlite3
-import stat
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -41,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from app.engine.lines import LINE_BREAK
+from app.web.datadir import StoreUnavailable, check_db_file, open_private_dir
 
 #: the largest state stored, in bytes of canonical JSON
 MAX_BYTES = 64 * 1024
@@ -73,14 +67,6 @@ class ShortLinkError(ValueError):
         self.limit = limit
 
 
-class StoreUnavailable(RuntimeError):
-    """The store cannot be opened or used now; the message says why (for the server's log)."""
-
-    def __init__(self, message: str, busy: bool = False) -> None:
-        super().__init__(message)
-        self.busy = busy
-
-
 def normalise(state: Mapping[str, Any]) -> dict[str, Any]:
     """The state as stored: the spec's line ends as ``\\n``; everything else as given."""
     out = dict(state)
@@ -99,66 +85,6 @@ def link_id(state: Mapping[str, Any]) -> str:
     return base64.b32encode(digest).decode("ascii").lower()[:ID_LENGTH]
 
 
-def open_private_dir(path: Path) -> int:
-    """A descriptor of ``path``, a directory only this user may enter: created (mode 0700) when
-    missing; a symbolic link, another owner or a mode that lets others in is refused."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise StoreUnavailable(f"the data directory {path} cannot be made ({exc})") from None
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        kind = "is a symbolic link" if os.path.islink(path) else f"cannot be opened ({exc})"
-        raise StoreUnavailable(f"the data directory {path} {kind}") from None
-    info = os.fstat(fd)
-    problem = ""
-    if info.st_uid != os.geteuid():
-        problem = f"is owned by uid {info.st_uid}, not by this server's uid {os.geteuid()}"
-    elif info.st_mode & 0o077:
-        problem = (f"has mode {stat.S_IMODE(info.st_mode):04o}: others may enter it "
-                   f"(chmod 700 it)")
-    if problem:
-        os.close(fd)
-        raise StoreUnavailable(f"the data directory {path} {problem}")
-    return fd
-
-
-#: held while a database file is checked or created: closing a descriptor of a file drops every
-#: POSIX lock this process holds on it (SQLite's locks among them), so no connection of this
-#: process may open the file between a creation and its close
-_FILE_LOCK = threading.Lock()
-
-
-def _check_file(dir_fd: int, name: str, path: Path) -> None:
-    """Create the database file (0600) when missing, or check the one there: a plain file of
-    this user's, not a symbolic link (``lstat``: the file itself is never opened here)."""
-    with _FILE_LOCK:
-        try:
-            info = os.lstat(name, dir_fd=dir_fd)
-        except FileNotFoundError:
-            info = None
-        if info is None:
-            flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-            try:
-                os.close(os.open(name, flags, 0o600, dir_fd=dir_fd))
-            except FileExistsError:
-                pass  # another process made it: checked below
-            except OSError as exc:
-                raise StoreUnavailable(f"the short-link file {path} cannot be made "
-                                       f"({exc})") from None
-            info = os.lstat(name, dir_fd=dir_fd)
-    problem = ("is a symbolic link" if stat.S_ISLNK(info.st_mode)
-               else "is not a plain file" if not stat.S_ISREG(info.st_mode)
-               else f"is owned by uid {info.st_uid}" if info.st_uid != os.geteuid() else "")
-    if problem:
-        raise StoreUnavailable(f"the short-link file {path} {problem}")
-
-
 class ShortLinkStore:
     """Short links in ``<directory>/shortlinks.sqlite3`` (the directory private, see above)."""
 
@@ -172,7 +98,7 @@ class ShortLinkStore:
     def _db(self) -> Iterator[sqlite3.Connection]:
         dir_fd = open_private_dir(self.directory)
         try:
-            _check_file(dir_fd, DB_NAME, self.path)
+            check_db_file(dir_fd, DB_NAME, self.path, "the short-link file")
         finally:
             os.close(dir_fd)
         try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from app import zoo
 from app.engine import Analysis, LimitError, SpecError, analyze
 from app.worker.models import Fault, JobPayload, RunRequest
-from app.worker.settings import WorkerSettings
+from app.worker.settings import DeviceKind, WorkerSettings
 
 #: a training step costs about three forward passes: forward, and backward for the inputs'
 #: gradients and the weights' gradients (each about one forward)
@@ -29,27 +29,35 @@ class Estimate:
     factor: int
     peak_bytes: int
     peak_batch: int
+    traffic_per_iteration: int
 
     @property
     def macs(self) -> int:
         return self.macs_per_image * self.images * self.iterations * self.factor
 
+    @property
+    def traffic(self) -> int:
+        return self.traffic_per_iteration * self.iterations * self.factor
 
-def resolve(request: RunRequest, settings: WorkerSettings,
-            fault: Fault | None = None) -> JobPayload:
-    """The request with a zoo id replaced by its spec, for this deployment's device kind."""
+
+def resolve(request: RunRequest, settings: WorkerSettings, fault: Fault | None = None,
+            device: DeviceKind | None = None) -> JobPayload:
+    """The request with a zoo id replaced by its spec (at the requested input), for a device
+    kind (this deployment's first queue's unless given)."""
     if request.model is not None:
         try:
-            spec: str | dict[str, object] = zoo.model_spec(request.model)
+            volume = zoo.check_volume(zoo.parse_volume(request.input)) if request.input \
+                else None
+            spec: str | dict[str, object] = zoo.model_spec(request.model, volume)
         except zoo.UnknownModel as exc:
             raise SpecError(str(exc), parameter="model") from None
-        label = request.model
+        label = request.model if volume is None else f"{request.model} at {volume}"
     else:
         assert request.spec is not None
         spec, label = request.spec, "spec"
     return JobPayload(spec=spec, label=label, dtype=request.dtype,
                       batch_sizes=list(request.batch_sizes), mode=request.mode,
-                      optimizer=request.optimizer, device=settings.run_device, fault=fault)
+                      optimizer=request.optimizer, device=device or settings.device, fault=fault)
 
 
 def analyses(job: JobPayload) -> dict[int, Analysis]:
@@ -58,9 +66,22 @@ def analyses(job: JobPayload) -> dict[int, Analysis]:
             for b in job.batch_sizes}
 
 
+def traffic(analysis: Analysis) -> int:
+    """Bytes one forward pass moves through memory at the analysis' batch size.
+
+    Every row reads its input and writes its output once (elementwise layers included, which
+    have no multiply-adds, and in-place ones, which still write), and every parameter is read
+    once; what caches save is not subtracted, so it bounds the traffic from above."""
+    values = sum(r.input.h * r.input.w * r.input.c + r.output.h * r.output.w * r.output.c
+                 for r in analysis.layers)
+    scale = analysis.options.bytes_per_value
+    return values * scale * analysis.options.batch + analysis.totals.param_bytes
+
+
 def estimate(job: JobPayload, settings: WorkerSettings,
              by_batch: dict[int, Analysis] | None = None) -> Estimate:
-    """Multiply-accumulates of every timed and warm-up iteration, and the largest memory."""
+    """Multiply-accumulates and memory traffic of every timed and warm-up iteration, and the
+    largest memory."""
     by_batch = by_batch or analyses(job)
     first = next(iter(by_batch.values())).totals
     memory = {b: a.totals.training_bytes if job.mode == "training"
@@ -69,28 +90,42 @@ def estimate(job: JobPayload, settings: WorkerSettings,
     return Estimate(macs_per_image=first.macs, images=sum(job.batch_sizes),
                     iterations=settings.warmup + settings.repeats,
                     factor=TRAINING_FACTOR if job.mode == "training" else 1,
-                    peak_bytes=memory[peak_batch], peak_batch=peak_batch)
+                    peak_bytes=memory[peak_batch], peak_batch=peak_batch,
+                    traffic_per_iteration=sum(traffic(a) for a in by_batch.values()))
 
 
 def check(job: JobPayload, settings: WorkerSettings,
           by_batch: dict[int, Analysis] | None = None) -> Estimate:
     """Refuse a job over the limits before anything runs; the estimate when it passes."""
     check_shape(job, settings)
+    by_batch = by_batch or analyses(job)
+    if job.mode == "training" and next(iter(by_batch.values())).totals.params == 0:
+        raise SpecError("a training step needs parameters to train, and this network has none; "
+                        "time forward passes instead (mode inference)", parameter="mode")
     est = estimate(job, settings, by_batch)
-    if est.macs > settings.job_macs_limit:
-        training = f" x {est.factor} for a training step" if est.factor > 1 else ""
+    device = job.device
+    training = f" x {est.factor} for a training step" if est.factor > 1 else ""
+    if est.macs > settings.macs_limit(device):
         raise LimitError("max_job_macs", (
             f"the job needs an estimated {est.macs:,} multiply-accumulates "
             f"({est.macs_per_image:,} per image x {est.images:,} images x {est.iterations} "
-            f"iterations{training}); this {settings.run_device} worker's limit is "
-            f"{settings.job_macs_limit:,} (max_job_macs): use smaller or fewer batches"),
+            f"iterations{training}); this {device} worker's limit is "
+            f"{settings.macs_limit(device):,} (max_job_macs): use smaller or fewer batches"),
             parameter="batch_sizes")
-    if est.peak_bytes > settings.job_bytes_limit:
+    if est.traffic > settings.traffic_limit(device):
+        raise LimitError("max_job_traffic", (
+            f"the job moves an estimated {est.traffic:,} bytes through memory "
+            f"({est.traffic_per_iteration:,} per iteration over all its batches, each layer's "
+            f"input read and output written once, x {est.iterations} iterations{training}); "
+            f"this {device} worker's limit is {settings.traffic_limit(device):,} bytes "
+            "(max_job_traffic): use fewer layers, a smaller input or smaller batches"),
+            parameter="batch_sizes")
+    if est.peak_bytes > settings.bytes_limit(device):
         what = "training memory" if job.mode == "training" else "parameter + activation memory"
         raise LimitError("max_job_bytes", (
             f"at batch {est.peak_batch} the job needs an estimated {est.peak_bytes:,} bytes "
-            f"({what}, {est.peak_bytes / 1e6:,.1f} MB); this {settings.run_device} worker's "
-            f"limit is {settings.job_bytes_limit:,} bytes (max_job_bytes): use a smaller "
+            f"({what}, {est.peak_bytes / 1e6:,.1f} MB); this {device} worker's "
+            f"limit is {settings.bytes_limit(device):,} bytes (max_job_bytes): use a smaller "
             "batch"), parameter="batch_sizes")
     return est
 

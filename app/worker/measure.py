@@ -22,6 +22,7 @@ import ctypes
 import os
 import platform
 import resource
+import socket
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -84,13 +85,16 @@ def run(job: JobPayload, settings: WorkerSettings, report: Report,
     _checkpoint(cancelled)
     report("measuring shapes, parameters and FLOPs")
     first = by_batch[min(by_batch)]
-    layers = _layer_checks(module, first, device)
-    training_flops = _training_flops(module, device) if job.mode == "training" else None
+    layers = _layer_checks(module, first, device, DTYPES[job.dtype])
+    training_flops = (_training_flops(module, device, DTYPES[job.dtype])
+                      if job.mode == "training" else None)
     _inject(job)
     timings = [_time_batch(module, job, settings, b, by_batch[b], device, report, cancelled)
                for b in job.batch_sizes]
     return RunResult(
-        label=job.label, device=_device_info(device), worker=worker, dtype=job.dtype,
+        label=job.label, device=_device_info(device), worker=worker,
+        hostname=socket.gethostname(), input=(net.input.h, net.input.w, net.input.c),
+        batch_sizes=list(job.batch_sizes), dtype=job.dtype,
         mode=job.mode, optimizer=job.optimizer, layers=layers,
         analytic_params=first.totals.params,
         measured_params=sum(p.numel() for p in module.parameters()),
@@ -177,11 +181,12 @@ def _shape_hooks(named: dict[str, nn.Module], seen: dict[str, tuple[int, int, in
             h.remove()
 
 
-def _layer_checks(module: SpecNet, analysis: Analysis, device: torch.device) -> list[LayerCheck]:
+def _layer_checks(module: SpecNet, analysis: Analysis, device: torch.device,
+                  dtype: torch.dtype) -> list[LayerCheck]:
     """One batch-1 forward with shape hooks and the FLOP counter; compared row by row."""
     named = named_modules(module)
     seen: dict[str, tuple[int, int, int]] = {}
-    x = _input(module, 1, device, next(module.parameters()).dtype)
+    x = _input(module, 1, device, dtype)
     counter = FlopCounterMode(display=False)
     module.eval()
     with torch.no_grad(), _shape_hooks(named, seen), counter:
@@ -210,9 +215,9 @@ def _check_row(row: Any, seen: dict[str, tuple[int, int, int]], by_name: dict[st
         measured_flops=0 if is_input else (flops[path] if path is not None else None))
 
 
-def _training_flops(module: SpecNet, device: torch.device) -> int:
+def _training_flops(module: SpecNet, device: torch.device, dtype: torch.dtype) -> int:
     """FLOPs of one forward + backward per image (counted at batch 2: batch-norm needs two)."""
-    x = _input(module, 2, device, next(module.parameters()).dtype)
+    x = _input(module, 2, device, dtype)
     module.train()
     counter = FlopCounterMode(display=False)
     with counter:
@@ -255,7 +260,7 @@ def _time_batch(module: SpecNet, job: JobPayload, settings: WorkerSettings, batc
                 cancelled: Callable[[], bool]) -> Timing:
     _checkpoint(cancelled)
     report(f"{'training' if job.mode == 'training' else 'inference'} at batch {batch}")
-    x = _input(module, batch, device, next(module.parameters()).dtype)
+    x = _input(module, batch, device, DTYPES[job.dtype])
     step, state = _step(module, job, x)
     with _peak_memory(device, lambda: _alive_bytes(module, state, x)) as peak:
         times = [_timed(step, device) for _ in range(settings.warmup + settings.repeats)]

@@ -58,6 +58,9 @@ class RunRequest(_Model):
     spec: SpecInput | None = Field(default=None, description="spec text, or the JSON form")
     model: str | None = Field(default=None, validate_default=True,
                               description="a zoo id instead of a spec, e.g. 'vgg16'")
+    input: str | None = Field(default=None, max_length=40, validate_default=True,
+                              description="with 'model': HxWxC replacing the model's input "
+                                          "volume, e.g. 32x32x3")
     dtype: RunDtype = Field(default="float32", description="the tensors' type (int8 is not run)")
     batch_sizes: BatchSizes = [1, 8, 32]
     mode: Mode = Field(default="inference", description="forward passes, or training steps "
@@ -72,6 +75,14 @@ class RunRequest(_Model):
             raise ValueError("give either 'spec' (text or the JSON form) or 'model' (a zoo "
                              "id), not both")
         return model
+
+    @field_validator("input")
+    @classmethod
+    def _input_of_a_model(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("model") is None:
+            raise ValueError("'input' replaces a zoo model's input volume; a spec states its "
+                             "own input on its first line")
+        return value or None
 
 
 class Fault(_Model):
@@ -161,6 +172,10 @@ class RunResult(_Model):
     label: str
     device: DeviceInfo
     worker: str
+    hostname: str = Field(default="", description="the machine the worker ran on")
+    input: tuple[int, int, int] | None = Field(default=None, description="the spec's input "
+                                               "volume (H, W, C) as run")
+    batch_sizes: list[int] = Field(default_factory=list, description="the batch sizes timed")
     dtype: RunDtype
     mode: Mode
     optimizer: Optimizer
@@ -188,6 +203,10 @@ class RunAccepted(_Model):
     status: Status
     cached: bool = Field(default=False, description="answered from the stored result of the same "
                                             "question (spec, options, device kind)")
+    token: str | None = Field(default=None, description="the right to cancel this run (send it "
+                              "as 'Authorization: Bearer <token>'); only the request that "
+                              "created the job gets it")
+    queue: str | None = Field(default=None, description="the queue the job was sent to")
 
 
 class RunStatus(_Model):
@@ -198,4 +217,6 @@ class RunStatus(_Model):
     progress: Progress | None = None
     result: RunResult | None = None
     error: str | None = Field(default=None, description="why the job failed or was cancelled")
+    note: str | None = Field(default=None, description="what happened on the way, e.g. a lost "
+                                                       "worker's job re-queued")
     cached: bool = False

@@ -2,8 +2,9 @@
 
 Any backend Celery can store results in (Redis, a database) holds them, so the web app and the
 workers need nothing else: a job's ``QUEUED`` state (written before it is sent, so an unknown
-id is told apart from a waiting one), the job that answers a question (``question.<key>``) and
-a job's cancellation mark (``cancel.<id>``).
+id is told apart from a waiting one) and a run's cancellation mark (``cancel.<id>``). The
+records that must be atomic (which run answers a question, which attempt of a run is current,
+who may cancel it, heartbeats) are in :mod:`app.worker.claims`.
 """
 
 from __future__ import annotations
@@ -36,15 +37,6 @@ def _put(backend: Backend, record: str, value: Any) -> None:
 def _get(backend: Backend, record: str) -> Any:
     meta = backend.get_task_meta(f"{PREFIX}.{record}", cache=False)
     return meta.get("result") if meta.get("status") == "SUCCESS" else None
-
-
-def remember_question(backend: Backend, key: str, job_id: str) -> None:
-    _put(backend, f"question.{key}", job_id)
-
-
-def job_for_question(backend: Backend, key: str) -> str | None:
-    found = _get(backend, f"question.{key}")
-    return found if isinstance(found, str) else None
 
 
 def mark_cancelled(backend: Backend, job_id: str) -> None:

@@ -29,6 +29,9 @@ from app.worker.settings import WorkerSettings
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: long enough for a tiny job on a busy two-core machine, short enough to wait for in a test
 TIME_LIMIT_S = 8.0
+#: a lost worker's job is noticed this long after its last heartbeat (longer than the broker
+#: outage the tests make, so that outage loses nothing)
+LOST_AFTER_S = 10.0
 
 
 def free_port() -> int:
@@ -97,7 +100,8 @@ def worker_settings(broker: str | None, **extra: Any) -> WorkerSettings:
     """The settings every test process shares: small timings, test faults allowed."""
     values: dict[str, Any] = {"broker_url": broker, "warmup": 1, "repeats": 3,
                               "time_limit_s": TIME_LIMIT_S, "test_faults": True,
-                              "ping_timeout_s": 0.5, "torch_threads": 1} | extra
+                              "ping_timeout_s": 0.5, "torch_threads": 1, "heartbeat_s": 1.0,
+                              "lost_after_s": LOST_AFTER_S, "ready_refresh_s": 1.0} | extra
     return WorkerSettings(**values)
 
 

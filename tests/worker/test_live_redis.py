@@ -33,7 +33,7 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
 @pytest.fixture()
 def two_servers(redis_server: RedisServer, tmp_path: Path) -> Iterator[tuple[str, str]]:
     env = os.environ | {"ARCHCALC_LIVE_REDIS_URL": redis_server.url(3),
-                        "ARCHCALC_LIVE_DB": str(tmp_path / "unused" / "live.sqlite3")}
+                        "ARCHCALC_DATA_DIR": str(tmp_path / "unused")}
     with ExitStack() as stack:
         bases = []
         for name in ("a", "b"):

@@ -55,11 +55,17 @@ def test_not_ready_without_a_worker_or_with_a_full_queue(unserved: TestClient) -
     ready = unserved.get("/readyz")
     assert ready.status_code == 503
     messages = [e["message"] for e in ready.json()["errors"]]
-    assert any("no worker answered" in m for m in messages), messages
+    assert any("no worker consumes the queue archcalc.cpu" in m for m in messages), messages
     for width in (33, 34):
         unserved.post("/api/runs", json={"spec": tiny_spec(width), "batch_sizes": [1]})
-    messages = [e["message"] for e in unserved.get("/readyz").json()["errors"]]
-    assert any("the queue is full: 2 jobs waiting" in m for m in messages), messages
+    # the answer is refreshed in the background (every second here): wait for the next check
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        messages = [e["message"] for e in unserved.get("/readyz").json()["errors"]]
+        if any("the queue is full (archcalc.cpu: 2 jobs waiting" in m for m in messages):
+            break
+        time.sleep(0.2)
+    assert any("the queue is full (archcalc.cpu: 2 jobs waiting" in m for m in messages), messages
 
 
 def test_an_unreachable_broker_is_503_not_500() -> None:
@@ -92,3 +98,34 @@ def test_two_workers_on_one_redis_share_four_jobs(
         assert time.monotonic() - started > 1.0
     finally:
         stop(second.proc)
+
+
+def test_readiness_counts_only_workers_on_the_queues_the_web_app_sends_to(
+        redis_server: RedisServer, worker: Worker) -> None:
+    """A cpu worker answers, but a web app that sends to archcalc.cuda is not ready (the
+    mismatch compose once had); one that may also send to archcalc.cpu sends there."""
+    cuda_only = create_app()
+    cuda_only.state.worker_settings = worker_settings(redis_server.url(0),
+                                                      queues="archcalc.cuda")
+    with TestClient(cuda_only) as client:
+        ready = client.get("/readyz")
+    assert ready.status_code == 503, ready.text
+    (problem,) = [e["message"] for e in ready.json()["errors"]]
+    assert problem.startswith("no worker consumes the queue archcalc.cuda")
+    both = create_app()
+    both.state.worker_settings = worker_settings(redis_server.url(0),
+                                                 queues="archcalc.cuda,archcalc.cpu")
+    with TestClient(both) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["queues"] == {"archcalc.cuda": [], "archcalc.cpu": [worker.name]}
+        assert ready.json()["sends_to"] == ["archcalc.cpu"]
+        answer = client.post("/api/runs", json={"spec": tiny_spec(35), "batch_sizes": [1]})
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["queue"] == "archcalc.cpu"
+        deadline = time.monotonic() + 45
+        while (body := client.get(f"/api/runs/{answer.json()['id']}").json())["status"] not in (
+                "done", "failed") and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert body["status"] == "done", body
+    assert body["result"]["device"]["kind"] == "cpu" and body["result"]["worker"] == worker.name

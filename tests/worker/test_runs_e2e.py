@@ -6,6 +6,8 @@ parameters, 2 x multiply-accumulates), and the small case also against its arith
 
 from __future__ import annotations
 
+import time
+
 from app.engine import analyze
 from app.worker.client import Runs
 from tests.worker.conftest import WebServer, poll_api, tasks_run, tiny_spec
@@ -80,7 +82,8 @@ def test_the_same_question_is_answered_from_the_stored_result(web: WebServer,
         # the same question: batch sizes in another order, same spec and options
         again = client.post("/api/runs", json=request | {"batch_sizes": [1, 2]})
         assert again.status_code == 200, again.text
-        assert again.json() == {"id": first.json()["id"], "status": "done", "cached": True}
+        assert again.json() == {"id": first.json()["id"], "status": "done", "cached": True,
+                                "token": None, "queue": None}
         assert client.get(f"/api/runs/{first.json()['id']}").json()["result"] == done["result"]
     assert tasks_run(runs) == taken
 
@@ -117,9 +120,15 @@ def test_unknown_runs_and_bad_requests_keep_the_error_shape(web: WebServer) -> N
 def test_health_and_readiness(web: WebServer) -> None:
     with web.client() as client:
         assert client.get("/healthz").json() == {"status": "ok"}
-        ready = client.get("/readyz")
+        # checked in the background every second here: a worker too busy to answer one check
+        # in time (a loaded machine) is counted by the next
+        deadline = time.monotonic() + 10
+        while (ready := client.get("/readyz")).status_code != 200 and \
+                time.monotonic() < deadline:
+            time.sleep(0.5)
     assert ready.status_code == 200, ready.text
     assert "w1@archcalc-test" in ready.json()["workers"]
+    assert ready.json()["queues"] == {"archcalc.cpu": ["w1@archcalc-test"]}
 
 
 def test_cancel_a_queued_or_running_job(web: WebServer, runs: Runs) -> None:
@@ -127,9 +136,11 @@ def test_cancel_a_queued_or_running_job(web: WebServer, runs: Runs) -> None:
 
     accepted = runs.submit(RunRequest(spec=tiny_spec(26), batch_sizes=[1]),
                            Fault(kind="sleep", seconds=5))
+    assert accepted.token is not None
     with web.client() as client:
         poll_api(client, accepted.id, until=("running",), seconds=20)
-        cancelled = client.delete(f"/api/runs/{accepted.id}")
+        cancelled = client.delete(f"/api/runs/{accepted.id}",
+                                  headers={"Authorization": f"Bearer {accepted.token}"})
         assert cancelled.status_code == 200
         assert cancelled.json()["status"] == "cancelled"
         assert poll_api(client, accepted.id)["status"] == "cancelled"

@@ -78,7 +78,7 @@ class Live:
             self.store = RedisStore(client, *bounds)
             self.hub = RedisHub(aioredis.Redis.from_url(url, socket_connect_timeout=5))
         else:
-            self.store = SqliteStore(settings.live_db, *bounds)
+            self.store = SqliteStore(settings.data_dir, *bounds)
             self.hub = Hub()
         self.rendered: OrderedDict[str, Rendered] = OrderedDict()
         self.started = False

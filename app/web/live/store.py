@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import stat
 import threading
 import time
 from pathlib import Path
@@ -18,11 +17,11 @@ from typing import Any, Protocol
 
 import anyio.to_thread
 
+from app.web.datadir import StoreUnavailable, check_db_file, open_private_dir
 from app.web.live.rooms import Room
 
-
-class StoreUnavailable(Exception):
-    """The store cannot be opened or reached; the routes answer 503 with this message."""
+DB_NAME = "live.sqlite3"
+__all__ = ["DB_NAME", "Full", "RedisStore", "SqliteStore", "Store", "StoreUnavailable"]
 
 
 class Full(Exception):
@@ -38,29 +37,14 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
-def private_dir(path: Path) -> Path:
-    """``path``, made (0700) if missing; refused if it is a link, another user's, or open to
-    others, since the rooms' keys and answers are kept inside."""
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = os.lstat(path)
-    except OSError as exc:
-        raise StoreUnavailable(f"the live-session store's folder {path} cannot be made: "
-                               f"{exc.strerror}") from exc
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-        raise StoreUnavailable(f"the live-session store's folder {path} is not a plain folder")
-    if info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise StoreUnavailable(f"the live-session store's folder {path} must belong to this "
-                               "user and be closed to others (mode 0700)")
-    return path
-
-
 class SqliteStore:
-    """Rooms and answers in one SQLite file; every call on a worker thread, one at a time."""
+    """Rooms and answers in ``<data dir>/live.sqlite3``; every call on a worker thread, one at
+    a time, over one connection kept open (its locks are this process's)."""
 
-    def __init__(self, path: Path, max_rooms: int, max_answers: int,
+    def __init__(self, directory: Path, max_rooms: int, max_answers: int,
                  idle_seconds: float) -> None:
-        self.path = path
+        self.directory = directory
+        self.path = directory / DB_NAME
         self.max_rooms = max_rooms
         self.max_answers = max_answers
         self.idle = idle_seconds
@@ -69,9 +53,11 @@ class SqliteStore:
 
     def _open(self) -> sqlite3.Connection:
         if self.db is None:
-            private_dir(self.path.parent)
-            if self.path.is_symlink():
-                raise StoreUnavailable(f"the live-session store {self.path} is a link")
+            dir_fd = open_private_dir(self.directory)
+            try:
+                check_db_file(dir_fd, DB_NAME, self.path, "the live-session file")
+            finally:
+                os.close(dir_fd)
             try:
                 db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
                 db.execute("PRAGMA journal_mode=WAL")

@@ -14,6 +14,7 @@ answers questions about it.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import secrets
 from typing import Annotated, Any
@@ -47,6 +48,7 @@ from app.web.schemas import ErrorItem, RequestOptions
 from app.web.templating import calc_context, get_templates, is_htmx
 
 router = APIRouter(default_response_class=HTMLResponse)
+log = logging.getLogger("archcalc.live")
 
 DEVICE_COOKIE = "archcalc_device"
 
@@ -56,8 +58,13 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
 
     async def unavailable(request: Request, exc: Exception) -> Response:
-        response = error_response(request, 503, [ErrorItem(line=0, message=str(exc))])
-        response.headers["Retry-After"] = "5"
+        log.error("live-session store: %s", exc)  # it names server paths: the log, not users
+        busy = isinstance(exc, StoreUnavailable) and exc.busy
+        message = ("live sessions are busy; try again in a moment" if busy else
+                   "live sessions cannot be kept on this server right now (its store cannot "
+                   "be used); try again later, or tell whoever runs it")
+        response = error_response(request, 503, [ErrorItem(line=0, message=message)])
+        response.headers["Retry-After"] = "1" if busy else "60"
         return response
 
     app.add_exception_handler(StoreUnavailable, unavailable)

@@ -14,17 +14,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Request, Response
+import anyio
+from fastapi import APIRouter, Cookie, Depends, FastAPI, Form, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from app.engine import SpecError
-from app.web.errors import ERROR_RESPONSES, error_body, spec_error_items
+from app.web.errors import ERROR_RESPONSES, error_body, error_response, spec_error_items
+from app.web.ratelimit import RUN_QUOTA, QuotaExceeded
 from app.web.schemas import ErrorItem
 from app.web.templating import get_templates
 from app.worker import embedded, report
 from app.worker.models import RunAccepted, RunRequest, RunStatus
+from app.worker.readiness import UNKNOWN
 from app.worker.settings import WorkerSettings
 
 if TYPE_CHECKING:
@@ -48,6 +51,13 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: _ERROR | {"description": "the queue is full (with Retry-After), the broker is "
                                   "unreachable, or real runs are not installed here"}}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _ERROR | {"description": "no run has this id"}}
+FORBIDDEN: dict[int | str, dict[str, Any]] = {403: _ERROR | {
+    "description": "no token, or not this run's token (Authorization: Bearer <token>)"}}
+TOO_MANY: dict[int | str, dict[str, Any]] = {429: _ERROR | {
+    "description": "this client's run quota (runs_per_minute) is used up; Retry-After says when "
+                   "a new job may be made (answers that make no job draw nothing)"}}
+#: the cookie that keeps a run's token for the browser that started it, scoped to the run's path
+TOKEN_COOKIE = "archcalc_run_token"
 
 
 def worker_settings(app: FastAPI) -> WorkerSettings:
@@ -84,6 +94,7 @@ def _create_runs(app: FastAPI) -> Runs:
 
     app.state.runs = Runs(settings, local_worker=settings.embedded)
     runs: Runs = app.state.runs
+    runs.monitor.start()  # readiness is known, with some memory of workers, before it is asked
     return runs
 
 
@@ -96,27 +107,43 @@ class Unavailable(HTTPException):
         super().__init__(503, message, headers=headers)
 
 
-def _submit(runs: Runs, body: RunRequest) -> RunAccepted:
+def _submit(runs: Runs, body: RunRequest, request: Request) -> RunAccepted:
+    """Submit; a new job draws from the client's run quota (QuotaExceeded when it is empty)."""
     from app.worker.client import UNREACHABLE, QueueFull
 
+    quota = getattr(request.state, RUN_QUOTA, None)
     try:
-        return runs.submit(body)
+        return runs.submit(body, before_new=quota.take if quota is not None else None)
     except QueueFull as exc:
         raise Unavailable(str(exc), exc.retry_after) from None
     except UNREACHABLE as exc:
         raise Unavailable(f"the job queue cannot be reached: {exc}", 10) from None
 
 
-def _known(runs: Runs, run_id: str, cancel: bool = False) -> RunStatus:
-    from app.worker.client import UNREACHABLE
+def _known(runs: Runs, run_id: str, cancel: bool = False, token: str | None = None
+           ) -> RunStatus:
+    from app.worker.client import UNREACHABLE, NotOwner
 
     try:
-        found = runs.cancel(run_id) if cancel else runs.status(run_id)
+        found = runs.cancel(run_id, token) if cancel else runs.status(run_id)
+    except NotOwner as exc:
+        raise HTTPException(403, str(exc)) from None
     except UNREACHABLE as exc:
         raise Unavailable(f"the job queue cannot be reached: {exc}", 10) from None
     if found is None:
         raise HTTPException(404, f"no run has the id '{run_id}'")
     return found
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _too_many(request: Request, exc: QuotaExceeded) -> Response:
+    response = error_response(request, 429, [exc.item])
+    response.headers["Retry-After"] = str(exc.retry)
+    return response
 
 
 # --- the JSON API ------------------------------------------------------------------------------
@@ -125,10 +152,15 @@ def _known(runs: Runs, run_id: str, cancel: bool = False) -> RunStatus:
 @router.post("/api/runs", status_code=202, response_model=RunAccepted, name="api_runs_create",
              tags=["runs"], responses={200: {"model": RunAccepted, "description": "answered "
                                              "from the stored result of the same question"},
-                                       **ERROR_RESPONSES, **UNAVAILABLE})
-def create_run(body: RunRequest, runs: RunsDep, response: Response) -> RunAccepted:
-    """Queue a real run (202); the same question asked before is answered from its result (200)."""
-    accepted = _submit(runs, body)
+                                       **ERROR_RESPONSES, **UNAVAILABLE, **TOO_MANY})
+def create_run(body: RunRequest, runs: RunsDep, request: Request,
+               response: Response) -> RunAccepted | Response:
+    """Queue a real run (202, with the token that may cancel it); the same question asked before
+    is answered from its result (200) or with the job already answering it (202, no token)."""
+    try:
+        accepted = _submit(runs, body, request)
+    except QuotaExceeded as exc:
+        return _too_many(request, exc)
     if accepted.cached:
         response.status_code = 200
     return accepted
@@ -142,10 +174,11 @@ def get_run(run_id: str, runs: RunsDep) -> RunStatus:
 
 
 @router.delete("/api/runs/{run_id}", response_model=RunStatus, name="api_runs_cancel",
-               tags=["runs"], responses={**NOT_FOUND, **UNAVAILABLE})
-def cancel_run(run_id: str, runs: RunsDep) -> RunStatus:
-    """Cancel a queued or running run; a finished one is answered as it is."""
-    return _known(runs, run_id, cancel=True)
+               tags=["runs"], responses={**FORBIDDEN, **NOT_FOUND, **UNAVAILABLE})
+def cancel_run(run_id: str, runs: RunsDep, request: Request) -> RunStatus:
+    """Cancel a queued or running run with its token (Authorization: Bearer); a finished one is
+    answered as it is."""
+    return _known(runs, run_id, cancel=True, token=_bearer(request))
 
 
 @router.get("/healthz", tags=["runs"], name="healthz")
@@ -156,18 +189,30 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", tags=["runs"], name="readyz",
             responses={503: _ERROR | {"description": "not ready: each problem an error item"}})
-def readyz(request: Request) -> Response:
-    """Ready for runs: the broker reachable, a worker answering, the queue not full."""
-    try:
-        runs = get_runs(request)
+async def readyz(request: Request) -> Response:
+    """Ready for runs: the broker reachable, a worker on a queue the app sends to, room in it.
+
+    Answered from a check made in the background every few seconds: cheap however often it is
+    asked, and never waiting on the broker."""
+    try:  # made once, on a thread: the first use imports Celery
+        made: Runs | None = getattr(request.app.state, "runs", None)
+        runs = made if made is not None else await anyio.to_thread.run_sync(get_runs, request)
     except HTTPException as exc:
         return JSONResponse(error_body([ErrorItem(line=0, message=str(exc.detail))]), 503)
     state = runs.readiness()
-    if not state.ready:
-        items = [ErrorItem(line=0, message=p) for p in state.problems]
-        return JSONResponse(error_body(items), 503, headers={"Retry-After": "10"})
+    if state is None:  # the first check is under way: wait for it briefly, off the threads
+        deadline = anyio.current_time() + runs.settings.ping_timeout_s + 2
+        while state is None and anyio.current_time() < deadline:
+            await anyio.sleep(0.05)
+            state = runs.readiness()
+    if state is None or not state.ready:
+        problems = state.problems if state is not None else [UNKNOWN]
+        items = [ErrorItem(line=0, message=p) for p in problems]
+        return JSONResponse(error_body(items), 503, headers={"Retry-After": "5"})
     return JSONResponse({"status": "ready", "broker": state.broker, "workers": state.workers,
-                         "waiting": state.waiting, "queue": runs.settings.queue})
+                         "queues": state.queues, "waiting": state.waiting,
+                         "sends_to": state.live_queues(), "notes": state.notes,
+                         "checked_at": state.checked_at})
 
 
 # --- the "Run for real" fragments --------------------------------------------------------------
@@ -182,21 +227,26 @@ def _batch_sizes(text: str) -> list[int]:
 
 
 def _form_request(spec: str, model: str, dtype: str, batch_sizes: str, mode: str,
-                  optimizer: str) -> RunRequest:
+                  optimizer: str, input: str = "") -> RunRequest:
     return RunRequest.model_validate({
         "spec": spec or None, "model": model or None, "dtype": dtype, "mode": mode,
-        "batch_sizes": _batch_sizes(batch_sizes), "optimizer": optimizer})
+        "batch_sizes": _batch_sizes(batch_sizes), "optimizer": optimizer,
+        "input": (input or None) if model else None})
 
 
 def _fragment(request: Request, status: RunStatus | None, errors: list[dict[str, Any]],
-              code: int = 200) -> Response:
+              code: int = 200, can_cancel: bool = False, reconnecting: str = "",
+              title: str = "The run could not start") -> Response:
     """The status fragment for htmx, or the whole run page (refreshing itself) without it.
 
     htmx swaps only 2xx and 422 answers (base.html's responseHandling), so a fragment that
     explains a 404 or a 503 (real runs not installed, the queue full) is sent as 200 with the
-    real status in ``X-Archcalc-Status``; the whole page and the JSON API keep the real code."""
-    context = {"run": status, "errors": errors, "view": report,
-               "finished": status is None or status.status in ("done", "failed", "cancelled")}
+    real status in ``X-Archcalc-Status``; the whole page and the JSON API keep the real code.
+    ``reconnecting`` (the id of a run whose queue cannot be reached right now) keeps polling."""
+    context = {"run": status, "errors": errors, "view": report, "can_cancel": can_cancel,
+               "reconnecting": reconnecting, "error_title": title,
+               "finished": not reconnecting and (
+                   status is None or status.status in ("done", "failed", "cancelled"))}
     htmx = bool(request.headers.get("HX-Request"))
     name = "partials/_run_status.html" if htmx else "run.html"
     real = code
@@ -215,51 +265,81 @@ def _page_errors(exc: Exception) -> tuple[int, list[dict[str, Any]]]:
         return 422, error_body(items)["errors"]
     if isinstance(exc, SpecError):
         return 422, error_body(spec_error_items(exc))["errors"]
+    if isinstance(exc, QuotaExceeded):
+        return 429, error_body([exc.item])["errors"]
     assert isinstance(exc, HTTPException)
     return exc.status_code, [{"line": 0, "message": str(exc.detail)}]
+
+
+def _keep_token(request: Request, response: Response, accepted: RunAccepted) -> None:
+    """The run's token, for this browser only and sent only to this run's pages."""
+    if accepted.token is not None:
+        response.set_cookie(TOKEN_COOKIE, accepted.token, path=f"/runs/{accepted.id}",
+                            max_age=7 * 24 * 3600, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
 
 
 @router.post("/runs", include_in_schema=False, response_class=HTMLResponse, name="runs_start")
 def start_run_page(request: Request, spec: Annotated[str, Form()] = "",
                    page_spec: Annotated[str, Form()] = "", model: Annotated[str, Form()] = "",
+                   input: Annotated[str, Form()] = "", page_input: Annotated[str, Form()] = "",
                    dtype: Annotated[str, Form()] = "float32",
                    batch_sizes: Annotated[str, Form()] = "1, 8, 32",
                    mode: Annotated[str, Form()] = "inference",
                    optimizer: Annotated[str, Form()] = "sgd") -> Response:
-    """Start a run from the button's form: the progress fragment, or a redirect to its page."""
+    """Start a run from the button's form: the progress fragment, or a redirect to its page.
+
+    A zoo model runs at the model page's input: the page's form field (htmx sends it as it is
+    now), else the input the page was rendered with."""
     try:
-        body = _form_request(spec or page_spec, model, dtype, batch_sizes, mode, optimizer)
-        accepted = _submit(get_runs(request), body)
-    except (ValidationError, SpecError, HTTPException) as exc:
+        body = _form_request(spec or page_spec, model, dtype, batch_sizes, mode, optimizer,
+                             input or page_input)
+        accepted = _submit(get_runs(request), body, request)
+    except (ValidationError, SpecError, HTTPException, QuotaExceeded) as exc:
         code, errors = _page_errors(exc)
-        return _fragment(request, None, errors, code)
+        refused = _fragment(request, None, errors, code)
+        if isinstance(exc, QuotaExceeded):
+            refused.headers["Retry-After"] = str(exc.retry)
+        return refused
+    response: Response
     if not request.headers.get("HX-Request"):
-        return RedirectResponse(request.url_for("runs_page", run_id=accepted.id), 303)
-    found = _known(get_runs(request), accepted.id)
-    return _fragment(request, found.model_copy(update={"cached": accepted.cached}), [], 202)
+        response = RedirectResponse(request.url_for("runs_page", run_id=accepted.id), 303)
+    else:
+        found = _known(get_runs(request), accepted.id)
+        response = _fragment(request, found.model_copy(update={"cached": accepted.cached}), [],
+                             200 if accepted.cached else 202,
+                             can_cancel=accepted.token is not None)
+    _keep_token(request, response, accepted)
+    return response
 
 
 @router.get("/runs/{run_id}", include_in_schema=False, response_class=HTMLResponse,
             name="runs_page")
-def run_page(request: Request, run_id: str) -> Response:
-    """The run's progress (polled every second) and, when done, the comparison."""
+def run_page(request: Request, run_id: str,
+             token: Annotated[str | None, Cookie(alias=TOKEN_COOKIE)] = None) -> Response:
+    """The run's progress (polled every second) and, when done, the comparison; while the queue
+    cannot be reached, "reconnecting", still polling."""
     try:
-        return _fragment(request, _known(get_runs(request), run_id), [])
+        return _fragment(request, _known(get_runs(request), run_id), [],
+                         can_cancel=token is not None)
+    except Unavailable:
+        return _fragment(request, None, [], 503, reconnecting=run_id)
     except HTTPException as exc:
         code, errors = _page_errors(exc)
-        return _fragment(request, None, errors, code)
+        return _fragment(request, None, errors, code, title="No such run" if code == 404
+                         else "The run cannot be shown")
 
 
 @router.post("/runs/{run_id}/cancel", include_in_schema=False, response_class=HTMLResponse,
              name="runs_cancel")
-def cancel_run_page(request: Request, run_id: str) -> Response:
-    """The cancel button: cancel, then show the run as it now stands."""
+def cancel_run_page(request: Request, run_id: str,
+                    token: Annotated[str | None, Cookie(alias=TOKEN_COOKIE)] = None) -> Response:
+    """The cancel button: cancel (with the token this browser keeps), then show the run."""
     try:
-        found = _known(get_runs(request), run_id, cancel=True)
+        found = _known(get_runs(request), run_id, cancel=True, token=token)
     except HTTPException as exc:
         code, errors = _page_errors(exc)
-        return _fragment(request, None, errors, code)
+        return _fragment(request, None, errors, code, title="The run was not cancelled")
     if not request.headers.get("HX-Request"):
         return RedirectResponse(request.url_for("runs_page", run_id=run_id), 303)
-    return _fragment(request, found, [])
-
+    return _fragment(request, found, [], can_cancel=True)
