@@ -42,8 +42,8 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
-# the production server command: uvicorn with the options the ARCHCALC_* settings give it
-# (README, Serving in production)
+# the production server with its options from ARCHCALC_* (README, Serving in production);
+# one process a container (ARCHCALC_WORKERS stays 1), ARCHCALC_TRUSTED_PROXIES names the proxy
 CMD ["python", "-m", "app.web.serve", "--host", "0.0.0.0", "--port", "8000"]
 
 # --- worker: torch with CUDA on NVIDIA's CUDA base; one process per GPU ----------------------------

@@ -26,7 +26,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from app import engine, zoo
-from app.engine import Analysis, LayerRow, Volume
+from app.engine import Analysis, LayerRow, Volume, claims
 from app.engine.result import VolumeOut
 from app.examples import (
     BOTTLENECK_INCEPTION,
@@ -96,8 +96,9 @@ def read_figure(text: str) -> Figure:
     return Figure(text, Fraction(num) * mult, place * mult)
 
 
-#: a rounded figure this close to the exact value is the same number written short
-MATCH_WITHIN = Fraction(1, 1000)
+#: a rounded figure this close to the exact value is the same number written short: the
+#: calculator's line, so that a figure gets the same judgement on every page
+MATCH_WITHIN = claims.MATCH_WITHIN
 
 
 def judge(figure: str, exact: Exact) -> Status:

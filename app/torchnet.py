@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from app.engine.graph import Block, Layer, Network, Node
+from app.engine.graph import Block, Layer, Network, Node, names_read
 from app.engine.result import LayerRow
 
 Shape = tuple[int, int, int]
@@ -56,10 +56,20 @@ class _Record:
 
     shapes: dict[str, Shape] = field(default_factory=dict)
     aux_outputs: list[Tensor] = field(default_factory=list)
+    #: the tensors of the rows some layer reads by name (all rows with ``keep_all``)
+    values: dict[str, Tensor] = field(default_factory=dict)
+    needed: frozenset[str] = frozenset()
+    keep_all: bool = False
 
     def clear(self) -> None:
         self.shapes.clear()
         self.aux_outputs.clear()
+        self.values.clear()
+
+    def keep(self, name: str, y: Tensor) -> None:
+        self.shapes[name] = shape_of(y)
+        if self.keep_all or name in self.needed:
+            self.values[name] = y
 
 
 # --- modules that torch lacks -----------------------------------------------------------------
@@ -217,22 +227,81 @@ def _pool_args(layer: Layer) -> dict[str, Any]:
 
 
 def _unpadded(layer: Layer) -> Layer:
-    attrs = {k: v for k, v in layer.attrs.items() if k not in ("ph", "pw", "ph2", "pw2")}
+    attrs = {k: v for k, v in layer.attrs.items()
+             if k not in ("ph", "pw", "ph2", "pw2", "same")}
     return Layer(layer.op, layer.name, layer.line, attrs, layer.claims)
 
 
+def _pool_side_pad(layer: Layer) -> bool:
+    """A pool pads with -inf (max) or zeros (avg) as its own module when torch's pool cannot:
+    per side, or 'pad same' (whose two sides differ for an even kernel)."""
+    return _needs_side_pad(layer) or _flag(layer, "same", False)
+
+
 def _maxpool(layer: Layer, in_place: bool) -> nn.Module:
-    if _needs_side_pad(layer):
+    if _pool_side_pad(layer):
         return nn.Sequential(_SidePad(layer, float("-inf")), _maxpool(_unpadded(layer), in_place))
     return nn.MaxPool2d(**_pool_args(layer), dilation=_pair(layer, "dh", "dw", 1))
 
 
 def _avgpool(layer: Layer, in_place: bool) -> nn.Module:
-    if _needs_side_pad(layer):
+    if _pool_side_pad(layer):
         return nn.Sequential(_SidePad(layer, 0.0), _avgpool(_unpadded(layer), in_place))
     if _pair(layer, "dh", "dw", 1) != (1, 1):
         raise ValueError(f"{layer.name}: AvgPool2d has no dilation")
     return nn.AvgPool2d(**_pool_args(layer))
+
+
+class _Separable(nn.Module):
+    """Depthwise kh x kw (no bias) then pointwise 1x1 with bias: Xception's SeparableConv."""
+
+    def __init__(self, layer: Layer) -> None:
+        super().__init__()
+        depthwise = Layer("conv", layer.name, layer.line,
+                          {k: v for k, v in layer.attrs.items() if k not in ("out", "cin")}
+                          | {"depthwise": True, "bias": False}, layer.claims)
+        self.depthwise = _conv(depthwise, False)
+        self.pointwise = nn.LazyConv2d(_int(layer, "out", 0), 1, bias=_flag(layer, "bias", True))
+
+    def forward(self, x: Tensor) -> Tensor:
+        y: Tensor = self.pointwise(self.depthwise(x))
+        return y
+
+
+class _Crop(nn.Module):
+    """Centre crop to (oh, ow), or to the spatial size of a second tensor given to forward."""
+
+    def __init__(self, oh: int, ow: int) -> None:
+        super().__init__()
+        self.size = (oh, ow)
+
+    def forward(self, x: Tensor, like: Tensor | None = None) -> Tensor:
+        oh, ow = self.size if like is None else (int(like.shape[2]), int(like.shape[3]))
+        top, left = (int(x.shape[2]) - oh) // 2, (int(x.shape[3]) - ow) // 2
+        return x[:, :, top:top + oh, left:left + ow]
+
+
+class _ConcatInputs(nn.Module):
+    def forward(self, *xs: Tensor) -> Tensor:
+        return torch.cat(xs, dim=1)
+
+
+class _AddInputs(nn.Module):
+    def forward(self, *xs: Tensor) -> Tensor:
+        y = xs[0] + xs[1]
+        for x in xs[2:]:
+            y = y + x
+        return y
+
+
+class _MulInputs(nn.Module):
+    """The product, broadcasting an input of size 1 along an axis (a 1x1xC gate)."""
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        y = xs[0] * xs[1]
+        for x in xs[2:]:
+            y = y * x
+        return y
 
 
 def _adaptiveavgpool(layer: Layer, in_place: bool) -> nn.Module:
@@ -329,6 +398,11 @@ BUILDERS: dict[str, Builder] = {
     "gelu": _activation(nn.GELU), "leakyrelu": _leakyrelu, "prelu": _prelu,
     "identity": _activation(nn.Identity), "channelshuffle": _channelshuffle,
     "convtranspose": _convtranspose, "upsample": _upsample,
+    "sepconv": lambda layer, in_place: _Separable(layer),
+    "concat": lambda layer, in_place: _ConcatInputs(),
+    "add": lambda layer, in_place: _AddInputs(),
+    "mul": lambda layer, in_place: _MulInputs(),
+    "crop": lambda layer, in_place: _Crop(_int(layer, "oh", 1), _int(layer, "ow", 1)),
     "layernorm": lambda layer, in_place: _ChannelsLayerNorm(),
     "layerscale": lambda layer, in_place: _LayerScale(),
 }
@@ -338,17 +412,24 @@ BUILDERS: dict[str, Builder] = {
 
 
 class _LayerModule(nn.Module):
-    """One spec layer: runs its torch module and records the output shape under its name."""
+    """One spec layer: runs its torch module on the tensor before it, or on the rows it names,
+    and records the output shape (and the tensor, if a later layer reads it) under its name."""
 
     def __init__(self, layer: Layer, inner: nn.Module, record: _Record) -> None:
         super().__init__()
         self.spec_name = layer.name
         self.op = inner
         self._record = record
+        self.inputs = layer.inputs
+        self.like = str(layer.attrs["to"]) if "to" in layer.attrs else None
 
     def forward(self, x: Tensor) -> Tensor:
-        y: Tensor = self.op(x)
-        self._record.shapes[self.spec_name] = shape_of(y)
+        values = self._record.values
+        args = [values[n] for n in self.inputs] if self.inputs else [x]
+        if self.like is not None:
+            args.append(values[self.like])
+        y: Tensor = self.op(*args)
+        self._record.keep(self.spec_name, y)
         return y
 
     def extra_repr(self) -> str:
@@ -365,7 +446,7 @@ class _Merge(nn.Module):
         self._record = record
 
     def _done(self, y: Tensor) -> Tensor:
-        self._record.shapes[self.spec_name] = shape_of(y)
+        self._record.keep(self.spec_name, y)
         return y
 
     def extra_repr(self) -> str:
@@ -446,7 +527,7 @@ class _Aux(_Merge):
 
 
 #: ops that may hand back their input itself, or a view of it (dropout in eval mode)
-_PASS_THROUGH_OPS = frozenset({"flatten", "dropout", "identity"})
+_PASS_THROUGH_OPS = frozenset({"flatten", "dropout", "identity", "crop"})
 
 
 def _makes_new_tensor(node: Node) -> bool:
@@ -472,10 +553,13 @@ class _Builder:
         modules: list[nn.Module] = []
         fresh = not branch_head
         for node in nodes:
-            module = self.node(node, in_place=fresh)
+            reads = isinstance(node, Layer) and bool(node.inputs)
+            module = self.node(node, in_place=fresh and not reads)
             if module is not None:
                 modules.append(module)
-            fresh = fresh or _makes_new_tensor(node)
+            fresh = (fresh and not reads) or _makes_new_tensor(node)
+            if node.name in self.record.needed:  # a later layer reads this very tensor
+                fresh = False
         return nn.Sequential(*modules)
 
     def node(self, node: Node, *, in_place: bool) -> nn.Module | None:
@@ -501,10 +585,13 @@ class SpecNet(nn.Module):
 
     def __init__(self, net: Network, *, aux: bool = False) -> None:
         super().__init__()
-        self._record = _Record()
+        self._record = _Record(needed=names_read(net))
         self.input_name = net.input_name
         self.input_shape = (net.input.c, net.input.h, net.input.w)
-        self.body = _Builder(self._record, aux).sequence(net.nodes, branch_head=False)
+        self.output_names = net.outputs
+        self.body = _Builder(self._record, aux).sequence(net.nodes,
+                                                         branch_head=net.input_name
+                                                         in self._record.needed)
 
     @property
     def shapes(self) -> dict[str, Shape]:
@@ -514,11 +601,32 @@ class SpecNet(nn.Module):
     def aux_outputs(self) -> list[Tensor]:
         return self._record.aux_outputs
 
+    @property
+    def values(self) -> dict[str, Tensor]:
+        """The tensors of the last forward kept by name: those some layer reads, and every
+        row's once :attr:`keep_all` is set."""
+        return self._record.values
+
+    @property
+    def keep_all(self) -> bool:
+        return self._record.keep_all
+
+    @keep_all.setter
+    def keep_all(self, value: bool) -> None:
+        self._record.keep_all = value
+
+    @property
+    def outputs(self) -> list[Tensor]:
+        """The named outputs' tensors of the last forward (empty without an ``output`` line:
+        then the forward's result is the output)."""
+        return [self._record.values[n] for n in self.output_names]
+
     def forward(self, x: Tensor) -> Tensor:
+        """The network's output; with named outputs, the first (all in :attr:`outputs`)."""
         self._record.clear()
-        self._record.shapes[self.input_name] = shape_of(x)
+        self._record.keep(self.input_name, x)
         out: Tensor = self.body(x)
-        return out
+        return self._record.values[self.output_names[0]] if self.output_names else out
 
     def dummy_input(self, batch: int = 1) -> Tensor:
         """Zeros of the spec's input size, (batch, C, H, W)."""

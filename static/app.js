@@ -37,8 +37,70 @@ document.documentElement.classList.add("js");
       gutter.appendChild(li);
     }
     for (; have > want; have--) gutter.removeChild(gutter.lastElementChild);
+    sizeGutter(spec, gutter);
     gutter.scrollTop = spec.scrollTop;
   }
+
+  // the editor wraps long lines: each line number takes the height of its wrapped line,
+  // measured in a hidden copy of the editor's text box that is emptied straight after
+  var measure = null, measured = {key: "", heights: []};
+  function sizeGutter(spec, gutter) {
+    var items = gutter.children;
+    if (window.getComputedStyle(spec).whiteSpace !== "pre-wrap" || !spec.clientWidth) {
+      applyHeights(items, []);
+      return;
+    }
+    // a live update swaps in a new gutter for the same text: the last measure still holds
+    var key = spec.clientWidth + "\n" + spec.value;
+    if (measured.key === key) {
+      applyHeights(items, measured.heights);
+      return;
+    }
+    if (!measure) {
+      measure = document.createElement("div");
+      measure.className = "spec-measure";
+      measure.setAttribute("aria-hidden", "true");
+    }
+    if (measure.parentNode !== spec.parentNode) spec.parentNode.appendChild(measure);
+    var cs = window.getComputedStyle(spec);
+    measure.style.width = (spec.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)) + "px";
+    var lines = specLines(spec.value), frag = document.createDocumentFragment();
+    lines.forEach(function (line) {
+      var div = document.createElement("div");
+      div.textContent = line || "\u200b";
+      frag.appendChild(div);
+    });
+    measure.appendChild(frag);
+    var heights = Array.prototype.map.call(measure.children, function (d) { return d.offsetHeight; });
+    measure.textContent = "";
+    measured = {key: key, heights: heights};
+    applyHeights(items, heights);
+  }
+
+  // the heights go in a constructed style sheet, not in style attributes: htmx copies an
+  // element's attributes while settling a swap, and a copied style attribute breaks the CSP
+  var gutterSheet = null, gutterRules = "";
+  function applyHeights(items, heights) {
+    if (!gutterSheet) {
+      if (!("adoptedStyleSheets" in document)) return;
+      gutterSheet = new CSSStyleSheet();
+      document.adoptedStyleSheets = document.adoptedStyleSheets.concat([gutterSheet]);
+    }
+    var line = Math.min.apply(null, heights.length ? heights : [0]), rules = [];
+    for (var i = 0; i < items.length && i < heights.length; i++) {
+      if (heights[i] > line) rules.push("#gutter > li:nth-child(" + (i + 1) + ") { height: " + heights[i] + "px; }");
+    }
+    var text = rules.join("\n");
+    if (text !== gutterRules) { gutterSheet.replaceSync(text); gutterRules = text; }
+  }
+
+  var sizing = false;
+  function resizeSoon() {
+    if (sizing) return;
+    sizing = true;
+    window.requestAnimationFrame(function () { sizing = false; renumber(); });
+  }
+  window.addEventListener("resize", resizeSoon);
 
   function selectLine(n) {
     var spec = editor();
@@ -51,8 +113,12 @@ document.documentElement.classList.add("js");
     var end = start + (lines[n - 1] || "").length;
     spec.focus();
     spec.setSelectionRange(start, end);
-    var lineHeight = spec.scrollHeight / Math.max(lines.length, 1);
-    spec.scrollTop = Math.max(0, (n - 3) * lineHeight);
+    var gutter = document.getElementById("gutter"), li = gutter && gutter.children[n - 1];
+    if (li && gutter.firstElementChild) {  // the line numbers follow the wrapped lines
+      spec.scrollTop = Math.max(0, li.offsetTop - gutter.firstElementChild.offsetTop - 2 * li.offsetHeight);
+    } else {
+      spec.scrollTop = Math.max(0, (n - 3) * spec.scrollHeight / Math.max(lines.length, 1));
+    }
   }
 
   function applyGroups(root) {
@@ -79,16 +145,14 @@ document.documentElement.classList.add("js");
       selectLine(parseInt(link.dataset.line, 10));
       return;
     }
-    // a figure's working also opens on a click (browsers that do not focus a clicked button)
+    // a click pins a figure's working open (and a second click closes it)
     var fig = target.closest("button.fig");
     if (fig) {
-      var cell = fig.closest("td");
-      document.querySelectorAll("td.num.open").forEach(function (td) {
-        if (td !== cell) td.classList.remove("open");
-      });
-      cell.classList.toggle("open");
+      if (pinned === fig) closeWorking();
+      else { openWorking(fig); pinned = fig; }
       return;
     }
+    if (pinned && !target.closest(".working-pop")) closeWorking();
     var toggle = target.closest("button.toggle");
     if (toggle) {
       var open = toggle.getAttribute("aria-expanded") !== "true";
@@ -114,19 +178,176 @@ document.documentElement.classList.add("js");
     }
   });
 
+  // -- a cell's working: one panel, fixed to the viewport and placed inside it, filled from the
+  // cell's (hidden) working when the figure is focused, hovered or clicked -------------------
+  var pop = null, shownFor = null, pinned = null, hoverTimer = 0;
+  var GAP = 6, MARGIN = 8;
+
+  function popover() {
+    if (pop) return pop;
+    pop = document.createElement("div");
+    pop.id = "working-pop";
+    pop.className = "working-pop";
+    pop.setAttribute("role", "tooltip");
+    pop.hidden = true;
+    pop.addEventListener("mouseenter", function () { window.clearTimeout(hoverTimer); });
+    pop.addEventListener("mouseleave", function () { if (!pinned) closeSoon(); });
+    document.body.appendChild(pop);
+    return pop;
+  }
+
+  function place(fig) {
+    var box = popover(), r = fig.getBoundingClientRect();
+    var vw = document.documentElement.clientWidth, vh = document.documentElement.clientHeight;
+    box.style.maxHeight = (vh - 2 * MARGIN) + "px";
+    box.style.left = "0px";
+    box.style.top = "0px";
+    var w = box.offsetWidth, h = box.offsetHeight;
+    var left = Math.min(Math.max(MARGIN, r.right - w), vw - w - MARGIN);
+    var top = r.bottom + GAP;
+    if (top + h > vh - MARGIN) top = r.top - GAP - h;  // no room below: above the figure
+    if (top < MARGIN) top = Math.max(MARGIN, vh - MARGIN - h);  // nor above: as low as fits
+    box.style.left = Math.max(MARGIN, left) + "px";
+    box.style.top = top + "px";
+  }
+
+  // a live update leaves the cells' working out: it is asked for (GET /working, with the
+  // query of the table shown) when a cell is opened, and kept until the next update
+  var fetched = {}, shownQuery = window.location.search;
+
+  function workingOf(fig, box) {
+    var working = fig.querySelector(".working");
+    if (working) { box.innerHTML = working.innerHTML; return; }  // the server's escaped markup
+    var id = fig.getAttribute("data-cell");
+    if (fetched[id] !== undefined) { box.innerHTML = fetched[id]; return; }
+    box.textContent = "working it out…";
+    var query = new URLSearchParams(shownQuery);
+    query.set("cell", id);
+    fetch("/working?" + query.toString(), {headers: {"HX-Request": "true"}}).then(function (r) {
+      return r.ok ? r.text() : Promise.reject(r.status);
+    }).then(function (html) {
+      fetched[id] = html;
+      if (shownFor === fig) { box.innerHTML = html; place(fig); }
+    }).catch(function () {
+      if (shownFor === fig) { box.textContent = "The working is not available: reload the page."; place(fig); }
+    });
+  }
+
+  function openWorking(fig) {
+    if (!fig.getAttribute("data-cell")) return;
+    window.clearTimeout(hoverTimer);
+    var box = popover();
+    if (shownFor !== fig) {
+      if (shownFor) shownFor.removeAttribute("aria-describedby");
+      if (shownFor) shownFor.closest("td").classList.remove("open");
+      shownFor = fig;
+      workingOf(fig, box);
+    }
+    box.hidden = false;
+    fig.setAttribute("aria-describedby", "working-pop");
+    fig.closest("td").classList.add("open");
+    place(fig);
+  }
+
+  function closeWorking() {
+    window.clearTimeout(hoverTimer);
+    pinned = null;
+    if (!pop || pop.hidden) return;
+    pop.hidden = true;
+    pop.textContent = "";
+    if (shownFor) {
+      shownFor.removeAttribute("aria-describedby");
+      var td = shownFor.closest("td");
+      if (td) td.classList.remove("open");
+    }
+    shownFor = null;
+  }
+
+  function closeSoon() {
+    window.clearTimeout(hoverTimer);
+    hoverTimer = window.setTimeout(function () {
+      if (!pinned && !(document.activeElement && document.activeElement === shownFor)) closeWorking();
+    }, 250);
+  }
+
+  document.addEventListener("focusin", function (evt) {
+    var fig = evt.target instanceof Element ? evt.target.closest("button.fig") : null;
+    if (fig) openWorking(fig);
+  });
+  document.addEventListener("focusout", function (evt) {
+    var fig = evt.target instanceof Element ? evt.target.closest("button.fig") : null;
+    if (fig && fig === shownFor && !pinned) closeWorking();
+  });
+  document.addEventListener("mouseover", function (evt) {
+    var cell = evt.target instanceof Element ? evt.target.closest("td.num") : null;
+    var fig = cell && cell.querySelector("button.fig");
+    if (fig && !pinned) openWorking(fig);
+  });
+  document.addEventListener("mouseout", function (evt) {
+    var cell = evt.target instanceof Element ? evt.target.closest("td.num") : null;
+    var to = evt.relatedTarget instanceof Element ? evt.relatedTarget : null;
+    if (cell && !(to && (cell.contains(to) || to.closest(".working-pop"))) && !pinned) closeSoon();
+  });
+  // a scrolled pane or page would leave the panel behind: it follows its figure
+  document.addEventListener("scroll", function () {
+    if (shownFor && pop && !pop.hidden) {
+      if (document.body.contains(shownFor)) place(shownFor); else closeWorking();
+    }
+  }, true);
+  window.addEventListener("resize", function () { if (shownFor) place(shownFor); });
+
   document.addEventListener("keydown", function (evt) {
     if (evt.key === "Escape") {
-      document.querySelectorAll("td.num.open").forEach(function (td) { td.classList.remove("open"); });
+      closeWorking();
+      document.querySelectorAll("details.col-chooser[open], details.instructor-help[open]").forEach(function (d) {
+        d.open = false;
+      });
     }
   });
 
-  document.addEventListener("focusout", function (evt) {
-    var cell = evt.target instanceof Element ? evt.target.closest("td.num.open") : null;
-    if (cell) cell.classList.remove("open");
+  // -- the table's columns: hidden by the "columns" menu, kept across updates and in the URL --
+  var hiddenCols = null;  // null: the defaults of the screen; else the slots hidden
+
+  function setParam(name, value) {
+    var p = new URLSearchParams(window.location.search);
+    if (value === null) p.delete(name); else p.set(name, value);
+    var query = p.toString();
+    window.history.replaceState(window.history.state, "",
+      window.location.pathname + (query ? "?" + query : "") + window.location.hash);
+  }
+
+  function applyColumns() {
+    var root = document.documentElement;
+    root.classList.toggle("cols-chosen", hiddenCols !== null);
+    root.className.split(" ").forEach(function (c) {
+      if (c.indexOf("hide-") === 0) root.classList.remove(c);
+    });
+    (hiddenCols || []).forEach(function (slot) { root.classList.add("hide-" + slot); });
+    document.querySelectorAll("input[data-col]").forEach(function (box) {
+      var th = document.querySelector("table.layers th.col-" + box.dataset.col);
+      box.checked = Boolean(th) && window.getComputedStyle(th).display !== "none";
+    });
+  }
+
+  document.addEventListener("change", function (evt) {
+    var box = evt.target instanceof Element ? evt.target.closest("input[data-col]") : null;
+    if (!box) return;
+    hiddenCols = [];
+    document.querySelectorAll(".col-chooser input[data-col]").forEach(function (b) {
+      if (!b.checked && hiddenCols.indexOf(b.dataset.col) < 0) hiddenCols.push(b.dataset.col);
+    });
+    setParam("hide", hiddenCols.join(",") || "none");
+    applyColumns();
   });
 
+  // opening the diagram that a live update left out asks for it
+  document.addEventListener("toggle", function (evt) {
+    var d = evt.target;
+    if (d instanceof Element && d.matches("details.calc-arch[data-arch-lazy]") && d.open) refetch();
+  }, true);
+
   document.addEventListener("input", function (evt) {
-    if (evt.target === editor()) renumber();
+    if (evt.target === editor()) resizeSoon();
   });
 
   document.addEventListener("scroll", function (evt) {
@@ -138,6 +359,28 @@ document.documentElement.classList.add("js");
 
   document.addEventListener("htmx:configRequest", function (evt) {
     if (evt.detail.elt && evt.detail.elt.id === "calc") evt.detail.parameters.open = openPaths();
+    // the architecture diagram is drawn while it is open
+    var drawing = document.querySelector("details.calc-arch");
+    if (drawing && evt.detail.elt && evt.detail.elt.id === "calc") {
+      if (drawing.open) evt.detail.parameters.arch = "1"; else delete evt.detail.parameters.arch;
+    }
+    // the batch planner stays as the user left it, open or closed, across live updates
+    var planner = document.getElementById("planner");
+    if (planner && evt.detail.elt && evt.detail.elt.id === "calc") {
+      evt.detail.parameters.plan_open = planner.open ? "1" : "0";
+    }
+    if (hiddenCols !== null && evt.detail.verb === "get") {
+      evt.detail.parameters.hide = hiddenCols.join(",") || "none";
+    }
+  });
+  document.addEventListener("htmx:beforeSwap", function () { closeWorking(); });
+  // the table now shown answers the query of the request that brought it
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var elt = evt.detail.elt, xhr = evt.detail.xhr;
+    if (!elt || elt.id !== "calc" || !xhr || xhr.status !== 200) return;
+    if (xhr.getResponseHeader("HX-Retarget")) return;  // the problems only: the table stays
+    var url = evt.detail.pathInfo && evt.detail.pathInfo.finalRequestPath;
+    if (url && url.indexOf("?") >= 0) { shownQuery = url.slice(url.indexOf("?")); fetched = {}; }
   });
 
   // a 422 answer (the spec is broken) swaps the problem list in; the table stays, marked stale
@@ -148,10 +391,40 @@ document.documentElement.classList.add("js");
     }
   });
 
-  document.addEventListener("htmx:afterSettle", function () {
-    renumber();
+  // the result pane keeps its summary in view: the table's head goes under it
+  function measureSummary() {
+    var pane = document.getElementById("result-pane"), summary = pane && pane.querySelector(".summary");
+    if (!summary) return;
+    var sticky = window.getComputedStyle(summary).position === "sticky";
+    pane.style.setProperty("--summary-h", (sticky ? summary.offsetHeight : 0) + "px");
+  }
+
+  // while typing, the rows of the line being edited come into view in the result pane
+  function showEditedRow() {
+    var spec = editor();
+    if (!spec || document.activeElement !== spec) return;
+    var line = specLines(spec.value.slice(0, spec.selectionStart)).length;
+    var best = null;
+    document.querySelectorAll("table.layers tr[data-row] .meta a[data-line]").forEach(function (a) {
+      var n = parseInt(a.dataset.line, 10);
+      if (n <= line && (!best || n >= parseInt(best.dataset.line, 10))) best = a;
+    });
+    var tr = best && best.closest("tr");
+    if (tr && tr.offsetParent) tr.scrollIntoView({block: "nearest"});
+  }
+
+  // htmx settles each swapped element (the result, and out of band the gutter and the line
+  // problems): each gets only the work it needs
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var id = evt.detail && evt.detail.elt ? evt.detail.elt.id : "";
+    renumber();  // cheap: the text's last measure is kept
+    if (id === "gutter" || id === "line-problems") return;
     applyGroups(document);
+    applyColumns();
+    measureSummary();
+    if (id === "result-region") showEditedRow();
   });
+  window.addEventListener("resize", measureSummary);
 
   // a full page has every row (it must read without JavaScript); with it, the rows of the
   // collapsed blocks go, as in an htmx answer, so that the first keystroke's swap does not
@@ -165,8 +438,15 @@ document.documentElement.classList.add("js");
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    var hide = new URLSearchParams(window.location.search).get("hide");
+    if (hide !== null) {
+      hiddenCols = hide.split(",").filter(function (s) { return /^[a-z]+$/.test(s) && s !== "none"; });
+    }
+    if (document.querySelector("table.layers")) document.documentElement.classList.add("has-layers");
     dropFoldedRows();
     renumber();
     applyGroups(document);
+    applyColumns();
+    measureSummary();
   });
 })();

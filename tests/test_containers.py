@@ -26,6 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "compose.yaml"
+NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 
 
 def _hadolint() -> str:
@@ -127,6 +128,12 @@ def test_only_nginx_is_published_and_it_fronts_the_web_app() -> None:
     assert host == "8000"
     assert f"http://127.0.0.1:{container}/healthz" in services["nginx"]["healthcheck"]["test"]
     assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in services["nginx"]["volumes"]
+    conf = NGINX_CONF.read_text()
+    assert re.search(rf"^\s*listen\s+{container};", conf, re.MULTILINE), container
+    # the upstream is the web service at the port it exposes
+    (upstream,) = re.findall(r"upstream\s+\w+\s*\{[^}]*?^\s*server\s+([^\s;]+)", conf,
+                             re.MULTILINE)
+    assert upstream == f"web:{services['web']['expose'][0]}"
     assert services["nginx"]["depends_on"]["web"]["condition"] == "service_healthy"
     assert "8000" in services["web"]["expose"]
 
@@ -256,7 +263,10 @@ def test_compose_service_is_healthchecked_restarted_and_unprivileged(name: str) 
     assert isinstance(test, list) and test[0] == "CMD" and len(test) > 1
     for key in ("interval", "timeout", "retries"):
         assert key in service["healthcheck"]
-    user = str(service["user"]).split(":")[0]
+    if name == "nginx":  # a root master that reads the configuration, unprivileged workers
+        (user,) = re.findall(r"^user\s+(\S+);", NGINX_CONF.read_text(), re.MULTILINE)
+    else:
+        user = str(service["user"]).split(":")[0]
     assert user not in ("", "0", "root")
 
 

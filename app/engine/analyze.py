@@ -132,6 +132,11 @@ def _cyclic_gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
+#: the same pause for callers that build large object graphs of their own from a result (the
+#: web layer renders its pages and JSON under it)
+cyclic_gc_paused = _cyclic_gc_paused
+
+
 def analyze_network(net: Network, options: Options | None = None,
                     **option_values: Any) -> Analysis:
     """Analyse a parsed network; options as in :func:`analyze`."""
@@ -145,8 +150,11 @@ def _analyze(net: Network, opts: Options) -> Analysis:
     walk.rows.append(_input_row(net, walk.scale))
     origin = AxisRF(size=1, jump=1, start=0.0)
     start = state(net.input, (origin, origin), walk.rows[0].output)
-    end, depth, expected_depth = walk.seq(net.nodes, start, "", 0, 1.0)
-    totals = _totals(walk, depth, expected_depth, opts)
+    walk.named[net.input_name] = start
+    end = walk.seq(net.nodes, start, "", 0, 1.0)
+    ends = [walk.read(walk.rows[0], n) for n in net.outputs] if net.outputs else [end]
+    end = ends[0]
+    totals = _totals(walk, max(e.depth for e in ends), max(e.expected for e in ends), opts)
     warnings = tuple(WarningOut(layer=r.name, line=r.line, message=m)
                      for r in walk.rows for m in r.warnings)
     return Analysis(
@@ -154,7 +162,7 @@ def _analyze(net: Network, opts: Options) -> Analysis:
         output=VolumeOut(h=end.vol.h, w=end.vol.w, c=end.vol.c), layers=tuple(walk.rows),
         totals=totals, warnings=warnings,
         claims=check_total_claims(net.total_claims, totals, opts.bytes_per_value),
-        conventions=CONVENTIONS, options=opts)
+        conventions=CONVENTIONS, options=opts, outputs=net.outputs)
 
 
 def _input_row(net: Network, scale: int) -> LayerRow:
@@ -243,6 +251,9 @@ def analyze_layer(layer: str, input: Volume, options: Options | None = None,
                         parameter="layer")
     tokens = tokenize(layer)  # a spec line's own rules: its length, controls, BOM, comment
     stmt = read_statement(tokens[0].text if tokens else "", 1)
+    if stmt.refs or "to" in stmt.args:
+        raise SpecError("a single layer reads no other layer by name; write it in a spec",
+                        1, parameter="layer")
     if stmt.kind != "layer":
         raise SpecError("expected a layer such as 'conv 96 11x11 stride 4'", 1, parameter="layer")
     check_input(input, 0, parameter="input")

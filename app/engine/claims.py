@@ -23,6 +23,10 @@ _BINARY = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 _NUMBER = re.compile(r"^~?\s*(?P<mant>[0-9][0-9,]*(?:\.[0-9]+)?|\.[0-9]+)\s*(?P<suf>[kmgt]|bn?)?\s*"
                      r"(?P<unit>i?b(?:ytes?)?)?\s*(?:values|parameters|params|ops|/\s*image)?$",
                      re.IGNORECASE)
+#: a figure written short this close to the exact value is the same number ("854M" for
+#: 854,196,224); further, though right to the precision written, it is "rounded" ("35K" for
+#: 34,944). The lecture page's judgement uses the same line.
+MATCH_WITHIN = Fraction(1, 1000)
 MAX_EXPR = 200  # characters; a longer "product" is not something a student wrote by hand
 _EXPR = re.compile(r"^[0-9\s*x×+\-/().,]+$", re.IGNORECASE)
 
@@ -151,7 +155,8 @@ def _judge(field: str, text: str, candidates: list[tuple[int, str]]) -> ClaimRes
     for value, what in candidates:
         if all(_agrees(r, value) for r in readings):
             return ClaimResult(field=field, claimed=text, computed=value, ok=True,
-                               explanation=_right(readings, value, what))
+                               explanation=_right(readings, value, what),
+                               rounded=any(is_rounded(r, value) for r in readings))
     wrong = [r for r in readings if not _agrees(r, main_value)]
     off = int(wrong[0].value - main_value) if wrong else 0
     return ClaimResult(field=field, claimed=text, computed=main_value, ok=False,
@@ -159,6 +164,14 @@ def _judge(field: str, text: str, candidates: list[tuple[int, str]]) -> ClaimRes
                                    f"{field} is {fmt(main_value)} (about {approx(main_value)}; "
                                    f"{main_what})"
                                    + (f"; the claim is off by {fmt(abs(off))}" if off else ""))
+
+
+def is_rounded(r: Reading, value: int) -> bool:
+    """A figure right only to the precision written, further than MATCH_WITHIN from the value."""
+    if not r.tolerance or not value:
+        return False
+    gaps = [abs(r.value - value)] + ([abs(r.binary - value)] if r.binary is not None else [])
+    return min(gaps) > MATCH_WITHIN * abs(value)
 
 
 def _right(readings: list[Reading], value: int, what: str) -> str:

@@ -9,9 +9,8 @@ what is wrong and, where possible, how to fix it.
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -41,13 +40,87 @@ def isnum(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """"; did you mean `stride`?" for a near miss, else ""."""
-    options = list(choices)
-    lowered = {c.lower(): c for c in options}
-    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.7)
-    close = [lowered[c] for c in close]
-    return f"; did you mean `{close[0]}`?" if close else ""
+#: the longest word :func:`closest` looks at
+MAX_SUGGESTED = 40
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Insertions, deletions, substitutions and swaps of two neighbours ("covn" -> "conv" is
+    one) that turn ``a`` into ``b`` (the optimal string alignment distance)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        prev2, prev = prev, row
+    return prev[-1]
+
+
+def _affix(a: str, b: str) -> int:
+    """How many letters ``a`` and ``b`` share at their start and end."""
+    start = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
+                 min(len(a), len(b)))
+    end = next((i for i, (x, y) in enumerate(zip(a[::-1], b[::-1], strict=False)) if x != y),
+               min(len(a), len(b)))
+    return start + end
+
+
+def _sibling(word: str, choice: str, choices: Iterable[str]) -> bool:
+    """Whether ``choice`` is another variant of a family ``word`` names: the two end in the
+    same valid word ("conv") after modifiers that are not typos of each other ("sep" and
+    "up": a separable conv is not a transposed one)."""
+    known = set(choices)
+    for k in range(3, min(len(word), len(choice))):
+        tail = word[-k:]
+        if choice.endswith(tail) and tail in known:
+            a, b = word[:-k], choice[:-k]
+            if edit_distance(a, b) > max(len(a), len(b)) / 2:
+                return True
+    return False
+
+
+def closest(word: str, choices: Iterable[str] | Mapping[str, str], n: int = 3) -> list[str]:
+    """The ``n`` choices nearest ``word``: within an edit distance of a third of its length
+    (at least one), or valid words it wraps ("conv" in "sepconv"); never another variant of
+    its family ("upconv" for "sepconv"). Ranked by distance, then by the letters shared at
+    both ends, then by length; with a mapping (spelling -> op), one spelling an op, its own
+    name first."""
+    if len(word) > MAX_SUGGESTED:  # no misspelling is that long: bound the work
+        return []
+    ops = choices if isinstance(choices, Mapping) else {c: c for c in choices}
+    lowered = {c.lower(): c for c in ops}
+    w = word.lower()
+    limit = max(1, len(w) // 3)
+    ranked = []
+    for low, spelling in lowered.items():
+        wraps = len(low) >= 3 and low != w and (w.endswith(low) or w.startswith(low))
+        if abs(len(low) - len(w)) > limit and not wraps:
+            continue  # the distance is at least the difference in length
+        distance = edit_distance(w, low)
+        if (distance <= limit or wraps) and not _sibling(w, low, lowered):
+            canonical = ops[spelling] == spelling
+            ranked.append((distance, -_affix(w, low), not canonical, abs(len(low) - len(w)),
+                           low, spelling))
+    out: list[str] = []
+    seen: set[str] = set()
+    for *_, spelling in sorted(ranked):
+        if ops[spelling] not in seen:
+            seen.add(ops[spelling])
+            out.append(spelling)
+    return out[:n]
+
+
+def suggest(word: str, choices: Iterable[str] | Mapping[str, str], n: int = 1) -> str:
+    """"; did you mean `stride`?" for a near miss, with up to ``n - 1`` runners-up after it
+    ("(or `padding`)"); "" when nothing is near."""
+    close = closest(word, choices, n)
+    if not close:
+        return ""
+    rest = f" (or {', '.join(f'`{c}`' for c in close[1:])})" if close[1:] else ""
+    return f"; did you mean `{close[0]}`?{rest}"
 
 
 @dataclass(frozen=True, slots=True)

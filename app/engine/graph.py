@@ -22,6 +22,11 @@ leaves the network; the main tensor passes through unchanged), ``scale`` (one br
 (the input's channels divided equally among the branches, each branch running on its share,
 their outputs concatenated along depth: ShuffleNet V2's unit; an empty branch is the identity
 on its share).
+
+Any directed acyclic graph is written by naming: a layer with ``inputs`` reads the named
+earlier rows instead of the node before it (``from NAME``), and the merge ops ``concat``,
+``add`` and ``mul`` read all their inputs by name. Names are resolved by the parser, so a
+Layer's ``inputs`` are always rows defined before it.
 """
 
 from __future__ import annotations
@@ -87,6 +92,9 @@ class Layer(NamedTuple):
     line: int
     attrs: Mapping[str, AttrValue] = EMPTY
     claims: tuple[Claim, ...] = ()
+    #: the named layers it reads (``from NAME``, a merge's inputs), resolved to row names;
+    #: empty: the node before it
+    inputs: tuple[str, ...] = ()
 
     def get(self, key: str, default: AttrValue = 0) -> AttrValue:
         return self.attrs.get(key, default)
@@ -139,3 +147,22 @@ class Network:
     input_claims: tuple[Claim, ...] = ()
     #: claims about the whole network ("TOTAL params: 138M parameters")
     total_claims: tuple[Claim, ...] = ()
+    #: the rows that are its outputs (an ``output`` line); empty: the last node
+    outputs: tuple[str, ...] = ()
+
+
+def names_read(net: Network) -> frozenset[str]:
+    """The rows some layer reads by name (``from``, a merge's inputs, ``crop to``), and the
+    named outputs: the tensors an interpreter must keep beyond the next row."""
+    names: set[str] = set(net.outputs)
+    todo: list[Node] = list(net.nodes)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, Layer):
+            names.update(node.inputs)
+            if "to" in node.attrs:
+                names.add(str(node.attrs["to"]))
+        else:
+            for branch in node.branches:
+                todo.extend(branch)
+    return frozenset(names)

@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from app.engine.errors import INVISIBLE, Issue, LimitError, SpecError, isnum, short, suggest
 from app.engine.graph import Claim, Network, Volume
 from app.engine.limits import LIMITS
 from app.engine.notation import CANONICAL, CLAIM_KEYS, Stmt
+from app.engine.optable import MERGE_OPS
 from app.engine.parse import Parsed, Raw, _network, build
 
 _PAIR_KEYS = ("kernel", "stride", "pad", "dilation")
@@ -54,15 +56,22 @@ class _Reader:
         if name is not None and INVISIBLE.search(name):
             raise SpecError(f"'name' '{short(name)}' has an invisible or direction-changing "
                             "character; a name is shown on every page, so it may not", line)
-        if op in _BLOCKS:
+        if op in _BLOCKS and not (op == "concat" and "inputs" in item):
             return self.block(op, item, name, line, level + 1)
         canonical = CANONICAL.get(op)
         if canonical is None:
-            raise SpecError(f"unknown op '{short(op)}'{suggest(op, [*CANONICAL, *_BLOCKS])}", line)
+            hint = suggest(op, {**CANONICAL, **{b: b for b in _BLOCKS}}, 3)
+            raise SpecError(f"unknown op '{short(op)}'{hint}", line)
         args = {k: _arg(k, v, line) for k, v in item.items()
-                if k not in ("op", "name", "claims")}
+                if k not in ("op", "name", "claims", "from", "inputs", "to", "size")
+                or (k == "size" and canonical != "crop")}
+        if canonical == "crop" and "size" in item:
+            args["kernel"] = _arg("kernel", item["size"], line)
+        if "to" in item:
+            args["to"] = _name(item["to"], "to", line)
         return Raw(line, stmt=Stmt("layer", op=canonical, args=args, name=name,
-                                   claims=_claims(item.get("claims"), line)))
+                                   claims=_claims(item.get("claims"), line),
+                                   refs=_refs(canonical, item, line)))
 
     def block(self, op: str, item: dict[str, Any], name: str | None, line: int,
               level: int) -> Raw:
@@ -89,6 +98,37 @@ class _Reader:
                     raise SpecError("survival must be a number in (0, 1]", line)
                 raw.survival = float(surv)
         return raw
+
+
+def _name(value: Any, key: str, line: int) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][\w.\-]*", value):
+        raise SpecError(f"'{key}' must name a layer (letters, digits, _ . -), got "
+                        f"{short(repr(value))}", line)
+    return value
+
+
+def _refs(op: str, item: dict[str, Any], line: int) -> tuple[str, ...]:
+    """The names an entry reads: a merge's ``inputs``, another op's ``from``."""
+    if op in MERGE_OPS:
+        inputs = item.get("inputs")
+        if not isinstance(inputs, list) or len(inputs) < 2:
+            raise SpecError(f"{op} needs 'inputs': a list of two or more layer names", line)
+        names = tuple(_name(v, "inputs", line) for v in inputs)
+        if len(set(names)) < len(names):
+            raise SpecError(f"{op} names the same layer twice", line)
+        return names
+    if "inputs" in item:
+        raise SpecError(f"{op} reads one input: give 'from' (only concat, add and mul take "
+                        f"'inputs')", line)
+    return (_name(item["from"], "from", line),) if "from" in item else ()
+
+
+def _outputs(obj: Any) -> list[Raw]:
+    if obj is None:
+        return []
+    if not isinstance(obj, list) or not obj:
+        raise SpecError("'outputs' must be a list of layer names", 0, parameter="spec")
+    return [Raw(0, stmt=Stmt("output", refs=tuple(_name(v, "outputs", 0) for v in obj)))]
 
 
 def _arg(key: str, value: Any, line: int) -> Any:
@@ -169,7 +209,8 @@ def read_json_spec(obj: dict[str, Any]) -> Parsed:
             raise SpecError("'input' sizes must be at most 2^53", 0, parameter="spec")
     reader = _Reader()
     raws = [Raw(0, stmt=Stmt("input", volume=vol)), *reader.seq(obj.get("layers", []), 0,
-                                                                "'layers'")]
+                                                                "'layers'"),
+            *_outputs(obj.get("outputs"))]
     return build(raws, reader.issues, reader.drops)
 
 

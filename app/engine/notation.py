@@ -13,7 +13,7 @@ from typing import Any
 
 from app.engine.errors import Issue, SpecError, isnum, short, suggest
 from app.engine.graph import BLOCK_WORDS, Claim, Volume
-from app.engine.optable import FLAGS, KEYWORDS, LAYER_OPS, OPS, SPELLINGS
+from app.engine.optable import FLAGS, KEYWORDS, LAYER_OPS, MERGE_OPS, OPS, SPELLINGS
 from app.engine.torchlines import is_container_line, read_module_line
 
 #: every spelling of every op (from the op table) -> the op
@@ -47,12 +47,14 @@ _VOL_RE = re.compile(r"^([0-9]+)\s*[x×*]\s*([0-9]+)\s*[x×*]\s*([0-9]+)$")
 
 @dataclass(slots=True)
 class Stmt:
-    kind: str  # layer | input | total | directive | noop (a line of structure only)
+    kind: str  # layer | input | output | total | directive | noop (a line of structure only)
     op: str = ""
     args: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
     claims: tuple[Claim, ...] = ()
     volume: Volume | None = None
+    #: the names it reads, as written: ``from NAME``, a merge's inputs, an ``output`` line's
+    refs: tuple[str, ...] = ()
 
 
 def read_statement(text: str, line: int, soft: list[Issue] | None = None) -> Stmt:
@@ -81,15 +83,60 @@ def _read_statement(text: str, line: int, soft: list[Issue]) -> Stmt:
         return _total(text, line)
     if low.startswith("survival"):
         return Stmt("directive", op="survival", args=_survival_directive(low, line))
+    if _OUTPUT.fullmatch(text):
+        return Stmt("output", refs=tuple(_NAME_LIST.split(text.strip())[1:]))
     text, claims = _take_claims(text)
     bracket, text = _take_bracket(text)
     name, body = _split_label(text)
+    body, refs, crop_to = take_refs(body, line)
     stmt = _read_body(body, name, line, bracket, soft)
+    stmt.refs = refs
+    if crop_to is not None:
+        stmt.args["to"] = crop_to
     if bracket is not None and stmt.kind == "layer" and not stmt.args.pop("_bracket_used", False):
         claims = (Claim("output", bracket), *claims)
     stmt.args.pop("_bracket_used", None)
     stmt.name, stmt.claims = name, claims
     return stmt
+
+
+_REF = r"[A-Za-z_][\w.\-]*"
+_OUTPUT = re.compile(rf"\s*outputs?\s+{_REF}(?:[\s,]+{_REF})*\s*", re.IGNORECASE)
+_NAME_LIST = re.compile(r"[\s,]+")
+_FROM = re.compile(rf"\bfrom\s+({_REF})", re.IGNORECASE)
+_CROP_TO = re.compile(rf"\bto\s+({_REF})", re.IGNORECASE)
+
+
+def take_refs(body: str, line: int) -> tuple[str, tuple[str, ...], str | None]:
+    """The names a layer line reads, taken out of it as written (names keep their case):
+    ``from NAME``, a merge's inputs (``concat enc2 up2``) and a crop's ``to NAME``. Returns
+    the rest of the line, the inputs and the crop's target."""
+    words = body.split()
+    head = words[0].lower() if words else ""
+    if SPELLINGS.get(head) in MERGE_OPS:
+        names = tuple(n for n in _NAME_LIST.split(" ".join(words[1:])) if n)
+        bad = [n for n in names if not re.fullmatch(_REF, n)]
+        if bad:
+            raise SpecError(f"{head} takes the names of the layers it joins, got "
+                            f"'{short(bad[0])}'", line)
+        if len(names) < 2:
+            raise SpecError(f"{head} joins two or more layers named on its line, e.g. "
+                            f"'{head} c1 c3'", line)
+        if len(set(names)) < len(names):
+            raise SpecError(f"{head} names the same layer twice", line)
+        return words[0], names, None
+    refs: tuple[str, ...] = ()
+    found = list(_FROM.finditer(body))
+    if len(found) > 1:
+        raise SpecError("a layer reads one input: give 'from NAME' once (merge several with "
+                        "concat, add or mul)", line)
+    if found:
+        refs = (found[0][1],)
+        body = body[: found[0].start()] + " " + body[found[0].end():]
+    crop_to = None
+    if SPELLINGS.get(head) == "crop" and (m := _CROP_TO.search(body)):
+        crop_to, body = m[1], body[: m.start()] + " " + body[m.end():]
+    return body.strip(), refs, crop_to
 
 
 def _take_claims(text: str) -> tuple[str, tuple[Claim, ...]]:
@@ -153,8 +200,11 @@ def _read_body(body: str, name: str | None, line: int, bracket: str | None,
         stmt = reader(words, (name or "").lower(), line, bracket)
         if stmt is not None:
             return stmt
-    hint = suggest(words[0], [*SPELLINGS, "input", *BLOCK_WORDS])
-    raise SpecError(f"unknown layer '{short(body.strip())}'{hint or ''}; expected one of input, "
+    # a near miss names the three closest words; only a word like none of them lists them all
+    hint = suggest(words[0], {**SPELLINGS, "input": "input", **{b: b for b in BLOCK_WORDS}}, 3)
+    if hint:
+        raise SpecError(f"unknown layer '{short(body.strip())}'{hint}", line, name)
+    raise SpecError(f"unknown layer '{short(body.strip())}'; expected one of input, "
                     f"{', '.join(LAYER_OPS)}, or a block ({', '.join(BLOCK_WORDS)})", line, name)
 
 
@@ -409,6 +459,9 @@ def _filters(words: list[str]) -> dict[str, Any] | None:
         w = words[i]
         if w in _FILLER:
             i += 1
+        elif w in ("ceil", "ceil_mode"):  # Caffe's rounding up, as ZFNet's 55/26/13 need
+            args["ceil"] = True
+            i += 2 if i + 1 < len(words) and words[i + 1] == "mode" else 1
         elif w in ("stride", "pad", "padding") and i + 1 < len(words) and isnum(words[i + 1]):
             n = int(words[i + 1])
             args["stride" if w == "stride" else "pad"] = (n, n)

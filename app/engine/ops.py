@@ -93,6 +93,31 @@ def conv(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
     return attrs | _cin(args, line)
 
 
+def sepconv(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    if "out" not in args:
+        raise SpecError(f"{name}: sepconv needs the number of pointwise filters, e.g. "
+                        f"'sepconv 128 3x3'", line, name)
+    attrs: dict[str, AttrValue] = {"out": _bounded("number of filters", int(args["out"]), 1,
+                                                   LIMITS.max_channels, "max_channels", line)}
+    attrs |= _window(args, line, name, False)
+    attrs["bias"] = bool(args.get("bias", True))
+    return attrs | _cin(args, line)
+
+
+def crop(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    if "to" in args:
+        if "kernel" in args:
+            raise SpecError(f"{name}: crop to a size or to a layer, not both", line, name)
+        return {"to": str(args["to"])}  # the size is the named layer's, known in the walk
+    if "kernel" not in args:
+        raise SpecError(f"{name}: crop needs a size or a layer, e.g. 'crop 56x56' or "
+                        f"'crop to enc4'", line, name)
+    oh, ow = _pair(args, "kernel", None, line, name)
+    for o in (oh, ow):
+        _bounded("crop size", o, 1, LIMITS.max_hw, "max_hw", line)
+    return {"oh": oh, "ow": ow}
+
+
 def _cin(args: dict[str, Any], line: int) -> dict[str, AttrValue]:
     """The input size a pasted PyTorch line states (in_channels, in_features), to be checked."""
     if "cin" not in args:
@@ -108,7 +133,10 @@ def bn(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
 def pool(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
     attrs = _window(args, line, name, True, kernel_default=(2, 2))
     if attrs.get("same"):
-        raise SpecError(f"{name}: pooling takes a numeric pad", line, name)
+        if args.get("ceil"):
+            raise SpecError(f"{name}: 'pad same' sets the output size itself; give 'ceil' or "
+                            f"'pad same', not both", line, name)
+        return attrs | {"ceil": False}
     ke_h = int(attrs.get("dh", 1)) * (int(attrs["kh"]) - 1) + 1
     ke_w = int(attrs.get("dw", 1)) * (int(attrs["kw"]) - 1) + 1
     most_h = max(int(attrs["ph"]), int(attrs.get("ph2", 0)))

@@ -40,6 +40,8 @@ class OpDef:
     memory: Memory = "new"
     #: conv and fc: has weights whose multiply-adds are counted, and counts towards depth
     weighted: bool = False
+    #: a merge of named inputs (``add c1 c3``): its rule over all their volumes
+    merge: rules.MergeRule | None = None
 
 
 _WINDOW = frozenset({"kernel", "stride", "pad", "dilation"})
@@ -56,11 +58,12 @@ _TABLE = (
           weighted=True),
     OpDef("maxpool", ("maxpool", "max_pool", "maxpool2d", "pool"), rules.maxpool,
           "maxpool 3x3 stride 2",
-          "max pool; `pad P` (or per side, as conv), `dilation D`, `ceil` (PyTorch `ceil_mode`); "
-          "stride defaults to the kernel", "nn.MaxPool2d", _WINDOW | {"ceil"}, ("kernel",),
-          ops.pool),
+          "max pool; `pad P` (or per side, as conv; `pad same` as conv's, padded with -inf), "
+          "`dilation D`, `ceil` (PyTorch `ceil_mode`); stride defaults to the kernel",
+          "nn.MaxPool2d", _WINDOW | {"ceil"}, ("kernel",), ops.pool),
     OpDef("avgpool", ("avgpool", "avg_pool", "avgpool2d"), rules.avgpool, "avgpool 7x7",
-          "average pool, `pad P`, `ceil`; stride defaults to the kernel", "nn.AvgPool2d",
+          "average pool, `pad P` (`pad same` pads zeros that count in the average, PyTorch's "
+          "default), `ceil`; stride defaults to the kernel", "nn.AvgPool2d",
           frozenset({"kernel", "stride", "pad", "ceil"}), ("kernel",), ops.pool),
     OpDef("adaptiveavgpool", ("adaptiveavgpool", "adaptive_avgpool", "adaptiveavgpool2d"),
           rules.adaptiveavgpool, "adaptiveavgpool 6x6", "PyTorch `AdaptiveAvgPool2d((6, 6))`",
@@ -131,6 +134,28 @@ _TABLE = (
           "upsample 2 bilinear",
           "upsample by a whole factor, `nearest` (the default) or `bilinear`; no parameters",
           "nn.Upsample", frozenset({"factor", "mode"}), ("factor",), ops.upsample),
+    OpDef("sepconv", ("sepconv", "separableconv", "separable_conv", "separableconv2d",
+                      "sepconv2d"), rules.sepconv, "sepconv 128 3x3",
+          "depthwise separable conv (Xception, MobileNet): a depthwise 3x3 (one filter per "
+          "input channel, no bias) then a pointwise 1x1 of 128 filters with bias; one row, one "
+          "layer of depth, as Xception counts it; its working names both parts and its "
+          "activations hold both tensors; `stride`, `pad` (also `pad same`), `dilation`, "
+          "`nobias`", "nn.Conv2d(groups=C) + nn.Conv2d 1x1",
+          _WINDOW | {"out", "bias", "cin"}, ("out", "kernel"), ops.sepconv, weighted=True),
+    OpDef("crop", ("crop", "centercrop", "center_crop"), rules.crop, "crop 56x56",
+          "centre crop to 56x56 (the first (H-56)//2 rows and (W-56)//2 columns dropped), or "
+          "`crop to NAME` to the named layer's H x W (U-Net's skip); a view, no parameters",
+          "tensor slice", frozenset({"kernel", "to"}), ("kernel",), ops.crop, memory="view"),
+    OpDef("concat", ("concat", "cat"), rules.needs_inputs, "concat enc2 up2",
+          "the named layers concatenated along depth (their H x W must agree); two or more "
+          "inputs; allocates its output", "torch.cat(dim=1)", merge=rules.concat_inputs),
+    OpDef("add", ("add", "sum"), rules.needs_inputs, "add c1 c3",
+          "the named layers added element by element (their shapes must agree); two or more "
+          "inputs; allocates its output", "torch.add", merge=rules.add_inputs),
+    OpDef("mul", ("mul", "multiply"), rules.needs_inputs, "mul x gate",
+          "the named layers multiplied element by element, an input of 1 along an axis "
+          "broadcast (a 1x1xC gate scales each channel); no multiply-adds counted",
+          "torch.mul", merge=rules.mul_inputs),
     OpDef("channelshuffle", ("channelshuffle", "channel_shuffle", "shuffle"),
           rules.channelshuffle, "channelshuffle 2",
           "ShuffleNet's channel shuffle in G groups; no parameters", "nn.ChannelShuffle",
@@ -145,6 +170,8 @@ LAYER_OPS: tuple[str, ...] = tuple(OPS)
 IN_PLACE_OPS = frozenset(d.name for d in _TABLE if d.memory == "in_place")
 VIEW_OPS = frozenset(d.name for d in _TABLE if d.memory == "view")
 WEIGHT_OPS = frozenset(d.name for d in _TABLE if d.weighted)
+#: the ops that read their inputs by name
+MERGE_OPS = frozenset(d.name for d in _TABLE if d.merge is not None)
 #: the option keywords a line may use, and the argument each one sets
 KEYWORDS: Mapping[str, str] = MappingProxyType({
     "stride": "stride", "s": "stride", "pad": "pad", "padding": "pad", "p": "pad",
@@ -157,7 +184,7 @@ KEYWORDS: Mapping[str, str] = MappingProxyType({
 FLAGS: Mapping[str, tuple[str, bool | str]] = MappingProxyType({
     "nobias": ("bias", False), "no_bias": ("bias", False), "bias": ("bias", True),
     "ceil": ("ceil", True), "ceil_mode": ("ceil", True),
-    "depthwise": ("depthwise", True), "inplace": ("inplace", True),
+    "depthwise": ("depthwise", True), "dw": ("depthwise", True), "inplace": ("inplace", True),
     "nearest": ("mode", "nearest"), "bilinear": ("mode", "bilinear"),
 })
 

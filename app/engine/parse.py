@@ -18,7 +18,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from app.engine.errors import Issue, LimitError, SpecError, isnum, short, spec_error, suggest
-from app.engine.graph import BLOCK_WORDS, AttrValue, Block, Claim, Layer, Network, Node, Volume
+from app.engine.graph import (
+    BLOCK_WORDS,
+    AttrValue,
+    Block,
+    Claim,
+    FrozenDict,
+    Layer,
+    Network,
+    Node,
+    Volume,
+)
 from app.engine.limits import LIMITS
 from app.engine.lines import split_lines
 from app.engine.notation import Stmt, read_statement
@@ -347,6 +357,12 @@ class _Builder:
         self.input: tuple[Volume, str, int, tuple[Claim, ...]] | None = None
         self.totals: list[Claim] = []
         self.survival_last: float | None = None
+        #: a name as a later line may write it -> the row it means now, and that row's line
+        self.bound: dict[str, tuple[str, int]] = {}
+        #: names read before any row had them: (line, name, reading layer), judged at the end
+        self.pending: list[tuple[int, str]] = []
+        self.outputs: list[str] = []
+        self.blocks: set[str] = set()
 
     def problem(self, line: int, message: str, layer: str | None = None) -> None:
         self.issues.append(Issue(line, message, layer))
@@ -355,6 +371,7 @@ class _Builder:
     def network(self, raws: list[Raw]) -> Network | None:
         self._reserve(raws)
         nodes = tuple(self.seq(raws, "", top=True))
+        self.judge_pending()
         if self.input is None:
             if not any(i.line == 1 for i in self.issues):
                 self.problem(1, "no input line: start the spec with e.g. 'input 227x227x3'")
@@ -369,7 +386,7 @@ class _Builder:
         if self.survival_last is not None:
             nodes = _linear_survival(nodes, self.survival_last)
         return Network(vol, nodes, input_name=name, input_line=line, input_claims=claims,
-                       total_claims=tuple(self.totals))
+                       total_claims=tuple(self.totals), outputs=tuple(self.outputs))
 
     def _reserve(self, raws: list[Raw]) -> None:
         """Explicit names are reserved first so generated names never take them."""
@@ -406,9 +423,77 @@ class _Builder:
     def statement(self, r: Raw, suffix: str, first: bool) -> Layer | None:
         s = r.stmt
         assert s is not None
+        if s.kind == "output":
+            outs = self.resolve(s.refs, r.line)
+            if outs is not None:
+                self.outputs.extend(o for o in outs if o not in self.outputs)
+            return None
+        if s.refs or "to" in s.args:
+            return self.reading(r, suffix, first)
+        return self.plain(r, suffix, first)
+
+    def reading(self, r: Raw, suffix: str, first: bool) -> Layer | None:
+        """A layer that reads named rows: the names are resolved before the layer gets its
+        own, so ``x: conv 8 3x3 from x`` reads the x above it."""
+        s = r.stmt
+        assert s is not None
+        if s.name and s.name not in self.bound and (s.name in s.refs
+                                                     or s.args.get("to") == s.name):
+            self.problem(r.line, f"'{short(s.name)}' reads its own output: a cycle; name an "
+                                 f"earlier layer")
+            return None
+        inputs = self.resolve(s.refs, r.line)
+        target = self.resolve((str(s.args["to"]),), r.line) if "to" in s.args else ()
+        if inputs is None or target is None:
+            return None
+        layer = self.plain(r, suffix, first)
+        if layer is None:
+            return None
+        attrs = FrozenDict({**layer.attrs, "to": target[0]}) if target else layer.attrs
+        return layer._replace(attrs=attrs, inputs=inputs)
+
+    def resolve(self, refs: tuple[str, ...], line: int) -> tuple[str, ...] | None:
+        """The rows the names mean at this line; None (the line left out) if one has none
+        yet, which is judged once the whole spec is read (unknown, or defined later)."""
+        out = []
+        for ref in refs:
+            got = self.bound.get(ref)
+            if got is None:
+                self.pending.append((line, ref))
+                self.drops.append(line)
+                return None
+            out.append(got[0])
+        return tuple(out)
+
+    def bind(self, given: str | None, name: str, line: int) -> None:
+        self.bound[name] = (name, line)
+        if given:  # the latest row of that name: a repeat's body reads its own pass's
+            self.bound[given] = (name, line)
+
+    def judge_pending(self) -> None:
+        """Every name read before it meant a row: defined later (or the reader's own or its
+        block's: a cycle), or unknown."""
+        for line, ref in self.pending:
+            got = self.bound.get(ref)
+            if got is None:
+                hint = suggest(ref, list(self.bound)) if len(self.issues) < MAX_ISSUES else ""
+                self.issues.append(Issue(line, f"unknown layer name '{short(ref)}'{hint}; a "
+                                               f"layer reads the layers named above it"))
+            elif got[0] in self.blocks and got[1] <= line:
+                self.issues.append(Issue(line, f"'{short(ref)}' is the block that holds this "
+                                               f"line (line {got[1]}); reading its output inside "
+                                               f"it would be a cycle"))
+            else:
+                self.issues.append(Issue(line, f"'{short(ref)}' is used before it is defined "
+                                               f"(line {got[1]}); a layer reads only the layers "
+                                               f"above it, or the graph would have a cycle"))
+
+    def plain(self, r: Raw, suffix: str, first: bool) -> Layer | None:
+        s = r.stmt
+        assert s is not None
         made = self.made.get(id(r.stmt))
         if made is not None:  # the same statement again (a repeat, or equal text): validated
-            return Layer(made.op, self.name(s.name, s.op, suffix), r.line, made.attrs,
+            return Layer(made.op, self.name(s.name, s.op, suffix, r.line), r.line, made.attrs,
                          made.claims)
         if s.kind == "input":
             if self.input is not None:
@@ -418,6 +503,7 @@ class _Builder:
                 self.problem(r.line, "the input line must come before every layer")
             else:
                 self.input = (s.volume, s.name or "input", r.line, s.claims)  # type: ignore[assignment]
+                self.bind(s.name or "input", s.name or "input", r.line)
             return None
         if s.kind == "total":
             self.totals.extend(s.claims)
@@ -432,7 +518,7 @@ class _Builder:
                 self.problem(r.line, "no input line before the first layer: start with e.g. "
                              "'input 227x227x3'")
             return None
-        name = self.name(s.name, s.op, suffix)
+        name = self.name(s.name, s.op, suffix, r.line)
         try:
             made = make_layer(s.op, dict(s.args), name, r.line, s.claims)
         except SpecError as exc:
@@ -448,6 +534,12 @@ class _Builder:
 
     def block(self, r: Raw, suffix: str) -> Block | None:
         name = self.name(r.name, r.kind, suffix)
+        made = self._block(r, suffix, name)
+        self.bind(r.name, name, r.line)  # only now: its body cannot read its output
+        self.blocks.add(name)
+        return made
+
+    def _block(self, r: Raw, suffix: str, name: str) -> Block | None:
         if r.kind in ("concat", "join", "split"):
             branches = []
             for child in r.children:
@@ -469,7 +561,7 @@ class _Builder:
             return None
         return Block(r.kind, name, r.line, (body,))
 
-    def name(self, given: str | None, op: str, suffix: str) -> str:
+    def name(self, given: str | None, op: str, suffix: str, line: int = 0) -> str:
         """Explicit names are kept (a repeated one gets _2, _3); others are op + counter."""
         if given:
             base = name = given + suffix
@@ -488,6 +580,10 @@ class _Builder:
                     break
             self.counters[stem] = count
         self.assigned.add(name)
+        if line:
+            self.bind(given, name, line)
+            if given and suffix:
+                self.bound[given + suffix] = (name, line)
         return name
 
 

@@ -84,6 +84,9 @@ class ClaimResult:
     computed: Annotated[int | str, Field(description="the exact value (a volume is 'HxWxC')")]
     ok: bool
     explanation: str
+    rounded: Annotated[bool, Field(description="right only to the precision written and further "
+                                               "than 0.1% from the exact value ('35K' for "
+                                               "34,944); the lecture page judges the same")] = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,9 @@ class LayerRow:
                                                         "goes unread")] = ()
     survival: Annotated[float | None, Field(description="stochastic depth: probability that "
                                                         "this row runs during training")] = None
+    inputs: Annotated[tuple[str, ...], Field(description="the rows it reads by name (`from "
+                                                         "NAME`, a merge's inputs); empty: "
+                                                         "the row before it")] = ()
 
     @property
     def working(self) -> Mapping[str, Working]:
@@ -163,6 +169,9 @@ class Analysis:
         description="claims about the whole network (TOTAL lines)")] = ()
     conventions: dict[str, str] = field(default_factory=FrozenDict)
     options: Options = DEFAULTS
+    outputs: Annotated[tuple[str, ...], Field(
+        description="the rows that are the network's outputs (an `output` line); `output` is "
+                    "the first one's volume; empty: the last row is the output")] = ()
 
 
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}

@@ -70,6 +70,9 @@ class Step:
     #: remarks that are not problems (only padding goes unread)
     notes: list[str] = field(default_factory=list)
     rf: tuple[Window, Window] | None = None  # None: the field passes through unchanged
+    #: values of a tensor made inside the layer besides its output (a separable conv's
+    #: depthwise result), kept for the backward pass as the output is
+    hidden: int = 0
     #: build the working too: a rule runs without it for the numbers, and again with it only
     #: when a renderer first asks for the working (most rows of a big network never are)
     explain: bool = False
@@ -77,6 +80,10 @@ class Step:
 
 class Rule(Protocol):
     def __call__(self, layer: Layer, x: Volume, explain: bool = False) -> Step: ...
+
+
+class MergeRule(Protocol):
+    def __call__(self, layer: Layer, xs: tuple[Volume, ...], explain: bool = False) -> Step: ...
 
 
 def _int(layer: Layer, key: str, default: int = 0) -> int:
@@ -234,6 +241,56 @@ def conv(layer: Layer, x: Volume, explain: bool = False) -> Step:
     return step
 
 
+def sepconv(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """Depthwise separable conv (Xception's SeparableConv, MobileNet's dw + pw): a depthwise
+    kh x kw conv, one filter per input channel and no bias, then a pointwise 1x1 conv of N
+    filters with N biases. out = (n + 2p - k_eff)/s + 1 per axis; weights = kh*kw*C + C*N;
+    biases = N; macs = H'*W'*C*kh*kw + H'*W'*C*N; activations count the depthwise result
+    H'*W'*C (``hidden``) besides the output H'*W'*N."""
+    n, c = _int(layer, "out"), x.c
+    _check_cin(layer, c, "channels")
+    kh, kw = _int(layer, "kh"), _int(layer, "kw")
+    step = Step(x, explain=explain)
+    h, w = _spatial(layer, x, False, step)
+    step.out = Volume(h, w, n)
+    step.hidden = h * w * c
+    step.weights = kh * kw * c + c * n
+    step.biases = n if layer.attrs.get("bias", True) else 0
+    step.macs = h * w * c * kh * kw + h * w * c * n
+    if explain:
+        c_in, filters = Term("C_in", c, "input channels"), Term("N", n, "pointwise filters")
+        taps = (Term("K_h", kh, "kernel height"), Term("K_w", kw, "kernel width"))
+        pos = (Term("H_out", h, "output height"), Term("W_out", w, "output width"))
+        step.working |= {
+            "c": stated(n, unit="filters"),
+            "weights": equals(add(mul(*taps, c_in), mul(c_in, filters)), step.weights,
+                              sep=True, aside="depthwise + pointwise"),
+            "biases": (stated(n, note="one per pointwise filter; the depthwise part has none")
+                       if step.biases else stated(0, note="nobias")),
+            "macs": equals(add(mul(*pos, c_in, *taps), mul(*pos, c_in, filters)), step.macs,
+                           sep=True, aside="depthwise + pointwise")}
+    return step
+
+
+def crop(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """Centre crop to oh x ow: the first (H - oh)//2 rows and (W - ow)//2 columns are dropped
+    (U-Net's skip crop); a view, no parameters, 0 macs. Its field is the input unit's,
+    shifted by the offset: a window of 1 that starts ``off`` units in."""
+    oh, ow = _int(layer, "oh"), _int(layer, "ow")
+    if oh > x.h or ow > x.w:
+        raise SpecError(f"crop to {oh}x{ow} is larger than its input {x.h}x{x.w}; a crop can "
+                        f"only drop rows and columns", layer.line, layer.name)
+    step = Step(Volume(oh, ow, x.c), explain=explain)
+    top, left = (x.h - oh) // 2, (x.w - ow) // 2
+    step.rf = (Window(1, 1, -top), Window(1, 1, -left))
+    if explain:
+        for a, n, o, off in (("h", x.h, oh, top), ("w", x.w, ow, left)):
+            step.working[a] = stated(o, note=f"centre crop of {n}: {off} dropped before and "
+                                             f"{n - o - off} after")
+        step.working["c"] = stated(x.c, note="cropping keeps the depth")
+    return step
+
+
 def _pool(layer: Layer, x: Volume, explain: bool) -> Step:
     step = Step(x, explain=explain)
     h, w = _spatial(layer, x, bool(layer.attrs.get("ceil", False)), step)
@@ -332,8 +389,11 @@ def padchannels(layer: Layer, x: Volume, explain: bool = False) -> Step:
 
 
 def flatten(layer: Layer, x: Volume, explain: bool = False) -> Step:
-    """Flatten: HxWxC -> 1x1x(H*W*C), a view (no new values)."""
+    """Flatten: HxWxC -> 1x1x(H*W*C), a view (no new values). Every output value is one of
+    the input's, but the vector stands for the whole map: what reads it (an fc) reads every
+    position, so its field spans the whole input, as gap's and fc's do."""
     step = Step(Volume(1, 1, x.size), explain=explain)
+    step.rf = (Window(x.h, x.h, 0), Window(x.w, x.w, 0))
     if explain:
         step.working["c"] = equals(mul(Term("H_in", x.h, "input height"),
                                        Term("W_in", x.w, "input width"),
@@ -464,4 +524,71 @@ def layerscale(layer: Layer, x: Volume, explain: bool = False) -> Step:
     step = Step(x, weights=x.c, explain=explain)
     if explain:
         step.working["weights"] = stated(x.c, note="one factor per channel")
+    return step
+
+
+# --- merges of named inputs -------------------------------------------------------------------
+
+
+def needs_inputs(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """A merge reads the layers it joins by name; on one input alone it has nothing to do."""
+    raise SpecError(f"{layer.op} names the layers it joins, e.g. '{layer.op} a b'",
+                    layer.line, layer.name)
+
+
+def _input_names(layer: Layer, n: int) -> list[str]:
+    names = list(layer.inputs)
+    return names if len(names) == n else [f"input {i}" for i in range(1, n + 1)]
+
+
+def concat_inputs(layer: Layer, xs: tuple[Volume, ...], explain: bool = False) -> Step:
+    """Concatenation along depth: H x W must agree; C_out = C_1 + ... + C_n; no parameters,
+    0 macs; the output is a new tensor."""
+    names, first = _input_names(layer, len(xs)), xs[0]
+    for name, v in zip(names[1:], xs[1:], strict=True):
+        if (v.h, v.w) != (first.h, first.w):
+            raise SpecError(f"concat '{layer.name}': {names[0]} gives {first} but {name} gives "
+                            f"{v}; spatial sizes must agree to concatenate (crop the larger: "
+                            f"'crop to {names[0]} from {name}')", layer.line, layer.name)
+    step = Step(Volume(first.h, first.w, sum(v.c for v in xs)), explain=explain)
+    if explain:
+        step.working["c"] = equals(add(*(Term(f"C_{i}", v.c, f"channels of {n}")
+                                         for i, (n, v) in enumerate(zip(names, xs, strict=True),
+                                                                    start=1))), step.out.c)
+    return step
+
+
+def add_inputs(layer: Layer, xs: tuple[Volume, ...], explain: bool = False) -> Step:
+    """Element-wise sum: every input's shape must be the same; no parameters, 0 macs (the
+    additions are not counted); the output is a new tensor."""
+    names, first = _input_names(layer, len(xs)), xs[0]
+    for name, v in zip(names[1:], xs[1:], strict=True):
+        if v != first:
+            raise SpecError(f"add '{layer.name}': {names[0]} gives {first} but {name} gives "
+                            f"{v}; shapes must match to be added", layer.line, layer.name)
+    step = Step(first, explain=explain)
+    if explain:
+        step.working["c"] = stated(first.c, note=f"sum of {len(xs)} tensors of equal shape")
+    return step
+
+
+def mul_inputs(layer: Layer, xs: tuple[Volume, ...], explain: bool = False) -> Step:
+    """Element-wise product with broadcasting: along each axis the inputs agree or are 1 (a
+    1x1xC gate scales each channel of an H x W x C map); the output takes the largest size
+    along each axis. No parameters; the products are not counted as macs."""
+    names = _input_names(layer, len(xs))
+    sizes = []
+    for axis in range(3):
+        most = max(v[axis] for v in xs)
+        for name, v in zip(names, xs, strict=True):
+            if v[axis] not in (1, most):
+                wide = next(n for n, u in zip(names, xs, strict=True) if u[axis] == most)
+                raise SpecError(f"mul '{layer.name}': {name} gives {v} and {wide} gives "
+                                f"{xs[names.index(wide)]}; along {'HWC'[axis]} each input must "
+                                f"have the same size or 1 (broadcast)", layer.line, layer.name)
+        sizes.append(most)
+    step = Step(Volume(*sizes), explain=explain)
+    if explain:
+        step.working["c"] = stated(sizes[2], note=f"product of {len(xs)} tensors, a size of 1 "
+                                                  f"broadcast")
     return step

@@ -18,7 +18,7 @@ from app.engine.claims import check_claims
 from app.engine.errors import LimitError, SpecError
 from app.engine.graph import AttrValue, Block, FrozenDict, Layer, Node, Volume
 from app.engine.limits import LIMITS
-from app.engine.optable import IN_PLACE_OPS, OPS, VIEW_OPS, WEIGHT_OPS
+from app.engine.optable import IN_PLACE_OPS, MERGE_OPS, OPS, VIEW_OPS, WEIGHT_OPS
 from app.engine.result import (
     FIGURES,
     RF,
@@ -67,6 +67,10 @@ class State(NamedTuple):
     rf: Field2
     shown: VolumeOut
     rf_shown: RF
+    #: conv and fc layers on the longest path from the input to this tensor
+    depth: int = 0
+    #: the same, expected under stochastic depth
+    expected: float = 0.0
 
 
 def _kept(rf: Field2) -> Working:
@@ -77,8 +81,9 @@ def _kept_figures(rf: Field2) -> FrozenDict:
     return FrozenDict(rf=_kept(rf))
 
 
-def _state(vol: Volume, rf: Field2, shown: VolumeOut) -> State:
-    return State(vol, rf, shown, _rf(rf))
+def _state(vol: Volume, rf: Field2, shown: VolumeOut, depth: int = 0,
+           expected: float = 0.0) -> State:
+    return State(vol, rf, shown, _rf(rf), depth, expected)
 
 
 _RF = ("rf",)
@@ -88,8 +93,9 @@ def _pair(rf: Field2) -> str:
     return f"{rf[0].size}x{rf[1].size}"
 
 
-def state(vol: Volume, rf: Field2, shown: VolumeOut | None = None) -> State:
-    return _state(vol, rf, shown or _vol(vol))
+def state(vol: Volume, rf: Field2, shown: VolumeOut | None = None, depth: int = 0,
+          expected: float = 0.0) -> State:
+    return _state(vol, rf, shown or _vol(vol), depth, expected)
 
 
 class Done(NamedTuple):
@@ -122,7 +128,8 @@ class Merged(NamedTuple):
 
 @dataclass(slots=True)
 class Walk:
-    """Accumulates rows while walking; ``depth`` results are returned by :meth:`seq`."""
+    """Accumulates rows while walking; every row's output state is kept by name, for the
+    layers that read it by name."""
 
     aux: bool = False
     #: bytes per activation value times the batch: a row's activation bytes per value
@@ -131,45 +138,96 @@ class Walk:
     done: dict[tuple[object, ...], Done] = field(default_factory=dict)
     merged: dict[tuple[object, ...], Merged] = field(default_factory=dict)
     rf_work: dict[tuple[object, ...], Rendered] = field(default_factory=dict)
+    named: dict[str, State] = field(default_factory=dict)
+    merged_states: dict[tuple[object, ...], tuple[State, Formulas]] = field(default_factory=dict)
 
     def seq(self, nodes: tuple[Node, ...], st: State, path: str, level: int,
-            keep: float) -> tuple[State, int, float]:
-        """Walk a sequence; return its output state, its depth and its expected depth."""
-        depth, expected = 0, 0.0
+            keep: float) -> State:
+        """Walk a sequence; return its output state (which carries its depth)."""
         for node in nodes:
             if isinstance(node, Layer):
                 st = self.layer(node, st, path, level, keep)
-                d = 1 if node.op in WEIGHT_OPS else 0
-                depth, expected = depth + d, expected + d
             else:
-                st, d, e = self.block(node, st, path, level, keep)
-                depth, expected = depth + d, expected + e
-        return st, depth, expected
+                st = self.block(node, st, path, level, keep)
+        return st
+
+    def read(self, layer: Layer | Block | LayerRow, name: str) -> State:
+        """The state of the row a layer names (the parser resolved the name to an earlier
+        row; only an aux block left out of the walk has none)."""
+        got = self.named.get(name)
+        if got is None:
+            raise SpecError(f"{layer.name} reads '{name}', which is inside an aux block: aux "
+                            f"blocks are walked only with aux=true", layer.line, layer.name)
+        return got
 
     def layer(self, layer: Layer, st: State, path: str, level: int, keep: float) -> State:
+        if layer.inputs:
+            if layer.op in MERGE_OPS:
+                return self.merge_inputs(layer, path, level, keep)
+            st = self.read(layer, layer.inputs[0])
         # The parser shares one attrs mapping among the expansions of a repeated line, and the
         # network keeps every mapping alive during the walk, so its id is a safe, cheap key.
-        key = (layer.op, id(layer.attrs), st.vol)
+        key: tuple[object, ...] = (layer.op, id(layer.attrs), st.vol)
+        if "to" in layer.attrs:  # a crop to a named row's size: the size is that row's
+            like = self.read(layer, str(layer.attrs["to"])).vol
+            layer = layer._replace(attrs=FrozenDict({**layer.attrs, "oh": like.h, "ow": like.w}))
+            key = ("crop", like.h, like.w, st.vol)
         done = self.done.get(key)
         if done is None:
             done = self.done[key] = _apply(layer, st.vol)
         win = done.window
-        if win is None and done.out == st.vol:
+        d = 1 if layer.op in WEIGHT_OPS else 0
+        if win is None and done.out == st.vol and not d:
             nxt = st  # shape and field unchanged: share the previous row's objects
             rf_part = self._kept_working(st.rf)
         else:
             rf = _through(st.rf, win, layer)
-            nxt = _state(done.out, rf, done.shown)
+            nxt = _state(done.out, rf, done.shown, st.depth + d, st.expected + d)
             rf_part = self._rf_working(win, st.rf, rf)
         row = _row(len(self.rows), layer.name, layer.op, layer.line, path, level,
                        layer.attrs, st.shown, nxt.shown, done.weights, done.biases,
                        done.params, done.macs, done.activations,
                        self._bytes(done.activations, layer), nxt.rf_shown,
                        Formulas(done.working, rf_part), done.warnings, (), done.notes,
-                       keep if keep != 1.0 else None)
+                       keep if keep != 1.0 else None, layer.inputs)
         if layer.claims:
             row = replace(row, claims=check_claims(layer.claims, row))
         self.rows.append(row)
+        self.named[layer.name] = nxt
+        return nxt
+
+    def merge_inputs(self, layer: Layer, path: str, level: int, keep: float) -> State:
+        """A merge of named rows (concat, add, mul): a new tensor, no parameters; its field is
+        the union of its inputs' fields."""
+        ins = [self.read(layer, n) for n in layer.inputs]
+        vols = tuple(i.vol for i in ins)
+        key = (layer.op, vols)
+        merged = self.merged.get(key)
+        if merged is None:
+            merged = self.merged[key] = _merge_named(layer, vols)
+        # the same inputs merged again (the states live in ``named``, so their ids are stable)
+        again = (layer.op, *map(id, ins))
+        known = self.merged_states.get(again)
+        warnings: list[str] = []
+        if known is None:
+            spread = [(v.h, v.w) == (1, 1) != (merged.out.h, merged.out.w) for v in vols]
+            alike = any(spread) or any(0 in (i.rf[0].jump, i.rf[1].jump) for i in ins)
+            rf = (_broadcast_rf(ins, spread, merged.out) if alike
+                  else _merge_rf(layer.op, layer.name, [i.rf for i in ins], warnings))
+            nxt = _state(merged.out, rf, merged.shown, max(i.depth for i in ins),
+                         max(i.expected for i in ins))
+            known = (nxt, Formulas(merged.working, self._union_working(rf, len(ins))))
+            if not warnings:  # a warning names its row: worked out again for each
+                self.merged_states[again] = known
+        nxt, formulas = known
+        row = _row(len(self.rows), layer.name, layer.op, layer.line, path, level, layer.attrs,
+                   ins[0].shown, merged.shown, 0, 0, 0, 0, merged.out.size,
+                   self._bytes(merged.out.size, layer), nxt.rf_shown, formulas,
+                   tuple(warnings), (), (), keep if keep != 1.0 else None, layer.inputs)
+        if layer.claims:
+            row = replace(row, claims=check_claims(layer.claims, row))
+        self.rows.append(row)
+        self.named[layer.name] = nxt
         return nxt
 
     def _bytes(self, activations: int, layer: Layer | Block) -> int:
@@ -204,14 +262,13 @@ class Walk:
             got = self.rf_work[key] = Rendered(_RF, _stated_figures, _pair(rf), note)
         return got
 
-    def block(self, b: Block, st: State, path: str, level: int,
-              keep: float) -> tuple[State, int, float]:
+    def block(self, b: Block, st: State, path: str, level: int, keep: float) -> State:
         inner = f"{path}/{b.name}" if path else b.name
         if b.kind == "aux":
             if self.aux:
                 self.seq(b.branches[0], st, inner, level + 1, keep)
-            return st, 0, 0.0
-        outs: list[tuple[State, int, float]] = []
+            return st
+        outs: list[State] = []
         share = _split_share(b, st) if b.kind == "split" else st
         for i, branch in enumerate(b.branches):
             label = _branch_label(b.kind, i)
@@ -219,32 +276,34 @@ class Walk:
                                           b.survival is not None) else keep
             outs.append(self.seq(branch, share, f"{inner}/{label}", level + 1, bkeep))
         if b.kind in ("dense", "scale"):
-            outs.insert(0, (st, 0, 0.0))
+            outs.insert(0, st)
         return self.merge(b, st, outs, path, level, keep)
 
-    def merge(self, b: Block, st: State, outs: list[tuple[State, int, float]], path: str,
-              level: int, keep: float) -> tuple[State, int, float]:
-        vols = tuple(o[0].vol for o in outs)
+    def merge(self, b: Block, st: State, outs: list[State], path: str, level: int,
+              keep: float) -> State:
+        vols = tuple(o.vol for o in outs)
         key = (b.kind, b.survival, vols)
         merged = self.merged.get(key)
         if merged is None:
             merged = self.merged[key] = _merge(b, vols)
         warnings: list[str] = []
-        rf = _merge_rf(b, [o[0].rf for o in outs], warnings)
+        rf = _merge_rf(b.kind, b.name, [o.rf for o in outs], warnings)
         rf_part = self._union_working(rf, len(outs))
-        nxt = _state(merged.out, rf, merged.shown)
+        depth = max(o.depth for o in outs)
+        if b.kind == "residual" and b.survival is not None:
+            body, short = outs[0], outs[1]
+            expected = (b.survival * max(body.expected, short.expected)
+                        + (1 - b.survival) * short.expected)
+        else:
+            expected = max(o.expected for o in outs)
+        nxt = _state(merged.out, rf, merged.shown, depth, expected)
         self.rows.append(_row(
             len(self.rows), b.name, merged.op, b.line, path, level, merged.attrs, st.shown,
             merged.shown, 0, 0, 0, 0, merged.out.size, self._bytes(merged.out.size, b),
             nxt.rf_shown, Formulas(merged.working, rf_part),
             tuple(warnings), (), (), keep if keep != 1.0 else None))
-        depth = max(o[1] for o in outs)
-        if b.kind == "residual" and b.survival is not None:
-            body, short = outs[0], outs[1]
-            expected = b.survival * max(body[2], short[2]) + (1 - b.survival) * short[2]
-        else:
-            expected = max(o[2] for o in outs)
-        return nxt, depth, expected
+        self.named[b.name] = nxt
+        return nxt
 
 
 def _split_share(b: Block, st: State) -> State:
@@ -255,7 +314,7 @@ def _split_share(b: Block, st: State) -> State:
         raise SpecError(f"split '{b.name}': {c} channels cannot be split equally among {n} "
                         f"branches ({c}/{n} = {c / n:g} is not whole); give it a channel count "
                         f"divisible by {n}", b.line, b.name)
-    return state(Volume(st.vol.h, st.vol.w, c // n), st.rf)
+    return state(Volume(st.vol.h, st.vol.w, c // n), st.rf, None, st.depth, st.expected)
 
 
 def _merge(b: Block, vols: tuple[Volume, ...]) -> Merged:
@@ -293,6 +352,7 @@ def _apply(layer: Layer, vin: Volume) -> Done:
     step = OPS[layer.op].rule(layer, vin)
     _check_volume(step.out, layer)
     acts = 0 if layer.op in IN_PLACE_OPS or layer.op in VIEW_OPS else step.out.size
+    acts += step.hidden
     win = step.rf
     return Done(step.out, _vol(step.out), step.weights, step.biases,
                 step.weights + step.biases, step.macs, acts,
@@ -328,7 +388,14 @@ def _common(step: Step, acts: int, op: str) -> dict[str, Working]:
     if "macs" not in f:
         f["macs"] = (stated(step.macs, sep=True) if step.macs
                      else stated(0, note="only conv and fc multiply-adds are counted"))
-    if acts:
+    if acts and step.hidden:
+        f["activations"] = equals(add(Term("hidden", step.hidden, "values of the inner "
+                                           "tensor (the depthwise result)"),
+                                      mul(Term("H_out", out.h, "output height"),
+                                          Term("W_out", out.w, "output width"),
+                                          Term("C_out", out.c, "output channels"))),
+                                  acts, sep=True)
+    elif acts:
         f["activations"] = equals(mul(Term("H_out", out.h, "output height"),
                                       Term("W_out", out.w, "output width"),
                                       Term("C_out", out.c, "output channels")), acts, sep=True)
@@ -394,27 +461,71 @@ def _merge_c_working(op: str, vols: list[Volume], c: int) -> Working:
                           f"equal shape")
 
 
-def _merge_rf(b: Block, rfs: list[Field2], warnings: list[str]) -> Field2:
+def _merge_rf(kind: str, name: str, rfs: list[Field2], warnings: list[str]) -> Field2:
+    """The union of the inputs' fields."""
     if all(rf[0] == rf[1] for rf in rfs):
-        axis = _merge_axis(b, [rf[0] for rf in rfs], "H and W", warnings)
+        axis = _merge_axis(kind, name, [rf[0] for rf in rfs], "H and W", warnings)
         return axis, axis
-    return (_merge_axis(b, [rf[0] for rf in rfs], "H", warnings),
-            _merge_axis(b, [rf[1] for rf in rfs], "W", warnings))
+    return (_merge_axis(kind, name, [rf[0] for rf in rfs], "H", warnings),
+            _merge_axis(kind, name, [rf[1] for rf in rfs], "W", warnings))
 
 
-def _merge_axis(b: Block, axes: list[AxisRF], name: str, warnings: list[str]) -> AxisRF:
-    """The union of the branches' intervals [start - (size-1)/2, start + (size-1)/2]. A scale
+def _broadcast_rf(ins: list[State], spread: list[bool], out: Volume) -> Field2:
+    """A merge with a broadcast 1x1 input (a gate), or an input whose units all see alike (a
+    jump of 0, after such a merge): every output unit sees that input's field and its own.
+    Given as the hull over all units with a jump of 0 (all units alike): exact when the gate
+    sees at least what the map's units do (a gate made by gap or fc sees the whole input), the
+    smallest interval holding every unit's field otherwise."""
+    axes = []
+    for a, n in ((0, out.h), (1, out.w)):
+        lo, hi = [], []
+        for st, one in zip(ins, spread, strict=True):
+            ax = st.rf[a]
+            last = 0 if one else n - 1
+            lo.append(ax.start - (ax.size - 1) / 2)
+            hi.append(ax.start + last * ax.jump + (ax.size - 1) / 2)
+        axes.append(AxisRF(_number(Fraction(max(hi) - min(lo)).limit_denominator(1 << 20) + 1),
+                           0, (min(lo) + max(hi)) / 2))
+    return axes[0], axes[1]
+
+
+def _merge_axis(kind: str, name: str, axes: list[AxisRF], axis: str,
+                warnings: list[str]) -> AxisRF:
+    """The union of the inputs' intervals [start - (size-1)/2, start + (size-1)/2]. A scale
     block's gate is global by design: its output steps as its input does, with no warning."""
     lo = min(ax.start - (ax.size - 1) / 2 for ax in axes)
     hi = max(ax.start + (ax.size - 1) / 2 for ax in axes)
-    if b.kind == "scale":
+    if kind == "scale":
         return AxisRF(round(hi - lo) + 1, axes[0].jump, (lo + hi) / 2)
     jumps = sorted({ax.jump for ax in axes})
     if len(jumps) > 1:
-        warnings.append(f"branches of '{b.name}' step through the input by different jumps "
-                        f"{', '.join(map(str, jumps))} along {name}: their features are not "
-                        f"aligned")
+        warnings.append(f"{'inputs' if kind in MERGE_OPS else 'branches'} of '{name}' step "
+                        f"through the input by different jumps {', '.join(map(str, jumps))} "
+                        f"along {axis}: their features are not aligned")
     return AxisRF(round(hi - lo) + 1, jumps[-1], (lo + hi) / 2)
+
+
+def _merge_named(layer: Layer, vols: tuple[Volume, ...]) -> Merged:
+    """A named merge's output, working and attributes, once per (op, input volumes)."""
+    merge = OPS[layer.op].merge
+    assert merge is not None
+    step = merge(layer, vols)
+    if step.out.c > LIMITS.max_channels:
+        raise LimitError("max_channels", f"{layer.op} '{layer.name}' gives {step.out.c} "
+                         f"channels; at most {LIMITS.max_channels:,} are allowed", layer.line)
+    _check_volume(step.out, layer)
+    return Merged(layer.op, step.out, _vol(step.out),
+                  Rendered(FIGURES, _named_merge_figures, layer, vols), EMPTY_ATTRS)
+
+
+def _named_merge_figures(layer: Layer, vols: tuple[Volume, ...]) -> FrozenDict:
+    merge = OPS[layer.op].merge
+    assert merge is not None
+    step = merge(layer, vols, True)
+    return FrozenDict(_common(step, step.out.size, layer.op))
+
+
+EMPTY_ATTRS = FrozenDict()
 
 
 def _check_volume(v: Volume, layer: Layer) -> None:

@@ -22,8 +22,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from app.engine.graph import Block, Layer, Node
+from app.engine.errors import SpecError
+from app.engine.graph import Block, Layer, Network, Node, names_read
 from app.engine.lines import split_lines
+from app.engine.optable import MERGE_OPS
 from app.engine.result import LayerRow
 from app.export.base import Subject, conventions_lines
 from app.export.pytorch_blocks import BLOCK_CODE, HELPER_ORDER, HELPERS
@@ -271,10 +273,11 @@ def side_padding(layer: Layer, row: LayerRow) -> tuple[int, int, int, int] | Non
     """(left, right, top, bottom) for padding torch's layer cannot take itself: different on
     two sides of an axis, or TensorFlow's SAME at a stride above 1 (the odd pixel after, sized
     for this row's input); None when the layer pads itself."""
-    if layer.op not in ("conv", "maxpool", "avgpool"):
+    if layer.op not in ("conv", "sepconv", "maxpool", "avgpool"):
         return None
     stride = (int(layer.get("sh", 1)), int(layer.get("sw", 1)))
-    if layer.get("same", False) and stride != (1, 1):
+    # torch's pools take no 'same' and only equal sides, so a pool pads itself by module
+    if layer.get("same", False) and (stride != (1, 1) or layer.op.endswith("pool")):
         pads = []
         for n, k, d, s in ((row.input.h, "kh", "dh", stride[0]),
                            (row.input.w, "kw", "dw", stride[1])):
@@ -296,55 +299,114 @@ def _volume(row: LayerRow, flat: bool) -> str:
 
 @dataclass
 class _Top:
-    """The top-level class: ``__init__`` assignments and ``forward`` lines."""
+    """The top-level class: ``__init__`` assignments and ``forward`` lines, and the local
+    variables that keep the rows read by name."""
 
     init: Lines = field(default_factory=list)
     forward: Lines = field(default_factory=list)
     names: _Names = field(default_factory=_Names)
     flat: bool = False
+    variables: _Names = field(default_factory=_Names)
+    #: row name -> (its variable, whether it is flat)
+    kept: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    returns: list[str] = field(default_factory=list)
+
+    def keep(self, name: str, flat: bool) -> None:
+        var = self.variables.take(name)
+        self.kept[name] = (var, flat)
+        self.forward.append(f"{var} = x")
 
 
-def _top(gen: _Gen, nodes: tuple[Node, ...]) -> _Top:
+def _top(gen: _Gen, net: Network) -> _Top:
+    """The top-level class. A row some later layer reads by name is kept in a local variable
+    (``enc1 = x``); a layer that reads one starts from it, and a merge takes them all."""
     top = _Top()
+    needed = names_read(net)
+    _no_reads_inside(net.nodes, needed, top=True)
     flat = False
-    for node in nodes:
+    fresh = net.input_name not in needed  # in place only on a tensor nobody reads again
+    if net.input_name in needed:
+        top.keep(net.input_name, flat)
+    for node in net.nodes:
         above = gen.comment_lines(node)
         beside = gen.comments.beside(node.line)
         note = f"  # {beside}" if beside else ""
         top.init += above
         if isinstance(node, Layer):
-            modules, row, flat_out = gen.layer(node, flat, True)
-            layer_name, expr = modules[-1]
-            for pre_name, pre_expr in modules[:-1]:
-                if pre_name == "flatten":
-                    top.forward.append("x = torch.flatten(x, 1)")
-                elif pre_name == "unflatten":
-                    top.forward.append(f"x = x.reshape(x.shape[0], {row.input.c}, 1, 1)")
-                else:
-                    pad = top.names.take(pre_name)
-                    top.init.append(f"self.{pad} = {pre_expr}  # (left, right, top, bottom)")
-                    top.forward.append(f"x = self.{pad}(x)")
-            attr = top.names.take(layer_name)
-            top.init.append(f"self.{attr} = {expr}{note}")
-            top.forward.append(f"x = self.{attr}(x)  # {_volume(row, flat_out)}")
-            flat = flat_out
-            continue
-        code, flat_out = gen.block(node, flat)
-        attr = top.names.take(node.name)
-        if not code:
-            top.init.append(f"# {node.name}: an auxiliary classifier, left out (counted and "
-                            f"generated only with aux){note}")
-            continue
-        code[0] = f"self.{attr} = {code[0]}{note}"
-        top.init += code
-        if node.kind == "aux":
-            top.forward.append(f"x = self.{attr}(x)  # side output in self.{attr}.output")
+            flat = _layer(gen, top, node, flat, fresh and not node.inputs, note)
+            # a new tensor is ours to overwrite; a pass-through hands on what it read
+            fresh = node.op not in PASS_THROUGH or (fresh and not node.inputs)
         else:
-            shown = f": {_volume(gen.merged, flat_out)}" if gen.merged is not None else ""
-            top.forward.append(f"x = self.{attr}(x)  # {node.kind}{shown}")
-        flat = flat_out
+            code, flat_out = gen.block(node, flat)
+            attr = top.names.take(node.name)
+            if not code:
+                top.init.append(f"# {node.name}: an auxiliary classifier, left out (counted and "
+                                f"generated only with aux){note}")
+                continue
+            code[0] = f"self.{attr} = {code[0]}{note}"
+            top.init += code
+            if node.kind == "aux":
+                top.forward.append(f"x = self.{attr}(x)  # side output in self.{attr}.output")
+            else:
+                shown = f": {_volume(gen.merged, flat_out)}" if gen.merged is not None else ""
+                top.forward.append(f"x = self.{attr}(x)  # {node.kind}{shown}")
+                fresh = True
+            flat = flat_out
+        if node.name in needed:  # a later line reads this very tensor: never overwrite it
+            top.keep(node.name, flat)
+            fresh = False
     top.flat = flat
+    if net.outputs:
+        top.flat = top.kept[net.outputs[0]][1]
+        top.returns = [top.kept[n][0] for n in net.outputs]
     return top
+
+
+def _layer(gen: _Gen, top: _Top, node: Layer, flat: bool, fresh: bool, note: str) -> bool:
+    """One top-level layer's init and forward lines; returns whether its output is flat."""
+    if node.op in MERGE_OPS:
+        ins = [top.kept[n] for n in node.inputs]
+        row = gen.row(node)
+        gen.helpers.add(OP_HELPERS[node.op])
+        all_flat = all(f for _, f in ins)
+        args = ", ".join(v if f == all_flat else f"{v}[:, :, None, None]" for v, f in ins)
+        attr = top.names.take(node.name)
+        top.init.append(f"self.{attr} = {LAYER_CODE[node.op](node, row, all_flat, False)}"
+                        f"{note}")
+        top.forward.append(f"x = self.{attr}({args})  # {_volume(row, all_flat)}")
+        return all_flat
+    if node.inputs:
+        var, flat = top.kept[node.inputs[0]]
+        top.forward.append(f"x = {var}")
+    modules, row, flat_out = gen.layer(node, flat, fresh)
+    layer_name, expr = modules[-1]
+    for pre_name, pre_expr in modules[:-1]:
+        if pre_name == "flatten":
+            top.forward.append("x = torch.flatten(x, 1)")
+        elif pre_name == "unflatten":
+            top.forward.append(f"x = x.reshape(x.shape[0], {row.input.c}, 1, 1)")
+        else:
+            pad = top.names.take(pre_name)
+            top.init.append(f"self.{pad} = {pre_expr}  # (left, right, top, bottom)")
+            top.forward.append(f"x = self.{pad}(x)")
+    attr = top.names.take(layer_name)
+    top.init.append(f"self.{attr} = {expr}{note}")
+    top.forward.append(f"x = self.{attr}(x)  # {_volume(row, flat_out)}")
+    return flat_out
+
+
+def _no_reads_inside(nodes: tuple[Node, ...], needed: frozenset[str], top: bool) -> None:
+    """Names are kept in the top-level forward only: a layer inside a block that reads a
+    named row, or is read by name, has no variable to read or to keep."""
+    for node in nodes:
+        if isinstance(node, Layer):
+            if not top and (node.inputs or "to" in node.attrs or node.name in needed):
+                raise SpecError(f"{node.name}: PyTorch code is written only for named reads "
+                                f"outside blocks; move this layer, or the layer it reads, out "
+                                f"of its block", node.line, node.name)
+        else:
+            for branch in node.branches:
+                _no_reads_inside(branch, needed, top=False)
 
 
 def _docstring(text: str) -> str:
@@ -358,12 +420,15 @@ def render(subject: Subject) -> str:
     gen = _Gen(iter(a.layers[1:]), _Comments(source_lines), a.options.aux)
     header = gen.comments.above(net.input_line)
     gen.comments.beside(net.input_line)
-    top = _top(gen, net.nodes)
+    top = _top(gen, net)
     if next(gen.rows, None) is not None:
         raise ValueError("the analysis has rows the network does not explain")
     cls = model_class(subject)
     out_shape = (f"(N, {a.output.c})" if top.flat
                  else f"(N, {a.output.c}, {a.output.h}, {a.output.w})")
+    several = len(top.returns) > 1
+    if several:
+        out_shape = f"{len(top.returns)} tensors, the first {out_shape}"
     lines = ['"""' + _docstring(f"{cls}: PyTorch code generated by archcalc from "
                                 f"{subject.title}."), ""]
     lines += [_docstring(line) for line in conventions_lines(subject)[:3]]
@@ -382,13 +447,17 @@ def render(subject: Subject) -> str:
               f'{a.input.c} (H x W x C), {a.totals.params:,} parameters."""'), "",
               "    def __init__(self) -> None:", "        super().__init__()"]
     lines += [f"        {line}" for line in top.init]
-    lines += ["", "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+    returns = "tuple[torch.Tensor, ...]" if several else "torch.Tensor"
+    lines += ["", f"    def forward(self, x: torch.Tensor) -> {returns}:",
               '        """(N, C, H, W) in; each comment is the output volume, H x W x C."""']
-    lines += [f"        {line}" for line in top.forward] + ["        return x", "", ""]
+    lines += [f"        {line}" for line in top.forward]
+    lines += [f"        return {', '.join(top.returns) or 'x'}", "", ""]
     lines += ['if __name__ == "__main__":', f"    model = {cls}().eval()",
               f"    x = torch.zeros(1, {a.input.c}, {a.input.h}, {a.input.w})",
               "    with torch.no_grad():",
-              f"        print(tuple(model(x).shape))  # {out_shape.replace('N', '1')}",
+              (f"        print([tuple(t.shape) for t in model(x)])  # {len(top.returns)} outputs"
+               if several else
+               f"        print(tuple(model(x).shape))  # {out_shape.replace('N', '1')}"),
               f"    print(sum(p.numel() for p in model.parameters()))  # {a.totals.params}"]
     code = "\n".join(lines) + "\n"
     if "F.pad" not in code:

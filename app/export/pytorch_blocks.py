@@ -160,6 +160,47 @@ class LayerScale(nn.Module):
         return x * self.gamma
 '''
 
+_CENTERCROP = '''\
+class CenterCrop(nn.Module):
+    """The middle h x w of the map; the odd row or column left over is dropped after."""
+
+    def __init__(self, h: int, w: int) -> None:
+        super().__init__()
+        self.h, self.w = h, w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        top, left = (x.shape[2] - self.h) // 2, (x.shape[3] - self.w) // 2
+        return x[:, :, top:top + self.h, left:left + self.w]
+'''
+
+_CAT = '''\
+class Cat(nn.Module):
+    """The named tensors given to forward, concatenated along the channels."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return torch.cat(xs, dim=1)
+'''
+
+_SUM = '''\
+class Sum(nn.Module):
+    """The named tensors given to forward, added element by element."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return torch.stack(xs).sum(dim=0)
+'''
+
+_PRODUCT = '''\
+class Product(nn.Module):
+    """The named tensors given to forward, multiplied element by element (a 1x1 gate is
+    broadcast over the map)."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+'''
+
 #: block kind -> the helper class it uses; its keys are the engine's block kinds
 BLOCK_CODE: dict[str, str] = {
     "concat": _CONCAT, "dense": _DENSE, "residual": _RESIDUAL, "join": _JOIN, "aux": _AUX,
@@ -167,8 +208,9 @@ BLOCK_CODE: dict[str, str] = {
 }
 #: helpers in the order they are written into the file
 HELPER_ORDER = ("named", "Concat", "Dense", "Residual", "StochasticResidual", "Join", "Aux",
-                "Scale", "Split", "PadChannels", "LayerNorm2d", "LayerScale")
+                "Scale", "Split", "PadChannels", "LayerNorm2d", "LayerScale", "CenterCrop", "Cat", "Sum", "Product")
 HELPERS = {"named": _NAMED, "Concat": _CONCAT, "Dense": _DENSE, "Residual": _RESIDUAL,
            "StochasticResidual": _STOCHASTIC, "Join": _JOIN, "Aux": _AUX, "Scale": _SCALE,
            "Split": _SPLIT,
-           "PadChannels": _PADCHANNELS, "LayerNorm2d": _LAYERNORM, "LayerScale": _LAYERSCALE}
+           "PadChannels": _PADCHANNELS, "LayerNorm2d": _LAYERNORM, "LayerScale": _LAYERSCALE,
+           "CenterCrop": _CENTERCROP, "Cat": _CAT, "Sum": _SUM, "Product": _PRODUCT}

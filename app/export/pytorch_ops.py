@@ -44,6 +44,30 @@ def _conv(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
         None if layer.get("bias", True) else "bias=False") + ")"
 
 
+def _sepconv(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
+    padding = '"same"' if layer.get("same", False) else _pair(layer, "ph", "pw", 0)
+    c = row.input.c
+    depthwise = "nn.Conv2d(" + _args(
+        str(c), str(c), f"kernel_size={_pair(layer, 'kh', 'kw', 1)}",
+        _opt("stride", _pair(layer, "sh", "sw", 1), "1"), _opt("padding", padding, "0"),
+        _opt("dilation", _pair(layer, "dh", "dw", 1), "1"), f"groups={c}", "bias=False") + ")"
+    pointwise = "nn.Conv2d(" + _args(str(c), str(row.output.c), "kernel_size=1",
+                                      None if layer.get("bias", True) else "bias=False") + ")"
+    return f"nn.Sequential({depthwise}, {pointwise})"
+
+
+def _crop(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
+    return f"CenterCrop({row.output.h}, {row.output.w})"
+
+
+def _merge(helper: str) -> LayerCode:
+    """A merge of named rows: a small module whose forward takes them all."""
+    def code(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
+        return f"{helper}()"
+
+    return code
+
+
 def _convtranspose(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
     return "nn.ConvTranspose2d(" + _args(
         str(row.input.c), str(layer.get("out")),
@@ -169,15 +193,18 @@ LAYER_CODE: dict[str, LayerCode] = {
     "gelu": _module("nn.GELU"), "leakyrelu": _leakyrelu, "prelu": _prelu,
     "layernorm": _layernorm, "layerscale": _layerscale, "identity": _module("nn.Identity"),
     "convtranspose": _convtranspose, "upsample": _upsample, "channelshuffle": _channelshuffle,
+    "sepconv": _sepconv, "crop": _crop,
+    "concat": _merge("Cat"), "add": _merge("Sum"), "mul": _merge("Product"),
 }
 #: ops whose module is a small class of the generated file (app.export.pytorch_blocks)
 OP_HELPERS = {"padchannels": "PadChannels", "layernorm": "LayerNorm2d",
-              "layerscale": "LayerScale"}
+              "layerscale": "LayerScale", "crop": "CenterCrop", "concat": "Cat",
+              "add": "Sum", "mul": "Product"}
 #: ops after which the tensor is (N, C): a vector
 FLATTENING = frozenset({"fc", "flatten"})
 #: ops that need (N, C, H, W); a vector is given back its 1x1 first
 SPATIAL = frozenset({"conv", "maxpool", "avgpool", "adaptiveavgpool", "gap", "lrn",
                      "padchannels", "convtranspose", "upsample", "channelshuffle", "layernorm",
-                     "layerscale"})
+                     "layerscale", "sepconv", "crop"})
 #: ops that may hand back their input itself (no new tensor), as in app.torchnet
-PASS_THROUGH = frozenset({"flatten", "dropout", "identity"})
+PASS_THROUGH = frozenset({"flatten", "dropout", "identity", "crop"})

@@ -8,6 +8,7 @@ from typing import Any
 
 from app.engine.errors import visible
 from app.importer.graph import NotSeriesParallel, Refusal, spec_text
+from app.importer.onnx_file import MAX_NODES, MAX_ONNX_BYTES, Bounds, OnnxRefused
 
 DEFAULT_SIZE = 224
 
@@ -40,11 +41,13 @@ def import_torchvision(name: str, size: int | None = None) -> ImportResult:
     """torchvision's classification model ``name`` (untrained), traced with torch.fx."""
     from app.importer import tv
 
-    try:
-        model = tv.build(name)
-    except KeyError:
+    if name not in tv.CLASSIFIERS:
         raise ImportFailed(f"unknown torchvision model {name!r}; known: "
-                           f"{', '.join(tv.CLASSIFIERS)}") from None
+                           f"{', '.join(tv.CLASSIFIERS)}")
+    try:  # shapes without weights: no memory for them and no time to initialise them
+        model = tv.build(name, meta=True)
+    except NotImplementedError:  # a builder that computes with tensors (RegNet's widths)
+        model = tv.build(name)
     h, w = tv.NOMINAL_INPUT.get(name, (DEFAULT_SIZE, DEFAULT_SIZE))
     if size is not None:
         h = w = size
@@ -70,17 +73,14 @@ def import_factory(path: str, size: int = DEFAULT_SIZE) -> ImportResult:
     return import_module(factory(), (size, size, 3), path)
 
 
-#: the largest ONNX file read (the web app's setting max_import_bytes defaults to it)
-MAX_ONNX_BYTES = 64 * 1024 * 1024
-
-
-def import_onnx(data: bytes, source: str = "an ONNX file",
-                max_bytes: int = MAX_ONNX_BYTES) -> ImportResult:
-    """An ONNX model (its bytes), read with the ``onnx`` package; no runtime."""
-    from app.importer.onnx_reader import OnnxRefused, read_onnx
+def import_onnx(data: bytes, source: str = "an ONNX file", max_bytes: int = MAX_ONNX_BYTES,
+                max_nodes: int = MAX_NODES) -> ImportResult:
+    """An ONNX model (its bytes), read with the ``onnx`` package; no runtime, no file but
+    ``data`` opened (see app.importer.onnx_file)."""
+    from app.importer.onnx_reader import read_onnx
 
     try:
-        graph, refused = read_onnx(data, max_bytes)
+        graph, refused = read_onnx(data, Bounds(max_bytes, max_nodes))
     except OnnxRefused as exc:
         raise ImportFailed(str(exc)) from exc
     return _finish(graph, refused, [], [f"Imported from {source} (ONNX)."])

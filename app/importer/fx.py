@@ -198,8 +198,11 @@ class FxReader:
         g = tracer.trace(self.model)
         gm = fx.GraphModule(tracer.root, g, type(self.model).__name__)
         h, w, c = self.graph.input_shape
+        # on the parameters' device: a model built on "meta" propagates shapes without
+        # computing anything (no memory for activations, no time for the convolutions)
+        device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
         with torch.no_grad():
-            ShapeProp(gm).propagate(torch.zeros(1, c, h, w))
+            ShapeProp(gm).propagate(torch.zeros(1, c, h, w, device=device))
         return gm
 
     def _refuse(self, node: fx.Node, reason: str) -> None:

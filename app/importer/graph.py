@@ -135,9 +135,17 @@ def _dominators(graph: Graph) -> dict[str, str]:
     """Immediate dominator of every node (nodes are in topological order)."""
     idom: dict[str, str] = {graph.input: graph.input}
     depth: dict[str, int] = {graph.input: 0}
+    # In a graph of nested blocks each walk below crosses one block's own layers, so the walks
+    # add up to a few times the nodes; a tangle of branches that would make them quadratic is
+    # no graph of blocks, and is refused when that budget is spent.
+    budget = [8 * len(graph.nodes) + 1000]
 
     def meet(a: str, b: str) -> str:
         while a != b:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise NotSeriesParallel(node.name, "its branches cross other branches too "
+                                        "often to be blocks nested in one another")
             if depth[a] >= depth[b]:
                 a = idom[a]
             else:
@@ -158,6 +166,11 @@ def _dominators(graph: Graph) -> dict[str, str]:
 
 def to_items(graph: Graph) -> list[Item]:
     """The graph as spec items, from the input to the output, blocks recovered."""
+    for node in graph.nodes.values():
+        missing = next((i for i in node.inputs if i not in graph.nodes), None)
+        if missing is not None:
+            raise NotSeriesParallel(node.name, f"it reads {missing[:200]!r}, which is not "
+                                    "computed from the input")
     idom = _dominators(graph)
     emitted: set[str] = set()
     items = _region(graph, idom, graph.input, graph.output, emitted)
@@ -224,10 +237,16 @@ def _common_prefix(names: list[str]) -> str:
     return prefix.rstrip("_")
 
 
+#: blocks nested deeper than this are refused (the engine takes max_nesting, far fewer)
+MAX_DEPTH = 64
+
+
 def _region(graph: Graph, idom: dict[str, str], src: str, dst: str,
-            emitted: set[str]) -> list[Item]:
+            emitted: set[str], depth: int = 0) -> list[Item]:
     out: list[Item] = []
     v = dst
+    if depth > MAX_DEPTH:
+        raise NotSeriesParallel(dst, f"blocks nested over {MAX_DEPTH} deep")
     while v != src:
         node = graph.nodes[v]
         if node.name in emitted:
@@ -236,7 +255,8 @@ def _region(graph: Graph, idom: dict[str, str], src: str, dst: str,
         emitted.add(node.name)
         if node.kind in MERGES:
             split = idom[v]
-            branches = [_region(graph, idom, split, i, emitted) for i in node.inputs]
+            branches = [_region(graph, idom, split, i, emitted, depth + 1)
+                        for i in node.inputs]
             out.append(_block(node, branches, split))
             v = split
         elif node.kind == "input":
@@ -334,18 +354,19 @@ def _shape_key(item: Item) -> str:
 
 def _repeats(items: list[Item]) -> list[Item]:
     items = [_nested_repeats(i) for i in items]
-    keys = [_shape_key(i) for i in items]
+    ids: dict[str, int] = {}
+    keys = [ids.setdefault(_shape_key(i), len(ids)) for i in items]
+    runs = {p: _periodic_runs(keys, p) for p in range(1, 7)}
+    blocks = [0]  # blocks[i]: how many of items[:i] are blocks
+    for item in items:
+        blocks.append(blocks[-1] + isinstance(item, BlockItem))
     out: list[Item] = []
     i = 0
     while i < len(items):
         best_p, best_k = 1, 1
         for p in range(1, 7):
-            k = 1
-            window = keys[i:i + p]
-            while i + (k + 1) * p <= len(items) and keys[i + k * p:i + (k + 1) * p] == window:
-                k += 1
-            if k >= 2 and k * p > best_k * best_p and any(
-                    isinstance(x, BlockItem) for x in items[i:i + p]):
+            k = 1 + runs[p][i] // p
+            if k >= 2 and k * p > best_k * best_p and blocks[min(i + p, len(items))] > blocks[i]:
                 best_p, best_k = p, k
         end = i + best_k * best_p
         if best_k >= 2 and best_p > 1 and isinstance(items[i], Line) and end < len(items) \
@@ -362,6 +383,16 @@ def _repeats(items: list[Item]) -> list[Item]:
             out.append(items[i])
             i += 1
     return out
+
+
+def _periodic_runs(keys: list[int], p: int) -> list[int]:
+    """For each i, how many items from i on equal the item p later (so items i to
+    i + run + p - 1 repeat with period p, and hold 1 + run // p whole units): one pass from the
+    end, where comparing each window again from every start would be quadratic."""
+    run = [0] * (len(keys) + 1)
+    for i in range(len(keys) - p - 1, -1, -1):
+        run[i] = run[i + 1] + 1 if keys[i] == keys[i + p] else 0
+    return run
 
 
 def _nested_repeats(item: Item) -> Item:

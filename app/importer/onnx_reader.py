@@ -2,60 +2,74 @@
 
 Only the graph's structure, the nodes' attributes and the initializers' dimensions are read;
 weights are never decoded (except the few scalars of Clip's bounds and Reshape's target, when
-they are small constants). Hostile files are refused before any work with a clear reason: over
-the size limit, not a protobuf ONNX model, too many nodes, an input that is not one N x C x H x W
-image within the engine's limits, a node reading a value nothing produces, a cycle.
+they are small constants). Hostile files are refused before any work with a clear reason
+(app.importer.onnx_file checks the file itself: size, counts, external data, tensors), then here:
+an input that is not one N x C x H x W image within the engine's limits, a node reading a value
+nothing produces, a cycle, a malformed node (named, whatever Python raised reading it).
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from app.engine.limits import LIMITS
 from app.importer.graph import Graph, Node, Refusal
+from app.importer.onnx_file import (
+    Bounds,
+    Checked,
+    External,
+    OnnxRefused,
+    attributes,
+    node_label,
+    parse,
+    small_values,
+)
 from app.importer.onnx_shapes import ShapeRules, ShapeUnsupported
-
-MAX_NODES = 20_000
-_SMALL = 16  # constants of at most this many values are decoded (Clip bounds, Reshape shapes)
-
-
-class OnnxRefused(ValueError):
-    """The file cannot be imported at all; the message says why."""
 
 
 class _Unsupported(Exception):
     pass
 
 
-def load(data: bytes, max_bytes: int) -> Any:
-    """The ModelProto in ``data``, checked for size and well-formedness first."""
-    if len(data) > max_bytes:
-        raise OnnxRefused(f"the file is {len(data):,} bytes, over the limit of {max_bytes:,} "
-                          "(max_import_bytes)")
-    import onnx
-    from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
-
-    try:
-        model = onnx.load_model_from_string(data)
-    except (DecodeError, ValueError, RuntimeError) as exc:
-        raise OnnxRefused(f"not a valid ONNX file (truncated or not ONNX): {exc}") from exc
-    if not model.HasField("graph") or not model.graph.node:
-        raise OnnxRefused("not a valid ONNX file: it has no graph nodes")
-    if len(model.graph.node) > MAX_NODES:
-        raise OnnxRefused(f"the graph has {len(model.graph.node):,} nodes, over the limit of "
-                          f"{MAX_NODES:,}")
-    return model
+class _Malformed(ValueError):
+    """A node whose attributes contradict ONNX's own rules (the file is refused)."""
 
 
-def _attrs(node: Any) -> dict[str, Any]:
-    import onnx
+def _ints(a: dict[str, Any], key: str, default: list[int], n: int) -> list[int]:
+    """An int-list attribute that must hold ``n`` values (a 2-d Conv's strides: 2, pads: 4)."""
+    value = a.get(key, default)
+    if not isinstance(value, list) or len(value) != n or \
+            not all(isinstance(x, int) for x in value):
+        shown = value[:8] if isinstance(value, list) else value
+        raise _Malformed(f"its attribute {key!r} is {shown!r}; {n} integers are needed here")
+    return value
 
-    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+class UniqueNames:
+    """Names handed out once each: ``conv``, ``conv_2``, ``conv_3``... Each base remembers the
+    last number it reached, so a file of thousands of nodes of one name is named in linear time."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+        self.last: dict[str, int] = {}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.used
+
+    def take(self, base: str) -> str:
+        out, n = base, self.last.get(base, 1)
+        while out in self.used:
+            n += 1
+            out = f"{base}_{n}"
+        self.last[base] = n
+        self.used.add(out)
+        return out
 
 
-def _clean(name: str, taken: set[str], fallback: str) -> str:
+def _clean(name: str, taken: UniqueNames, fallback: str) -> str:
     """A spec name from an ONNX node name: ``/layer1/layer1.0/conv1/Conv`` -> ``layer1_0_conv1``."""
     parts = [p for p in name.split("/") if p][:-1]  # the scopes; the last part is the op
     qual, prev = "", ""
@@ -66,12 +80,7 @@ def _clean(name: str, taken: set[str], fallback: str) -> str:
             qual = f"{qual}.{part}" if qual else part
         prev = part
     base = re.sub(r"[^\w]", "_", qual).strip("_") or fallback
-    out, n = base, 1
-    while out in taken:
-        n += 1
-        out = f"{base}_{n}"
-    taken.add(out)
-    return out
+    return taken.take(base)
 
 
 def _hw(a: int, b: int) -> str:
@@ -89,8 +98,10 @@ def _pads(pads: list[int]) -> str:
 
 
 class OnnxReader(ShapeRules):
-    def __init__(self, model: Any) -> None:
-        self.model = model
+    def __init__(self, checked: Checked) -> None:
+        self.model = model = checked.model
+        #: values stored as external data (never read), and the file each names
+        self.external = checked.external
         g = model.graph
         self.inits = {t.name: t for t in g.initializer}
         self.consts: dict[str, Any] = {}
@@ -98,10 +109,12 @@ class OnnxReader(ShapeRules):
         self.value_node: dict[str, str] = {}  # ONNX value -> my node name
         self.layout: dict[str, str] = {}
         self.refused: list[Refusal] = []
-        self.taken: set[str] = set()
+        self.taken = UniqueNames()
         self.producers: dict[str, Any] = {}
         #: how many nodes (and graph outputs) read each ONNX value
         self.uses: dict[str, int] = {}
+        #: the nodes that read each ONNX value
+        self.readers: dict[str, list[Any]] = {}
         #: zero padding (top, left, bottom, right) a Pad node adds, by its output value
         self.pending_pad: dict[str, list[int]] = {}
         self.graph = Graph("", (0, 0, 0))
@@ -152,10 +165,10 @@ class OnnxReader(ShapeRules):
             for v in n.input:
                 if v in producer:
                     users.setdefault(producer[v], []).append(i)
-        ready = [i for i, d in enumerate(indeg) if d == 0]
+        ready = deque(i for i, d in enumerate(indeg) if d == 0)
         order: list[int] = []
         while ready:
-            i = ready.pop(0)
+            i = ready.popleft()
             order.append(i)
             for u in users.get(i, []):
                 indeg[u] -= 1
@@ -176,15 +189,13 @@ class OnnxReader(ShapeRules):
         for node in ordered:
             for v in node.input:
                 self.uses[v] = self.uses.get(v, 0) + 1
+                self.readers.setdefault(v, []).append(node)
         for out in self.model.graph.output:
             self.uses[out.name] = self.uses.get(out.name, 0) + 1
         for node in ordered:
             for o in node.output:
                 self.producers[o] = node
-            try:
-                self._node(node)
-            except (_Unsupported, ShapeUnsupported) as exc:
-                self._refuse(node, str(exc))
+            self._read_node(node)
         outs = [o.name for o in self.model.graph.output]
         if len(outs) != 1:
             raise OnnxRefused(f"the graph has {len(outs)} outputs; one is needed")
@@ -194,6 +205,21 @@ class OnnxReader(ShapeRules):
         if self.graph.output not in self.graph.nodes:
             raise OnnxRefused("the graph's output is not computed from its image input")
         return self.graph
+
+    def _read_node(self, node: Any) -> None:
+        """One node: a layer, a refusal (no spec op), or the whole file refused naming it."""
+        try:
+            self._node(node)
+        except (_Unsupported, ShapeUnsupported) as exc:
+            self._refuse(node, str(exc))
+        except OnnxRefused:
+            raise
+        except External as exc:
+            raise OnnxRefused(f"node {node_label(node, 0)} ({node.op_type}): {exc}") from None
+        except Exception as exc:  # a malformed node, whatever its attributes made Python raise
+            why = str(exc) if isinstance(exc, _Malformed) else f"{type(exc).__name__}: {exc}"
+            raise OnnxRefused(f"node {node_label(node, 0)} ({node.op_type}) is malformed: "
+                              f"{why}") from None
 
     def _v(self, value: str) -> str:
         value = self.alias.get(value, value)
@@ -213,8 +239,16 @@ class OnnxReader(ShapeRules):
     def _name(self, onnx_name: str, fallback: str) -> str:
         return _clean(onnx_name, self.taken, fallback)
 
+    def _computed(self, value: str) -> str:
+        """The graph node standing for ``value``, which must be computed from the image."""
+        v = self._v(value)
+        if v not in self.graph.nodes:
+            raise _Unsupported(f"it reads {value[:200]!r}, which is not computed from the "
+                               "image input (a constant, or arithmetic on shapes)")
+        return v
+
     def _layer(self, node: Any, text: str, layout: str | None = None, comment: str = "") -> None:
-        src = self._v(node.input[0])
+        src = self._computed(node.input[0])
         name = _clean(node.name, self.taken, node.op_type.lower())
         self.graph.add(Node(name, "layer", (src,), text, comment))
         self.value_node[node.output[0]] = name
@@ -226,28 +260,27 @@ class OnnxReader(ShapeRules):
             raise _Unsupported(f"its weight {value!r} is computed, not an initializer")
         return list(self.inits[value].dims)
 
-    def _small(self, value: str) -> list[float] | None:
-        """A small constant's values (Clip bounds, Reshape shapes); None if it is not one."""
-        from onnx import numpy_helper
-
+    def _small(self, value: str, need: bool = True) -> list[float] | None:
+        """A small constant's values (Clip bounds, Reshape shapes); None if it is not one.
+        One stored as external data raises :class:`External` when ``need`` is set (the node
+        cannot be read without it), else counts as not known."""
         value = self.alias.get(value, value)
         if value in self.ints:
             return [float(x) for x in self.ints[value]]
+        if value in self.external:
+            if need:
+                raise External(value, self.external[value])
+            return None
         t = self.inits.get(value) or self.consts.get(value)
         if t is None:
             return None
-        n = 1
-        for d in t.dims:
-            n *= d
-        if n > _SMALL:
-            return None
-        return [float(x) for x in numpy_helper.to_array(t).reshape(-1)]
+        return small_values(t)
 
     def _node(self, node: Any) -> None:
         op = node.op_type
         if node.domain not in ("", "ai.onnx"):
             raise _Unsupported(f"an operator of domain {node.domain!r}")
-        attrs = _attrs(node)
+        attrs = attributes(node)
         if self.fold(node, attrs):
             return
         if op not in ("Transpose", "Reshape") and any(v in self.shuffles for v in node.input):
@@ -267,13 +300,13 @@ class OnnxReader(ShapeRules):
             raise _Unsupported(f"a {len(dims) - 2}-d convolution")
         g = int(a.get("group", 1))
         out = dims[1] * g if transpose else dims[0]
-        kh, kw = a.get("kernel_shape", dims[2:])
-        s = a.get("strides", [1, 1])
-        d = a.get("dilations", [1, 1])
+        kh, kw = _ints(a, "kernel_shape", dims[2:], 2)
+        s = _ints(a, "strides", [1, 1], 2)
+        d = _ints(a, "dilations", [1, 1], 2)
         text = f"{'convtranspose' if transpose else 'conv'} {out} {kh}x{kw}"
         if list(s) != [1, 1]:
             text += f" stride {_hw(*s)}"
-        pads = list(a.get("pads", [0, 0, 0, 0]))
+        pads = _ints(a, "pads", [0, 0, 0, 0], 4)
         extra = self.pending_pad.pop(node.input[0], None)
         if extra is not None:
             if transpose:
@@ -282,7 +315,7 @@ class OnnxReader(ShapeRules):
         text += _pads(pads)
         if list(d) != [1, 1]:
             text += f" dilation {_hw(*d)}"
-        op = a.get("output_padding", [0, 0])
+        op = _ints(a, "output_padding", [0, 0], 2)
         if transpose and any(op):
             text += f" outpad {_hw(*op)}"
         if g != 1:
@@ -294,10 +327,10 @@ class OnnxReader(ShapeRules):
     def pool(self, node: Any, a: dict[str, Any], kind: str) -> None:
         if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
             raise _Unsupported(f"auto_pad {a['auto_pad']!r}")
-        kh, kw = a["kernel_shape"]
-        s = a.get("strides", [1, 1])
-        text = f"{kind} {kh}x{kw} stride {_hw(*s)}" + _pads(list(a.get("pads", [])))
-        d = a.get("dilations", [1, 1])
+        kh, kw = _ints(a, "kernel_shape", [], 2)
+        s = _ints(a, "strides", [1, 1], 2)
+        text = f"{kind} {kh}x{kw} stride {_hw(*s)}" + _pads(_ints(a, "pads", [0] * 4, 4))
+        d = _ints(a, "dilations", [1, 1], 2)
         if list(d) != [1, 1]:
             text += f" dilation {_hw(*d)}"
         self._layer(node, text + (" ceil" if a.get("ceil_mode", 0) else ""))
@@ -318,7 +351,7 @@ class OnnxReader(ShapeRules):
         if a in self.inits or b in self.inits:
             self._scale_by_constant(node, a, b, kind)
             return
-        ins = (self._v(a), self._v(b))
+        ins = (self._computed(a), self._computed(b))
         if kind == "mul" and self._silu(node, (a, b)):
             return
         name = _clean(node.name, self.taken, kind)
@@ -356,7 +389,7 @@ class OnnxReader(ShapeRules):
         if mode not in (b"constant", "constant") or not value or value[0] != 0.0 or \
                 pads is None or len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)):
             raise _Unsupported(f"a Pad other than zeros around H and W (pads {pads})")
-        users = [n for n in self.model.graph.node if node.output[0] in n.input]
+        users = self.readers.get(node.output[0], [])
         if self.uses.get(node.output[0], 0) != 1 or users[0].op_type != "Conv":
             raise _Unsupported("a Pad whose result is not read by one convolution alone")
         t, left, b, r = (int(pads[i]) for i in (2, 3, 6, 7))
@@ -394,7 +427,7 @@ class OnnxReader(ShapeRules):
         if int(a.get("axis", 0)) not in (1, -3):
             raise _Unsupported(f"a concatenation along axis {a.get('axis')}")
         name = _clean(node.name, self.taken, "concat")
-        value = self.graph.add_cat(name, tuple(self._v(v) for v in node.input))
+        value = self.graph.add_cat(name, tuple(self._computed(v) for v in node.input))
         self.value_node[node.output[0]] = value
         self.layout[value] = "nchw"
 
@@ -471,7 +504,7 @@ _RULES: dict[str, Callable[[OnnxReader, Any, dict[str, Any]], None]] = {
 }
 
 
-def read_onnx(data: bytes, max_bytes: int) -> tuple[Graph, list[Refusal]]:
+def read_onnx(data: bytes, bounds: Bounds) -> tuple[Graph, list[Refusal]]:
     """The graph of the ONNX model in ``data`` and the nodes refused."""
-    reader = OnnxReader(load(data, max_bytes))
+    reader = OnnxReader(parse(data, bounds))
     return reader.read(), reader.refused

@@ -12,14 +12,20 @@ graph (a ``split { }`` block's branch starts on it) and the three shuffle nodes 
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any
 
 from app.importer.graph import Graph, Node
+
+if TYPE_CHECKING:
+    from app.importer.onnx_reader import UniqueNames
 
 #: integer-vector ops that are evaluated when every input is a known small integer vector
 _FOLDED = frozenset({"Shape", "Gather", "Add", "Sub", "Mul", "Div", "Unsqueeze", "Squeeze",
                      "Concat", "Cast"})
 _MAX_INTS = 16
+#: folded integers stay below this: a chain of Mul nodes would otherwise square them unbounded
+_MAX_INT = 2**62
 _SHUFFLE_PERM = [0, 2, 1, 3, 4]
 
 
@@ -31,7 +37,7 @@ class ShapeRules:
     """Mixed into the ONNX reader: integer folding, channel parts and channel shuffles."""
 
     graph: Graph
-    taken: set[str]
+    taken: UniqueNames
     value_node: dict[str, str]
     layout: dict[str, str]
     #: small integer vectors evaluated so far, by ONNX value
@@ -44,7 +50,10 @@ class ShapeRules:
     def _v(self, value: str) -> str:  # pragma: no cover - the reader's
         raise NotImplementedError
 
-    def _small(self, value: str) -> list[float] | None:  # pragma: no cover - the reader's
+    def _computed(self, value: str) -> str:  # pragma: no cover - the reader's
+        raise NotImplementedError
+
+    def _small(self, value: str, need: bool = True) -> list[float] | None:  # pragma: no cover
         raise NotImplementedError
 
     def _name(self, onnx_name: str, fallback: str) -> str:  # pragma: no cover - the reader's
@@ -70,11 +79,13 @@ class ShapeRules:
             if shape and all(s > 0 for s in shape):
                 self.shapes[vi.name] = shape
 
-    def _known(self, value: str) -> list[int] | None:
+    def _known(self, value: str, need: bool = False) -> list[int] | None:
+        """A small integer vector's values; without ``need``, one stored as external data
+        counts as unknown (folding is opportunistic), with it the node is refused."""
         if value in self.ints:
             return self.ints[value]
-        small = self._small(value)
-        if small is None or any(x != int(x) for x in small):
+        small = self._small(value, need)
+        if small is None or not all(math.isfinite(x) and x == int(x) for x in small):
             return None
         return [int(x) for x in small]
 
@@ -94,7 +105,7 @@ class ShapeRules:
             return False
         vals: list[list[int]] = [v for v in ins if v is not None]
         out = _evaluate(op, vals, a)
-        if out is None or len(out) > _MAX_INTS:
+        if out is None or len(out) > _MAX_INTS or any(abs(x) > _MAX_INT for x in out):
             return False
         self.ints[node.output[0]] = out
         return True
@@ -103,7 +114,7 @@ class ShapeRules:
         """An equal share of the channels, ``x[:, i*s:(i+1)*s]``: part i of C/s."""
         src_value = node.input[0]
         if len(node.input) > 1:
-            got = [self._known(v) if v else None for v in node.input[1:5]]
+            got = [self._known(v, need=True) if v else None for v in node.input[1:5]]
             starts, ends = got[0], got[1]
             axes = got[2] if len(got) > 2 and got[2] is not None else [0]
             steps = got[3] if len(got) > 3 and got[3] is not None else [1]
@@ -136,7 +147,7 @@ class ShapeRules:
             self._part(node, out, node.input[0], i, n)
 
     def _part(self, node: Any, out: str, src_value: str, index: int, count: int) -> None:
-        src = self._v(src_value)
+        src = self._computed(src_value)
         name = self._scoped(node, "part")
         self.graph.add(Node(name, "part", (src,), f"{index}/{count}"))
         self.value_node[out] = name
@@ -160,7 +171,7 @@ class ShapeRules:
         if pending is not None and pending[2] == 2 and len(target) == 4:
             origin, g, _ = pending
             del self.shuffles[src]
-            before = self._v(origin)
+            before = self._computed(origin)
             name = self._scoped(node, "channel_shuffle")
             self.graph.add(Node(name, "layer", (before,), f"channelshuffle {g}"))
             self.value_node[node.output[0]] = name

@@ -70,8 +70,10 @@ def builder(name: str) -> Callable[..., Any]:
     return fn
 
 
-def build(name: str) -> Any:
-    """torchvision's ``name`` model, untrained (``weights=None``), in eval mode.
+def build(name: str, meta: bool = False) -> Any:
+    """torchvision's ``name`` model, untrained (``weights=None``), in eval mode; with ``meta``,
+    on torch's "meta" device: every parameter has its shape and no storage, so building and
+    tracing cost neither the weights' memory nor their initialisation.
 
     GoogLeNet and Inception-v3 are built with ``init_weights=False``: their default truncated-
     normal initialisation is slow (it goes through scipy) and changes no count.
@@ -79,7 +81,13 @@ def build(name: str) -> Any:
     kwargs: dict[str, Any] = {"weights": None}
     if name in ("googlenet", "inception_v3"):
         kwargs["init_weights"] = False
-    return builder(name)(**kwargs).eval()
+    make = builder(name)
+    if not meta:
+        return make(**kwargs).eval()
+    import torch
+
+    with torch.device("meta"):
+        return make(**kwargs).eval()
 
 
 def channel_shuffle_functions() -> tuple[Callable[..., Any], ...]:

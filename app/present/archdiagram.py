@@ -10,11 +10,14 @@ ResNet stage differs) are drawn once with "x N" (ResNet-50: x3, x4, x6, x3). Eac
 (``s0``..``s5``, log scale) shows its output volume or its MACs; each box knows the engine rows
 it stands for, so the page can link it to the table.
 
-Plain frozen dataclasses, no Jinja, no FastAPI; coordinates are SVG user units.
+Plain frozen dataclasses, no Jinja, no FastAPI; coordinates are SVG user units. Layer boxes are
+as wide as the diagram's longest label needs (:mod:`app.present.labels` measures it), and a block's
+name is shortened, whole in its ``<title>``, where the repeat badge leaves it no room.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -22,16 +25,22 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from app.engine.result import Analysis, LayerRow
+from app.present.formats import compact
+from app.present.labels import FONTS, Label, fit, text_width
 
 Metric = Literal["volume", "macs"]
 BOX_W, BOX_H, MERGE_W = 190.0, 30.0, 150.0
 V_GAP, H_GAP, PAD, LABEL_H, ARC_W, MARGIN = 14.0, 16.0, 8.0, 18.0, 34.0, 12.0
+#: the repeat badge ("x3") at a block's top right
+BADGE_W = 48.0
 SHADES = 6
 #: ops drawn inside the box of the layer they follow
 FOLDED = frozenset({"relu", "tanh", "sigmoid", "bn", "dropout", "softmax", "flatten", "relu6",
                     "hardswish", "hardsigmoid", "silu", "gelu", "leakyrelu", "prelu",
                     "layernorm", "layerscale", "identity"})
 MERGES = frozenset({"concat", "add", "join"})
+#: merges of named rows, as their boxes name them
+NAMED_MERGES = {"concat": "concat", "add": "+", "mul": "x"}
 _STRIDE = re.compile(r", /\d+")
 
 
@@ -95,6 +104,8 @@ def _direct(out: list[Item], row: LayerRow) -> None:
     if isinstance(last, Group) and row.op in MERGES and last.merge is None and \
             last.name == row.name:
         last.merge = row
+    elif row.inputs:  # a row that reads by name starts a box of its own
+        out.append(Layer([row]))
     elif row.op in FOLDED and isinstance(last, Group):
         last.after.append(row)
     elif row.op in FOLDED and isinstance(last, Layer) and last.rows[0].op != "input":
@@ -114,7 +125,15 @@ def _group(name: str, rows: Sequence[LayerRow], prefix: tuple[str, ...]) -> Grou
 
 # -- labels and runs -------------------------------------------------------------------------
 def label(row: LayerRow) -> str:
-    """A layer as the slides write it: '7x7 conv, 64, /2', 'pool, /2', 'fc 4096'."""
+    """A layer as the slides write it: '7x7 conv, 64, /2', 'pool, /2', 'fc 4096'; a merge of
+    named rows names them ('+ c1, c3'), a layer that reads a named row says so."""
+    if row.op in NAMED_MERGES and row.inputs:
+        return f"{NAMED_MERGES[row.op]} {', '.join(row.inputs)}"
+    text = _label(row)
+    return f"{text} (from {row.inputs[0]})" if row.inputs else text
+
+
+def _label(row: LayerRow) -> str:
     a = row.attrs
     stride = f", /{a['sh']}" if a.get("sh", 1) != 1 else ""
     if row.op in ("conv", "convtranspose"):
@@ -123,6 +142,10 @@ def label(row: LayerRow) -> str:
             return f"{a['kh']}x{a['kw']} depthwise {kind}, {row.output.c}{stride}"
         groups = f", groups {a['groups']}" if a.get("groups", 1) != 1 else ""
         return f"{a['kh']}x{a['kw']} {kind}, {a['out']}{stride}{groups}"
+    if row.op == "sepconv":
+        return f"{a['kh']}x{a['kw']} sepconv, {a['out']}{stride}"
+    if row.op == "crop":
+        return f"crop {row.output.h}x{row.output.w}"
     if row.op == "fc":
         return f"fc {a['out']}"
     if row.op in ("maxpool", "avgpool"):
@@ -183,6 +206,14 @@ class Box:
     rows: tuple[int, ...]
     value: int
 
+    def texts(self, metric: str) -> tuple[Label, Label]:
+        """The box's label and, under it, its output volume (and MACs when they shade it)."""
+        sub = self.sub + (f" · {compact(self.value)} MACs" if metric == "macs" and self.value
+                          else "")
+        centre = self.x + self.w / 2
+        return (fit(Label(centre, self.y + 14, self.label, "box-label", "middle"), self.w - 4),
+                fit(Label(centre, self.y + 27.3, sub, "box-sub", "middle"), self.w - 4))
+
 
 @dataclass(frozen=True, slots=True)
 class Frame:
@@ -195,6 +226,16 @@ class Frame:
     times: int
     #: the x of each branch column's centre (side by side), for a group with branches
     columns: tuple[float, ...] = ()
+
+    def texts(self) -> tuple[Label, ...]:
+        """The block's name at its top left, and its repeat count ("x3") at its top right."""
+        badge = BADGE_W + 8 if self.times > 1 else 0.0
+        head = fit(Label(self.x + 8, self.y + 17, self.label, "frame-label"),
+                   self.w - 16 - badge)
+        if self.times <= 1:
+            return (head,)
+        return head, Label(self.x + self.w - 4 - BADGE_W / 2, self.y + 18, f"x{self.times}",
+                           "times", "middle")
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,10 +293,24 @@ class Diagram:
     lines: tuple[Line, ...]
     arcs: tuple[Arc, ...]
 
+    def labels(self) -> tuple[Label, ...]:
+        """Every text the diagram draws, where it draws it."""
+        return (tuple(t for f in self.frames for t in f.texts()) +
+                tuple(t for b in self.boxes for t in b.texts(self.metric)))
+
+
+def _box_width(rows: Sequence[LayerRow], metric: Metric) -> float:
+    """As wide as the longest layer label (or its output volume with MACs) needs."""
+    widths = [text_width(label(r), FONTS["box-label"]) for r in rows]
+    sub = 22 if metric == "macs" else 11  # "112x112x64 · 118M MACs"
+    widths += [text_width("0" * sub, FONTS["box-sub"])]
+    return max(BOX_W, math.ceil(max(widths) + 12))
+
 
 class _Layout:
-    def __init__(self, metric: Metric, values: Sequence[int]) -> None:
+    def __init__(self, metric: Metric, values: Sequence[int], box_w: float = BOX_W) -> None:
         self.metric = metric
+        self.box_w = box_w
         positive = [v for v in values if v > 0]
         self.lo, self.hi = (min(positive), max(positive)) if positive else (1, 1)
 
@@ -282,7 +337,7 @@ class _Layout:
         if isinstance(item, Layer):
             main = item.rows[0]
             text = "input" if main.op == "input" else label(main)
-            return self.box(item.rows, text, "layer", BOX_W)
+            return self.box(item.rows, text, "layer", self.box_w)
         return self.group(item)
 
     def seq(self, items: Sequence[Item]) -> Frag:
@@ -332,9 +387,14 @@ class _Layout:
         merge_y = y0 + tallest + V_GAP
         for c in cols:
             out.add(c, x, y0)
-            centres.append(x + c.w / 2)
-            out.lines.append(Line(width / 2, top, x + c.w / 2, y0))
-            out.lines.append(Line(x + c.w / 2, y0 + c.h, width / 2, merge_y))
+            centre = x + c.w / 2
+            centres.append(centre)
+            out.lines.append(Line(width / 2, top, centre, y0))
+            # a short column runs straight down to the row of the tallest one's end first,
+            # so its line to the merge cannot cut through a longer column's boxes
+            if c.h < tallest:
+                out.lines.append(Line(centre, y0 + c.h, centre, y0 + tallest))
+            out.lines.append(Line(centre, y0 + tallest, width / 2, merge_y))
             x += c.w + H_GAP
         if arc:
             right = PAD + inner + arc / 2 + (width - 2 * PAD - inner - arc) / 2
@@ -365,11 +425,40 @@ def diagram(analysis: Analysis, name: str = "the network",
     items = collapse(tree(analysis.layers))
     values = ([r.macs for r in analysis.layers] if metric == "macs" else
               [r.output.h * r.output.w * r.output.c for r in analysis.layers])
-    frag = _Layout(metric, values).seq(items)
-    out = Frag(frag.w + 2 * MARGIN, frag.h + 2 * MARGIN)
+    frag = _Layout(metric, values, _box_width(analysis.layers, metric)).seq(items)
+    skips = _skips(analysis, frag)
+    out = Frag(frag.w + 2 * MARGIN + (ARC_W if skips else 0.0), frag.h + 2 * MARGIN)
     out.add(frag, MARGIN, MARGIN)
+    out.arcs += [Arc(_shift_path(a.d, MARGIN, MARGIN)) for a in skips]
     return Diagram(f"Architecture of {name}", _desc(items, name, metric), out.w, out.h, metric,
                    tuple(out.boxes), tuple(out.frames), tuple(out.lines), tuple(out.arcs))
+
+
+def _skips(analysis: Analysis, frag: Frag) -> list[Arc]:
+    """An arc on the right from each named row to the box that reads it, unless that box comes
+    right after it (the line between them shows it already)."""
+    box_of = {i: b for b in frag.boxes for i in b.rows}
+    index = {r.name: r.index for r in analysis.layers}
+    order = sorted(frag.boxes, key=lambda b: (b.y, b.x))
+    after = {id(a): b for a, b in itertools.pairwise(order)}
+    pairs = []
+    for row in analysis.layers:
+        to = box_of.get(row.index)
+        for name in row.inputs:
+            src = box_of.get(index.get(name, -1))
+            if to is None or src is None or src is to or after.get(id(src)) is to:
+                continue
+            pairs.append((src, to))
+    # longer skips bend further out, so that nested skips do not cross
+    pairs.sort(key=lambda p: abs(p[1].y - p[0].y))
+    arcs = []
+    for rank, (src, to) in enumerate(pairs):
+        x1, y1 = src.x + src.w, src.y + src.h / 2
+        x2, y2 = to.x + to.w, to.y + to.h / 2
+        bend = max(x1, x2) + ARC_W * (rank + 1) / len(pairs)
+        arcs.append(Arc(f"M {x1:.1f} {y1:.1f} C {bend:.1f} {y1:.1f} {bend:.1f} {y2:.1f} "
+                        f"{x2:.1f} {y2:.1f}"))
+    return arcs
 
 
 def _desc(items: Sequence[Item], name: str, metric: str) -> str:

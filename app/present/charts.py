@@ -3,7 +3,9 @@
 Every number comes from the engine's analysis or the zoo's published figures; this module only
 places them in a ``width`` x ``height`` box (SVG user units, origin top left). The templates
 draw the shapes and the style sheet colours them by their ``cls``, so projector mode and print
-restyle them without touching the geometry. Each chart carries a ``title`` and a ``desc``: the
+restyle them without touching the geometry. Every text is a :class:`~app.present.labels.Label`
+placed by :mod:`app.present.labels` at the largest size any mode draws it, so no two overlap and
+none leaves the box, in normal and projector mode alike. Each chart carries a ``title`` and a ``desc``: the
 text alternative the SVG's ``<title>``/``<desc>`` hold, written from the same numbers.
 
 Charts:
@@ -12,22 +14,39 @@ Charts:
   sharing the layer axis: the VGG lesson, memory early, parameters in the fc layers);
 * :func:`cumulative_macs` multiply-adds summed along the network;
 * :func:`rf_growth` the receptive field of the main path, layer by layer;
-* :func:`complexity` published top-1 against computed MACs, bubble area = parameters;
-* :func:`ilsvrc` the ILSVRC winners' top-5 error by year, the human level marked.
+
+and, in :mod:`app.present.zoocharts`, the zoo's two: accuracy against MACs and the ILSVRC years.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from app.engine.result import Analysis, LayerRow
 from app.present.formats import compact, megabytes
+from app.present.labels import (
+    FONTS,
+    Anchor,
+    Circle,
+    Label,
+    Placer,
+    Rect,
+    fit,
+    line_height,
+    spread,
+    text_width,
+    thin,
+)
 
-#: the box every chart is drawn in (the SVG's viewBox), and the plot area's margins
+#: the box every chart is drawn in (the SVG's viewBox), and the plot area's margins (the left
+#: one is the least: it widens to the longest tick label)
 WIDTH, HEIGHT = 960, 420
-LEFT, RIGHT, TOP, BOTTOM = 88, 24, 36, 56
+LEFT, RIGHT, TOP, BOTTOM = 60, 24, 48, 62
+TICK = FONTS["tick"]
+#: one line of chart text, baseline to baseline
+LINE = line_height(TICK) + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +72,9 @@ class Bar:
     #: the engine row index it draws (-1 for a bar that is not a layer)
     row: int = -1
 
+    def rect(self) -> Rect:
+        return Rect(self.x, self.y, self.x + self.width, self.y + self.height)
+
 
 @dataclass(frozen=True, slots=True)
 class Panel:
@@ -64,8 +86,6 @@ class Panel:
     bottom: float
     bars: tuple[Bar, ...]
     ticks: tuple[Tick, ...]
-    #: label every bar with its value (else only the tallest)
-    every_label: bool = False
 
     def tallest(self) -> Bar:
         """The bar with the largest value (the first one on a tie)."""
@@ -73,27 +93,30 @@ class Panel:
 
 
 @dataclass(frozen=True, slots=True)
+class Mark:
+    """A horizontal reference line; its label sits by the line, or in a key with a sample of
+    the line when the bars leave no room there."""
+
+    y: float
+    text: str
+    cls: str
+    #: the sample of the line drawn before the key's text: x1, x2, y (none when by the line)
+    key: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BarChart:
     title: str
     desc: str
     panels: tuple[Panel, ...]
+    labels: tuple[Label, ...] = ()
     left: float = LEFT
     right: float = WIDTH - RIGHT
     width: int = WIDTH
     height: int = HEIGHT
     #: a level drawn across the plot (the human top-5 error), or none
     marks: tuple[Mark, ...] = ()
-    x_labels: tuple[Tick, ...] = ()
     kind: str = "bars"
-
-
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """A horizontal reference line with its label."""
-
-    y: float
-    text: str
-    cls: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +129,7 @@ class LineChart:
     x_label: str
     y_label: str
     cls: str
+    labels: tuple[Label, ...] = ()
     left: float = LEFT
     right: float = WIDTH - RIGHT
     top: float = TOP
@@ -131,40 +155,9 @@ class Bubble:
     cx: float
     cy: float
     r: float
-    #: where its label goes (beside the bubble, moved off the labels placed before it)
-    label_x: float = 0.0
-    label_y: float = 0.0
-    anchor: str = "start"
 
-
-#: a label's width per character and height, in user units (12 px type)
-CHAR_W, LABEL_H = 6.6, 14.0
-
-
-def _overlaps(box: tuple[float, float, float, float],
-              boxes: Sequence[tuple[float, float, float, float]]) -> bool:
-    x0, y0, x1, y1 = box
-    return any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in boxes)
-
-
-def place_labels(bubbles: Sequence[Bubble], right: float) -> tuple[Bubble, ...]:
-    """Each bubble's label beside it, right (or left, near the edge), shifted up or down
-    in steps of a line until it overlaps no label placed before it (at most 8 tries)."""
-    boxes: list[tuple[float, float, float, float]] = []
-    placed = []
-    for b in sorted(bubbles, key=lambda b: (b.cy, b.cx)):
-        width = CHAR_W * len(b.label)
-        left_side = b.cx + b.r + 3 + width > right
-        x = b.cx - b.r - 3 if left_side else b.cx + b.r + 3
-        x0 = x - width if left_side else x
-        for dy in (0, -1, 1, -2, 2, -3, 3, 4):
-            y = b.cy + 4 + dy * LABEL_H
-            box = (x0, y - LABEL_H + 3, x0 + width, y + 3)
-            if not _overlaps(box, boxes):
-                break
-        boxes.append(box)
-        placed.append(replace(b, label_x=x, label_y=y, anchor="end" if left_side else "start"))
-    return tuple(sorted(placed, key=lambda b: -b.r))
+    def circle(self) -> Circle:
+        return Circle(self.cx, self.cy, self.r)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +169,9 @@ class BubbleChart:
     y_ticks: tuple[Tick, ...]
     x_label: str
     y_label: str
+    labels: tuple[Label, ...] = ()
+    #: thin lines from a bubble to a label placed away from it: x1, y1, x2, y2
+    leaders: tuple[tuple[float, float, float, float], ...] = ()
     left: float = LEFT
     right: float = WIDTH - RIGHT
     top: float = TOP
@@ -208,8 +204,9 @@ class OverlayChart:
     y_ticks: tuple[Tick, ...]
     x_label: str
     y_label: str
+    labels: tuple[Label, ...] = ()
     left: float = LEFT
-    right: float = WIDTH - RIGHT - 120  # room for the labels at the lines' ends
+    right: float = WIDTH - RIGHT
     top: float = TOP
     bottom: float = HEIGHT - BOTTOM
     width: int = WIDTH
@@ -220,30 +217,7 @@ class OverlayChart:
 Chart = BarChart | LineChart | BubbleChart | OverlayChart
 
 
-def overlay_cumulative_macs(items: Sequence[tuple[str, Analysis]]) -> OverlayChart:
-    """Several networks' cumulative MACs on one chart; x is the share of each network's rows
-    (0 at the input, 1 at the output), so networks of different lengths line up."""
-    right = WIDTH - RIGHT - 120
-    y_hi = max((a.totals.macs for _, a in items), default=1) or 1
-    series = []
-    for n, (name, analysis) in enumerate(items):
-        last = max(len(analysis.layers) - 1, 1)
-        running, points = 0, []
-        for i, r in enumerate(analysis.layers):
-            running += r.macs
-            points.append((_linear(i / last, 0, 1, LEFT, right),
-                           _linear(running, 0, y_hi, HEIGHT - BOTTOM, TOP)))
-        series.append(Series(name, f"s{n % 4}", tuple(points), running))
-    desc = ("Cumulative multiply-adds along each network (x: the share of its layers): " +
-            "; ".join(f"{s.label} {s.total:,}" for s in series) + ".")
-    ticks = tuple(Tick(_linear(v, 0, 1, LEFT, right), f"{v:.0%}")
-                  for v in (0, 0.25, 0.5, 0.75, 1))
-    return OverlayChart("Cumulative MACs, overlaid", desc, tuple(series), ticks,
-                        _ticks(0, y_hi, HEIGHT - BOTTOM, TOP), "share of the network's rows",
-                        "MACs")
-
-
-# -- scales -----------------------------------------------------------------------------------
+# -- scales and axes --------------------------------------------------------------------------
 def nice_step(span: float, ticks: int = 5) -> float:
     """A round step (1, 2 or 5 times a power of ten) giving about ``ticks`` intervals."""
     if span <= 0:
@@ -253,24 +227,56 @@ def nice_step(span: float, ticks: int = 5) -> float:
     return next(float(m * power) for m in (1, 2, 5, 10) if m * power >= raw)
 
 
-def _linear(value: float, lo: float, hi: float, a: float, b: float) -> float:
+def linear(value: float, lo: float, hi: float, a: float, b: float) -> float:
     return a if hi == lo else a + (value - lo) / (hi - lo) * (b - a)
 
 
-def _ticks(lo: float, hi: float, a: float, b: float, fmt: str = "compact") -> tuple[Tick, ...]:
+def make_ticks(lo: float, hi: float, a: float, b: float,
+               fmt: str = "compact") -> tuple[Tick, ...]:
     step = nice_step(hi - lo)
     start = math.ceil(lo / step) * step
     count = int((hi - start) / step + 1e-9) + 1
     values = [start + i * step for i in range(count)]
-    return tuple(Tick(_linear(v, lo, hi, a, b), _tick_text(v, fmt)) for v in values)
+    return tuple(Tick(linear(v, lo, hi, a, b), _tick_text(v, fmt, step)) for v in values)
 
 
-def _tick_text(value: float, fmt: str) -> str:
+def _tick_text(value: float, fmt: str, step: float) -> str:
+    """An axis's labels all to the precision of its step (0, 0.5, 1.0 MB; 0, 5, 10 MB)."""
     if fmt == "compact":
         return compact(int(value))
     if fmt == "mb":
-        return megabytes(int(value))
+        decimals = max(0, -math.floor(math.log10(step / 10**6) + 1e-9))
+        return f"{value / 10**6:,.{decimals}f} MB"
     return f"{value:g}"
+
+
+def plot_left(*ticks: Sequence[Tick]) -> float:
+    """The plot's left edge: room for the widest value-axis label."""
+    widest = max((text_width(t.text, TICK) for ts in ticks for t in ts), default=0.0)
+    return max(float(LEFT), math.ceil(widest + 14))
+
+
+def y_tick_labels(ticks: Sequence[Tick], left: float) -> tuple[Label, ...]:
+    return thin([Label(left - 6, t.pos + 4, t.text, "tick", "end") for t in ticks])
+
+
+def axes(left: float, right: float, top: float, bottom: float, x_ticks: Sequence[Tick],
+          y_ticks: Sequence[Tick], x_label: str, y_label: str,
+          height: int = HEIGHT) -> Placer:
+    """A placer holding the axis titles and tick labels of an x-y chart."""
+    placer = Placer(Rect(0, 0, WIDTH, height))
+    placer.add(fit(Label((left + right) / 2, height - 7, x_label, "axis-label", "middle"),
+                   right - left))
+    placer.add(fit(Label(8, top - LINE + 4, y_label, "axis-label"), WIDTH - 16))
+    for lb in y_tick_labels(y_ticks, left):
+        placer.add(lb)
+    for lb in thin([Label(t.pos, bottom + 30, t.text, "tick", "middle") for t in x_ticks]):
+        placer.place([lb])
+    return placer
+
+
+def _share(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "0%"
 
 
 # -- per-layer charts -------------------------------------------------------------------------
@@ -280,40 +286,66 @@ def _layer_rows(analysis: Analysis) -> list[LayerRow]:
 
 
 def _panel(name: str, cls: str, rows: Sequence[LayerRow], values: Sequence[int], top: float,
-           bottom: float, fmt: str) -> Panel:
+           bottom: float, fmt: str, left: float) -> Panel:
     hi = max(values, default=0) or 1
-    slot = (WIDTH - RIGHT - LEFT) / max(len(rows), 1)
+    slot = (WIDTH - RIGHT - left) / max(len(rows), 1)
     gap = min(slot * 0.2, 2.0)
     bars = tuple(Bar(r.name, v, megabytes(v) if fmt == "mb" else f"{v:,}",
-                     LEFT + i * slot + gap / 2, bottom - (bottom - top) * v / hi,
+                     left + i * slot + gap / 2, bottom - (bottom - top) * v / hi,
                      max(slot - gap, 0.5), (bottom - top) * v / hi, cls, r.index)
                  for i, (r, v) in enumerate(zip(rows, values, strict=True)))
-    return Panel(name, cls, top, bottom, bars, _ticks(0, hi, bottom, top, fmt))
+    return Panel(name, cls, top, bottom, bars, make_ticks(0, hi, bottom, top, fmt))
+
+
+def _panel_labels(placer: Placer, p: Panel, left: float, right: float) -> None:
+    """The panel's name over its top left, and its tallest bar's name and value over the bar
+    (the tallest reaches the panel's top, so the line above it is free of bars)."""
+    placer.add(Label(left, p.top - 6, p.name, "panel-name"))
+    for lb in y_tick_labels(p.ticks, left):
+        placer.add(lb)
+    if not p.bars:
+        return
+    top = p.tallest()
+    text, centre = f"{top.label} {top.text}", top.x + top.width / 2
+    anchor: Anchor = "end" if centre > (left + right) / 2 else "start"
+    room = (centre if anchor == "end" else right - centre)
+    near = fit(Label(centre, p.top - 6, text, "bar-label", anchor), room)
+    # else after the panel's name, or failing that at the right end, saying what it is
+    after = left + text_width(p.name, FONTS["panel-name"]) + 16
+    beside = fit(Label(after, p.top - 6, f"largest: {text}", "bar-label"), right - after)
+    placer.place([near, beside])
 
 
 def memory_params(analysis: Analysis, label: str = "the network") -> BarChart:
     """Activation memory (for the analysis' dtype and batch) beside parameters, per layer."""
     rows = _layer_rows(analysis)
     mid = TOP + (HEIGHT - TOP - BOTTOM) / 2
-    memory = _panel("activation memory", "memory", rows, [r.activation_bytes for r in rows],
-                    TOP, mid - 18, "mb")
-    params = _panel("parameters", "params", rows, [r.params for r in rows], mid + 18,
-                    HEIGHT - BOTTOM, "compact")
+    spans = ((TOP, mid - 18), (mid + 30, HEIGHT - BOTTOM))
+    mem_values, par_values = [r.activation_bytes for r in rows], [r.params for r in rows]
+    left = plot_left(make_ticks(0, max(mem_values, default=0) or 1, 0, 1, "mb"),
+                 make_ticks(0, max(par_values, default=0) or 1, 0, 1))
+    memory = _panel("activation memory", "memory", rows, mem_values, *spans[0], "mb", left)
+    params = _panel("parameters", "params", rows, par_values, *spans[1], "compact", left)
+    right = WIDTH - RIGHT
+    placer = Placer(Rect(0, 0, WIDTH, HEIGHT))
+    for panel in (memory, params):
+        _panel_labels(placer, panel, left, right)
+    bars = params.bars
+    if bars:
+        half = (right - left) / 2 - 8
+        placer.add(fit(Label(bars[0].x, params.bottom + 28, bars[0].label, "tick"), half))
+        if len(bars) > 1:
+            last = bars[-1]
+            placer.add(fit(Label(last.x + last.width, params.bottom + 28, last.label, "tick",
+                                 "end"), half))
     m, p = memory.tallest(), params.tallest()
     t = analysis.totals
     desc = (f"{len(rows)} layers of {label}. Activation memory totals "
             f"{megabytes(t.activation_bytes)}; the largest is {m.label} ({m.text}, "
             f"{_share(m.value, t.activation_bytes)} of it). Parameters total {t.params:,}; "
             f"the most are in {p.label} ({p.text}, {_share(p.value, t.params)}).")
-    bars = params.bars
-    names = (Tick(bars[0].x, bars[0].label), Tick(bars[-1].x + bars[-1].width, bars[-1].label)
-             ) if bars else ()
     return BarChart(f"Memory and parameters by layer: {label}", desc, (memory, params),
-                    x_labels=names)
-
-
-def _share(part: float, whole: float) -> str:
-    return f"{100 * part / whole:.0f}%" if whole else "0%"
+                    tuple(placer.placed), left=left)
 
 
 def _line(points: Sequence[tuple[int, float]], title: str, desc: str, x_label: str,
@@ -321,10 +353,14 @@ def _line(points: Sequence[tuple[int, float]], title: str, desc: str, x_label: s
     xs, ys = [p[0] for p in points] or [0], [p[1] for p in points] or [0]
     x_hi, y_hi = max(max(xs), 1), max(max(ys), 1)
     bottom, right = HEIGHT - BOTTOM, WIDTH - RIGHT
-    placed = tuple((_linear(x, 0, x_hi, LEFT, right), _linear(y, 0, y_hi, bottom, TOP))
+    y_ticks = make_ticks(0, y_hi, bottom, TOP, fmt)
+    left = plot_left(y_ticks)
+    placed = tuple((linear(x, 0, x_hi, left, right), linear(y, 0, y_hi, bottom, TOP))
                    for x, y in points)
-    return LineChart(title, desc, placed, _ticks(0, x_hi, LEFT, right, "plain"),
-                     _ticks(0, y_hi, bottom, TOP, fmt), x_label, y_label, cls)
+    x_ticks = make_ticks(0, x_hi, left, right, "plain")
+    placer = axes(left, right, TOP, bottom, x_ticks, y_ticks, x_label, y_label)
+    return LineChart(title, desc, placed, x_ticks, y_ticks, x_label, y_label, cls,
+                     tuple(placer.placed), left=left)
 
 
 def cumulative_macs(analysis: Analysis, label: str = "the network") -> LineChart:
@@ -351,79 +387,42 @@ def rf_growth(analysis: Analysis, label: str = "the network") -> LineChart:
                  "plain")
 
 
-# -- zoo charts -------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ZooPoint:
-    """What the complexity chart needs of one zoo model."""
-
-    model: str
-    label: str
-    macs: int
-    top1: float
-    params: int
-
-
-#: the largest bubble's radius; a bubble's area is proportional to its parameters
-MAX_RADIUS = 34.0
-
-
-def complexity(points: Sequence[ZooPoint]) -> BubbleChart:
-    """Top-1 (published) against MACs (computed), bubble area proportional to parameters."""
-    x_hi = max((p.macs for p in points), default=1) * 1.08
-    y_lo = math.floor(min((p.top1 for p in points), default=50) / 5) * 5 - 5
-    y_hi = math.ceil(max((p.top1 for p in points), default=80) / 5) * 5 + 2
-    p_hi = max((p.params for p in points), default=1)
-    bottom, right = HEIGHT - BOTTOM, WIDTH - RIGHT
-    bubbles = place_labels([Bubble(p.model, p.label, p.macs, p.top1, p.params,
-                           _linear(p.macs, 0, x_hi, LEFT, right),
-                           _linear(p.top1, y_lo, y_hi, bottom, TOP),
-                           MAX_RADIUS * math.sqrt(p.params / p_hi))
-                            for p in points], right)
-    best = max(points, key=lambda p: p.top1) if points else None
-    desc = (f"{len(points)} zoo models with a published ImageNet top-1. " +
-            (f"The most accurate is {best.label} ({best.top1}% top-1, {compact(best.macs)} "
-             f"MACs, {compact(best.params)} parameters). " if best else "") +
-            "; ".join(f"{p.label}: {p.top1}% at {compact(p.macs)} MACs, "
-                      f"{compact(p.params)} params" for p in points) + ".")
-    return BubbleChart("Accuracy against computation (bubble area = parameters)", desc,
-                       bubbles, _ticks(0, x_hi, LEFT, right), _ticks(y_lo, y_hi, bottom, TOP,
-                                                                    "plain"),
-                       "multiply-adds per image (computed)", "top-1 accuracy, % (published)")
-
-
-@dataclass(frozen=True, slots=True)
-class YearEntry:
-    year: int
-    label: str
-    top5_error: float
-    model: str | None
-
-
-def ilsvrc(entries: Sequence[YearEntry], human: float, human_label: str) -> BarChart:
-    """One bar per ILSVRC entry (by year), top-5 error; the human level drawn across."""
-    top, bottom = TOP, HEIGHT - BOTTOM
-    hi = max([e.top5_error for e in entries] + [human]) * 1.1
-    slot = (WIDTH - RIGHT - LEFT) / max(len(entries), 1)
-    bars = tuple(Bar(f"{e.year} {e.label}", e.top5_error, f"{e.top5_error:g}%",
-                     LEFT + i * slot + slot * 0.15, _linear(e.top5_error, 0, hi, bottom, top),
-                     slot * 0.7, _linear(0, 0, hi, bottom, top) -
-                     _linear(e.top5_error, 0, hi, bottom, top),
-                     "cnn" if e.model else "other")
-                 for i, e in enumerate(entries))
-    panel = Panel("top-5 error, %", "ilsvrc", top, bottom, bars,
-                  _ticks(0, hi, bottom, top, "plain"), every_label=True)
-    mark = Mark(_linear(human, 0, hi, bottom, top), f"{human_label}: {human:g}%", "human")
-    desc = ("ILSVRC classification top-5 error by year: " +
-            "; ".join(f"{e.year} {e.label} {e.top5_error:g}%" for e in entries) +
-            f". Human level: {human:g}% ({human_label}).")
-    labels = tuple(Tick(b.x + b.width / 2, f"{e.year} {e.label.split(' (')[0].split(',')[0]}")
-                   for b, e in zip(bars, entries, strict=True))
-    return BarChart("ILSVRC winners: top-5 error by year", desc, (panel,), marks=(mark,),
-                    x_labels=labels)
+def overlay_cumulative_macs(items: Sequence[tuple[str, Analysis]]) -> OverlayChart:
+    """Several networks' cumulative MACs on one chart; x is the share of each network's rows
+    (0 at the input, 1 at the output), so networks of different lengths line up. Each line is
+    named at its end, in a margin as wide as the longest name (at most a third of the box)."""
+    font = FONTS["series-label"]
+    room = min(max((text_width(n, font) for n, _ in items), default=0.0) + 12, WIDTH / 3)
+    right, bottom = WIDTH - RIGHT - room, HEIGHT - BOTTOM
+    y_hi = max((a.totals.macs for _, a in items), default=1) or 1
+    y_ticks = make_ticks(0, y_hi, bottom, TOP)
+    left = plot_left(y_ticks)
+    series = []
+    for n, (name, analysis) in enumerate(items):
+        last = max(len(analysis.layers) - 1, 1)
+        running, points = 0, []
+        for i, r in enumerate(analysis.layers):
+            running += r.macs
+            points.append((linear(i / last, 0, 1, left, right),
+                           linear(running, 0, y_hi, bottom, TOP)))
+        series.append(Series(name, f"s{n % 4}", tuple(points), running))
+    desc = ("Cumulative multiply-adds along each network (x: the share of its layers): " +
+            "; ".join(f"{s.label} {s.total:,}" for s in series) + ".")
+    x_ticks = tuple(Tick(linear(v, 0, 1, left, right), f"{v:.0%}")
+                    for v in (0, 0.25, 0.5, 0.75, 1))
+    placer = axes(left, right, TOP, bottom, x_ticks, y_ticks, "share of the network's rows",
+                   "MACs")
+    ends = [s.points[-1][1] + 7 if s.points else bottom for s in series]
+    ys = spread(ends, LINE, TOP + LINE, bottom)
+    for s, y in zip(series, ys, strict=True):
+        placer.add(fit(Label(right + 8, y, s.label, "series-label"), room - 10))
+    return OverlayChart("Cumulative MACs, overlaid", desc, tuple(series), x_ticks, y_ticks,
+                        "share of the network's rows", "MACs", tuple(placer.placed), left=left,
+                        right=right)
 
 
 __all__ = [
     "Bar", "BarChart", "Bubble", "BubbleChart", "Chart", "LineChart", "Mark", "OverlayChart",
-    "Panel", "Series", "Tick", "YearEntry", "ZooPoint", "complexity", "cumulative_macs", "ilsvrc",
-    "memory_params", "nice_step", "overlay_cumulative_macs", "rf_growth",
+    "Panel", "Series", "Tick", "cumulative_macs", "memory_params", "nice_step",
+    "overlay_cumulative_macs", "rf_growth",
 ]

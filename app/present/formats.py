@@ -5,6 +5,7 @@ The engine hands out raw integers; every renderer (pages, exports, the CLI) form
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,17 +43,28 @@ def volume(value: Any) -> str:
     return f"{get('h')}x{get('w')}x{get('c')}"
 
 
+def significant(value: float, figures: int = 3) -> str:
+    """``value`` to ``figures`` significant figures, trailing zeros kept so every number of a
+    column reads to the same precision: 0.618348 -> "0.618", 0.004 -> "0.00400", 61.2 ->
+    "61.2"; a number with more whole digits keeps them ("1,234"); zero is "0"."""
+    if value == 0:
+        return "0"
+    magnitude = math.floor(math.log10(abs(value)))
+    decimals = max(figures - 1 - magnitude, 0)
+    rounded = round(value, decimals)
+    if rounded and math.floor(math.log10(abs(rounded))) > magnitude:  # 9.996 -> 10.0
+        decimals = max(decimals - 1, 0)
+    return f"{value:,.{decimals}f}"
+
+
 def _scaled(value: float, unit: float, name: str) -> str:
-    """One decimal from 0.1 of a unit up, three significant figures below it, so that a small
-    layer never reads as 0.0."""
-    scaled = value / unit
-    if value == 0 or abs(scaled) >= 0.1:
-        return f"{scaled:,.1f} {name}"
-    return f"{scaled:.3g} {name}"
+    """A byte count in ``unit``, to three significant figures (:func:`significant`)."""
+    return f"{significant(value / unit)} {name}"
 
 
 def megabytes(value: float) -> str:
-    """Bytes -> "61.2 MB", "0.0164 MB" (1 MB = 10^6 bytes, as on the lecture slides)."""
+    """Bytes -> "61.2 MB", "0.0164 MB", "0.300 MB" (1 MB = 10^6 bytes, as on the lecture
+    slides), three significant figures whatever the size."""
     return _scaled(value, 10**6, "MB")
 
 
@@ -70,3 +82,15 @@ def rf_size(rf: Any) -> str:
 def percent(value: float | None) -> str:
     """0.75 -> "75%"; None -> ""."""
     return "" if value is None else f"{value:.0%}"
+
+
+def code_spans(text: str) -> list[tuple[str, bool]]:
+    """A message cut at its backticks: ``"did you mean `stride`?"`` -> [("did you mean ",
+    False), ("stride", True), ("?", False)]. A backtick without its pair stays text."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an odd number of backticks: the last one opens nothing
+        parts[-2:] = [parts[-2] + "`" + parts[-1]]
+    spans = [(part or "``", bool(part)) if i % 2 else (part, False)
+             for i, part in enumerate(parts)]  # an empty pair `` is text
+    return [(part, code) for part, code in spans if part]
+

@@ -202,11 +202,15 @@ def _tagged(request: Request, response: Response) -> Response:
     return response
 
 
-def snapshot(response: Response) -> Answer:
-    """What is kept of a finished response."""
+def snapshot(response: Response, debug_wanted: bool = True) -> Answer:
+    """What is kept of a finished response: its bytes, and the template and context it was
+    rendered from only for a test client (``debug_wanted``). A server never keeps a context:
+    the objects of an analysis, thousands of them, would stay alive in the cache, and every
+    full collection of the garbage collector would scan them all."""
     template = getattr(response, "template", None)
     context = getattr(response, "context", None)
-    debug = {"template": template, "context": context} if template is not None else None
+    debug = ({"template": template, "context": context}
+             if template is not None and debug_wanted else None)
     return Answer(response.status_code, tuple(response.raw_headers), bytes(response.body), debug)
 
 
@@ -279,7 +283,8 @@ class CachedRoute(APIRoute):
             try:
                 response = _tagged(request, await handler(request))
                 if _keepable(response):
-                    made = snapshot(response)
+                    made = snapshot(response, "http.response.debug"
+                                    in request.scope.get("extensions", {}))
                     cache.put(key, made)
             finally:  # an error or a cancelled request: the others make their own
                 cache.land(key, future, made)

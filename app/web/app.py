@@ -11,7 +11,7 @@ from starlette.types import ASGIApp
 
 from app.web.answercache import make_cache
 from app.web.errors import install_error_handlers
-from app.web.middleware import BodyLimitMiddleware, install_openapi_docs
+from app.web.middleware import BodyLimitMiddleware, HeadAsGetMiddleware, install_openapi_docs
 from app.web.ratelimit import RateLimitMiddleware
 from app.web.routers import (
     api,
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        drain_seconds=settings.drain_seconds,
                        overrides={"/api/import": uploads, "/import": uploads})
     app.add_middleware(RateLimitMiddleware, settings=settings)
+    app.add_middleware(HeadAsGetMiddleware)  # every GET answers HEAD too
     install_openapi_docs(app)
     _outermost(app, SecurityHeadersMiddleware)  # every response, the 500 answer included
     app.add_api_route("/docs", docs, include_in_schema=False, name="docs")

@@ -108,16 +108,18 @@ def _contributors(thing: Line | Group, key: str, table: Table) -> list[LayerRow]
 
 
 def _verdict(claim: ClaimResult) -> str:
+    if claim.ok and claim.rounded:  # the lecture page's "rounded", judged the same way
+        return '<span class="claim rounded"><span aria-hidden="true">≈</span> rounded</span>'
     if claim.ok:
         return '<span class="claim right"><span aria-hidden="true">✓</span> right</span>'
     return '<span class="claim wrong"><span aria-hidden="true">✗</span> wrong</span>'
 
 
-def cell(table: Table, thing: Line | Group, shown: Shown, wid: str,
-         claims: Iterable[ClaimResult] = ()) -> str:
-    """The ``<td>`` of one number cell (HTML): figure button, verdicts, working panel."""
+def working_html(table: Table, thing: Line | Group, shown: Shown,
+                 claims: Iterable[ClaimResult] = ()) -> str:
+    """One cell's working (HTML): each contributing row's formula, sums, remarks, claims."""
     key, column = shown.key, shown.slot
-    exact, short, title = _figure(table, thing, shown.column)
+    exact, _, _ = _figure(table, thing, shown.column)
     rows = _contributors(thing, key, table)
     lines = [f'<span class="step"><span class="who">{_e(r.name)}</span> '
              f"{_row_working(r, key, table)}</span>" for r in rows]
@@ -131,20 +133,55 @@ def cell(table: Table, thing: Line | Group, shown: Shown, wid: str,
                      for r in thing.rows for w in r.warnings)
         lines.extend(f'<span class="step note">note: {_e(n)}</span>'
                      for r in thing.rows for n in r.notes)
-    mine = [c for c in claims if CLAIM_COLUMN.get(c.field) == column]
-    verdicts = "".join(_verdict(c) for c in mine)
-    for c in mine:
+    for c in _mine(claims, column):
         lines.append(f'<span class="step claim-why">{_verdict(c)} claimed '
                      f"<q>{_e(c.claimed)}</q>: {_e(c.explanation)}</span>")
+    return "".join(lines)
+
+
+def _mine(claims: Iterable[ClaimResult], column: str) -> list[ClaimResult]:
+    return [c for c in claims if CLAIM_COLUMN.get(c.field) == column]
+
+
+def cell(table: Table, thing: Line | Group, shown: Shown, wid: str,
+         claims: Iterable[ClaimResult] = (), inline: bool = True) -> str:
+    """The ``<td>`` of one number cell (HTML): figure button, verdicts, and the working panel
+    (``inline``; else the page asks for it when it is opened: see :func:`working_of`)."""
+    claims = list(claims)
+    exact, short, title = _figure(table, thing, shown.column)
+    verdicts = "".join(_verdict(c) for c in _mine(claims, shown.slot))
     figure = (f'<span class="x">{exact}</span><span class="c">{short}</span>'
               if exact != short else exact)
     title_attr = f' title="{_e(title)}"' if title else ""
-    return (f'<td class="num"><button type="button" class="fig" data-cell="{wid}"{title_attr}>'
-            f'{figure}<span class="working">{"".join(lines)}</span></button>{verdicts}</td>')
+    working = (f'<span class="working">{working_html(table, thing, shown, claims)}</span>'
+               if inline else "")
+    return (f'<td class="num col-{shown.slot}"><button type="button" class="fig" '
+            f'data-cell="{wid}"{title_attr}>{figure}{working}</button>{verdicts}</td>')
 
 
-def row_cells(table: Table, thing: Line | Group, cols: Sequence[Shown], prefix: str) -> Markup:
+def _claims_of(thing: Line | Group) -> list[ClaimResult]:
+    return [c for r in thing.rows for c in r.claims] if isinstance(thing, Line) else []
+
+
+def row_cells(table: Table, thing: Line | Group, cols: Sequence[Shown], prefix: str,
+              inline: bool = True) -> Markup:
     """Every number cell of one table row, as markup for the template."""
-    claims = [c for r in thing.rows for c in r.claims] if isinstance(thing, Line) else []
-    return Markup("".join(cell(table, thing, shown, f"{prefix}{shown.slot}", claims)
+    claims = _claims_of(thing)
+    return Markup("".join(cell(table, thing, shown, f"{prefix}{shown.slot}", claims, inline)
                           for shown in cols))
+
+
+def working_of(table: Table, cols: Sequence[Shown], cell_id: str) -> Markup | None:
+    """The working of the cell a page names (``w12params``, ``g3count``), or None."""
+    slots = {s.slot: s for s in cols}
+    for item in table.items:
+        if isinstance(item, Line):
+            prefix = f"w{item.main.index}"
+        elif isinstance(item, Group):
+            prefix = f"g{item.num}"
+        else:
+            continue
+        if cell_id.startswith(prefix) and cell_id[len(prefix):] in slots:
+            shown = slots[cell_id[len(prefix):]]
+            return Markup(working_html(table, item, shown, _claims_of(item)))
+    return None

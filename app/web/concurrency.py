@@ -21,7 +21,16 @@ of the API instead ``await run(fn, ...)``:
 
 ``await run.json(Model, fn, ...)`` also turns the result into JSON on that thread (pydantic's
 ``dump_json``): FastAPI would validate and encode the returned object on the event loop, which
-for a 5,000-layer analysis (3 MB of JSON) blocked every other request for about 270 ms.
+for a 5,000-layer analysis (3 MB of JSON) blocked every other request for about 270 ms. Pages
+are rendered the same way: a route hands the thread a function that analyses *and* renders,
+and gets back a finished response (Starlette's ``TemplateResponse`` renders as it is made).
+
+A thread alone does not keep the event loop free: the garbage collector stops every thread of
+the process while it scans, and a collection of the oldest generation scans every object,
+those of a 5,000-row analysis and of its rendering among them (half a second). So each call runs
+with the cyclic collector paused, as the engine's own walk does
+(``app.engine.analyze.cyclic_gc_paused``): what the call builds is freed by reference counting,
+never scanned on its way.
 
 The engine bounds its own work (no input takes more than 100 ms); this is the second
 line of defence, for the bug nobody has found yet.
@@ -40,6 +49,7 @@ import anyio
 from pydantic import TypeAdapter
 from starlette.responses import Response
 
+from app.engine.analyze import cyclic_gc_paused
 from app.engine.errors import LimitError
 
 log = logging.getLogger("archcalc.web")
@@ -73,7 +83,8 @@ class AnalysisRunner:
         def work() -> None:
             settle: Callable[[], None]
             try:
-                settle = partial(_set_result, done, fn(*args, **kwargs))
+                with cyclic_gc_paused():
+                    settle = partial(_set_result, done, fn(*args, **kwargs))
             except BaseException as exc:  # handed to the awaiting route, raised there
                 settle = partial(_set_exception, done, exc)
             try:

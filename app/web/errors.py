@@ -29,6 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Mount
 
 from app.engine.errors import SpecError, visible
 from app.web.concurrency import Busy
@@ -164,14 +165,22 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+#: the methods a 405's ``Allow`` may name
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of this path answers (a path may have a GET and a POST route)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
-        if regex is not None and route_methods and regex.match(request.url.path):
-            methods |= set(route_methods)
-    return sorted(methods)
+    """Every method some route of this path answers (a path may have a GET and a POST route),
+    asked of the router itself (FastAPI's included routers keep their routes to themselves);
+    HEAD wherever GET is (``app.web.middleware.HeadAsGetMiddleware``)."""
+    probe = {"type": "http", "path": request.url.path, "root_path": "", "headers": []}
+    allowed = {m for m in METHODS if any(
+        route.matches({**probe, "method": m})[0] is Match.FULL and
+        (not isinstance(route, Mount) or m in {"GET", "HEAD"})  # static files: read only
+        for route in request.app.router.routes)}
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    return [m for m in METHODS if m in allowed]
 
 
 async def _on_busy(request: Request, exc: Exception) -> Response:

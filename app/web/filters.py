@@ -11,6 +11,7 @@ from markupsafe import Markup, escape
 
 from app.engine.errors import visible
 from app.present.formats import (
+    code_spans,
     compact,
     mebibytes,
     megabytes,
@@ -36,6 +37,13 @@ def working(row: Any, key: str) -> Markup:
     return Markup("") if text is None else Markup(f"<code>{escape(text)}</code>")
 
 
+def codify(text: object) -> Markup:
+    """A message as HTML: each part escaped first, then the parts it quotes in backticks
+    marked up as ``<code>``, so a quoted name can never be markup."""
+    return Markup("").join(Markup("<code>{}</code>").format(part) if code else escape(part)
+                           for part, code in code_spans(str(text)))
+
+
 def line_anchor(line: int) -> str:
     """The id of a spec line's entry in the editor's gutter."""
     return f"L{line}"
@@ -45,7 +53,7 @@ FILTERS: dict[str, Callable[..., str]] = {
     "thousands": thousands, "compact": compact, "volume": volume, "megabytes": megabytes,
     "mebibytes": mebibytes, "rf_size": rf_size, "percent": percent,
     # user text quoted outside an editor: invisible characters written out (a bidi override)
-    "visible": visible,
+    "visible": visible, "codify": codify,
 }
 #: functions the templates call (they take more than one argument)
 GLOBALS: dict[str, Callable[..., Any]] = {"working": working, "line_anchor": line_anchor,

@@ -198,6 +198,42 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replayed
 
 
+class HeadAsGetMiddleware:
+    """Answer ``HEAD`` as the ``GET`` of the same URL would be answered, without its body.
+
+    FastAPI's routes answer only the methods they name, so every page and every GET of the API
+    answered ``HEAD`` with 405. HTTP has every GET resource answer HEAD with the GET's status
+    and headers (``Content-Length`` included); the routes run as for a GET (and the answer
+    cache serves the GET's answer). The answer ends as soon as its headers are sent, and the
+    route is then told the client has gone, so that a stream (the live sessions' server-sent
+    events) stops instead of running for nobody.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        headers_sent = anyio.Event()
+
+        async def head_only(message: Message) -> None:
+            if message["type"] == "http.response.start" and not headers_sent.is_set():
+                await send(message)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                headers_sent.set()
+            elif message["type"] != "http.response.body":
+                await send(message)
+
+        async def until_answered() -> Message:
+            if headers_sent.is_set():
+                return {"type": "http.disconnect"}
+            return await receive()
+
+        await self.app({**scope, "method": "GET"}, until_answered, head_only)
+
+
 #: the answers any operation may get from the transport limits and the rate limit
 TRANSPORT_RESPONSES = {
     "408": "the request body or head did not arrive in time (body_seconds, header_seconds)",

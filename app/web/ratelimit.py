@@ -15,9 +15,9 @@ Two buckets a client address:
 
 An empty bucket answers 429 in the one error shape with ``Retry-After`` (whole seconds until a
 token is back) and ``limit`` naming the setting. The buckets live in the server process: with
-``--workers N`` each process keeps its own, so a client may get up to N times the rate. Behind
-a reverse proxy, run uvicorn with ``--proxy-headers --forwarded-allow-ips <proxy>`` so that the
-client address is the user's, not the proxy's. At most ``rate_clients`` addresses are
+``--workers N`` each process keeps its own, so a client may get up to N times the rate. The
+address is the socket's peer, or behind a proxy named in ``trusted_proxies`` the one it forwards
+(``app.web.serve``): no header a client writes itself changes it. At most ``rate_clients`` addresses are
 remembered; the least recently seen is forgotten first (it comes back with a full bucket).
 """
 

@@ -108,7 +108,8 @@ class AnalyzeQuery(RequestOptions):
 
     model_config = ConfigDict(extra="ignore")
 
-    spec: str = Field(description="spec text, one layer a line")
+    spec: str = Field(description="spec text, one layer a line",
+                      json_schema_extra={"minLength": 1})  # the engine refuses an empty one
 
 
 class LayerRequest(_Closed):
@@ -116,7 +117,8 @@ class LayerRequest(_Closed):
 
     model_config = _STRICT_BODY
 
-    layer: str = Field(description="one layer line, e.g. 'conv 96 11x11 stride 4'")
+    layer: str = Field(description="one layer line, e.g. 'conv 96 11x11 stride 4'",
+                       json_schema_extra={"minLength": 1})  # the engine refuses an empty one
     input: Annotated[VolumeIn, BeforeValidator(_volume_from_text)] = Field(
         description="'HxWxC' such as '227x227x3', or {'h': 227, 'w': 227, 'c': 3}")
     dtype: Dtype = Field(DEFAULTS.dtype, description=_DTYPE_DOC)

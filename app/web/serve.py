@@ -14,9 +14,16 @@ is uvicorn's h11 protocol with
 * uvicorn's own ``limit_concurrency`` check (connections, or requests in flight, of the process),
   made at the same point with the same counts, answered 503 with ``Retry-After`` instead of
   "Service Unavailable";
+* at most ``max_client_connections`` open connections from one client address (the socket's
+  peer; a trusted proxy's are not counted, the proxy caps its own clients): a connection past
+  it is answered 503 as it opens and closed, so that one address sending a byte a second on a
+  thousand sockets cannot fill ``limit_concurrency`` for everyone;
 
 each in the error shape, with the security headers, and the connection closed. The other bounds
 are uvicorn's own: ``timeout_keep_alive`` for idle connections, no ``server`` header.
+
+``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed only from ``trusted_proxies``
+(empty by default: uvicorn's proxy headers are turned off, and the client is the socket's peer).
 
 ``python -m app.web.serve [--host H] [--port P]`` runs the production server with these;
 ``uvicorn_options(settings)`` gives the same as keyword arguments of ``uvicorn.run`` (the CLI's
@@ -27,8 +34,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import logging
+import weakref
+from collections import Counter
 from functools import cache
 from typing import Any
 
@@ -46,6 +56,10 @@ APP = "app.main:app"
 PROTOCOL = "app.web.serve:TimedH11Protocol"
 
 
+#: how long a worker process may take to answer the supervisor's health check
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments of ``uvicorn.run(APP, host=..., port=..., **options)``."""
     return {
@@ -55,6 +69,12 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "timeout_keep_alive": settings.keep_alive_seconds,
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "server_header": False,
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies or None,
+        # a worker process imports the app before it answers the supervisor's first ping: on a
+        # busy small machine that takes longer than uvicorn's 5 s, and the worker would be
+        # killed and started again for ever
+        "timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS,
     }
 
 
@@ -66,13 +86,25 @@ def command_line(settings: Settings, host: str = "127.0.0.1", port: int = 8000) 
             "--limit-concurrency", str(options["limit_concurrency"]),
             "--timeout-keep-alive", str(options["timeout_keep_alive"]),
             "--h11-max-incomplete-event-size", str(options["h11_max_incomplete_event_size"]),
-            "--no-server-header"]
+            "--timeout-worker-healthcheck", str(options["timeout_worker_healthcheck"]),
+            "--no-server-header", *_proxy_arguments(settings)]
+
+
+def _proxy_arguments(settings: Settings) -> list[str]:
+    if not settings.trusted_proxies:
+        return ["--no-proxy-headers"]
+    return ["--proxy-headers", "--forwarded-allow-ips", settings.trusted_proxies]
 
 
 @cache
+def _settings() -> Settings:
+    """The server's settings, from the environment (each worker reads them once)."""
+    return Settings()
+
+
 def _header_seconds() -> float:
-    """The deadline for a request's head, from the environment (each worker reads it once)."""
-    return Settings().header_seconds
+    """The deadline for a request's head."""
+    return _settings().header_seconds
 
 
 def _error_body(message: str, limit: str | None = None) -> bytes:
@@ -90,9 +122,9 @@ def _error_headers(body: bytes, policy: str = PAGE_CSP) -> list[tuple[str, str]]
             *COMMON_HEADERS.items()]
 
 
-def _raw_answer(status: int, reason: str, body: bytes) -> bytes:
+def _raw_answer(status: int, reason: str, body: bytes, *extra: tuple[str, str]) -> bytes:
     """A whole answer as bytes, for when h11 has no request to answer (or has given up on it)."""
-    head = "".join(f"{name}: {value}\r\n" for name, value in _error_headers(body))
+    head = "".join(f"{name}: {value}\r\n" for name, value in [*_error_headers(body), *extra])
     return f"HTTP/1.1 {status} {reason}\r\n{head}\r\n".encode() + body
 
 
@@ -146,6 +178,9 @@ class Gate:
     * ``max_header_bytes``: h11 refuses a head over its ``max_incomplete_event_size`` only while
       the head is incomplete, so one that arrives whole in one read (asyncio reads up to 256 KiB
       at a time) got through at any size; the gate measures the head it was given.
+
+    The cap on one address's connections (:class:`ClientConnections`) is applied earlier, as a
+    connection opens: a slow client never sends a whole head, so it never reaches the gate.
     """
 
     def __init__(self, app: ASGI3Application, state: ServerState, limit: int | None,
@@ -175,11 +210,62 @@ class Gate:
             await self.app(scope, receive, send)
 
 
+class ClientConnections:
+    """The open connections of one server by client address, past ``cap`` refused; a
+    trusted proxy's connections are not counted."""
+
+    def __init__(self, cap: int, exempt: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network,
+                                               ...]) -> None:
+        self.cap, self.exempt = cap, exempt
+        self.open: Counter[str] = Counter()
+
+    def counts(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return True
+        return not any(address in net for net in self.exempt)
+
+    def enter(self, host: str) -> bool:
+        """Count a new connection from ``host``; False when it is one too many (it still
+        counts until :meth:`leave`)."""
+        self.open[host] += 1
+        return self.open[host] <= self.cap
+
+    def leave(self, host: str) -> None:
+        self.open[host] -= 1
+        if self.open[host] <= 0:
+            del self.open[host]
+
+
+#: each server's counts (one per process; a server's protocols share its state object)
+_client_counts: weakref.WeakKeyDictionary[ServerState, ClientConnections] = \
+    weakref.WeakKeyDictionary()
+
+
+def client_connections(state: ServerState) -> ClientConnections:
+    counts = _client_counts.get(state)
+    if counts is None:
+        settings = _settings()
+        counts = ClientConnections(settings.max_client_connections, settings.proxy_networks())
+        _client_counts[state] = counts
+    return counts
+
+
+def _too_many_connections(cap: int) -> bytes:
+    return _raw_answer(503, "Service Unavailable", _error_body(
+        f"your address has {cap} connections open to this server already, the most one client "
+        "may hold (max_client_connections); close some, or try again after Retry-After",
+        "max_client_connections"), ("Retry-After", "1"))
+
+
 class TimedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol, with ``header_seconds`` to send each request's head, and its
     own 400 and 503 answered in the error shape with the security headers."""
 
     header_timer: asyncio.TimerHandle | None = None
+    #: the client address this connection is counted under, if it is
+    counted_as: str | None = None
 
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -199,6 +285,16 @@ class TimedH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
+        counts = client_connections(self.server_state)
+        host = self.client[0] if self.client else None
+        if host is not None and counts.counts(host):
+            self.counted_as = host
+            if not counts.enter(host):
+                logging.getLogger("uvicorn.error").warning(
+                    "Refused a connection from %s: over max_client_connections.", host)
+                self.transport.write(_too_many_connections(counts.cap))
+                self.transport.close()
+                return
         self._arm()
 
     def handle_events(self) -> None:
@@ -213,6 +309,9 @@ class TimedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self.counted_as is not None:
+            client_connections(self.server_state).leave(self.counted_as)
+            self.counted_as = None
         super().connection_lost(exc)
 
     def _arm(self) -> None:

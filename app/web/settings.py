@@ -6,13 +6,14 @@ Routes receive it through the :func:`get_settings` dependency, so a test can swa
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tempfile
 from importlib.resources import files
 from pathlib import Path
 
 from fastapi import Request
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.engine.limits import LIMITS
@@ -52,6 +53,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = LIMITS.max_body_bytes
     #: the largest ONNX file POST /api/import and /import take (their body limit instead)
     max_import_bytes: int = Field(64 * 2**20, ge=1024, le=1024 * 2**20)
+    #: imports (ONNX, torchvision) run at once, each in a child process (app.importer.pool),
+    #: and imports that may wait for one; past both, 503
+    import_processes: int = Field(1, ge=1, le=64)
+    import_queue: int = Field(4, ge=0, le=1000)
+    #: how long one import may take before its process is killed (422)
+    import_seconds: float = Field(60.0, gt=0, le=3600)
+    #: memory one import's process may take beyond what it starts with (422 past it)
+    import_memory_bytes: int = Field(4 * 2**30, ge=64 * 2**20)
+    #: nodes an ONNX file may hold, subgraphs and functions included
+    import_max_nodes: int = Field(20_000, ge=1, le=1_000_000)
     #: engine calls that may run at once (each on its own thread; see app.web.concurrency)
     analysis_threads: int = Field(4, ge=1, le=64)
     #: how long a request waits for its engine call before answering 422 (analysis_seconds)
@@ -60,14 +71,25 @@ class Settings(BaseSettings):
     body_seconds: float = Field(10.0, gt=0, le=600)
     #: how long a client may take to send a request's headers before a 408 (app.web.serve)
     header_seconds: float = Field(10.0, gt=0, le=600)
-    #: the largest request head (request line and headers) in bytes; past it, 400 (app.web.serve)
-    max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
+    #: the largest request head (request line and headers) in bytes; past it, 400 (app.web.serve).
+    #: The default carries a spec of max_body_bytes in the calculator's GET form, every byte
+    #: percent-encoded (three bytes each), plus 16 KiB of headers
+    max_header_bytes: int = Field(3 * LIMITS.max_body_bytes + 16 * 1024, ge=1024,
+                                  le=1024 * 1024)
     #: before a 413, read and drop at most this much of the refused body, for at most
     #: drain_seconds, so a client that sends everything before reading gets the answer
     drain_bytes: int = Field(16 * 1024 * 1024, ge=0)
     drain_seconds: float = Field(10.0, ge=0, le=600)
     #: connections (and requests in flight) one server process holds at once; past it, 503
     limit_concurrency: int = Field(1000, ge=1)
+    #: connections one client address may hold open at once in one server process (a trusted
+    #: proxy's are not counted: the proxy caps its clients); past it, 503 and closed. Half of
+    #: limit_concurrency: a lecture hall behind one NAT address opening the page at once (a few
+    #: connections a browser) fits, and one address still leaves the other half to the rest
+    max_client_connections: int = Field(500, ge=1)
+    #: addresses or networks (comma-separated, "10.0.0.0/8, 127.0.0.1") whose X-Forwarded-For
+    #: and X-Forwarded-Proto are believed; empty: none, every client is the socket's peer
+    trusted_proxies: str = ""
     #: how long an idle keep-alive connection stays open, in whole seconds
     keep_alive_seconds: int = Field(5, ge=1, le=600)
     #: server processes (``uvicorn --workers``) for ``python -m app.web.serve``
@@ -109,6 +131,28 @@ class Settings(BaseSettings):
     #: live sessions one client address may start an hour, and in one burst
     live_per_hour: float = Field(20.0, gt=0)
     live_burst: int = Field(5, ge=1)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        """The same list, each entry checked to be an address or a network."""
+        return ",".join(str(net) for net in parse_networks(value))
+
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """``trusted_proxies`` as networks (an address is a network of one)."""
+        return parse_networks(self.trusted_proxies)
+
+
+def parse_networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``"10.0.0.0/8, 127.0.0.1"`` as networks; anything else is a ValueError naming it."""
+    networks = []
+    for item in value.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network (such as 127.0.0.1 or "
+                             "10.0.0.0/8)") from None
+    return tuple(networks)
 
 
 def get_settings(request: Request) -> Settings:

@@ -13,6 +13,7 @@ from typing import Any, get_args
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
@@ -22,8 +23,9 @@ from app.engine.options import DEFAULTS
 from app.engine.result import DTYPE_BYTES, Analysis, Dtype, Optimizer
 from app.examples import ALEXNET_SLIDE, EXAMPLES
 from app.present import archdiagram
-from app.web.cells import columns, row_cells
+from app.web.cells import columns, row_cells, working_of
 from app.web.filters import register_filters
+from app.web.paging import paged
 from app.web.settings import Settings
 from app.web.table import build_table
 
@@ -36,6 +38,9 @@ DEFAULT_FORM: dict[str, Any] = {
 SWITCHES = ("aux", "flops", "allops")
 #: what the editor shows when the URL names no spec
 DEFAULT_SPEC = ALEXNET_SLIDE
+#: the most boxes the calculator's architecture diagram draws (the largest zoo model's has 93):
+#: past it the page says so instead, as a spec of 5,000 distinct lines would draw megabytes
+DIAGRAM_BOXES = 600
 #: the rows of the editor at least and at most (the gutter shows the line numbers)
 EDITOR_ROWS = (14, 40)
 
@@ -118,14 +123,35 @@ def calc_context(request: Request, analysis: Analysis | None,
     lines = editor_lines(form["spec"])
     opened = frozenset(request.query_params.getlist("open"))
     table = build_table(analysis, fold=not form["allops"], opened=opened) if analysis else None
-    diagram = archdiagram.diagram(analysis) if analysis else None
+    pager = None
+    if table is not None:  # a window of a long table; its pages link to the calculator
+        table, pager = paged(table, request.query_params, request.app.url_path_for("index"))
+    # the architecture diagram is drawn for a whole page (it must read without JavaScript) and
+    # for a live update only while it is open (``arch=1``): it is half the server's work
+    drawn = not is_htmx(request) or request.query_params.get("arch") == "1"
+    diagram = archdiagram.diagram(analysis) if analysis and drawn else None
+    undrawn = len(diagram.boxes) if diagram and len(diagram.boxes) > DIAGRAM_BOXES else 0
     return {"form": form, "analysis": analysis, "errors": errors, "table": table,
-            "calc_diagram": diagram,
+            "pager": pager,
+            "calc_diagram": None if undrawn else diagram, "diagram_boxes": undrawn,
+            # a live update leaves each cell's working out (half the fragment); the page asks
+            # for a cell's when it is opened (GET /working)
+            "working_inline": not is_htmx(request),
+            "arch_open": request.query_params.get("arch") == "1",
             "marks": _marks(errors, analysis), "lines": lines,
             "editor_rows": max(EDITOR_ROWS[0], min(EDITOR_ROWS[1], lines + 1)),
             "count_key": "flops" if form["flops"] else "macs",
             "columns": columns("flops" if form["flops"] else "macs"),
             "json_url": json_twin(request, form)}
+
+
+def working_for(request: Request, analysis: Analysis, cell: str) -> Markup | None:
+    """One cell's working for the calculator's query (as :func:`calc_context` builds the
+    table: the same folding, blocks opened and columns), or None when no cell has that id."""
+    form = form_values(request.query_params)
+    opened = frozenset(request.query_params.getlist("open"))
+    table = build_table(analysis, fold=not form["allops"], opened=opened)
+    return working_of(table, columns("flops" if form["flops"] else "macs"), cell)
 
 
 def render(request: Request, page: str, partial: str, context: dict[str, Any],
@@ -146,8 +172,14 @@ def render_calc(request: Request, analysis: Analysis | None, errors: list[dict[s
     problem list (the last good table stays in the page, marked stale)."""
     context = calc_context(request, analysis, errors)
     if errors:
-        return render(request, "calc.html", "partials/_problems.html", context, status,
-                      {"HX-Retarget": "#problems", "HX-Reswap": "innerHTML"})
+        # a spec broken mid-typing is not a failed request: htmx gets the problems with 200 (a
+        # browser logs every 4xx fetch as an error), never kept by a cache, as an error is not;
+        # the page without JavaScript keeps its 422
+        headers = {"HX-Retarget": "#problems", "HX-Reswap": "innerHTML"}
+        if is_htmx(request):
+            status = 200
+            headers["Cache-Control"] = "no-store"
+        return render(request, "calc.html", "partials/_problems.html", context, status, headers)
     return render(request, "calc.html", "partials/_result.html", context, status)
 
 

@@ -8,6 +8,7 @@ Playwright's own browser download cannot run here, so the tests launch ``/usr/bi
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,8 +49,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _require_browser()
     port = free_port()
     log = tmp_path_factory.mktemp("uvicorn") / "log.txt"
-    with live_server(["uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
-                      "--log-level", "warning"], log, port) as base:
+    with live_server(["app.web.serve", "--host", "127.0.0.1", "--port", str(port)], log,
+                     port) as base:
         yield base
 
 
@@ -91,7 +92,9 @@ def open_page(browser: Any, width: int, height: int) -> Watched:
     page.set_default_timeout(15_000)
     watched = Watched(page)
     page.add_init_script(WATCH_CSP)
-    page.on("console", lambda msg: watched.console_errors.append(msg.text)
+    page.on("console", lambda msg: watched.console_errors.append(
+        msg.text + (f" ({msg.location.get('url')}:{msg.location.get('lineNumber')})"
+                    if "inline style" in msg.text else ""))
             if msg.type == "error" else None)
     page.on("pageerror", lambda exc: watched.page_errors.append(str(exc)))
     return watched
@@ -110,3 +113,66 @@ def watched(browser: Any) -> Iterator[Watched]:
 @pytest.fixture(scope="session")
 def axe_source() -> str:
     return AXE.read_text(encoding="utf-8")
+
+
+# -- shared helpers --------------------------------------------------------------------------
+
+#: the sizes every page is laid out for: (width, height, projector mode)
+VIEWPORTS = [(1920, 1080, False), (1024, 768, False), (390, 844, False), (1024, 768, True),
+             (1920, 1080, True)]
+
+
+def wait_until(w: Watched, expression: str, seconds: float = 15) -> None:
+    """Poll an expression in the page until it holds (``wait_for_function`` compiles its
+    predicate with eval, which the page's CSP refuses)."""
+    deadline = time.monotonic() + seconds
+    while not w.page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.02)
+
+
+def goto(w: Watched, url: str) -> None:
+    """Load a page and wait for its scripts (htmx, the page's own) to be in place."""
+    response = w.page.goto(url)
+    assert response is not None
+    w.page.wait_for_load_state("load")
+    if "/docs" not in url:
+        wait_until(w, "window.htmx !== undefined")
+
+
+def with_projector(url: str, on: bool) -> str:
+    return url + ("&" if "?" in url else "?") + "projector=1" if on else url
+
+
+#: elements (rendered) that reach past the viewport's sides without a scroll box around them
+OVERFLOWING = """() => {
+  const vw = document.documentElement.clientWidth, out = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (!el.checkVisibility()) continue;
+    const r = el.getBoundingClientRect();
+    if (!r.width || (r.right <= vw + 1 && r.left >= -1)) continue;
+    if (el.matches('.skip, .visually-hidden')) continue;
+    let p = el.parentElement, boxed = false;
+    while (p && p !== document.body) {
+      if (getComputedStyle(p).overflowX !== 'visible') { boxed = true; break; }
+      p = p.parentElement;
+    }
+    if (!boxed) out.push(`${el.tagName}.${el.className} ${Math.round(r.left)}..${Math.round(r.right)}`);
+  }
+  return {page: document.documentElement.scrollWidth, viewport: vw, out: out.slice(0, 5)};
+}"""
+
+#: boxes that scroll sideways (their content wider than they are)
+SIDEWAYS = """() => Array.from(document.querySelectorAll('body *')).filter(el => {
+  const s = getComputedStyle(el);
+  return el.checkVisibility() && (s.overflowX === 'auto' || s.overflowX === 'scroll')
+    && el.scrollWidth > el.clientWidth + 1;
+}).map(el => `${el.tagName}.${el.className} ${el.scrollWidth}>${el.clientWidth}`)"""
+
+
+def axe_violations(w: Watched, axe_source: str) -> list[Any]:
+    """The serious and critical violations of an axe-core audit of the page as it is."""
+    w.page.evaluate(axe_source)  # through the debugger, so the page's CSP allows it
+    result = w.page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in result["violations"] if v["impact"] in {"serious", "critical"}]

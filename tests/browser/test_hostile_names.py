@@ -176,7 +176,7 @@ def test_a_commented_spec_on_the_calculator_page(base_url: str,
 
 def test_a_hostile_spec_typed_into_the_editor(base_url: str,
                                               hostile: tuple[Watched, list[str]]) -> None:
-    """The htmx fragments: the problems (422, retargeted) and then a result, swapped in place."""
+    """The htmx fragments: the problems (200 for htmx, retargeted) and then a result, swapped in place."""
     w, dialogs = hostile
     _goto(w, f"{base_url}/?example=conv1", 200)
     _wait(w, "window.htmx !== undefined")

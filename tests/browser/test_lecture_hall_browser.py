@@ -172,8 +172,8 @@ def test_screenshots(base_url: str, browser: Any) -> None:
 
 def _veiled(w: Watched) -> list[str]:
     cells: list[str] = w.page.evaluate(
-        "Array.from(document.querySelectorAll('table.layers td.veiled button.fig'))"
-        ".map(b => b.getAttribute('data-cell'))")
+        "Array.from(document.querySelectorAll('table.layers td.veiled[data-cell]'))"
+        ".map(td => td.getAttribute('data-cell'))")
     return cells
 
 
@@ -184,12 +184,13 @@ def test_reveal_mode_hides_then_reveals_in_order_with_the_keyboard(base_url: str
     hidden = _veiled(watched)
     # every output and params cell after the input starts hidden, in reading order
     order: list[str] = page.evaluate(
-        "Array.from(document.querySelectorAll('table.layers button.fig[data-cell]'))"
-        ".map(b => b.getAttribute('data-cell'))"
+        "Array.from(document.querySelectorAll('table.layers td.num'))"
+        ".map(td => td.getAttribute('data-cell') || (td.querySelector('button.fig') || {}).dataset?.cell)"
         ".filter(c => /^w[1-9][0-9]*(output|params)$/.test(c))")
     assert hidden == order and len(order) > 10
-    assert page.locator("td.veiled button.fig").first.is_hidden()
-    assert page.locator("dl.totals.veiled-totals").count() == 1
+    # hidden means off the page: no figure in a hidden cell, no totals until the end
+    assert page.locator("td.veiled button.fig").count() == 0
+    assert page.locator("dl.totals").count() == 0
     page.locator("body").focus()
     for _ in range(3):
         page.keyboard.press("ArrowRight")
@@ -202,8 +203,8 @@ def test_reveal_mode_hides_then_reveals_in_order_with_the_keyboard(base_url: str
     assert _veiled(watched) == order[3:] and "step=3" in page.url
     _goto(watched, page.url)  # a reload resumes there
     assert _veiled(watched) == order[3:]
-    page.locator('#reveal-bar [data-reveal="all"]').click()
-    assert _veiled(watched) == [] and page.locator("dl.totals.veiled-totals").count() == 0
+    page.locator('#reveal-panel [data-reveal="all"]').click()
+    assert _veiled(watched) == [] and page.locator("dl.totals").count() == 1
     _clean(watched)
 
 
@@ -217,7 +218,9 @@ def test_projector_mode_toggles_by_key_and_survives_a_reload(base_url: str,
     assert page.evaluate("document.documentElement.classList.contains('projector')")
     assert "projector=1" in page.url
     bigger = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
-    assert bigger > size * 1.3
+    # the type grows with the screen (20 px at 1024 wide to 26 px at 1920, so that a 1024 px
+    # projector still holds the editor and the result side by side): this page is 1280 wide
+    assert bigger > size * 1.15
     page.reload()
     page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.classList.contains('projector')")
@@ -353,7 +356,7 @@ def test_print_puts_the_table_totals_and_charts_on_paper(base_url: str,
     _goto(watched, base_url + "/models/resnet50?reveal=params")
     page.emulate_media(media="print")
     assert page.locator("#model-form").is_hidden() and page.locator("header.site nav").is_hidden()
-    assert page.locator("#reveal-bar").is_hidden()
+    assert page.locator("#reveal-panel").is_hidden()
     rows = page.locator("table.layers tr.row")
     hidden = page.evaluate("Array.from(document.querySelectorAll('table.layers tr.row'))"
                            ".filter(tr => tr.offsetParent === null).length")

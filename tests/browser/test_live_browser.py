@@ -107,7 +107,7 @@ def test_a_class_follows_asks_answers_and_sees_the_reveal(base_url: str, browser
         # hide the answers while the class thinks, then reveal
         teacher.page.get_by_role("button", name="Hide answers").click()
         _wait(teacher, "document.querySelectorAll('.live-bars li').length === 0")
-        teacher.page.get_by_role("button", name="Reveal").click()
+        teacher.page.get_by_role("button", name="Reveal", exact=True).click()
         _wait(teacher, "document.querySelector('.live-right') !== null")
         assert "27x27x256" in _text(teacher, ".live-right")
         _wait(phone, "(document.querySelector('[data-live-mine]')||{}).textContent"
@@ -127,6 +127,39 @@ def test_a_class_follows_asks_answers_and_sees_the_reveal(base_url: str, browser
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         teacher.page.screenshot(path=str(SCREENSHOTS / "live-present-1024x768.png"))
         phone.page.screenshot(path=str(SCREENSHOTS / "live-follow-390x844.png"), full_page=True)
+        _clean(teacher)
+        _clean(phone)
+    finally:
+        teacher.page.context.close()
+        phone.page.context.close()
+
+
+def test_the_class_follows_reveal_steps(base_url: str, browser: Any) -> None:
+    teacher = open_page(browser, 1280, 900)
+    phone = open_page(browser, 390, 844)
+    try:
+        teacher.page.goto(f"{base_url}/?{urlencode({'spec': SPEC})}")
+        _wait(teacher, "window.htmx !== undefined")
+        teacher.page.get_by_role("button", name="Present live").click()
+        teacher.page.wait_for_url("**/live/*/present?**")
+        code = teacher.page.url.split("/live/")[1].split("/")[0]
+        phone.page.goto(f"{base_url}/live/{code}")
+        _wait(phone, "(document.querySelector('[data-live-status]')||{}).textContent"
+                     " === 'following live'")
+        veiled = "document.querySelectorAll('#live-state td.veiled').length"
+        assert phone.page.evaluate(veiled) == 0
+        # the instructor starts revealing the output column (as a link to it would)
+        teacher.page.goto(teacher.page.url + "&reveal=output&step=0")
+        _wait(teacher, "document.querySelectorAll('td.veiled').length === 2")
+        _wait(phone, f"{veiled} === 2")  # conv1's and pool1's outputs, both hidden
+        assert "55x55x96" not in _text(phone, "#live-state table.layers")
+        # one step on the projector, one step on every phone
+        teacher.page.keyboard.press("ArrowRight")
+        _wait(phone, f"{veiled} === 1")
+        assert "55x55x96" in _text(phone, "#live-state table.layers")
+        assert "27x27x96" not in _text(phone, "#live-state table.layers")
+        teacher.page.keyboard.press("ArrowRight")
+        _wait(phone, f"{veiled} === 0")
         _clean(teacher)
         _clean(phone)
     finally:

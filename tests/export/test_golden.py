@@ -83,7 +83,7 @@ def test_markdown_row_reads_as_the_arithmetic() -> None:
     text = FORMATS["md"].render(subject("alexnet"))
     row = (f"| 1 | conv1 |  | conv | 55x55x96 | {11 * 11 * 3 * 96:,} | 96 | "
            f"{11 * 11 * 3 * 96 + 96:,} | {55 * 55 * 96 * 11 * 11 * 3:,} | {55 * 55 * 96:,} | "
-           f"{55 * 55 * 96 * 4 / 10**6:.1f} MB | 11 |")
+           f"{55 * 55 * 96 * 4 / 10**6:.3g} MB | 11 |")  # three significant figures
     assert row in text.splitlines()
 
 

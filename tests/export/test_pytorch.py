@@ -147,8 +147,14 @@ sp: split { branch { } branch { conv 16 1x1 nobias; bn; relu; depthwise 3x3 pad 
 up: convtranspose 16 3x3 stride 2 pad 1 outpad 1; layernorm; gelu; layerscale
 upsample 2 bilinear; leakyrelu 0.1; prelu 16; identity; prelu; upsample 2
 maxpool 4x4
+sepconv 16 3x3 pad same; maxpool 3x3 stride 1 pad same; crop 14x15; avgpool 2x2 stride 1 pad same
 conv 16 3x3 stride 2 pad same; maxpool 2x2 stride 2 pad 0,1,0,1; avgpool 2x2 stride 1 pad 1,0,1,0
 tfpad: conv 16 2x2 pad 0,1,1,0
+t2: conv 16 1x1; relu
+s2: add tfpad t2
+g2: gap from s2
+m2: mul s2 g2
+c2: concat m2 t2 tfpad; conv 16 1x1
 side: aux { gap; fc 5; softmax }
 adaptiveavgpool 4x4
 flatten
@@ -249,3 +255,39 @@ def test_printed_module_pasted_back_gives_the_same_analysis(model_id: str) -> No
     again = analyze(f"input {a.input.h}x{a.input.w}x{a.input.c}\n" + "\n".join(printed))
     assert [r.output for r in again.layers] == [r.output for r in a.layers]
     assert (again.totals.params, again.totals.macs) == (a.totals.params, a.totals.macs)
+
+
+NAMED_GRAPHS = {
+    "unet": "tests.torch.test_torch_graph:UNET",
+    "fpn": "tests.torch.test_torch_graph:FPN",
+    "two_heads": "tests.torch.test_torch_graph:TWO_HEADS",
+}
+
+
+@pytest.mark.parametrize("name", list(NAMED_GRAPHS))
+def test_named_graphs_become_a_forward_with_variables(name: str) -> None:
+    from tests.torch import test_torch_graph
+
+    spec = getattr(test_torch_graph, NAMED_GRAPHS[name].split(":")[1])
+    subject = subject_from_spec(spec, name)
+    model = generated(subject)().eval()
+    a = subject.analysis
+    assert sum(p.numel() for p in model.parameters()) == a.totals.params
+    with LayerShapes(model, subject) as seen, torch.no_grad():
+        out = model(torch.randn(2, a.input.c, a.input.h, a.input.w))
+    seen.check()
+    outs = out if isinstance(out, tuple) else (out,)
+    rows = {r.name: r for r in a.layers}
+    for t, row_name in zip(outs, a.outputs or (a.layers[-1].name,), strict=True):
+        v = rows[row_name].output
+        assert tuple(t.shape[1:]) in ((v.c, v.h, v.w), (v.c,)), row_name
+
+
+def test_a_named_read_inside_a_block_is_refused_by_line() -> None:
+    from app.engine import SpecError
+
+    subject = subject_from_spec("input 8x8x3\na: conv 4 1x1\n"
+                                "residual { conv 4 1x1 from a }", "inside")
+    with pytest.raises(SpecError, match="outside blocks") as exc:
+        FORMATS["pytorch"].render(subject)
+    assert exc.value.issues[0].line == 3

@@ -162,8 +162,8 @@ def test_the_page_offers_every_torchvision_name_and_an_upload(client: TestClient
 
 
 def test_the_page_opens_the_result_in_the_calculator(client: TestClient) -> None:
-    r = client.get("/import", params={"torchvision": "mobilenet_v3_small"})
-    assert r.status_code == 200
+    r = client.post("/import", data={"torchvision": "mobilenet_v3_small"})
+    assert r.status_code == 200 and '<option value="mobilenet_v3_small" selected>' in r.text
     _no_inline_code(r.text)
     form = re.search(r'<form class="import-open" method="get" action="/">(.*?)</form>',
                      r.text, re.S)
@@ -179,7 +179,7 @@ def test_the_page_lists_every_refused_node(client: TestClient) -> None:
     r = client.post("/import", files={"file": ("odd.onnx", small_onnx("Sin"))})
     assert r.status_code == 200
     assert "1 node refused" in r.text and "<code>act</code> (Sin)" in r.text
-    r = client.get("/import", params={"torchvision": "shufflenet_v2_x1_0"})
+    r = client.post("/import", data={"torchvision": "shufflenet_v2_x1_0"})
     assert r.status_code == 200 and not r.context["result"].refused
     assert "split {" in r.context["result"].spec and "node refused" not in r.text
 
@@ -189,16 +189,21 @@ def test_the_page_shows_why_a_file_could_not_be_read(client: TestClient) -> None
     assert r.status_code == 422 and "not a valid ONNX file" in r.text
 
 
-def test_the_web_app_loads_no_torch_or_onnx_until_an_import_is_asked_for() -> None:
+def test_the_web_app_loads_no_torch_or_onnx_even_after_imports() -> None:
+    """Imports run in child processes: the web process never loads torch, torchvision or
+    onnx, before or after a torchvision and an ONNX import."""
     import subprocess
     import sys
 
     code = ("import sys; from fastapi.testclient import TestClient; from app.web.app import "
             "create_app; c = TestClient(create_app()); assert c.get('/import').status_code == "
-            "200; bad = [m for m in ('torch', 'torchvision', 'onnx') if m in sys.modules]; "
+            "200; r = c.post('/api/import', json={'torchvision': 'alexnet', 'size': 64}); "
+            "assert r.status_code == 200, r.text; r = c.post('/api/import', files={'file': "
+            f"('n.onnx', {small_onnx()!r})}}); assert r.status_code == 200, r.text; "
+            "bad = [m for m in ('torch', 'torchvision', 'onnx') if m in sys.modules]; "
             "assert not bad, bad")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=240)
     assert done.returncode == 0, done.stderr
 
 

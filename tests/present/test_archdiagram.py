@@ -133,3 +133,33 @@ def test_a_split_block_s_passing_share_is_an_arc_beside_its_branch() -> None:
     both = archdiagram.diagram(engine.analyze(
         "input 28x28x116\nunit: split { branch { conv 58 1x1 } branch { conv 58 1x1 } }"), "u")
     assert both.arcs == ()
+
+
+NAMED = """\
+input 32x32x3
+conv 8 3x3 pad 1; enc1: relu
+conv 16 3x3 stride 2 pad 1; relu
+up: convtranspose 8 2x2 stride 2
+cat: concat enc1 up
+sum1: add enc1 up
+head: conv 2 1x1 from cat
+"""
+
+
+def test_named_reads_are_labelled_and_drawn_as_arcs_to_the_right() -> None:
+    a = engine.analyze(NAMED)
+    d = archdiagram.diagram(a, "named")
+    labels = [b.label for b in d.boxes]
+    assert "concat enc1, up" in labels and "+ enc1, up" in labels
+    assert "1x1 conv, 2 (from cat)" in labels
+    right = max(b.x + b.w for b in d.boxes)
+    # enc1 -> cat, enc1 -> sum1, up -> sum1, cat -> head: none is the box right above
+    assert len(d.arcs) == 4
+    for arc in d.arcs:
+        xs = [float(t) for t in arc.d.split() if not t.isalpha()][0::2]
+        assert xs[0] == right and xs[-1] == right and right < max(xs) <= d.width - 12
+
+
+def test_a_graph_without_names_has_no_skip_arcs() -> None:
+    d = archdiagram.diagram(engine.analyze("input 8x8x3\nconv 4 3x3\nconv 4 3x3"), "plain")
+    assert d.arcs == ()

@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 
 from app import zoo
-from app.present import charts, planner
+from app.present import charts, planner, zoocharts
 from app.present.compare import block_totals, diff
 
 VGG16_PARAMS = 138_357_544  # torchvision's published num_params for vgg16
@@ -73,9 +73,9 @@ def test_rf_growth_follows_the_engine() -> None:
 
 
 def _complexity() -> charts.BubbleChart:
-    points = [charts.ZooPoint(s.id, s.name, s.totals.macs, s.top1, s.totals.params)
+    points = [zoocharts.ZooPoint(s.id, s.name, s.totals.macs, s.top1, s.totals.params)
               for s in zoo.model_summaries() if s.top1 is not None]
-    return charts.complexity(points)
+    return zoocharts.complexity(points)
 
 
 def test_bubbles_follow_published_top1_and_computed_macs() -> None:
@@ -99,23 +99,11 @@ def test_bubbles_follow_published_top1_and_computed_macs() -> None:
         assert lo.cy - b.cy == pytest.approx(per_point * (b.top1 - lo.top1))
 
 
-def test_bubble_labels_do_not_overlap() -> None:
-    chart = _complexity()
-    boxes = []
-    for b in chart.bubbles:
-        width = charts.CHAR_W * len(b.label)
-        x0 = b.label_x - width if b.anchor == "end" else b.label_x
-        boxes.append((x0, b.label_y - charts.LABEL_H + 3, x0 + width, b.label_y + 3))
-    clashes = [(i, j) for i in range(len(boxes)) for j in range(i)
-               if charts._overlaps(boxes[i], [boxes[j]])]
-    assert len(clashes) <= 2, clashes  # at most 8 tries each; a crowded corner may keep one
-
-
 def test_ilsvrc_chart_marks_the_human_level() -> None:
-    entries = [charts.YearEntry(e.year or 0, e.entry, e.top5_error, e.model)
+    entries = [zoocharts.YearEntry(e.year or 0, e.entry, e.top5_error, e.model)
                for e in zoo.ilsvrc_results()]
     human = zoo.human_top5().top5_error
-    chart = charts.ilsvrc(entries, human, "human")
+    chart = zoocharts.ilsvrc(entries, human, "human")
     (panel,) = chart.panels
     (mark,) = chart.marks
     resnet = next(b for b in panel.bars if "ResNet" in b.label)

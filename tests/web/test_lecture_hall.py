@@ -136,7 +136,7 @@ def test_open_in_calculator_gives_the_same_numbers(client: TestClient) -> None:
 def test_model_controls_use_the_api_names_and_push_the_url(client: TestClient) -> None:
     html = client.get("/models/googlenet").text
     form = html[html.index('<form id="model-form"'):html.index("</form>")]
-    for name in ("input", "dtype", "batch", "optimizer", "aux", "budget", "unit"):
+    for name in ("input", "dtype", "batch", "optimizer", "aux", "budget", "budget_unit"):
         assert f'name="{name}"' in form
     assert 'hx-get="/models/googlenet"' in form and 'hx-push-url="true"' in form
     assert 'hx-target="#model-result"' in form
@@ -216,7 +216,7 @@ def test_model_without_a_second_build_has_no_diff(client: TestClient) -> None:
 
 # -- planner --------------------------------------------------------------------------------
 def test_planner_on_the_vgg16_page(client: TestClient) -> None:
-    response = client.get("/models/vgg16", params={"budget": "5", "unit": "GB", "batch": "8"})
+    response = client.get("/models/vgg16", params={"budget": "5", "budget_unit": "GB", "batch": "8"})
     plan = _ctx(response)["planner"]["plan"]
     per_image = zoo.analyze_model("vgg16").totals.activation_bytes  # batch 1
     assert plan.per_image == per_image
@@ -365,7 +365,7 @@ def test_the_calculator_has_the_planner(client: TestClient) -> None:
     response = client.get("/", params={"example": "vgg16", "budget": "5", "unit": "GB",
                                        "batch": "4"})
     html = response.text
-    assert 'name="budget"' in html and 'name="unit"' in html and html.count('id="planner"') == 1
+    assert 'name="budget"' in html and 'name="budget_unit"' in html and html.count('id="planner"') == 1
     analysis = engine.analyze(VGG16_NOTES, batch=4)
     per_image = analysis.totals.activation_bytes // 4
     # the listing's rows: 24M values on the slide, fewer when summed; at 4 bytes a value
@@ -380,3 +380,61 @@ def test_vgg16_planner_sets_the_lecture_beside_the_computed_answer(client: TestC
     plan = _ctx(client.get("/models/vgg16"))["planner"]["plan"]
     assert "about 100 MB an image, so 5 GB holds only about 50 images" in html
     assert f"so {plan.activations_only.images:,} images in 5 GB" in html
+
+
+def test_the_planner_unit_and_the_receptive_field_unit_never_share_a_name(
+        client: TestClient) -> None:
+    """The calculator's "RF diagram" buttons send the whole form to /rf, whose ``unit`` is
+    the unit drawn (first, centre, last): the planner's is ``budget_unit``."""
+    html = client.get("/", params={"example": "alexnet"}).text
+    form = html[html.index('<form id="calc"'):html.index("</form>", html.index('<form id="calc"'))]
+    assert 'name="budget_unit"' in form and 'name="unit"' not in form
+    rf = client.get("/rf", params={"example": "alexnet", "spec": engine_spec(), "row": "1",
+                                   "budget": "5", "budget_unit": "GiB"}, headers=HX)
+    assert rf.status_code == 200 and "<svg" in rf.text
+    # an older link's unit=GiB still sets the planner's unit, on both pages
+    for path in ("/models/vgg16", "/"):
+        page = client.get(path, params={"example": "vgg16", "budget": "5", "unit": "GiB"}).text
+        assert "in 5 GiB" in page
+        assert '<option value="GiB" selected>' in page
+
+
+def engine_spec() -> str:
+    from app.examples import ALEXNET_SLIDE
+
+    return ALEXNET_SLIDE
+
+
+def test_the_calculators_planner_stays_as_it_was_left(client: TestClient) -> None:
+    """A live update (htmx) opens the planner only when the page says it was open; a link with
+    a budget opens it; the page's script sends ``plan_open`` with each update."""
+    def is_open(html: str) -> bool:
+        return '<details id="planner" class="planner" open>' in html
+
+    live = {"example": "alexnet", "budget": "5", "budget_unit": "GB"}
+    assert not is_open(client.get("/", params=live, headers=HX).text)
+    assert is_open(client.get("/", params=live | {"plan_open": "1"}, headers=HX).text)
+    assert is_open(client.get("/", params=live).text)  # a link naming a budget
+    assert not is_open(client.get("/", params=live | {"plan_open": "0"}).text)
+    assert not is_open(client.get("/", params={"example": "alexnet"}).text)
+
+
+def test_a_rounded_figure_gets_one_judgement_on_every_page(client: TestClient) -> None:
+    """"35K" for CONV1's 34,944 parameters: right to the precision written, but 0.16% off, so
+    "rounded" on the calculator as on /lecture; "34.94K" is within 0.1%: right, and a match."""
+    from app import lecture
+    from app.engine.claims import MATCH_WITHIN
+
+    spec = "input 227x227x3\nconv 96 11x11 stride 4 params: {}\n"
+    rounded = client.get("/", params={"spec": spec.format("35K")})
+    claim = _ctx(rounded)["analysis"].layers[1].claims[0]
+    assert claim.ok and claim.rounded
+    assert abs(35_000 - 34_944) > MATCH_WITHIN * 34_944  # why: 56 is more than 0.1% of it
+    assert lecture.judge("35K", 34_944) == "rounded"
+    assert '<span class="claim rounded"><span aria-hidden="true">≈</span> rounded</span>' in rounded.text
+    assert "1 rounded, 0 wrong" in rounded.text
+    close = _ctx(client.get("/", params={"spec": spec.format("34.94K")}))["analysis"]
+    assert close.layers[1].claims[0].ok and not close.layers[1].claims[0].rounded
+    assert lecture.judge("34.94K", 34_944) == "match"
+    page = client.get("/lecture").text
+    assert "≈ rounded" in page and "within 0.1%" in page and "within 0.1%" in rounded.text

@@ -456,11 +456,9 @@ def test_uvicorn_options_are_the_settings() -> None:
 
 
 def test_the_web_image_runs_the_production_command() -> None:
-    """The container serves with the same protocol and bounds (one process: the orchestrator
-    runs more containers), behind its proxy."""
+    """The container serves with the production command, which reads every option (the
+    trusted proxies among them) from the ARCHCALC_* environment."""
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     web = dockerfile[dockerfile.index(" AS web"):dockerfile.index(" AS worker")]
     cmd = json.loads(next(line for line in web.splitlines() if line.startswith("CMD "))[4:])
-    production = command_line(Settings(), host="0.0.0.0", port=8000)
-    at = production.index("--workers")
-    assert cmd == production[:at] + production[at + 2:] + ["--proxy-headers"], cmd
+    assert cmd == ["python", "-m", "app.web.serve", "--host", "0.0.0.0", "--port", "8000"], cmd

@@ -130,11 +130,11 @@ def _level_labels(cv: _Canvas, lv: Level, y: float, is_input: bool) -> None:
                              f"{_describe_level(lv, is_input)} · {numbers}", "rf-small", "end"))
         return
     cv.texts.append(Text(lay.left - 10, y + 11, _short(lv.name, NAME_CHARS), "rf-name", "end"))
-    cv.texts.append(Text(lay.left - 10, y + 23,
+    cv.texts.append(Text(lay.left - 10, y + 24.5,
                          "input" if is_input else f"{lv.op} · row {lv.row}", "rf-small", "end"))
     right = lay.width - lay.right + 10
     cv.texts.append(Text(right, y + 11, _describe_level(lv, is_input), "rf-label"))
-    cv.texts.append(Text(right, y + 23, numbers, "rf-small"))
+    cv.texts.append(Text(right, y + 24.5, numbers, "rf-small"))
 
 
 def _input_axis(cv: _Canvas, lv: Level, y: float) -> None:

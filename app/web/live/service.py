@@ -149,7 +149,9 @@ class Live:
 
 def _render(request: Request, room: Room) -> Rendered:
     """The calculator's result for the room's state, as the calculator would show it."""
-    scope = {**request.scope, "query_string": room.query.encode(), "path": "/"}
+    # rendered as a whole page's result (working inline, the diagram drawn): followers have
+    # only what they are sent, whatever kind of request made the change
+    scope = {**request.scope, "query_string": room.query.encode(), "path": "/", "headers": []}
     as_calc = Request(scope, request.receive)
     errors: list[dict[str, Any]] = []
     analysis: Analysis | None = None

@@ -30,6 +30,13 @@ from app.web.templating import get_templates
 router = APIRouter(route_class=CachedRoute, include_in_schema=False, default_response_class=HTMLResponse)
 
 MIN_ITEMS, MAX_ITEMS = 2, 4
+#: stages listed per item at most (the largest zoo model has 36); the rest are counted in one
+#: line, so that a 54-byte spec of 2,500 blocks cannot make the page megabytes long
+STAGES_SHOWN = 100
+#: an item's memory and parameter chart draws one bar a layer, so it is drawn for items of at
+#: most this many layers (ResNet-152 has 365; more bars than the chart has pixels show nothing
+#: more): the others say so instead
+CHART_LAYERS = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,19 +122,29 @@ def compare_context(request: Request) -> tuple[dict[str, Any], int]:
             "preset_info": preset, "items": items, "problems": problems,
             "total_keys": TOTAL_KEYS, "sources": [s for _, s in pairs] or ["", ""],
             "zoo_ids": zoo.model_ids(), "max_items": MAX_ITEMS,
-            "charts": _charts(good)}, status
+            "stages_shown": STAGES_SHOWN, "charts": _charts(good),
+            "undrawn": [(i.label, len(i.analysis.layers)) for i in good
+                        if i.analysis and not _drawable(i.analysis)]}, status
+
+
+def _drawable(analysis: Analysis) -> bool:
+    return len(analysis.layers) <= CHART_LAYERS
 
 
 def _charts(items: list[Item]) -> list[charts.Chart]:
     """The cumulative MACs of every item on one chart, then each item's memory and params."""
     pairs = [(i.label, i.analysis) for i in items if i.analysis]
     overlay: list[charts.Chart] = [charts.overlay_cumulative_macs(pairs)] if pairs else []
-    return overlay + [charts.memory_params(a, label) for label, a in pairs]
+    return overlay + [charts.memory_params(a, label) for label, a in pairs if _drawable(a)]
 
 
 @router.get("/compare", name="compare_page")
 async def compare_page(request: Request, run: RunnerDep) -> Response:
     """Two to four models or specs side by side: totals and per-block subtotals."""
-    context, status = await run(compare_context, request)  # bounded, like every analysis
+    return await run(_compare_answer, request)  # analysed and rendered off the event loop
+
+
+def _compare_answer(request: Request) -> Response:
+    context, status = compare_context(request)
     return get_templates(request).TemplateResponse(request, "compare.html", context,
                                                    status_code=status)

@@ -101,11 +101,15 @@ def _respond(request: Request, page: str, partial: str, context: dict[str, Any],
 @router.get("/rf", name="rf_page")
 async def rf_page(request: Request, query: RFQueryDep, run: RunnerDep) -> Response:
     """The receptive field of one layer: a 1-D pyramid down to the input and a 2-D view."""
+    return await run(_rf_answer, request, query)  # analysed and rendered off the event loop
+
+
+def _rf_answer(request: Request, query: RFQuery) -> Response:
     context: dict[str, Any] = {"query": query, "units": UNIT_CHOICES, "analysis": None,
                                "json_url": _json_twin(request, query)}
     try:
-        analysis = await run(engine.analyze, _spec(query.spec), dtype=query.dtype,
-                             batch=query.batch, optimizer=query.optimizer, aux=query.aux)
+        analysis = engine.analyze(_spec(query.spec), dtype=query.dtype, batch=query.batch,
+                                  optimizer=query.optimizer, aux=query.aux)
         context["analysis"] = analysis
         index = _pick_row(analysis, query.row)
     except SpecError as exc:
@@ -114,7 +118,6 @@ async def rf_page(request: Request, query: RFQueryDep, run: RunnerDep) -> Respon
                         context | {"errors": errors}, 422)
     context["diagram"] = rf_diagram(analysis.layers, index, query.unit)
     return _respond(request, "rf.html", "partials/_rf.html", context)
-
 
 
 @router.get("/layer", name="layer_page")

@@ -5,16 +5,20 @@ package, no runtime) and torchvision's own builders (traced with torch.fx) are a
 The answer is the imported spec, every node the spec language cannot express (refused by name,
 never dropped) and, when nothing was refused, the spec's analysis. torch, torchvision and onnx
 are optional: without them the route answers 422 saying which extra to install.
+
+The import itself runs in a child process (app.importer.pool: a memory cap, a deadline, a
+bounded queue), never in the web process; only the analysis of the imported spec runs here, on
+the engine's threads. A GET of the page never imports, whatever its query: the form POSTs.
 """
 
 from __future__ import annotations
 
-from functools import partial
-from typing import Annotated, Any
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
-import anyio
-import anyio.to_thread
-from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,12 +28,35 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from app import engine
 from app.engine import Analysis
 from app.engine.errors import LimitError, SpecError
+from app.importer.pool import (
+    ImportBusy,
+    ImportPool,
+    Job,
+    OnnxJob,
+    PoolLimits,
+    TorchvisionJob,
+    pool_for,
+    warm_up,
+)
 from app.web.concurrency import AnalysisRunner
 from app.web.deps import RunnerDep
-from app.web.errors import ERROR_RESPONSES
+from app.web.errors import ERROR_RESPONSES, error_response
+from app.web.schemas import ErrorItem
 from app.web.templating import get_templates
 
-router = APIRouter(tags=["import"], responses=ERROR_RESPONSES)
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The import fork server starts with the app, so the first import finds torch loaded."""
+    try:
+        warm_up()
+    except OSError:  # no process could be started now: the first import will try again
+        log.warning("the import fork server could not be started", exc_info=True)
+    yield
+
+
+router = APIRouter(tags=["import"], responses=ERROR_RESPONSES, lifespan=_lifespan)
+log = logging.getLogger("archcalc.web")
 #: the largest ONNX upload, unless the app's settings set ``max_import_bytes``
 DEFAULT_MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
@@ -69,11 +96,19 @@ def max_import_bytes(request: Request) -> int:
                        DEFAULT_MAX_IMPORT_BYTES))
 
 
-def _run(action: Any, *args: Any) -> Any:
+def _pool(request: Request) -> ImportPool:
+    """This process's import pool, bounded by the app's settings."""
+    s = request.app.state.settings
+    return pool_for(PoolLimits(processes=s.import_processes, queue=s.import_queue,
+                               seconds=s.import_seconds, memory_bytes=s.import_memory_bytes))
+
+
+async def _in_child(request: Request, job: Job) -> Any:
+    """The job run in a child process (app.importer.pool); its refusals in the error shape."""
     from app.importer.api import ImportFailed
 
     try:
-        return action(*args)
+        return await _pool(request).run(job)
     except ImportFailed as exc:
         raise ImportRefused(str(exc), 0) from None
     except ImportError as exc:
@@ -81,31 +116,32 @@ def _run(action: Any, *args: Any) -> Any:
                             f"onnx), which this server lacks: {exc}", 0) from None
 
 
-_limiter: list[anyio.CapacityLimiter] = []
+def _busy(request: Request, exc: ImportBusy) -> Response:
+    """503 with Retry-After: the import places and their queue are full."""
+    response = error_response(request, 503, [ErrorItem(line=0, message=str(exc),
+                                                       limit="import_queue")])
+    response.headers["Retry-After"] = str(_pool(request).limits.retry_after)
+    return response
 
 
-async def _off_loop(action: Any, *args: Any) -> Any:
-    """Tracing or reading a model off the event loop, one import at a time (torch is heavy and
-    takes seconds: longer than the engine's ``analysis_seconds``, so not on its threads)."""
-    if not _limiter:
-        _limiter.append(anyio.CapacityLimiter(1))
-    return await anyio.to_thread.run_sync(partial(_run, action, *args), limiter=_limiter[0])
+async def from_torchvision(request: Request, body: TorchvisionImport) -> Any:
+    from app.importer.tv import CLASSIFIERS
+
+    if body.torchvision not in CLASSIFIERS:  # refused here: no process for a name we lack
+        raise ImportRefused(f"unknown torchvision model {body.torchvision!r}; known: "
+                            f"{', '.join(CLASSIFIERS)}", 0)
+    return await _in_child(request, TorchvisionJob(body.torchvision, body.size))
 
 
-async def from_torchvision(body: TorchvisionImport) -> Any:
-    from app.importer.api import import_torchvision
-
-    return await _off_loop(import_torchvision, body.torchvision, body.size)
-
-
-async def from_upload(upload: StarletteUpload, limit: int) -> Any:
-    from app.importer.api import import_onnx
-
+async def from_upload(request: Request, upload: StarletteUpload) -> Any:
+    limit = max_import_bytes(request)
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise LimitError("max_import_bytes", f"the file is more than {limit:,} bytes, over the "
                          "limit (max_import_bytes)")
-    return await _off_loop(import_onnx, data, upload.filename or "an ONNX file", limit)
+    nodes = request.app.state.settings.import_max_nodes
+    return await _in_child(request, OnnxJob(data, upload.filename or "an ONNX file", limit,
+                                            nodes))
 
 
 def answer(result: Any) -> ImportAnswer:
@@ -129,14 +165,17 @@ async def api_import(request: Request, run: RunnerDep) -> Response:
     """Import an ONNX file (multipart field ``file``) or a torchvision model ({"torchvision":
     "resnet18"}) as a spec, with every refused node and the analysis."""
     kind = request.headers.get("content-type", "")
-    if kind.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=4)
-        upload = form.get("file")
-        if not isinstance(upload, StarletteUpload):
-            raise ImportRefused("send the ONNX file in the multipart field 'file'", 0)
-        result = await from_upload(upload, max_import_bytes(request))
-    else:
-        result = await from_torchvision(_json_body(await request.body()))
+    try:
+        if kind.startswith("multipart/form-data"):
+            form = await request.form(max_files=1, max_fields=4)
+            upload = form.get("file")
+            if not isinstance(upload, StarletteUpload):
+                raise ImportRefused("send the ONNX file in the multipart field 'file'", 0)
+            result = await from_upload(request, upload)
+        else:
+            result = await from_torchvision(request, _json_body(await request.body()))
+    except ImportBusy as exc:
+        return _busy(request, exc)
     return await run.json(ImportAnswer, answer, result)
 
 
@@ -165,11 +204,13 @@ def _json_body(raw: bytes) -> TorchvisionImport:
 # -- the page ----------------------------------------------------------------------------------
 
 def _page(request: Request, result: Any = None, errors: list[str] | None = None,
-          status: int = 200) -> Response:
+          status: int = 200, chosen: str = "") -> Response:
+    """The page: the forms (``chosen``, else the query's ``torchvision``, selected), errors,
+    a result."""
     from app.importer.tv import CLASSIFIERS
 
     context: dict[str, Any] = {"models": CLASSIFIERS, "errors": errors or [], "result": None,
-                               "chosen": request.query_params.get("torchvision", ""),
+                               "chosen": chosen or request.query_params.get("torchvision", ""),
                                "max_mib": max_import_bytes(request) // 2**20}
     if result is not None:
         context["result"] = result
@@ -177,27 +218,45 @@ def _page(request: Request, result: Any = None, errors: list[str] | None = None,
                                                    status_code=status)
 
 
-async def _page_result(request: Request, run: AnalysisRunner, fetch: Any) -> Response:
+async def _page_result(request: Request, run: AnalysisRunner, fetch: Any,
+                       chosen: str = "") -> Response:
     try:
         result = await run(answer, await fetch)
+    except ImportBusy as exc:
+        return _busy(request, exc)
     except SpecError as exc:
-        return _page(request, errors=[i.message for i in exc.issues], status=422)
-    return _page(request, result)
+        return _page(request, errors=[i.message for i in exc.issues], status=422, chosen=chosen)
+    return _page(request, result, chosen=chosen)
 
 
 @router.get("/import", name="import_page", include_in_schema=False,
             response_class=HTMLResponse)
-async def import_page(request: Request, run: RunnerDep, torchvision: str = "") -> Response:
-    """The import page; ``?torchvision=NAME`` imports that model."""
-    if not torchvision:
-        return _page(request)
-    body = TorchvisionImport(torchvision=torchvision[:64])
-    return await _page_result(request, run, from_torchvision(body))
+async def import_page(request: Request, torchvision: str = "") -> Response:
+    """The import page; ``?torchvision=NAME`` chooses that model in the form. A link never
+    imports by itself (any page could embed one): the form's POST does."""
+    from app.importer.tv import CLASSIFIERS
+
+    if torchvision and torchvision not in CLASSIFIERS:
+        return _page(request, errors=[f"unknown torchvision model {torchvision[:64]!r}; "
+                                      f"known: {', '.join(CLASSIFIERS)}"], status=422)
+    return _page(request)
 
 
 @router.post("/import", name="import_upload", include_in_schema=False,
              response_class=HTMLResponse)
-async def import_upload(request: Request, run: RunnerDep,
-                        file: Annotated[UploadFile, Form()]) -> Response:
-    """An uploaded ONNX file, imported and shown."""
-    return await _page_result(request, run, from_upload(file, max_import_bytes(request)))
+async def import_upload(request: Request, run: RunnerDep) -> Response:
+    """The form's import: an ONNX file (multipart field ``file``) or a torchvision name
+    (field ``torchvision``, and ``size``), imported and shown."""
+    form = await request.form(max_files=1, max_fields=4)
+    upload, name, size = form.get("file"), form.get("torchvision"), form.get("size")
+    if isinstance(upload, StarletteUpload):
+        return await _page_result(request, run, from_upload(request, upload))
+    if isinstance(name, str) and name and not isinstance(size, StarletteUpload):
+        try:
+            body = TorchvisionImport(torchvision=name[:64], size=int(size) if size else None)
+        except (ValueError, ValidationError):
+            return _page(request, errors=["size must be a whole number from 32 to 1,024"],
+                         status=422)
+        return await _page_result(request, run, from_torchvision(request, body), name)
+    return _page(request, errors=["choose a torchvision model, or send an ONNX file in the "
+                                  "field 'file'"], status=422)

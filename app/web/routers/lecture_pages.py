@@ -20,7 +20,7 @@ LINKS: dict[int, tuple[str, str]] = {
     6: ("/compare?preset=3x3-vs-7x7", "three 3x3 vs one 7x7, compared"),
     7: ("/compare?preset=3x3-vs-7x7", "three 3x3 vs one 7x7, compared"),
     8: ("/?example=vgg16", "the course notes' VGG16 listing in the calculator"),
-    9: ("/models/vgg16?batch=1&budget=5&unit=GB#planner", "VGG16's batch planner, 5 GB"),
+    9: ("/models/vgg16?batch=1&budget=5&budget_unit=GB#planner", "VGG16's batch planner, 5 GB"),
     12: ("/compare?preset=inception", "naive vs bottleneck Inception"),
     13: ("/compare?preset=inception", "naive vs bottleneck Inception"),
     14: ("/compare?preset=inception", "naive vs bottleneck Inception"),

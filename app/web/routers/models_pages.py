@@ -3,7 +3,7 @@ per model (``/models/{id}``) with the calculator's table, its charts, the batch 
 for a network with a paper and a torchvision build, what differs between the two.
 
 The model page's form is a GET with the API's parameter names (``input``, ``dtype``, ``batch``,
-``optimizer``, ``aux``) plus the planner's ``budget`` and ``unit``: the URL is the page. htmx
+``optimizer``, ``aux``) plus the planner's ``budget`` and ``budget_unit``: the URL is the page. htmx
 re-requests it on every change and swaps in ``partials/_model_result.html`` (the same markup
 the full page includes), pushing the URL.
 """
@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 
 from app import zoo
 from app.engine import Analysis, SpecError
-from app.present import archdiagram, charts, planner
+from app.present import archdiagram, charts, planner, zoocharts
 from app.present.compare import Diff, describe, diff
 from app.web.answercache import CachedRoute
 from app.web.cells import columns
@@ -39,7 +39,10 @@ PAIRS: dict[str, str] = {"alexnet": "tv-alexnet", "googlenet": "tv-googlenet",
                          "resnet50": "tv-resnet50", "resnet101": "tv-resnet101",
                          "resnet152": "tv-resnet152"}
 PAIRS |= {tv: paper for paper, tv in PAIRS.items()}
-PLANNER_DEFAULT = {"budget": "5", "unit": "GB", "shade": "volume"}
+PLANNER_DEFAULT = {"budget": "5", "budget_unit": "GB", "shade": "volume"}
+#: the planner's unit was once called ``unit``, a name the receptive field's page uses for
+#: something else; links written then still name it so
+OLD_UNITS = ("GB", "GiB")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,16 +74,16 @@ def short_name(info: zoo.ModelInfo) -> str:
 
 def complexity_chart() -> charts.BubbleChart:
     """Published top-1 against computed MACs for every zoo model with a published top-1."""
-    points = [charts.ZooPoint(s.id, short_name(s), s.totals.macs, s.top1, s.totals.params)
+    points = [zoocharts.ZooPoint(s.id, short_name(s), s.totals.macs, s.top1, s.totals.params)
               for s in zoo.model_summaries() if s.top1 is not None]
-    return charts.complexity(points)
+    return zoocharts.complexity(points)
 
 
 def ilsvrc_chart() -> charts.BarChart:
-    entries = [charts.YearEntry(e.year or 0, e.entry, e.top5_error, e.model)
+    entries = [zoocharts.YearEntry(e.year or 0, e.entry, e.top5_error, e.model)
                for e in zoo.ilsvrc_results()]
     human = zoo.human_top5()
-    return charts.ilsvrc(entries, human.top5_error, "human (Karpathy)")
+    return zoocharts.ilsvrc(entries, human.top5_error, "human (Karpathy)")
 
 
 def signed(value: float) -> str:
@@ -91,7 +94,7 @@ def signed(value: float) -> str:
 def register(app: FastAPI) -> None:
     """Add the pages, and the gallery to every template (the calculator shows it too)."""
     env = app.state.templates.env
-    env.globals.update(zoo_gallery=gallery, plan_for=plan_for)
+    env.globals.update(zoo_gallery=gallery, plan_for=plan_for, budget_unit=budget_unit)
     env.filters.update(describe_row=describe, budget_text=planner.budget_text, signed=signed)
     app.include_router(router)
 
@@ -103,6 +106,7 @@ def model_form(info: zoo.ModelInfo, params: Mapping[str, str]) -> dict[str, Any]
                             "dtype": "float32", "batch": "1", "optimizer": "sgd"}
     form |= PLANNER_DEFAULT
     form |= {k: v for k, v in params.items() if k in form}
+    form["budget_unit"] = budget_unit(params)
     form["aux"] = params.get("aux", "").lower() in {"true", "on", "1"}
     return form
 
@@ -120,11 +124,19 @@ def _analyse(model_id: str, form: dict[str, Any]) -> tuple[Analysis, ModelQuery]
     return analysis, query
 
 
+def budget_unit(params: Mapping[str, str]) -> str:
+    """The planner's unit from a URL: ``budget_unit``, or an older link's ``unit=GB``."""
+    if "budget_unit" in params:
+        return params["budget_unit"]
+    old = params.get("unit", "")
+    return old if old in OLD_UNITS else PLANNER_DEFAULT["budget_unit"]
+
+
 def plan_for(analysis: Analysis, params: Mapping[str, str]) -> dict[str, Any]:
-    """The planner's answer for a page's analysis and the ``budget`` and ``unit`` of its URL
+    """The planner's answer for a page's analysis and the ``budget`` and ``budget_unit`` of its URL
     (the model page and the calculator share it)."""
     budget = params.get("budget", PLANNER_DEFAULT["budget"])
-    unit = params.get("unit", PLANNER_DEFAULT["unit"])
+    unit = budget_unit(params)
     try:
         return {"plan": planner.plan(analysis, budget, unit), "error": None}
     except planner.PlanError as exc:
@@ -198,7 +210,11 @@ async def models_page(request: Request, run: RunnerDep) -> Response:
 @router.get("/models/{model_id}", name="model_page")
 async def model_page(request: Request, model_id: str, run: RunnerDep) -> Response:
     """One zoo model: its table, charts, planner and what differs from its other build."""
-    context, status = await run(model_context, request, model_id)
+    return await run(_model_answer, request, model_id)  # made off the event loop
+
+
+def _model_answer(request: Request, model_id: str) -> Response:
+    context, status = model_context(request, model_id)
     name = "partials/_model_result.html" if is_htmx(request) else "model.html"
     response = get_templates(request).TemplateResponse(request, name, context,
                                                        status_code=status)
