@@ -13,7 +13,7 @@ COPY app ./app
 COPY templates ./templates
 COPY static ./static
 # the wheel, and what each image installs from it: the web app with the Celery client that
-# queues jobs (the worker extra, issue 9), a GPU worker with torch as well
+# queues jobs (the worker extra), a GPU worker with torch as well
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
     && set -- /wheels/archcalc-*.whl \
     && printf 'archcalc[worker] @ file://%s\n' "$1" > /wheels/web.txt \
@@ -24,15 +24,20 @@ FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
 
 # --- web: the FastAPI app on uvicorn, no torch ---------------------------------------------------
 FROM python:3.11-slim AS web
+# what the app stores (short links; live sessions and the embedded queue's files when no Redis
+# holds them) lives in /var/lib/archcalc, the folder compose puts a named volume on
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    ARCHCALC_DATA_DIR=/var/lib/archcalc \
+    ARCHCALC_EMBEDDED_DIR=/var/lib/archcalc/queue
 WORKDIR /srv/archcalc
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --requirement /wheels/web.txt \
     && rm -rf /wheels \
-    && useradd --system --uid 10001 --user-group --no-create-home archcalc
+    && useradd --system --uid 10001 --user-group --no-create-home archcalc \
+    && install -d -o 10001 -g 10001 -m 0700 /var/lib/archcalc
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \

@@ -426,8 +426,7 @@ def worker_module(name: str = "app.worker") -> ModuleType | None:
         return None
 
 
-ENABLE_WORKER = ("real runs need torch and the worker: pip install -e '.[torch]' "
-                 "(app.worker, issue 9)")
+ENABLE_WORKER = "real runs need torch and the worker: pip install -e '.[torch]'"
 
 
 @app.command()
@@ -464,6 +463,13 @@ class RunMode(StrEnum):
     training = "training"
 
 
+#: the run request's fields, as the options of ``archcalc run`` that set them
+RUN_OPTIONS = {"batch_sizes": "--batch", "dtype": "--dtype", "mode": "--mode",
+               "optimizer": "--optimizer"}
+#: how long ``archcalc run`` keeps asking a job queue that stopped answering mid-job
+RECONNECT_S = 30.0
+
+
 def _run_request(target: str, opts: dict[str, Any]) -> Any:
     """The worker's RunRequest: a zoo id as ``model``, a file's contents as ``spec``."""
     models = worker_module("app.worker.models")
@@ -477,18 +483,59 @@ def _run_request(target: str, opts: dict[str, Any]) -> Any:
     try:
         return models.RunRequest(**source, **opts)
     except ValidationError as exc:
-        raise Failed([f"--{'.'.join(map(str, e['loc'])) or 'run'}: {e['msg']}"
-                      for e in exc.errors()]) from None
+        raise Failed([_request_error(target, e) for e in exc.errors()]) from None
 
 
-def _follow(runs: Any, job_id: str, wait: float, token: str | None = None) -> Any:
+def _request_error(target: str, error: Any) -> str:
+    """One validation error as a line naming the option the user typed (and its value)."""
+    loc = error["loc"]
+    option = RUN_OPTIONS.get(str(loc[0])) if loc else None
+    if option is None:
+        return f"{target}:0: {error['msg']}"
+    shown = f" {error['input']}" if option == "--batch" and len(loc) > 1 else ""
+    return f"{option}{shown}: {error['msg']}"
+
+
+def _run_issue_lines(target: str, exc: SpecError) -> list[str]:
+    """A refused run's problems, each naming the option it is about or the spec's line."""
+    return [f"{RUN_OPTIONS[i.parameter]}: {i.message}" if i.parameter in RUN_OPTIONS
+            else f"{target}:{i.line}: {i.message}" for i in exc.issues]
+
+
+def _unreachable(runs: Any, exc: BaseException) -> Failed:
+    """The job queue cannot be reached: one line saying where, why, and what to do."""
+    settings = runs.settings
+    if settings.embedded:
+        where = f"the local job queue in {settings.embedded_dir}"
+        hint = "check that the folder is writable"
+    else:  # as_uri() leaves any password out
+        where = f"the job queue at {runs.celery.connection_for_write().as_uri()}"
+        hint = ("start it, or correct ARCHCALC_BROKER_URL (unset, runs go to a worker on "
+                "this machine)")
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return Failed([f"archcalc run: cannot reach {where} ({reason}); {hint}"])
+
+
+def _follow(runs: Any, job_id: str, wait: float,
+            unreachable: tuple[type[BaseException], ...], token: str | None = None) -> Any:
     """Poll the job with a progress bar until it ends (or ``wait`` seconds pass, when a job
-    this command made, ``token`` given, is cancelled)."""
+    this command made, ``token`` given, is cancelled); a queue that stops answering is asked
+    again for :data:`RECONNECT_S` before giving up."""
     deadline = time.monotonic() + wait
+    lost_since: float | None = None
     with Progress(console=_console(stderr=True), transient=True) as bar:
         task = bar.add_task("queued", total=None)
         while True:
-            status = runs.status(job_id)
+            try:
+                status = runs.status(job_id)
+            except unreachable as exc:
+                lost_since = lost_since or time.monotonic()
+                if time.monotonic() - lost_since > RECONNECT_S:
+                    raise _unreachable(runs, exc) from None
+                bar.update(task, description="reconnecting to the job queue")
+                time.sleep(1.0)
+                continue
+            lost_since = None
             if status is not None and status.status in ("done", "failed", "cancelled"):
                 return status
             if status is not None and status.progress is not None:
@@ -553,23 +600,26 @@ def run(target: Target,
                                         "mode": mode.value, "optimizer": optimizer.value})
         settings = settings_module.WorkerSettings()
         runs = client.Runs(settings, local_worker=settings.embedded)
-        try:
+        try:  # the answer is printed before the local worker is stopped, which takes seconds
             try:
                 accepted = runs.submit(request)
+                status = _follow(runs, accepted.id, wait, client.UNREACHABLE, accepted.token)
             except SpecError as exc:
-                raise Failed(_issue_lines(target, exc)) from None
-            status = _follow(runs, accepted.id, wait, accepted.token)
+                raise Failed(_run_issue_lines(target, exc)) from None
+            except client.UNREACHABLE as exc:
+                raise _unreachable(runs, exc) from None
+            if status.status != "done":
+                raise Failed([f"{target}:0: the run {status.status}: {status.error}"])
+            console = _console()
+            for table in _run_tables(status.result):
+                console.print(table)
+            sys.stdout.flush()
+            if status.result.layer_mismatches or any(
+                    line.agrees is False for line in importlib.import_module(
+                        "app.worker.report").totals(status.result)):
+                raise typer.Exit(1)
         finally:
             runs.close()
-        if status.status != "done":
-            raise Failed([f"{target}:0: the run {status.status}: {status.error}"])
-        console = _console()
-        for table in _run_tables(status.result):
-            console.print(table)
-        if status.result.layer_mismatches or any(
-                line.agrees is False for line in importlib.import_module(
-                    "app.worker.report").totals(status.result)):
-            raise typer.Exit(1)
 
 
 def main() -> None:

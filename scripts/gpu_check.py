@@ -1,18 +1,26 @@
-"""GPU check: start Redis and one worker, run VGG16, ResNet-50 and GoogLeNet at batch 1, 8 and 32
-for inference and a training step, and print the report table (measured beside analytic).
+"""GPU check: start a queue and one worker, run VGG16, ResNet-50 and GoogLeNet at batch 1, 8 and
+32 for inference and a training step, and print the report table (measured beside analytic).
 
     python scripts/gpu_check.py                      # on a GPU machine (CUDA_VISIBLE_DEVICES)
     python scripts/gpu_check.py --device cpu --tiny  # a CPU smoke run: small inputs, batch 1, 2
 
-Needs redis-server (Debian's package), torch and the worker extra. Exit status 1 when a job
-failed or a measured shape, parameter count or FLOP count differs from the engine's.
+Needs torch and the worker extra. The queue is a redis-server on a free port where Debian's
+package is installed, else the embedded one (files in a temporary folder), so a bare GPU machine
+runs it too. Exit status: 0 all agree, 1 when a job failed or a measured shape, parameter count
+or FLOP count differs from the engine's, 2 when CUDA is asked for and torch sees no GPU (nothing
+is run then).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -36,21 +44,51 @@ def main() -> int:
     parser.add_argument("--batches", default=None, help="batch sizes, e.g. 1,8,32")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--broker", choices=("redis", "embedded"), default=None,
+                        help="the queue (default: redis where redis-server is installed)")
     parser.add_argument("--log", type=Path, default=Path("gpu_check_worker.log"))
     args = parser.parse_args()
+    if args.device == "cuda" and (missing := no_gpu()) is not None:
+        print(f"no GPU: {missing}; nothing was run. The CPU check: python "
+              f"scripts/gpu_check.py --device cpu --tiny", file=sys.stderr)
+        return 2
     batches = [int(b) for b in (args.batches or ("1,2" if args.tiny else "1,8,32")).split(",")]
     repeats = args.repeats or (3 if args.tiny else 20)
-    with redis_server() as url:
-        settings = WorkerSettings(broker_url=url, run_device=args.device, warmup=2 if args.tiny
-                                  else 5, repeats=repeats, time_limit_s=600,
-                                  max_job_macs=10**17, max_job_bytes=1 << 40,
-                                  max_batch=max(batches))
+    broker = args.broker or ("redis" if shutil.which("redis-server") else "embedded")
+    with queue(broker) as (url, folder):
+        settings = WorkerSettings(broker_url=url, embedded_dir=folder, run_device=args.device,
+                                  warmup=2 if args.tiny else 5, repeats=repeats,
+                                  time_limit_s=600, max_job_macs=10**17,
+                                  max_job_bytes=1 << 40, max_batch=max(batches))
         runs = Runs(settings)
+        print(f"queue: {broker}; worker log: {args.log}", file=sys.stderr, flush=True)
         with worker_process(settings, runs.celery, f"gpu-check-{args.device}@localhost",
                             log=args.log):
             statuses = [_run(runs, model, mode, batches, args.tiny)
                         for model in args.models.split(",") for mode in ("inference", "training")]
     return _print_report(statuses)
+
+
+def no_gpu() -> str | None:
+    """Why torch cannot use a GPU here, or None when it can."""
+    import torch
+
+    if torch.cuda.is_available():
+        return None
+    built = "with" if torch.version.cuda else "without"
+    return (f"torch {torch.__version__} (built {built} CUDA) sees no CUDA device "
+            f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})")
+
+
+@contextmanager
+def queue(broker: str) -> Iterator[tuple[str | None, Path]]:
+    """(broker URL or None for the embedded queue, the embedded folder), for the run's time."""
+    with tempfile.TemporaryDirectory(prefix="archcalc-gpu-check-") as folder:
+        if broker == "redis":
+            with redis_server() as url:
+                yield url, Path(folder)
+        else:
+            yield None, Path(folder)
 
 
 def _run(runs: Runs, model: str, mode: str, batches: list[int],

@@ -32,7 +32,7 @@ with the cyclic collector paused, as the engine's own walk does
 (``app.engine.analyze.cyclic_gc_paused``): what the call builds is freed by reference counting,
 never scanned on its way.
 
-The engine bounds its own work (issue 6: no input takes more than 100 ms); this is the second
+The engine bounds its own work (no input takes more than 100 ms); this is the second
 line of defence, for the bug nobody has found yet.
 """
 

@@ -207,7 +207,7 @@ def test_run_refuses_a_dtype_the_worker_cannot_run() -> None:
 
 
 def test_worker_hands_its_arguments_to_app_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where app.worker is installed (issue 9), ``archcalc worker`` is its ``__main__.main``."""
+    """Where app.worker is installed, ``archcalc worker`` is its ``__main__.main``."""
     import types
 
     import app.cli

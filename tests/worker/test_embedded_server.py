@@ -74,7 +74,9 @@ def _local_worker_pids(settings: WorkerSettings) -> list[int]:
                 env = (entry / "environ").read_bytes()
             except OSError:
                 continue
-            if b"app.worker" in cmd and str(settings.embedded_dir).encode() in env \
+            # the embedded worker runs as app.worker.embedded, which watches its parent
+            if {b"app.worker", b"app.worker.embedded"} & set(cmd) \
+                    and str(settings.embedded_dir).encode() in env \
                     and os.getpgid(int(entry.name)) == int(entry.name):
                 out.append(int(entry.name))
     return out
