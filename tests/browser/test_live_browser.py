@@ -5,22 +5,13 @@ answers arrive on the projector, the reveal shows each student their verdict."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.browser.conftest import SCREENSHOTS, Watched, open_page
+from tests.browser.conftest import SCREENSHOTS, Watched, goto, open_page, wait_until
 
 SPEC = "input 227x227x3\nconv 96 11x11 stride 4\nmaxpool 3x3 stride 2"
-
-
-def _wait(w: Watched, expression: str, seconds: float = 15) -> None:
-    """Poll an expression in the page (the CSP refuses ``wait_for_function``'s eval)."""
-    deadline = time.monotonic() + seconds
-    while not w.page.evaluate(expression):
-        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
-        time.sleep(0.05)
 
 
 def _text(w: Watched, selector: str) -> str:
@@ -51,16 +42,23 @@ class Student:
             return int(response.status)
 
 
+FOLLOWING = ("(document.querySelector('[data-live-status]')||{}).textContent"
+             " === 'following live'")
+
+
+def _present(teacher: Watched, url: str) -> str:
+    """The instructor presses "Present live" on the calculator at ``url``; the join code."""
+    goto(teacher, url)
+    teacher.page.get_by_role("button", name="Present live").click()
+    teacher.page.wait_for_url("**/live/*/present?**")
+    return teacher.page.url.split("/live/")[1].split("/")[0]
+
+
 def test_a_class_follows_asks_answers_and_sees_the_reveal(base_url: str, browser: Any) -> None:
     teacher = open_page(browser, 1024, 768)
     phone = open_page(browser, 390, 844)
     try:
-        # the instructor presses "Present live" on the calculator
-        teacher.page.goto(f"{base_url}/?{urlencode({'spec': SPEC})}&projector=1")
-        _wait(teacher, "window.htmx !== undefined")
-        teacher.page.get_by_role("button", name="Present live").click()
-        teacher.page.wait_for_url("**/live/*/present?**")
-        code = teacher.page.url.split("/live/")[1].split("/")[0]
+        code = _present(teacher, f"{base_url}/?{urlencode({'spec': SPEC})}&projector=1")
         assert teacher.page.locator("img.live-qr").is_visible()
         assert code in _text(teacher, ".live-big-code")
 
@@ -69,16 +67,14 @@ def test_a_class_follows_asks_answers_and_sees_the_reveal(base_url: str, browser
         phone.page.get_by_label("code").fill(code.lower())
         phone.page.get_by_role("button", name="Join").click()
         phone.page.wait_for_url(f"**/live/{code}")
-        _wait(phone, "window.htmx !== undefined")
-        _wait(phone, "(document.querySelector('[data-live-status]')||{}).textContent"
-                     " === 'following live'")
+        wait_until(phone, FOLLOWING)
         assert "55x55x96" in _text(phone, "#live-state")
 
         # the instructor types; the phone follows, with no publish step
         teacher.page.focus("#spec")
         teacher.page.keyboard.press("Control+End")
         teacher.page.keyboard.type("\nconv 256 5x5 pad 2", delay=20)
-        _wait(phone, "document.querySelector('#live-state').textContent.includes('27x27x256')")
+        wait_until(phone, "document.querySelector('#live-state').textContent.includes('27x27x256')")
         assert phone.page.locator("[data-live-try]").get_attribute("href").startswith("/?spec=")
 
         # the instructor asks about the new layer's output volume
@@ -97,7 +93,7 @@ def test_a_class_follows_asks_answers_and_sees_the_reveal(base_url: str, browser
         hostile = '<img src=x onerror="document.title=1">'
         for text in ("27x27x256", "26x26x256", hostile):
             assert Student(base_url).answer(code, qid, text) == 201
-        _wait(teacher, "(document.querySelector('[data-live-count]')||{}).textContent === '4'")
+        wait_until(teacher, "(document.querySelector('[data-live-count]')||{}).textContent === '4'")
         bars = teacher.page.evaluate(
             "Array.from(document.querySelectorAll('.live-bars li')).map(li => "
             "[li.querySelector('q').textContent, li.querySelector('.live-bar-count').textContent])")
@@ -106,11 +102,11 @@ def test_a_class_follows_asks_answers_and_sees_the_reveal(base_url: str, browser
 
         # hide the answers while the class thinks, then reveal
         teacher.page.get_by_role("button", name="Hide answers").click()
-        _wait(teacher, "document.querySelectorAll('.live-bars li').length === 0")
+        wait_until(teacher, "document.querySelectorAll('.live-bars li').length === 0")
         teacher.page.get_by_role("button", name="Reveal", exact=True).click()
-        _wait(teacher, "document.querySelector('.live-right') !== null")
+        wait_until(teacher, "document.querySelector('.live-right') !== null")
         assert "27x27x256" in _text(teacher, ".live-right")
-        _wait(phone, "(document.querySelector('[data-live-mine]')||{}).textContent"
+        wait_until(phone, "(document.querySelector('[data-live-mine]')||{}).textContent"
                      ".includes('right')")
         assert "27 x 27 x 256" in _text(phone, "[data-live-mine]")
         assert "(27 - 5 + 2*2)/1 + 1 = 27" in _text(phone, ".live-working")
@@ -138,28 +134,23 @@ def test_the_class_follows_reveal_steps(base_url: str, browser: Any) -> None:
     teacher = open_page(browser, 1280, 900)
     phone = open_page(browser, 390, 844)
     try:
-        teacher.page.goto(f"{base_url}/?{urlencode({'spec': SPEC})}")
-        _wait(teacher, "window.htmx !== undefined")
-        teacher.page.get_by_role("button", name="Present live").click()
-        teacher.page.wait_for_url("**/live/*/present?**")
-        code = teacher.page.url.split("/live/")[1].split("/")[0]
+        code = _present(teacher, f"{base_url}/?{urlencode({'spec': SPEC})}")
         phone.page.goto(f"{base_url}/live/{code}")
-        _wait(phone, "(document.querySelector('[data-live-status]')||{}).textContent"
-                     " === 'following live'")
+        wait_until(phone, FOLLOWING)
         veiled = "document.querySelectorAll('#live-state td.veiled').length"
         assert phone.page.evaluate(veiled) == 0
         # the instructor starts revealing the output column (as a link to it would)
         teacher.page.goto(teacher.page.url + "&reveal=output&step=0")
-        _wait(teacher, "document.querySelectorAll('td.veiled').length === 2")
-        _wait(phone, f"{veiled} === 2")  # conv1's and pool1's outputs, both hidden
+        wait_until(teacher, "document.querySelectorAll('td.veiled').length === 2")
+        wait_until(phone, f"{veiled} === 2")  # conv1's and pool1's outputs, both hidden
         assert "55x55x96" not in _text(phone, "#live-state table.layers")
         # one step on the projector, one step on every phone
         teacher.page.keyboard.press("ArrowRight")
-        _wait(phone, f"{veiled} === 1")
+        wait_until(phone, f"{veiled} === 1")
         assert "55x55x96" in _text(phone, "#live-state table.layers")
         assert "27x27x96" not in _text(phone, "#live-state table.layers")
         teacher.page.keyboard.press("ArrowRight")
-        _wait(phone, f"{veiled} === 0")
+        wait_until(phone, f"{veiled} === 0")
         _clean(teacher)
         _clean(phone)
     finally:
