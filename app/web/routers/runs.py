@@ -182,8 +182,9 @@ def cancel_run(run_id: str, runs: RunsDep, request: Request) -> RunStatus:
 
 
 @router.get("/healthz", tags=["runs"], name="healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     """Alive: the web process answers (nothing else is checked)."""
+    # on the event loop itself: a liveness probe must not wait behind the threadpool's queue
     return {"status": "ok"}
 
 
