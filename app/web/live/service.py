@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from html import escape
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import FastAPI, Request
 from pydantic import ValidationError
@@ -41,7 +41,6 @@ _RENDERED = 64  # versions of rooms' results kept rendered per process
 
 def followed_query(query: str, limit: int) -> str:
     """The part of a calculator query string that the class follows, at most ``limit`` bytes."""
-    from urllib.parse import urlencode
     pairs = [(k, v) for k, v in parse_qsl(query[: limit * 4], keep_blank_values=True)
              if k in FOLLOWED]
     return urlencode(pairs)[: limit * 4]

@@ -17,6 +17,7 @@ import io
 import logging
 import re
 import secrets
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -36,6 +37,7 @@ from app.web.live.rooms import (
     ask,
     clean_code,
     group_key,
+    judge,
     key_digest,
     key_matches,
     new_code,
@@ -492,7 +494,6 @@ async def reveal(request: Request, code: str, run: RunnerDep) -> Response:
     live = _live(request)
     if room.question is None:
         raise HTTPException(422, "no question is open: ask one first")
-    from dataclasses import replace
     room = replace(room, question=replace(room.question, revealed=True), show_histogram=True,
                    touched=now())
     await live.store.put(room)
@@ -510,7 +511,6 @@ async def _verdicts(request: Request, room: Room, asked: Any) -> str:
     q = room.question
     if q is None or asked is None or asked.analysis is None:
         return ""
-    from app.web.live.rooms import judge
     row = asked.analysis.layers[q.row]
     seen: dict[str, Any] = {}
     for text in (await _live(request).store.answers(room.code, q.id)).values():
@@ -524,7 +524,6 @@ async def _verdicts(request: Request, room: Room, asked: Any) -> str:
 def _plain(verdict: Any) -> Any:
     """The judgement with its explanation's leading "right:"/"wrong:" dropped (the verdict
     already says which)."""
-    from dataclasses import replace
     text = re.sub(r"^(right|wrong): ", "", verdict.explanation)
     return replace(verdict, explanation=text[:1].upper() + text[1:])
 
@@ -533,7 +532,6 @@ def _plain(verdict: Any) -> Any:
 async def toggle_histogram(request: Request, code: str, run: RunnerDep) -> Response:
     """Show or hide the answers on the projector while they come in."""
     room = await _driven(request, code)
-    from dataclasses import replace
     show = (await _form(request)).get("show", "") in {"1", "true", "on"}
     room = replace(room, show_histogram=show, touched=now())
     await _live(request).store.put(room)
