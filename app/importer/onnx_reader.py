@@ -10,6 +10,7 @@ nothing produces, a cycle, a malformed node (named, whatever Python raised readi
 
 from __future__ import annotations
 
+import math
 import re
 from collections import deque
 from collections.abc import Callable
@@ -121,6 +122,11 @@ class OnnxReader(ShapeRules):
         self.ints: dict[str, list[int]] = {}
         self.shapes: dict[str, list[int]] = {}
         self.shuffles: dict[str, tuple[str, int, int]] = {}
+        #: values in channels-last order (N x H x W x C), as ConvNeXt's LayerNorm and Linear
+        #: layers see them between two Transposes
+        self.nhwc: set[str] = set()
+        #: initializers read through a Transpose (a Linear's weight, unfolded): their dims
+        self.transposed: dict[str, list[int]] = {}
 
     # -- structure checks --------------------------------------------------------------------
 
@@ -256,9 +262,16 @@ class OnnxReader(ShapeRules):
 
     def _dims(self, value: str) -> list[int]:
         value = self.alias.get(value, value)
+        if value in self.transposed:
+            return self.transposed[value]
         if value not in self.inits:
             raise _Unsupported(f"its weight {value!r} is computed, not an initializer")
         return list(self.inits[value].dims)
+
+    def _stored(self, value: str) -> bool:
+        """Whether ``value`` is an initializer, read directly or through Identity nodes (an
+        exporter stores equal weights once and gives each reader an Identity of it)."""
+        return self.alias.get(value, value) in self.inits
 
     def _small(self, value: str, need: bool = True) -> list[float] | None:
         """A small constant's values (Clip bounds, Reshape shapes); None if it is not one.
@@ -288,7 +301,14 @@ class OnnxReader(ShapeRules):
         rule = _RULES.get(op)
         if rule is None:
             raise _Unsupported("no spec op for it")
+        last = any(v in self.nhwc for v in node.input)
+        if last and op not in _CHANNELS_LAST_OPS:
+            raise _Unsupported("it reads a channels-last (N x H x W x C) tensor; only "
+                               "elementwise ops, LayerNormalization and a Linear's MatMul are "
+                               "read there")
         rule(self, node, attrs)
+        if last and op in _ELEMENTWISE:
+            self.nhwc.update(node.output)
 
     # -- rules ---------------------------------------------------------------------------
 
@@ -345,10 +365,15 @@ class OnnxReader(ShapeRules):
 
     def merge(self, node: Any, kind: str) -> None:
         a, b = node.input[0], node.input[1]
-        if kind == "add" and (a in self.inits or b in self.inits):
-            self._bias(node, *((b, a) if a in self.inits else (a, b)))
+        if kind == "add" and (self._stored(a) or self._stored(b)):
+            x, bias = (b, a) if self._stored(a) else (a, b)
+            self._bias(node, x, bias)
+            if x in self.nhwc:
+                self.nhwc.add(node.output[0])
             return
-        if a in self.inits or b in self.inits:
+        if a in self.nhwc or b in self.nhwc:
+            raise _Unsupported(f"{kind} of a channels-last tensor other than a Linear's bias")
+        if self._stored(a) or self._stored(b):
             self._scale_by_constant(node, a, b, kind)
             return
         ins = (self._computed(a), self._computed(b))
@@ -377,10 +402,57 @@ class OnnxReader(ShapeRules):
         self.value_node[node.output[0]] = layer.name
 
     def matmul(self, node: Any, a: dict[str, Any]) -> None:
+        """A Linear layer: on a flat input an ``fc``; on a channels-last map (ConvNeXt's
+        pointwise layers) a 1x1 convolution, which computes the same."""
         dims = self._dims(node.input[1])
-        if len(dims) != 2 or self.layout.get(self._v(node.input[0])) != "flat":
-            raise _Unsupported("a MatMul other than a flat input times a K x N weight")
-        self._layer(node, f"fc {dims[1]} nobias", "flat")
+        channels_last = node.input[0] in self.nhwc
+        flat = self.layout.get(self._v(node.input[0])) == "flat"
+        if len(dims) != 2 or not (channels_last or flat):
+            raise _Unsupported("a MatMul other than a flat or channels-last input times a "
+                               "K x N weight")
+        if channels_last:
+            self._layer(node, f"conv {dims[1]} 1x1 nobias", comment="a Linear on channels-last")
+            self.nhwc.add(node.output[0])
+        else:
+            self._layer(node, f"fc {dims[1]} nobias", "flat")
+
+    def transpose(self, node: Any, a: dict[str, Any]) -> None:
+        """A permutation that moves no number between positions the spec sees: a weight's
+        K x N (a Linear's, unfolded), NCHW to channels-last and back; else a channel shuffle's."""
+        raw = node.input[0]
+        src, perm = self.alias.get(raw, raw), list(a.get("perm", []))
+        if src in self.inits and len(self.inits[src].dims) == 2 and perm == [1, 0]:
+            self.transposed[node.output[0]] = list(self.inits[src].dims)[::-1]
+        elif perm == [0, 2, 3, 1] and raw not in self.nhwc and self._nchw(raw):
+            self.alias[node.output[0]] = src
+            self.nhwc.add(node.output[0])
+        elif perm == [0, 3, 1, 2] and raw in self.nhwc:
+            self.alias[node.output[0]] = src
+        else:
+            self.shuffle_transpose(node, a)
+
+    def _nchw(self, value: str) -> bool:
+        """Whether ``value`` is an N x C x H x W map computed from the image."""
+        v = self._v(value)
+        shape = self.shapes.get(value)
+        return v in self.graph.nodes and self.layout.get(v, "nchw") == "nchw" and \
+            (shape is None or len(shape) == 4)
+
+    def layer_norm(self, node: Any, a: dict[str, Any]) -> None:
+        """LayerNormalization over the channels of a channels-last map, with scale and bias
+        (torchvision's LayerNorm2d and ConvNeXt's block norm)."""
+        if node.input[0] not in self.nhwc:
+            raise _Unsupported("a LayerNormalization of other than a channels-last map")
+        if int(a.get("axis", -1)) not in (-1, 3):
+            raise _Unsupported(f"a LayerNormalization from axis {a.get('axis')} (only over the "
+                               "channels, axis -1)")
+        if len(node.input) < 3 or not node.input[2]:
+            raise _Unsupported("a LayerNormalization without a bias")
+        if len(self._dims(node.input[1])) != 1 or len(self._dims(node.input[2])) != 1:
+            raise _Unsupported("a LayerNormalization whose scale or bias is not one value a "
+                               "channel")
+        self._layer(node, "layernorm")
+        self.nhwc.add(node.output[0])
 
     def pad(self, node: Any, a: dict[str, Any]) -> None:
         mode = a.get("mode", b"constant")
@@ -413,12 +485,15 @@ class OnnxReader(ShapeRules):
         return False
 
     def _scale_by_constant(self, node: Any, a: str, b: str, kind: str) -> None:
-        param, x = (a, b) if a in self.inits else (b, a)
+        param, x = (a, b) if self._stored(a) else (b, a)
         dims = [d for d in self._dims(param) if d != 1]
         if kind != "mul" or len(dims) != 1:
             raise _Unsupported(f"{kind} with a constant of shape {list(self._dims(param))}")
         src = self._v(x)
-        name = _clean(node.name, self.taken, "layerscale")
+        # torch names the constant after its parameter (features.1.0.layer_scale): the layer's
+        # own name, where the node's scope is its block's
+        name = self.taken.take(param.replace(".", "_")) if re.fullmatch(r"[A-Za-z_][\w.]*", param) \
+            else _clean(node.name, self.taken, "layerscale")
         self.graph.add(Node(name, "layer", (src,), "layerscale"))
         self.value_node[node.output[0]] = name
         self.layout[name] = self.layout.get(src, "nchw")
@@ -456,10 +531,18 @@ class OnnxReader(ShapeRules):
         if node.input[0] in self.shuffles:
             raise _Unsupported("a reshape of a channel shuffle's transpose to other than "
                                "N x C x H x W")
-        if shape is not None and len(shape) == 2 and shape[1] == -1:
+        if shape is not None and len(shape) == 2 and \
+                (shape[1] == -1 or self._flattens(node.input[0], [int(x) for x in shape])):
             self._layer(node, "flatten", "flat")
         else:
             raise _Unsupported(f"a reshape to {shape} (only to N x -1, a flatten)")
+
+    def _flattens(self, value: str, target: list[int]) -> bool:
+        """Whether a Reshape of ``value`` to ``target`` (N x K, written out as the dynamo
+        exporter does) keeps the batch and puts everything else in one row."""
+        shape = self.shapes.get(value)
+        return shape is not None and len(shape) >= 2 and target[0] == shape[0] and \
+            target[1] == math.prod(shape[1:])
 
     def constant(self, node: Any, a: dict[str, Any]) -> None:
         if "value" in a:
@@ -500,8 +583,13 @@ _RULES: dict[str, Callable[[OnnxReader, Any, dict[str, Any]], None]] = {
     "Constant": OnnxReader.constant, "Identity": OnnxReader.identity,
     "ReduceMean": OnnxReader.reduce_mean,
     "Slice": OnnxReader.slice_part, "Split": OnnxReader.split_parts,
-    "Transpose": OnnxReader.transpose,
+    "Transpose": OnnxReader.transpose, "LayerNormalization": OnnxReader.layer_norm,
 }
+#: ops that keep a channels-last tensor channels-last (each value keeps its place)
+_ELEMENTWISE = frozenset({"Relu", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Gelu",
+                          "LeakyRelu", "Dropout", "Clip", "Identity"})
+#: ops read on a channels-last tensor (their rules know it); every other is refused there
+_CHANNELS_LAST_OPS = _ELEMENTWISE | {"Transpose", "LayerNormalization", "MatMul", "Add"}
 
 
 def read_onnx(data: bytes, bounds: Bounds) -> tuple[Graph, list[Refusal]]:

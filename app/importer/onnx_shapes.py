@@ -182,7 +182,7 @@ class ShapeRules:
             return True
         return False
 
-    def transpose(self, node: Any, a: dict[str, Any]) -> None:
+    def shuffle_transpose(self, node: Any, a: dict[str, Any]) -> None:
         pending = self.shuffles.get(node.input[0])
         if pending is None or pending[2] != 1 or list(a.get("perm", [])) != _SHUFFLE_PERM:
             raise ShapeUnsupported("a Transpose other than a channel shuffle's "
