@@ -1,10 +1,10 @@
 """ONNX import (issue 12): torchvision models exported with torch.onnx, read back with the
 ``onnx`` package, analysed by the engine, against the torch model; hostile files refused.
 
-The exports use the TorchScript exporter (``dynamo=False``: the dynamo exporter needs
-onnxscript) with BatchNorm kept (``do_constant_folding=False``, eval mode preserved), so the file
-has the model's own layers; a default export, whose BatchNorm the exporter folds into the
-convolutions, is checked against the file's own initializers.
+The exports use the TorchScript exporter (``dynamo=False``) with BatchNorm kept
+(``do_constant_folding=False``, eval mode preserved), so the file has the model's own layers; a
+default export, whose BatchNorm the exporter folds into the convolutions, is checked against the
+file's own initializers. The sweep of torchvision's CNNs is test_import_onnx_exports.py.
 """
 
 from __future__ import annotations
@@ -18,15 +18,13 @@ import pytest
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from app.engine import analyze  # noqa: E402
 from app.importer.api import ImportFailed, import_onnx  # noqa: E402
 from app.importer.tv import build  # noqa: E402
+from tests.importer import onnx_exports as ex  # noqa: E402
 
 SIZE = 64
-MODELS = ("resnet18", "mobilenet_v2", "densenet121", "efficientnet_b0", "squeezenet1_0",
-          "mobilenet_v3_small", "shufflenet_v2_x1_0")
 
 
 def export(model: Any, size: int = SIZE, keep_bn: bool = True) -> bytes:
@@ -40,24 +38,8 @@ def export(model: Any, size: int = SIZE, keep_bn: bool = True) -> bytes:
     return f.getvalue()
 
 
-def torch_counts(model: Any, size: int = SIZE) -> tuple[int, int]:
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(torch.zeros(1, 3, size, size))
-    return sum(p.numel() for p in model.parameters()), counter.get_total_flops() // 2
-
-
-@pytest.mark.parametrize("name", MODELS)
-def test_exported_model_counts_what_torch_counts(name: str) -> None:
-    model = build(name)
-    result = import_onnx(export(model), f"{name}.onnx")
-    assert result.refused == ()
-    totals = analyze(result.spec).totals
-    assert (totals.params, totals.macs) == torch_counts(model)
-
-
 def test_names_and_blocks_come_from_the_export() -> None:
-    spec = import_onnx(export(build("resnet18"))).spec
+    spec = import_onnx(ex.exported("resnet18", SIZE)).spec
     assert "layer2_0_conv1: conv 128 3x3 stride 2 pad 1 nobias" in spec
     assert "layer2_0: residual {" in spec and "} shortcut {" in spec
     assert "layer2_0_downsample_0: conv 128 1x1 stride 2 nobias" in spec
@@ -132,7 +114,7 @@ def test_garbage_is_refused(data: bytes) -> None:
 
 
 def test_a_truncated_file_is_refused() -> None:
-    data = export(build("squeezenet1_0"))
+    data = ex.exported("squeezenet1_0", SIZE)
     with pytest.raises(ImportFailed, match="not a valid ONNX file"):
         import_onnx(data[: len(data) // 2])
 
@@ -213,7 +195,7 @@ def test_matmul_and_separate_bias_adds_are_layers_with_bias() -> None:
 # -- channel splits and shuffles (ShuffleNet V2) ------------------------------------------------
 
 def test_shufflenet_s_slices_and_shuffles_become_split_blocks_and_channelshuffle() -> None:
-    spec = import_onnx(export(build("shufflenet_v2_x1_0"))).spec
+    spec = import_onnx(ex.exported("shufflenet_v2_x1_0", SIZE)).spec
     assert "# stage3_1 ... stage3_7: 7 identical units\nrepeat 7 {\n  split {" in spec
     assert "stage2_0_channel_shuffle: channelshuffle 2" in spec
     assert "REFUSED" not in spec
