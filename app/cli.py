@@ -47,6 +47,7 @@ from app.engine.options import Options
 from app.engine.result import ClaimResult, LayerRow
 from app.export import FORMATS, Subject, get_format, subject_from_spec
 from app.export.base import IDENTITY, TABLE_COLUMNS, conventions_lines, total_items
+from app.importer.cli import HELP as IMPORT_HELP
 
 app = typer.Typer(name="archcalc", no_args_is_help=True, add_completion=False,
                   rich_markup_mode=None,  # usage errors as one plain "Error:" line
@@ -270,7 +271,7 @@ def torch_code(target: Target, input: InputOpt = None, aux: AuxOpt = False,
         _write(FORMATS["pytorch"].render(loaded.subject), output)
 
 
-@app.command("import")
+@app.command("import", help=IMPORT_HELP)
 def import_model(
         source: Annotated[str, typer.Argument(help="an ONNX file, a torchvision model name, or "
                                                    "package.module:factory")],

@@ -2,7 +2,8 @@
 
 SOURCE is one of:
 
-* a path to an ``.onnx`` file (read with the ``onnx`` package; nothing is run);
+* a path to an ``.onnx`` file (read with the ``onnx`` package; nothing is run; its graph
+  alone, saved with the weights beside it, imports as well: see :data:`HELP`);
 * a torchvision classification model by name (``resnet18``, or ``torchvision:resnet18``);
 * a Python factory ``package.module:function`` returning an ``nn.Module`` (the CLI only: this
   imports and runs your code; the web app never does).
@@ -18,6 +19,19 @@ import sys
 from pathlib import Path
 
 from app.importer.api import ImportFailed, ImportResult, import_factory, import_onnx
+from app.importer.onnx_file import GRAPH_ONLY_RECIPE, MAX_ONNX_BYTES
+
+#: ``archcalc import --help`` (the recipe's lines kept whole: click rewraps no ``\b`` block)
+HELP = f"""A model from PyTorch (torch.fx) or ONNX as a spec; every refused node named.
+
+An ONNX file's weights are never read, only its graph and each tensor's dimensions: a model over
+{MAX_ONNX_BYTES // 2**20} MiB imports from its graph alone, saved with the weights beside it:
+
+\b
+    {(chr(10) + "    ").join(GRAPH_ONLY_RECIPE)}
+
+then `archcalc import graph.onnx` (graph.onnx.data need not be there).
+"""
 
 
 def _load(source: str, size: int | None) -> ImportResult:

@@ -22,6 +22,16 @@ from typing import Any
 
 #: the largest ONNX file read (the web app's setting max_import_bytes defaults to it)
 MAX_ONNX_BYTES = 64 * 1024 * 1024
+#: how to save a model's graph without its weights, which the importer never reads: the weights
+#: go to graph.onnx.data (tensors under 1 KiB, such as Reshape's target shapes, stay inline)
+GRAPH_ONLY_RECIPE = (
+    "import onnx",
+    'onnx.save(onnx.load("model.onnx"), "graph.onnx", save_as_external_data=True, '
+    'location="graph.onnx.data")',
+)
+#: what a message about a file over the size limit adds
+TOO_BIG_HINT = ("the importer reads the graph alone, never the weights: save it without them "
+                "(" + "; ".join(GRAPH_ONLY_RECIPE) + ") and import graph.onnx")
 #: nodes in the whole file, subgraphs and functions included (setting import_max_nodes)
 MAX_NODES = 20_000
 #: values of one attribute (a Conv's pads has four) and characters of a name the reader keeps
@@ -72,7 +82,7 @@ def parse(data: bytes, bounds: Bounds) -> Checked:
     """The ModelProto in ``data``: size, well-formedness and counts checked, external data cut."""
     if len(data) > bounds.max_bytes:
         raise OnnxRefused(f"the file is {len(data):,} bytes, over the limit of "
-                          f"{bounds.max_bytes:,} (max_import_bytes)")
+                          f"{bounds.max_bytes:,} (max_import_bytes); {TOO_BIG_HINT}")
     import onnx
     from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 

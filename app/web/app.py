@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from app.importer.onnx_file import TOO_BIG_HINT
 from app.web.answercache import make_cache
 from app.web.errors import install_error_handlers
 from app.web.middleware import BodyLimitMiddleware, HeadAsGetMiddleware, install_openapi_docs
@@ -58,7 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        body_seconds=settings.body_seconds, drain_bytes=settings.drain_bytes,
                        drain_seconds=settings.drain_seconds,
-                       overrides={"/api/import": uploads, "/import": uploads})
+                       overrides={"/api/import": uploads, "/import": uploads},
+                       hints={"/api/import": TOO_BIG_HINT, "/import": TOO_BIG_HINT})
     app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(HeadAsGetMiddleware)  # every GET answers HEAD too
     install_openapi_docs(app)

@@ -54,11 +54,14 @@ class BodyLimitMiddleware:
 
     def __init__(self, app: ASGIApp, max_bytes: int, body_seconds: float = BODY_SECONDS_DEFAULT,
                  drain_bytes: int = DRAIN_BYTES, drain_seconds: float = DRAIN_SECONDS,
-                 overrides: Mapping[str, tuple[int, str]] | None = None) -> None:
+                 overrides: Mapping[str, tuple[int, str]] | None = None,
+                 hints: Mapping[str, str] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         #: path -> (limit, its setting's name) for routes that take larger bodies (ONNX uploads)
         self.overrides = dict(overrides or {})
+        #: path -> what a 413 there adds: how to send less (an ONNX graph without its weights)
+        self.hints = dict(hints or {})
         self.body_seconds = body_seconds
         self.drain_bytes = drain_bytes
         self.drain_seconds = drain_seconds
@@ -116,6 +119,9 @@ class BodyLimitMiddleware:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str, limit: int,
                       name: str) -> None:
         message = f"the request body {size}; the limit is {limit:,} bytes ({name})"
+        hint = self.hints.get(scope.get("path", ""))
+        if hint:
+            message += f"; {hint}"
         item = ErrorItem(line=0, message=message, limit=name, parameter="body")
         await _answer(scope, receive, send, [item], status=413, headers=CLOSE)
 

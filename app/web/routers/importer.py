@@ -28,6 +28,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from app import engine
 from app.engine import Analysis
 from app.engine.errors import LimitError, SpecError
+from app.importer.onnx_file import GRAPH_ONLY_RECIPE, TOO_BIG_HINT
 from app.importer.pool import (
     ImportBusy,
     ImportPool,
@@ -138,7 +139,7 @@ async def from_upload(request: Request, upload: StarletteUpload) -> Any:
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise LimitError("max_import_bytes", f"the file is more than {limit:,} bytes, over the "
-                         "limit (max_import_bytes)")
+                         f"limit (max_import_bytes); {TOO_BIG_HINT}")
     nodes = request.app.state.settings.import_max_nodes
     return await _in_child(request, OnnxJob(data, upload.filename or "an ONNX file", limit,
                                             nodes))
@@ -211,7 +212,8 @@ def _page(request: Request, result: Any = None, errors: list[str] | None = None,
 
     context: dict[str, Any] = {"models": CLASSIFIERS, "errors": errors or [], "result": None,
                                "chosen": chosen or request.query_params.get("torchvision", ""),
-                               "max_mib": max_import_bytes(request) // 2**20}
+                               "max_mib": max_import_bytes(request) // 2**20,
+                               "graph_only_recipe": "\n".join(GRAPH_ONLY_RECIPE)}
     if result is not None:
         context["result"] = result
     return get_templates(request).TemplateResponse(request, "import.html", context,
