@@ -241,3 +241,68 @@ def test_channel_slices_and_transposes_other_than_shufflenet_s_are_refused(
     result = import_onnx(_model(nodes, inits, [1, 8, 6, 6]))
     refused = [r for r in result.refused if r.target == target]
     assert refused and words in refused[0].reason, result.refused
+
+
+# -- equal weights stored once, channels-last layers ---------------------------------------------
+
+def test_one_initializer_read_by_two_convolutions_counts_for_each() -> None:
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c1"], name="/a/Conv",
+                              kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["c1", "w2", "b"], ["c2"], name="/b/Conv",
+                              kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Identity", ["w2"], ["w2_again"], name="Identity_0"),
+             helper.make_node("Conv", ["c2", "w2_again", "b"], ["y"], name="/c/Conv",
+                              kernel_shape=[3, 3], pads=[1, 1, 1, 1])]
+    inits = [_weight("w", [8, 3, 3, 3]), _weight("w2", [8, 8, 3, 3]), _weight("b", [8])]
+    result = import_onnx(_model(nodes, inits, [1, 3, 8, 8]))
+    assert result.refused == ()
+    totals = analyze(result.spec).totals
+    assert totals.params == (3 * 3 * 3 * 8 + 8) + 2 * (3 * 3 * 8 * 8 + 8)
+    assert totals.macs == 8 * 8 * 8 * 3 * 3 * (3 + 8 + 8)
+
+
+def _channels_last(middle: list[Any], inits: list[Any]) -> bytes:
+    """x -> NHWC -> middle (reads "t", writes "m") -> NCHW -> y."""
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], name="/n/Transpose", perm=[0, 2, 3, 1]),
+             *middle,
+             helper.make_node("Transpose", ["m"], ["y"], name="/n/Transpose_1",
+                              perm=[0, 3, 1, 2])]
+    return _model(nodes, inits, [1, 8, 4, 4])
+
+
+def test_layer_norm_and_a_linear_on_channels_last_are_layernorm_and_a_1x1_conv() -> None:
+    middle = [helper.make_node("LayerNormalization", ["t", "g", "beta"], ["n"],
+                               name="/norm/LayerNormalization", axis=-1),
+              helper.make_node("Transpose", ["fc_w"], ["fc_wt"], name="/fc/Transpose",
+                               perm=[1, 0]),
+              helper.make_node("MatMul", ["n", "fc_wt"], ["mm"], name="/fc/MatMul"),
+              helper.make_node("Add", ["fc_b", "mm"], ["m"], name="/fc/Add")]
+    inits = [_weight("g", [8]), _weight("beta", [8]), _weight("fc_w", [16, 8]),
+             _weight("fc_b", [16])]
+    result = import_onnx(_channels_last(middle, inits))
+    assert result.refused == ()
+    assert "norm: layernorm\nfc: conv 16 1x1" in result.spec
+    totals = analyze(result.spec).totals
+    assert (totals.params, totals.macs) == (2 * 8 + 8 * 16 + 16, 4 * 4 * 8 * 16)
+
+
+@pytest.mark.parametrize(("middle", "target", "words"), [
+    ([helper.make_node("Conv", ["t", "w"], ["m"], name="/c/Conv", kernel_shape=[1, 1])],
+     "Conv", "channels-last"),
+    ([helper.make_node("LayerNormalization", ["t", "g"], ["m"], name="/n/LayerNormalization")],
+     "LayerNormalization", "without a bias"),
+    ([helper.make_node("LayerNormalization", ["t", "g", "g"], ["m"], axis=1,
+                       name="/n/LayerNormalization")], "LayerNormalization", "from axis 1"),
+])
+def test_what_channels_last_cannot_be_is_refused_by_name(middle: list[Any], target: str,
+                                                         words: str) -> None:
+    result = import_onnx(_channels_last(middle, [_weight("w", [8, 8, 1, 1]), _weight("g", [8])]))
+    refused = [r for r in result.refused if r.target == target]
+    assert refused and words in refused[0].reason, result.refused
+
+
+def test_a_layer_norm_of_an_nchw_map_is_refused_by_name() -> None:
+    nodes = [helper.make_node("LayerNormalization", ["x", "g", "g"], ["y"],
+                              name="/n/LayerNormalization", axis=-1)]
+    result = import_onnx(_model(nodes, [_weight("g", [4])], [1, 8, 4, 4]))
+    assert [(r.node, r.target) for r in result.refused] == [("n", "LayerNormalization")]
