@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.engine.errors import visible
-from app.importer.graph import NotSeriesParallel, Refusal, spec_text
+from app.importer.emit import spec_text
+from app.importer.graph import NotSeriesParallel, Refusal
 from app.importer.onnx_file import MAX_NODES, MAX_ONNX_BYTES, Bounds, OnnxRefused
 
 DEFAULT_SIZE = 224

@@ -20,6 +20,7 @@ from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from app.importer.graph import Graph, Node, Refusal
+from app.importer.spectext import Pads, conv_text, pool_text, refused_row
 
 Layout = str  # "nchw", "nhwc" or "flat"
 
@@ -38,25 +39,13 @@ def _pair(v: Any) -> tuple[int, int]:
     return int(a), int(b)
 
 
-def _hw(v: tuple[int, int]) -> str:
-    return str(v[0]) if v[0] == v[1] else f"{v[0]}x{v[1]}"
-
-
-def window(kernel: Any, stride: Any, pad: Any, dilation: Any = 1, pool: bool = False) -> str:
-    """``3x3 stride 2 pad 1`` with the defaults (stride 1, pad 0, dilation 1) left out; a pool's
-    stride is always written (the spec's pools default to the kernel, PyTorch's too, but a
-    written stride 1 must stay 1)."""
-    k, s, d = _pair(kernel), _pair(stride), _pair(dilation)
-    parts = [f"{k[0]}x{k[1]}"]
-    if s != (1, 1) or pool:
-        parts.append(f"stride {_hw(s)}")
+def _pads(pad: Any) -> tuple[Pads, bool]:
+    """PyTorch's ``padding`` (an int, a pair, ``'same'`` or ``'valid'``) as the sides and
+    whether it is ``'same'``."""
     if isinstance(pad, str):
-        parts.append("pad same" if pad == "same" else "")
-    elif _pair(pad) != (0, 0):
-        parts.append(f"pad {_hw(_pair(pad))}")
-    if d != (1, 1):
-        parts.append(f"dilation {_hw(d)}")
-    return " ".join(p for p in parts if p)
+        return (0, 0, 0, 0), pad == "same"
+    ph, pw = _pair(pad)
+    return (ph, pw, ph, pw), False
 
 
 class Unsupported(Exception):
@@ -66,26 +55,25 @@ class Unsupported(Exception):
 def _conv(m: nn.Conv2d) -> str:
     if m.padding_mode != "zeros":
         raise Unsupported(f"padding_mode {m.padding_mode!r} (only zero padding is counted)")
-    text = f"conv {m.out_channels} " + window(m.kernel_size, m.stride, m.padding, m.dilation)
-    if m.groups != 1:
-        text += " depthwise" if m.groups == m.in_channels else f" groups {m.groups}"
-    return text + ("" if m.bias is not None else " nobias")
+    pads, same = _pads(m.padding)
+    return conv_text(m.out_channels, _pair(m.kernel_size), _pair(m.stride), pads,
+                     _pair(m.dilation), m.groups, m.groups == m.in_channels,
+                     m.bias is not None, same=same)
 
 
 def _convtranspose(m: nn.ConvTranspose2d) -> str:
-    text = f"convtranspose {m.out_channels} " + window(m.kernel_size, m.stride, m.padding,
-                                                        m.dilation)
-    if _pair(m.output_padding) != (0, 0):
-        text += f" outpad {_hw(_pair(m.output_padding))}"
-    if m.groups != 1:
-        text += f" groups {m.groups}"
-    return text + ("" if m.bias is not None else " nobias")
+    pads, _ = _pads(m.padding)
+    return conv_text(m.out_channels, _pair(m.kernel_size), _pair(m.stride), pads,
+                     _pair(m.dilation), m.groups, bias=m.bias is not None, transpose=True,
+                     outpad=_pair(m.output_padding))
 
 
 def _pool(kind: str, kernel: Any, stride: Any, pad: Any, ceil: bool, dilation: Any = 1) -> str:
     stride = kernel if stride is None or stride == [] else stride
-    return f"{kind} " + window(kernel, stride, pad, dilation, pool=True) + (
-        " ceil" if ceil else "")
+    pads, same = _pads(pad)
+    if same:
+        raise Unsupported("a pool with padding='same'")
+    return pool_text(kind, _pair(kernel), _pair(stride), pads, _pair(dilation), ceil)
 
 
 def _adaptive(size: Any) -> str:
@@ -213,8 +201,7 @@ class FxReader:
         self.refused.append(Refusal(name, str(target), reason))
         self.refused_nodes.add(name)
         if ins:  # kept as a pass-through so the rest still reads; the spec says REFUSED
-            self.graph.add(Node(name, "layer", (ins[0],), "identity",
-                                f"REFUSED {target}: {reason}"))
+            self.graph.add(refused_row(name, ins[0], str(target), reason))
             self.layout[name] = self.layout.get(ins[0], "nchw")
 
     def _display(self, node: fx.Node) -> str:
@@ -512,6 +499,7 @@ def read_module(model: nn.Module, size: tuple[int, int, int], aux: bool = False,
                 m.eval()
     reader = FxReader(model, size)
     graph = reader.read()
+    graph.aux_blocks = aux
     notes = [f"left out: {n} x {kind}" + (" (channels-last and back: the Linear layers between "
                                          "are written as 1x1 convolutions)" if kind == "permute"
                                          else " (passes its input on unchanged in eval mode)")
