@@ -57,6 +57,16 @@ def test_convnext_s_channels_last_layers_read_as_the_fx_importer_writes_them() -
         "    conv 384 1x1\n    layerscale\n" in spec
 
 
+@pytest.mark.slow
+def test_inception_s_flattened_concatenations_are_written_by_name() -> None:
+    """The exporter writes Mixed_7b's cat([a, cat([b, c]), cat([d, e]), f]) as one Concat of
+    six: its inputs are named, each branch written once."""
+    spec = import_onnx(ex.exported("inception_v3", 75)).spec
+    for block in ("Mixed_7b", "Mixed_7c"):
+        assert f"{block}_2: concat {block}_branch1x1 {block}_branch3x3_2a {block}_branch3x3_2b " \
+            f"{block}_branch3x3dbl_3a {block}_branch3x3dbl_3b {block}_branch_pool\n" in spec
+
+
 # -- equal weights stored once -----------------------------------------------------------------
 
 class _Twins(torch.nn.Module):

@@ -123,3 +123,14 @@ def test_resnet50_at_224_imports_from_its_graph_alone_and_exactly(tmp_path: Path
     assert not [p for p in opened if "graph.onnx" in p], opened  # neither file: bytes in hand
     assert result.refused == ()
     assert _counts(result.spec) == ex.torch_counts("resnet50", 224)
+
+
+def test_a_graph_without_its_weights_uploads_and_imports_exactly() -> None:
+    graph = ex.graph_only(ex.exported("squeezenet1_0", 64))
+    assert len(graph) < 64 * 1024  # every weight left behind
+    with TestClient(create_app(Settings())) as client:
+        r = client.post("/api/import", files={"file": ("graph.onnx", graph)})
+    assert r.status_code == 200, r.text
+    totals, out = r.json()["analysis"]["totals"], r.json()["analysis"]["output"]
+    assert (totals["params"], totals["macs"], (out["h"], out["w"], out["c"])) == \
+        ex.torch_counts("squeezenet1_0", 64)
