@@ -478,9 +478,48 @@ class OnnxReader(ShapeRules):
         if int(a.get("axis", 0)) not in (1, -3):
             raise _Unsupported(f"a concatenation along axis {a.get('axis')}")
         name = _clean(node.name, self.taken, "concat")
-        value = self.graph.add_cat(name, tuple(self._computed(v) for v in node.input))
+        ins = tuple(self._computed(v) for v in node.input)
+        groups = self._nested(ins)
+        if len(groups) > 1 and any(len(g) > 1 for g in groups):
+            ins = tuple(self.graph.add_cat(self.taken.take(_stem(g)), g) if len(g) > 1
+                        else g[0] for g in groups)
+        value = self.graph.add_cat(name, ins)
         self.value_node[node.output[0]] = value
         self.layout[value] = "nchw"
+
+    def _nested(self, ins: tuple[str, ...]) -> list[tuple[str, ...]]:
+        """The inputs of one Concat in runs that fork from their own layer below the point all
+        of them fork from: torch's ``cat([a, cat([b, c]), d])``, which the exporter writes as one
+        Concat of four (Inception-v3's Mixed_7b), has b and c in a run. Concatenation is
+        associative, so the nested form computes the same; it is the block the module wrote."""
+        if any(ins[:k] in self.graph.cats for k in range(1, len(ins))):
+            return [(v,) for v in ins]  # DenseNet's growing list: add_cat reuses its prefix
+        chains = [self._chain(v) for v in ins]
+        common = [c for c in chains[0] if all(c in set(other) for other in chains[1:])]
+        if not common:
+            return [(v,) for v in ins]
+        groups: list[list[int]] = []
+        fork = ""
+        for i, chain in enumerate(chains):
+            if groups and fork in chain:
+                groups[-1].append(i)
+                continue
+            nxt = set(chains[i + 1]) if i + 1 < len(chains) else set()
+            fork = next((c for c in chain if c in nxt), "")
+            if fork == common[0]:
+                fork = ""
+            groups.append([i])
+        return [tuple(ins[i] for i in g) for g in groups]
+
+    def _chain(self, value: str, limit: int = 256) -> list[str]:
+        """``value`` and the values above it through layers of one input, nearest first."""
+        chain = [value]
+        node = self.graph.nodes.get(value)
+        while node is not None and node.kind == "layer" and len(node.inputs) == 1 \
+                and len(chain) < limit:
+            chain.append(node.inputs[0])
+            node = self.graph.nodes.get(node.inputs[0])
+        return chain
 
     def _bound(self, node: Any, a: dict[str, Any], key: str, i: int) -> float | None:
         """Clip's bound: an attribute (opset < 11) or a small constant input."""
@@ -532,6 +571,18 @@ class OnnxReader(ShapeRules):
         if axes is None or sorted(int(x) for x in axes) not in ([2, 3], [-2, -1]):
             raise _Unsupported(f"a mean over axes {axes} (only over H and W)")
         self._layer(node, "gap", "nchw" if a.get("keepdims", 1) else "flat")
+
+
+def _stem(names: tuple[str, ...]) -> str:
+    """The name a nested concatenation takes: what its inputs' names share, cut at an
+    underscore (``Mixed_7b_branch3x3_2a``, ``..._2b`` -> ``Mixed_7b_branch3x3``)."""
+    first, last = min(names), max(names)
+    n = next((i for i, (p, q) in enumerate(zip(first, last, strict=False)) if p != q),
+             min(len(first), len(last)))
+    prefix = first[:n]
+    if prefix not in names:
+        prefix = prefix.rsplit("_", 1)[0] if "_" in prefix else ""
+    return prefix.rstrip("_") or "concat"
 
 
 def _el(text: str) -> Callable[[OnnxReader, Any, dict[str, Any]], None]:

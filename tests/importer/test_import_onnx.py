@@ -306,3 +306,25 @@ def test_a_layer_norm_of_an_nchw_map_is_refused_by_name() -> None:
                               name="/n/LayerNormalization", axis=-1)]
     result = import_onnx(_model(nodes, [_weight("g", [4])], [1, 8, 4, 4]))
     assert [(r.node, r.target) for r in result.refused] == [("n", "LayerNormalization")]
+
+
+def _relu(x: str, y: str, name: str) -> Any:
+    return helper.make_node("Relu", [x], [y], name=f"/{name}/Relu")
+
+
+def test_a_concat_the_exporter_flattened_is_nested_where_a_run_forks_from_its_own_layer() -> None:
+    # cat([a(x), cat([b(s), c(s)]) with s = stem(x)]) written as one Concat of three
+    nodes = [_relu("x", "a", "blk/a"), _relu("x", "s", "blk/s"), _relu("s", "b", "blk/s_b"),
+             _relu("s", "c", "blk/s_c"),
+             helper.make_node("Concat", ["a", "b", "c"], ["y"], name="/blk/Concat", axis=1)]
+    spec = import_onnx(_model(nodes, [], [1, 3, 4, 4])).spec
+    assert "concat {\n  branch {\n    blk_a: relu\n  }\n  branch {\n    blk_s: relu\n" \
+        "    blk_s_2: concat {\n" in spec
+    assert analyze(spec).output.c == 9
+
+
+def test_a_concat_of_branches_that_fork_together_stays_flat() -> None:
+    nodes = [_relu("x", "a", "blk/a"), _relu("x", "b", "blk/b"), _relu("x", "c", "blk/c"),
+             helper.make_node("Concat", ["a", "b", "c"], ["y"], name="/blk/Concat", axis=1)]
+    spec = import_onnx(_model(nodes, [], [1, 3, 4, 4])).spec
+    assert spec.count("concat {") == 1 and spec.count("branch {") == 3
