@@ -134,3 +134,13 @@ def test_a_graph_without_its_weights_uploads_and_imports_exactly() -> None:
     totals, out = r.json()["analysis"]["totals"], r.json()["analysis"]["output"]
     assert (totals["params"], totals["macs"], (out["h"], out["w"], out["c"])) == \
         ex.torch_counts("squeezenet1_0", 64)
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_and_finds_the_counts_equal() -> None:
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "benchmarks/bench_onnx_external.py", "--short"],
+                         cwd=root, capture_output=True, text=True, timeout=300, check=True,
+                         env={**os.environ, "PYTHONPATH": str(root)}).stdout
+    assert "import graph.onnx:" in out and "the same spec: True" in out, out
+    assert out.rstrip().endswith(": equal"), out
