@@ -138,10 +138,8 @@ def test_a_dynamo_export_imports_exactly(name: str, size: int) -> None:
 # -- vision transformers -----------------------------------------------------------------------
 
 def _small_vit() -> Any:
-    from torchvision.models import VisionTransformer
-
-    ex.model("resnet18")  # torchvision loaded the way the importer loads it
-    return VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2,
+    models = ex.torchvision_models()  # loaded the way the importer loads it
+    return models.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2,
                              hidden_dim=32, mlp_dim=64).eval()
 
 
@@ -167,3 +165,22 @@ def test_a_vision_transformer_from_the_dynamo_exporter_is_refused_node_by_node()
 @pytest.mark.slow
 def test_torchvision_s_vit_b_16_is_refused_node_by_node() -> None:
     assert "MatMul" in _refused_by_name(ex.exported("vit_b_16", 224))
+
+
+@pytest.mark.parametrize("route", ["/api/import", "/import"])
+def test_a_vision_transformer_uploaded_is_answered_with_its_refusals(route: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.web.app import create_app
+    from app.web.settings import Settings
+
+    data = ex.export_module(_small_vit(), 32)
+    with TestClient(create_app(Settings())) as client:
+        r = client.post(route, files={"file": ("vit.onnx", data)})
+    assert r.status_code == 200, r.text[-2000:]
+    if route == "/api/import":
+        body = r.json()
+        assert body["analysis"] is None
+        assert "ConstantOfShape" in {item["target"] for item in body["refused"]}
+    else:
+        assert "refused" in r.text and "ConstantOfShape" in r.text
