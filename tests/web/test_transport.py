@@ -1,4 +1,4 @@
-"""Transport limits through a real uvicorn, started as the README says production runs it.
+"""Transport limits through a real uvicorn, started as docs/operations.md says production runs it.
 
 Before (issue 11): a 10 MB body sent as urllib sends it (the whole body, then read) found the
 connection reset from 2 MB up; a client that declared a body and never sent it, or sent half a
@@ -33,7 +33,7 @@ from tests.liveserver import free_port, live_server
 
 Items = Callable[[Any], list[dict[str, Any]]]
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
 SPEC = "input 32x32x3\nconv 8 3x3\n"
 #: the server's deadlines, short so that the tests wait little
 HEAD_S, BODY_S, KEEP_S, CONNECTIONS = 1.0, 1.0, 1, 6
@@ -430,15 +430,15 @@ def test_draining_a_refused_body_stops_at_its_time_bound() -> None:
 
 # -- the settings and the production command are documented -----------------------------------
 
-def test_readme_lists_every_setting() -> None:
+def test_the_operations_document_lists_every_setting() -> None:
     for name in Settings.model_fields:
-        assert f"| `ARCHCALC_{name.upper()}` |" in README, name
+        assert f"| `ARCHCALC_{name.upper()}` |" in OPERATIONS, name
 
 
-def test_readme_shows_the_production_command() -> None:
+def test_the_operations_document_shows_the_production_command() -> None:
     command = " ".join(command_line(Settings(), host="0.0.0.0", port=8000))
     line = re.sub(r"--workers \d+", "--workers 4", command)
-    assert line in README, line
+    assert line in OPERATIONS, line
 
 
 def test_uvicorn_options_are_the_settings() -> None:
