@@ -6,10 +6,9 @@ panel inside it that the style sheet reveals while the button has focus or the p
 over the cell: the formula of each row folded into the cell, the claims' explanations; beside
 the button, the verdict of any claim written about the figure (icon and word). No element of
 a cell has an ``id``: htmx matches every id of a swapped fragment against the old content,
-which for 4,000 cells cost seconds a keystroke. Written in Python rather than as a Jinja macro
-because a
-ResNet-152 table has over 4,000 such cells and this runs on every keystroke; every piece of
-text goes through ``markupsafe`` escaping.
+one scan each, which for thousands of cells would cost every keystroke dearly. Written in
+Python rather than as a Jinja macro because a ResNet-152 table has over 4,000 such cells and
+this runs on every keystroke; every piece of text goes through ``markupsafe`` escaping.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def test_the_answer_is_printed_as_soon_as_the_job_ends(tmp_path: Path) -> None:
                           log, re.MULTILINE)
     succeeded = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()  # local time
     # polling and reading the result take well under a second; the bound leaves room for a
-    # loaded two-core machine, and is below the worker's warm shutdown that used to come first
+    # loaded two-core machine, and is below the worker's warm shutdown, which must not come first
     assert first_output[0] - succeeded < 4.0, (first_output[0] - succeeded)
     assert first_output[0] < exited
 

@@ -1,8 +1,8 @@
 """Transport limits through a real uvicorn, started as docs/operations.md says production runs it.
 
-Before (issue 11): a 10 MB body sent as urllib sends it (the whole body, then read) found the
-connection reset from 2 MB up; a client that declared a body and never sent it, or sent half a
-request line, held its connection for ever; the answer carried a ``server`` banner.
+What this holds: a large body sent as urllib sends it (the whole body, then read) reads the 413
+instead of a reset connection; a client that declares a body and never sends it, or sends half
+a request line, loses its connection at a deadline; no answer carries a ``server`` banner.
 """
 
 from __future__ import annotations
