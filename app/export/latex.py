@@ -58,8 +58,7 @@ def _totals(subject: Subject) -> list[str]:
              r"total & value & how \\",
              r"\midrule", r"\endhead", r"\bottomrule", r"\endfoot"]
     for item in total_items(subject.analysis):
-        value = f"{item.value:,}" if isinstance(item.value, int) else f"{item.value:,.2f}"
-        lines.append(f"{escape(item.label)} & {escape(value)} & {escape(item.note)} " + r"\\")
+        lines.append(f"{escape(item.label)} & {escape(item.text)} & {escape(item.note)} " + r"\\")
     lines.append(r"\end{longtable}")
     return lines
 

@@ -20,10 +20,6 @@ def _cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def _number(value: float) -> str:
-    return f"{value:,}" if isinstance(value, int) or value.is_integer() else f"{value:,.2f}"
-
-
 def render(subject: Subject) -> str:
     """The analysis as a Markdown document."""
     a = subject.analysis
@@ -40,6 +36,6 @@ def render(subject: Subject) -> str:
         cells += [_cell(c.text(row)) for c in TABLE_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "| total | value | how |", "|---|---:|---|"]
-    lines += [f"| {item.label} | {_number(item.value)} | {_cell(item.note)} |"
+    lines += [f"| {item.label} | {item.text} | {_cell(item.note)} |"
               for item in total_items(a)]
     return "\n".join(lines) + "\n"

@@ -24,9 +24,9 @@ from fastapi.testclient import TestClient
 
 from app import engine, zoo
 from app.present.compare import block_totals
+from app.present.table import build_table
 from app.web.paging import PAGE_ITEMS, boundaries
 from app.web.routers.compare import STAGES_SHOWN
-from app.web.table import build_table
 from tests.liveserver import REPO_ROOT, free_port, live_server
 
 #: 54 bytes: 2,500 blocks, 5,001 rows, 7,501 rows of the calculator's table

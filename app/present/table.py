@@ -1,4 +1,4 @@
-"""The per-layer table of the calculator page, as data the template walks through.
+"""The per-layer table of the calculator page, as data the template (and any renderer) walks.
 
 The engine gives a flat tuple of rows, each with its ``block`` path (``inception_3a/branch2``)
 and ``depth``. The page shows:
