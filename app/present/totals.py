@@ -34,6 +34,12 @@ class TotalItem:
     #: how the value is made or what it counts, without the value itself
     why: str
     unit: Unit = "count"
+    #: a heading where room is short (the page's "MACs", as its table column is headed)
+    short: str = ""
+
+    @property
+    def heading(self) -> str:
+        return self.short or self.name
 
     @property
     def label(self) -> str:
@@ -66,7 +72,8 @@ def total_items(analysis: Analysis) -> list[TotalItem]:
     items = [
         TotalItem("params", "parameters", t.params,
                   f"{t.weights:,} weights + {t.biases:,} biases"),
-        TotalItem("macs", "multiply-accumulates", t.macs, "MACs per image, conv and fc"),
+        TotalItem("macs", "multiply-accumulates", t.macs, "MACs per image, conv and fc",
+                  short="MACs"),
         TotalItem("flops", "FLOPs", t.flops, "2 x MACs"),
         TotalItem("activations", "activations", t.activations,
                   "values stored per image, forward pass"),

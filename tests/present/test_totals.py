@@ -33,7 +33,7 @@ def test_the_page_and_every_export_show_the_same_totals() -> None:
     shown = [i for i in items if i.key != "flops"]  # the page counts in MACs unless asked
     assert block.count("<dt>") == len(shown)
     for item in shown:
-        assert f"<dt>{item.name}</dt>" in block and item.why in block
+        assert f"<dt>{item.heading}</dt>" in block and item.why in block
     md = FORMATS["md"].render(subject_from_spec(spec, "net"))
     for item in items:
         assert f"| {item.label} | {item.text} | {item.note} |" in md
