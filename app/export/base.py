@@ -5,7 +5,9 @@ format states how its numbers were counted (MACs or FLOPs, dtype, batch, MB or M
 comment syntax; the words come from here, and the definitions themselves from the analysis'
 ``conventions`` (written once, in the engine).
 
-Pure: the engine, ``app.present`` and the standard library only (no web stack, no torch).
+The columns and the totals the exports list are ``app.present``'s (``columns.IDENTITY``,
+``columns.DEFAULT_COLUMNS``, ``totals.total_items``), which the page and the command line show
+too. Pure: the engine, ``app.present`` and the standard library only (no web stack, no torch).
 """
 
 from __future__ import annotations
@@ -15,16 +17,9 @@ from typing import Any
 
 from app.engine import Analysis, Network, analyze, parse_json_spec, parse_spec
 from app.engine.options import DTYPE_BYTES, make_options
-from app.present.columns import DEFAULT_COLUMNS, IDENTITY
 from app.present.formats import volume
-from app.present.totals import TotalItem, total_items
 
-__all__ = ["IDENTITY", "TABLE_COLUMNS", "Subject", "TotalItem", "conventions_lines",
-           "subject_from_spec", "total_items"]
-
-#: the figure columns every export shows (``app.present.columns``, as are ``IDENTITY`` and the
-#: totals, so that the page and the command line show the same)
-TABLE_COLUMNS = DEFAULT_COLUMNS
+__all__ = ["Subject", "conventions_lines", "subject_from_spec"]
 
 @dataclass(frozen=True, slots=True)
 class Subject:

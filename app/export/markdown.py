@@ -6,13 +6,10 @@ indented by its block depth so the nesting reads in slides as in the HTML table.
 
 from __future__ import annotations
 
-from app.export.base import (
-    IDENTITY,
-    TABLE_COLUMNS,
-    Subject,
-    conventions_lines,
-    total_items,
-)
+from app.export.base import Subject, conventions_lines
+from app.present.columns import DEFAULT_COLUMNS as TABLE_COLUMNS
+from app.present.columns import IDENTITY
+from app.present.totals import total_items
 
 
 def _cell(text: str) -> str:
