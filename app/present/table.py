@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from app.engine.result import DTYPE_BYTES, Analysis, LayerRow
+from app.engine.result import DTYPE_BYTES, Analysis, LayerRow, VolumeOut
 from app.present.columns import BY_KEY
 
 #: ops shown in the row of the layer they follow when folding
@@ -96,7 +96,7 @@ class Group:
         return self.members + (self.head.rows if self.head else [])
 
     @property
-    def output(self) -> Any:
+    def output(self) -> VolumeOut:
         return (self.head.last if self.head else self.members[-1]).output
 
 
