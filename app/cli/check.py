@@ -12,7 +12,7 @@ from rich.progress import Progress
 from app.cli.loading import Failed, console, load, say
 from app.engine.options import Options
 from app.export import Subject
-from app.present.claims import Judged, Tally, Verdict, judge_all, tally
+from app.present.claims import Judged, Tally, Verdict, judge_all, key, tally
 
 #: more files than this and ``check`` shows a progress bar
 PROGRESS_FROM = 8
@@ -73,4 +73,6 @@ def check(files: Annotated[list[str], typer.Argument(metavar="FILE...",
     if len(files) > 1:
         say(f"all {len(files)} files: {total.claims} claims, {total.counts()}"
             + (f"; {bad} could not be checked" if bad else ""))
+    if total.rounded:
+        say(key(icons=False))
     raise typer.Exit(2 if bad else 1 if total.wrong else 0)

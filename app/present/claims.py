@@ -16,7 +16,7 @@ from enum import StrEnum
 from app.engine.lines import split_lines
 from app.engine.result import Analysis, ClaimResult, LayerRow
 
-__all__ = ["KEY", "Judged", "Tally", "Verdict", "judge_all", "tally", "verdict"]
+__all__ = ["KEY", "Judged", "Tally", "Verdict", "judge_all", "key", "tally", "verdict"]
 
 
 class Verdict(StrEnum):
@@ -32,10 +32,18 @@ class Verdict(StrEnum):
 
 _ICONS = {Verdict.right: "✓", Verdict.rounded: "≈", Verdict.wrong: "✗"}
 
-#: what the three verdicts mean, in one sentence (the lecture page reads figures the same way)
-KEY = ("A figure is read with the precision it is written in: ✓ right when equal or the same "
-       "number written short (within 0.1%), ≈ rounded when right only to the precision written, "
-       "✗ wrong otherwise.")
+
+def key(icons: bool = True) -> str:
+    """What the three verdicts mean, in one sentence (the lecture page reads figures the same
+    way); the icons left out where the verdicts are written as words alone."""
+    right, rounded, wrong = ((f"{v.icon} {v}" if icons else str(v)) for v in Verdict)
+    return (f"A figure is read with the precision it is written in: {right} when equal or the "
+            f"same number written short (within 0.1%), {rounded} when right only to the "
+            f"precision written, {wrong} otherwise.")
+
+
+#: the key as the pages show it
+KEY = key()
 
 
 def verdict(claim: ClaimResult) -> Verdict:

@@ -19,6 +19,7 @@ from app.cli import app
 from app.cli.check import PROGRESS_FROM
 from app.examples import ALEXNET_SLIDE, VGG16_NOTES
 from app.export import FORMATS
+from app.present.claims import key as claims_key
 from app.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,6 +131,7 @@ def test_check_judges_a_rounded_figure_as_the_page_and_the_lecture_do(
     assert result.exit_code == 0, result.output
     assert f"{path}:2: CONV1: params '35K': rounded: right: {params:,}" in result.stdout
     assert f"{path}: 14 claims, 13 right, 1 rounded, 0 wrong" in result.stdout
+    assert result.stdout.splitlines()[-1] == claims_key(icons=False)  # what "rounded" means
     page = client.get("/", params={"spec": listing})
     assert "13 right, 1 rounded, 0 wrong" in page.text
     assert page.text.count('<span class="claim rounded">') >= 1
