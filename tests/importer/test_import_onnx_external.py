@@ -144,3 +144,8 @@ def test_the_benchmark_runs_and_finds_the_counts_equal() -> None:
                          env={**os.environ, "PYTHONPATH": str(root)}).stdout
     assert "import graph.onnx:" in out and "the same spec: True" in out, out
     assert out.rstrip().endswith(": equal"), out
+
+
+def test_the_import_guide_gives_the_same_recipe() -> None:
+    guide = Path(__file__).resolve().parents[2] / "docs" / "import.md"
+    assert "\n  ".join(GRAPH_ONLY_RECIPE) in guide.read_text()
