@@ -81,6 +81,17 @@ def test_a_transformer_by_name_is_refused_node_by_node(client: TestClient, name:
     assert "# REFUSED " in body["spec"]
 
 
+def test_no_process_to_import_in_is_a_503_not_a_500(client: TestClient,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    def cannot_fork(*_: Any) -> Any:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr("app.importer.pool.run_in_child", cannot_fork)
+    r = client.post("/api/import", json={"torchvision": "resnet18"})
+    assert r.status_code == 503 and r.headers["retry-after"]
+    assert "no import process could be started" in r.json()["errors"][0]["message"]
+
+
 def test_an_onnx_upload_is_analysed(client: TestClient) -> None:
     r = client.post("/api/import", files={"file": ("net.onnx", small_onnx())})
     assert r.status_code == 200, r.text
