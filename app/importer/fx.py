@@ -4,8 +4,10 @@ The module is traced symbolically (modules of ``torch.nn`` are leaves, as fx mak
 are torchvision's LayerNorm2d and StochasticDepth), and one forward pass on zeros at the given
 input (fx's ShapeProp) gives every value's shape: the reader needs it to tell a Linear layer
 applied channels-last (ConvNeXt's MLP: a 1x1 convolution) from a classifier. Each node becomes
-a spec layer, a merge, or an alias (views such as ``permute`` and ``contiguous`` add nothing);
-anything else is refused by name.
+a spec layer (a leaf module through app.importer.fx_modules' rules), a merge, or an alias
+(views such as ``permute`` and ``contiguous`` add nothing); a value of shapes or constants
+(``x.size(1) // 2``) is read only where used; anything else is refused by its node's name, and
+so is a node whose rule fails on it, so no model crashes the reader.
 """
 
 from __future__ import annotations
