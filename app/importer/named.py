@@ -47,11 +47,11 @@ class _Unit:
     value: str
 
 
-def named_items(graph: Graph) -> tuple[list[Item], frozenset[str]]:
+def named_items(graph: Graph, keep_blocks: bool = True) -> tuple[list[Item], frozenset[str]]:
     """The graph's items with layers by name, and the names some row reads (they must keep
-    their rows out of any ``repeat``)."""
+    their rows out of any ``repeat``); without ``keep_blocks`` every merge is written by name."""
     try:
-        idom = dominators(graph)
+        idom = dominators(graph) if keep_blocks else {}
     except NotSeriesParallel:  # no blocks at all: every merge by name
         idom = {}
     outputs = list(dict.fromkeys(o for o in (graph.output, *graph.aux_outputs) if o))
