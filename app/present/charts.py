@@ -460,7 +460,7 @@ def overlay_cumulative_macs(items: Sequence[tuple[str, Analysis]], width: int = 
 
 
 __all__ = [
-    "Bar", "BarChart", "Bubble", "BubbleChart", "Chart", "LineChart", "Mark", "OverlayChart",
-    "NARROW_HEIGHT", "NARROW_WIDTH", "Panel", "Series", "Tick", "cumulative_macs", "memory_params", "nice_step",
-    "overlay_cumulative_macs", "rf_growth",
+    "NARROW_HEIGHT", "NARROW_WIDTH", "Bar", "BarChart", "Bubble", "BubbleChart", "Chart",
+    "LineChart", "Mark", "OverlayChart", "Panel", "Series", "Tick", "cumulative_macs",
+    "memory_params", "nice_step", "overlay_cumulative_macs", "rf_growth",
 ]
