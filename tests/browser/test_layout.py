@@ -149,9 +149,8 @@ WORKING_CHECK = """() => {
 }"""
 
 
-@pytest.mark.parametrize(("width", "height", "projector"),
-                         [(1024, 768, False), (390, 844, False), (1920, 1080, True)],
-                         ids=["1024x768", "390x844", "1920x1080-projector"])
+@pytest.mark.parametrize(("width", "height", "projector"), VIEWPORTS,
+                         ids=[_size(*v) for v in VIEWPORTS])
 def test_every_working_opens_inside_the_viewport(base_url: str, browser: Any, width: int,
                                                  height: int, projector: bool) -> None:
     w = open_page(browser, width, height)
