@@ -198,3 +198,19 @@ def test_spread_keeps_order_and_spacing_within_bounds() -> None:
     assert sorted(ys) == [ys[2], ys[0], ys[1], ys[3]]
     assert all(b - a >= 20 - 1e-9 for a, b in itertools.pairwise(sorted(ys)))
     assert spread([305, 306], 20, 0, 310) == [290, 310]
+
+
+def test_every_chart_has_a_phone_layout_its_own_width() -> None:
+    """A phone draws the narrow layout in the projector's type: laid out for that width, it
+    keeps its labels apart (the checks above cover it), names every ILSVRC entry whole, and
+    has no narrower layout of its own."""
+    drawn = [d for _, d in [*_zoo_charts(), *_model_charts("resnet50"),
+                            *_preset_charts("inception")]
+             if not isinstance(d, archdiagram.Diagram)]
+    for chart in drawn:
+        narrow = chart.narrow
+        assert narrow is not None and narrow.width == charts.NARROW_WIDTH, chart.title
+        assert narrow.narrow is None and narrow.title == chart.title
+    rows = models_pages.ilsvrc_chart().narrow
+    assert isinstance(rows, charts.BarChart) and rows.kind == "hbars"
+    assert not any(lb.full for lb in rows.labels if lb.cls == "tick")
