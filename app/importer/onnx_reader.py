@@ -492,26 +492,29 @@ class OnnxReader(ShapeRules):
         of them fork from: torch's ``cat([a, cat([b, c]), d])``, which the exporter writes as one
         Concat of four (Inception-v3's Mixed_7b), has b and c in a run. Concatenation is
         associative, so the nested form computes the same; it is the block the module wrote."""
-        if any(ins[:k] in self.graph.cats for k in range(1, len(ins))):
-            return [(v,) for v in ins]  # DenseNet's growing list: add_cat reuses its prefix
+        flat = [(v,) for v in ins]
+        if len(ins) > _MAX_NESTED or any(ins[:k] in self.graph.cats for k in range(1, len(ins))):
+            return flat  # DenseNet's growing list: add_cat reuses its prefix
         chains = [self._chain(v) for v in ins]
-        common = [c for c in chains[0] if all(c in set(other) for other in chains[1:])]
+        seen = [set(chain) for chain in chains]
+        everywhere = set.intersection(*seen)
+        common = [c for c in chains[0] if c in everywhere]
         if not common:
-            return [(v,) for v in ins]
+            return flat
         groups: list[list[int]] = []
         fork = ""
         for i, chain in enumerate(chains):
-            if groups and fork in chain:
+            if groups and fork in seen[i]:
                 groups[-1].append(i)
                 continue
-            nxt = set(chains[i + 1]) if i + 1 < len(chains) else set()
+            nxt = seen[i + 1] if i + 1 < len(chains) else set()
             fork = next((c for c in chain if c in nxt), "")
             if fork == common[0]:
                 fork = ""
             groups.append([i])
         return [tuple(ins[i] for i in g) for g in groups]
 
-    def _chain(self, value: str, limit: int = 256) -> list[str]:
+    def _chain(self, value: str, limit: int = 64) -> list[str]:
         """``value`` and the values above it through layers of one input, nearest first."""
         chain = [value]
         node = self.graph.nodes.get(value)
@@ -612,6 +615,9 @@ _RULES: dict[str, Callable[[OnnxReader, Any, dict[str, Any]], None]] = {
     "Slice": OnnxReader.slice_part, "Split": OnnxReader.split_parts,
     "Transpose": OnnxReader.transpose, "LayerNormalization": OnnxReader.layer_norm,
 }
+#: a Concat of more inputs than this is kept flat (no network nests one so wide): the search
+#: for runs to nest walks up to 64 layers above each input
+_MAX_NESTED = 64
 #: ops that keep a channels-last tensor channels-last (each value keeps its place)
 _ELEMENTWISE = frozenset({"Relu", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Gelu",
                           "LeakyRelu", "Dropout", "Clip", "Identity"})

@@ -188,3 +188,20 @@ def test_protobuf_nesting_past_its_recursion_limit_is_not_an_onnx_file() -> None
     data = h.model([h.conv(), helper.make_node("Relu", ["c"], ["y"])], [h.conv_weight()])
     with pytest.raises(ImportFailed, match="not a valid ONNX file"):
         import_onnx(data + _field(7, graph))
+
+
+@pytest.mark.parametrize(("width", "depth"), [(5_000, 1), (64, 60)])
+def test_a_wide_concat_of_deep_branches_is_read_in_bounded_work(width: int, depth: int) -> None:
+    """Nesting a flattened Concat again walks up from each input a bounded way, and a Concat
+    wider than any network's is kept flat without looking."""
+    nodes = [helper.make_node("Relu", ["x"], ["s"], name="/stem/Relu")]
+    for i in range(width):
+        prev = "s"
+        for j in range(depth):
+            nodes.append(helper.make_node("Relu", [prev], [f"b{i}_{j}"], name=f"/b{i}/Relu"))
+            prev = f"b{i}_{j}"
+    nodes.append(helper.make_node("Concat", [f"b{i}_{depth - 1}" for i in range(width)], ["y"],
+                                  name="/cat/Concat", axis=1))
+    result = import_onnx(h.model(nodes))
+    assert result.refused == ()
+    assert result.spec.count(": relu") + result.spec.count("  relu") >= width * depth
