@@ -492,7 +492,7 @@ class OnnxReader(ShapeRules):
         of them fork from: torch's ``cat([a, cat([b, c]), d])``, which the exporter writes as one
         Concat of four (Inception-v3's Mixed_7b), has b and c in a run. Concatenation is
         associative, so the nested form computes the same; it is the block the module wrote."""
-        flat = [(v,) for v in ins]
+        flat: list[tuple[str, ...]] = [(v,) for v in ins]
         if len(ins) > _MAX_NESTED or any(ins[:k] in self.graph.cats for k in range(1, len(ins))):
             return flat  # DenseNet's growing list: add_cat reuses its prefix
         chains = [self._chain(v) for v in ins]
