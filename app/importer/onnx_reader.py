@@ -10,6 +10,7 @@ nothing produces, a cycle, a malformed node (named, whatever Python raised readi
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import deque
@@ -54,9 +55,16 @@ class UniqueNames:
     """Names handed out once each: ``conv``, ``conv_2``, ``conv_3``... Each base remembers the
     last number it reached, so a file of thousands of nodes of one name is named in linear time."""
 
-    def __init__(self) -> None:
+    def __init__(self, quals: list[str] | None = None) -> None:
         self.used: set[str] = set()
         self.last: dict[str, int] = {}
+        #: every node's module path, sorted (see :meth:`holds_modules`)
+        self.quals = sorted(set(quals or ()))
+
+    def holds_modules(self, qual: str) -> bool:
+        """Whether some node lies in a module inside ``qual`` (one bisection, not a scan)."""
+        i = bisect.bisect_left(self.quals, qual + ".")
+        return i < len(self.quals) and self.quals[i].startswith(qual + ".")
 
     def __contains__(self, name: object) -> bool:
         return name in self.used
@@ -71,8 +79,8 @@ class UniqueNames:
         return out
 
 
-def _clean(name: str, taken: UniqueNames, fallback: str) -> str:
-    """A spec name from an ONNX node name: ``/layer1/layer1.0/conv1/Conv`` -> ``layer1_0_conv1``."""
+def _qual(name: str) -> str:
+    """The module path of an ONNX node name: ``/layer1/layer1.0/conv1/Conv`` -> ``layer1.0.conv1``."""
     parts = [p for p in name.split("/") if p][:-1]  # the scopes; the last part is the op
     qual, prev = "", ""
     for part in parts:  # torch's scopes repeat their parent: layer2, layer2.0, conv1
@@ -81,6 +89,16 @@ def _clean(name: str, taken: UniqueNames, fallback: str) -> str:
         else:
             qual = f"{qual}.{part}" if qual else part
         prev = part
+    return qual
+
+
+def _clean(name: str, taken: UniqueNames, fallback: str) -> str:
+    """A spec name from an ONNX node name: ``/layer1/layer1.0/conv1/Conv`` -> ``layer1_0_conv1``.
+    An op written in the forward of a module that holds others (``/Mixed_5b/AveragePool``,
+    ``/layer1/layer1.0/Add``) takes its op type too, so the module's name is left to its block."""
+    qual = _qual(name)
+    if qual and taken.holds_modules(qual):
+        qual += "." + name.rsplit("/", 1)[-1].lower()
     base = re.sub(r"[^\w]", "_", qual).strip("_") or fallback
     return taken.take(base)
 
@@ -176,6 +194,7 @@ class OnnxReader(ShapeRules):
     # -- reading ---------------------------------------------------------------------------
 
     def read(self) -> Graph:
+        self.taken = UniqueNames([_qual(n.name) for n in self.model.graph.node])
         self._input()
         ordered = self._ordered()
         self.infer_shapes(self.model)

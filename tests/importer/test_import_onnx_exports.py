@@ -63,7 +63,7 @@ def test_inception_s_flattened_concatenations_are_nested_again() -> None:
     six; the reader nests the runs that fork from their own layer, so Mixed_7b and Mixed_7c
     are the blocks torch's module wrote, and one repeat."""
     spec = import_onnx(ex.exported("inception_v3", 75)).spec
-    assert "# Mixed_7b_2 ... Mixed_7c_2: 2 identical units\nrepeat 2 {\n  concat {" in spec
+    assert "# Mixed_7b ... Mixed_7c: 2 identical units\nrepeat 2 {\n  concat {" in spec
     nested = "      concat {\n        branch {\n          conv 384 1x3 pad 0x1 nobias\n"
     assert spec.count(nested) == 2
 
