@@ -328,3 +328,13 @@ def test_a_concat_of_branches_that_fork_together_stays_flat() -> None:
              helper.make_node("Concat", ["a", "b", "c"], ["y"], name="/blk/Concat", axis=1)]
     spec = import_onnx(_model(nodes, [], [1, 3, 4, 4])).spec
     assert spec.count("concat {") == 1 and spec.count("branch {") == 3
+
+
+def test_an_op_in_the_forward_of_a_module_holding_others_leaves_the_name_to_the_block() -> None:
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="/blk/conv/Conv",
+                              kernel_shape=[1, 1]),
+             helper.make_node("Add", ["c", "x2"], ["y"], name="/blk/Add"),
+             helper.make_node("Relu", ["x"], ["x2"], name="/blk/act/Relu")]
+    inits = [_weight("w", [3, 3, 1, 1]), _weight("b", [3])]
+    spec = import_onnx(_model(nodes, inits, [1, 3, 4, 4])).spec
+    assert "blk: residual {\n  blk_conv: conv 3 1x1\n" in spec, spec
