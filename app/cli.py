@@ -43,6 +43,7 @@ from app.engine import (
     parse_spec,
 )
 from app.engine.lines import split_lines
+from app.engine.optable import MERGE_ROW_OPS
 from app.engine.options import Options
 from app.engine.result import ClaimResult, LayerRow
 from app.export import FORMATS, Subject, get_format, subject_from_spec
@@ -221,7 +222,7 @@ def layer_table(subject: Subject) -> Table:
         cells = [("  " * row.depth if key == "name" else "") + cell(row)
                  for key, _, cell in identity]
         cells += [c.text(row) for c in columns]
-        table.add_row(*cells, style="dim" if row.op in ("add", "concat", "join") else None)
+        table.add_row(*cells, style="dim" if row.op in MERGE_ROW_OPS else None)
     return table
 
 

@@ -494,10 +494,10 @@ def upsample(layer: Layer, x: Volume, explain: bool = False) -> Step:
     centred on its sampling position (i + 1/2)/F - 1/2. The centre is a linear model: nearest
     neighbours repeat each input F times, so a unit's true centre is within (F-1)/F of a jump
     of it."""
-    f = _int(layer, "factor", 2)
+    f = _int(layer, "factor")  # the registry fills in its default
     out = Volume(x.h * f, x.w * f, x.c)
     step = Step(out, explain=explain)
-    if layer.attrs.get("mode", "nearest") == "bilinear":
+    if layer.attrs.get("mode") == "bilinear":
         win = Window(2, Fraction(1, f), Fraction(1, 2) - (Fraction(1, 2 * f) - Fraction(1, 2)))
     else:
         win = Window(1, Fraction(1, f), Fraction(0))
