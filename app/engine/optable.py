@@ -136,8 +136,8 @@ _TABLE = (
           folds=True, passes=True, flattens=True, fx=("Flatten", "flatten", "view", "reshape"),
           onnx=("Flatten", "Reshape")),
     OpDef("padchannels", ("padchannels",), rules.padchannels, "padchannels 32",
-          "zero-pad the channels up to 32 (ResNet \"option A\" shortcuts; no parameters); "
-          "written, not imported", "torch.nn.functional.pad", frozenset({"out"}), ("out",),
+          "zero-pad the channels up to 32 (ResNet \"option A\" shortcuts; no parameters)",
+          "torch.nn.functional.pad", frozenset({"out"}), ("out",),
           arguments.padchannels, spatial=True, fx=(), onnx=()),
     OpDef("relu6", ("relu6",), rules.elementwise, "relu6",
           "ReLU6 (MobileNet), in place as torchvision builds it", "nn.ReLU6",

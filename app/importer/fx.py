@@ -494,6 +494,10 @@ _FUNCTIONS: dict[str, Callable[[FxReader, fx.Node], None]] = {
     "mean": FxReader.mean, "layer_norm": FxReader.layer_norm, "dropout": FxReader.dropout,
     "channel_shuffle": FxReader.shuffle,
 }
+#: the module classes and function names this reader reads (the op registry names which of
+#: them each op comes from, and a meta-test holds the two together)
+READS = frozenset({*(c.__name__ for c in (*_PLAIN, *_MODULE_RULES, *_ALIAS_MODULES, nn.Linear)),
+                   *_FUNCTIONS})
 
 
 def read_module(model: nn.Module, size: tuple[int, int, int], aux: bool = False,

@@ -502,6 +502,9 @@ _RULES: dict[str, Callable[[OnnxReader, Any, dict[str, Any]], None]] = {
     "Slice": OnnxReader.slice_part, "Split": OnnxReader.split_parts,
     "Transpose": OnnxReader.transpose,
 }
+#: the ONNX op types this reader reads (the op registry names which of them each op comes from,
+#: and a meta-test holds the two together)
+READS = frozenset(_RULES)
 
 
 def read_onnx(data: bytes, bounds: Bounds) -> tuple[Graph, list[Refusal]]:
