@@ -241,6 +241,14 @@ def convtranspose(args: dict[str, Any], line: int, name: str) -> dict[str, AttrV
     return attrs | _cin(args, line)
 
 
+def pixelshuffle(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    if "factor" not in args:
+        raise SpecError(f"{name}: pixelshuffle needs its upscale factor, e.g. 'pixelshuffle 2'",
+                        line, name)
+    return {"factor": _bounded("upscale factor", int(args["factor"]), 1, LIMITS.max_stride,
+                               "max_stride", line)}
+
+
 def upsample(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
     factor = _bounded("upsampling factor", int(args["factor"]), 1, LIMITS.max_stride,
                       "max_stride", line)

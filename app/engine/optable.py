@@ -219,6 +219,13 @@ _TABLE = (
           "ShuffleNet's channel shuffle in G groups; no parameters", "nn.ChannelShuffle",
           frozenset({"groups"}), ("groups",), arguments.channelshuffle, spatial=True,
           fx=("ChannelShuffle", "channel_shuffle"), onnx=()),
+    OpDef("pixelshuffle", ("pixelshuffle", "pixel_shuffle", "subpixel", "depthtospace",
+                           "depth_to_space"), rules.pixelshuffle, "pixelshuffle 2",
+          "sub-pixel upsampling (ESPCN): H x W x (C*R*R) to (H*R) x (W*R) x C, each group of R*R "
+          "channels laid out as an R x R patch (PyTorch's order, ONNX `DepthToSpace` CRD); no "
+          "parameters", "nn.PixelShuffle", frozenset({"factor"}), ("factor",),
+          arguments.pixelshuffle, spatial=True, fx=("PixelShuffle", "pixel_shuffle"),
+          onnx=("DepthToSpace",)),
 )
 
 OPS: Mapping[str, OpDef] = MappingProxyType({d.name: d for d in _TABLE})

@@ -510,6 +510,32 @@ def upsample(layer: Layer, x: Volume, explain: bool = False) -> Step:
     return step
 
 
+def pixelshuffle(layer: Layer, x: Volume, explain: bool = False) -> Step:
+    """Pixel shuffle by R (Shi et al. 2016, ESPCN): H x W x (C*R*R) -> (H*R) x (W*R) x C, each
+    group of R*R channels laid out as an R x R patch; no parameters, 0 macs.
+
+    Receptive field: output unit o reads the one input position o // R it came from, so the
+    field keeps its size and output units step by 1/R of an input unit (the jump is divided by
+    R). As for nearest upsampling, the centre is a linear model: the R units of one patch share
+    one input position, within (R-1)/R of a jump of the model's centre."""
+    r = _int(layer, "factor")
+    if x.c % (r * r):
+        raise SpecError(f"pixelshuffle {r} needs channels divisible by R*R = {r * r}; {x.c} "
+                        f"reach it ({x.c}/{r * r} = {x.c / (r * r):g} is not whole); give it a "
+                        f"multiple of {r * r} channels", layer.line, layer.name)
+    step = Step(Volume(x.h * r, x.w * r, x.c // (r * r)), explain=explain)
+    win = Window(1, Fraction(1, r), Fraction(0))
+    step.rf = (win, win)
+    if explain:
+        for axis, n, what in (("h", x.h, "height"), ("w", x.w, "width")):
+            step.working[axis] = equals(mul(Term(f"{axis.upper()}_in", n, f"input {what}"),
+                                            Term("R", r, "upscale factor")), n * r)
+        step.working["c"] = equals(div(Term("C_in", x.c, "input channels"),
+                                       Group(mul(Term("R", r, "upscale factor"),
+                                                 Term("R", r, "upscale factor")))), x.c // (r * r))
+    return step
+
+
 def layernorm(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """LayerNorm over the C channels at each position: C scales and C shifts."""
     step = Step(x, weights=x.c, biases=x.c, explain=explain)

@@ -163,6 +163,9 @@ def axis_back(row: LayerRow, axis: str) -> Back:
         if a.get("mode") == "bilinear":
             return _bilinear(n, f)
         return lambda o: (o // f, o // f)
+    if op == "pixelshuffle":
+        r = int(a["factor"])
+        return lambda o: (o // r, o // r)
     if op == "adaptiveavgpool":
         return lambda o: ((o * n) // out, ceil_div((o + 1) * n, out) - 1)
     if op in ("gap", "fc", "flatten"):

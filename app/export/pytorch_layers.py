@@ -179,6 +179,10 @@ def _upsample(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
     return f"nn.Upsample(scale_factor={factor})"
 
 
+def _pixelshuffle(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
+    return f"nn.PixelShuffle({layer.get('factor', 1)})"
+
+
 def _channelshuffle(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
     return f"nn.ChannelShuffle({layer.get('groups', 1)})"
 
@@ -194,6 +198,7 @@ LAYER_CODE: dict[str, LayerCode] = {
     "gelu": _module("nn.GELU"), "leakyrelu": _leakyrelu, "prelu": _prelu,
     "layernorm": _layernorm, "layerscale": _layerscale, "identity": _module("nn.Identity"),
     "convtranspose": _convtranspose, "upsample": _upsample, "channelshuffle": _channelshuffle,
+    "pixelshuffle": _pixelshuffle,
     "sepconv": _sepconv, "crop": _crop,
     "concat": _merge("Cat"), "add": _merge("Sum"), "mul": _merge("Product"),
 }

@@ -154,6 +154,7 @@ _MODULE_RULES: dict[type[nn.Module], Callable[[Any, Layout], str]] = {
     nn.Softmax: lambda m, _: "softmax",
     nn.ChannelShuffle: lambda m, _: f"channelshuffle {m.groups}",
     nn.Upsample: lambda m, _: _upsample(m),
+    nn.PixelShuffle: lambda m, _: f"pixelshuffle {m.upscale_factor}",
     nn.LayerNorm: _layernorm,
 }
 
@@ -493,6 +494,8 @@ _FUNCTIONS: dict[str, Callable[[FxReader, fx.Node], None]] = {
     "max_pool2d": lambda r, n: r.function_pool(n, "maxpool"),
     "mean": FxReader.mean, "layer_norm": FxReader.layer_norm, "dropout": FxReader.dropout,
     "channel_shuffle": FxReader.shuffle,
+    "pixel_shuffle": lambda r, n: r._layer(
+        n, f"pixelshuffle {int(r.arg(n, 1, 'upscale_factor'))}", r._v(n.args[0])),
 }
 #: the module classes and function names this reader reads (the op registry names which of
 #: them each op comes from, and a meta-test holds the two together)

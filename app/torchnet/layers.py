@@ -187,6 +187,10 @@ def _upsample(layer: Layer, in_place: bool) -> nn.Module:
                        **({"align_corners": False} if mode == "bilinear" else {}))
 
 
+def _pixelshuffle(layer: Layer, in_place: bool) -> nn.Module:
+    return nn.PixelShuffle(int_attr(layer, "factor", 1))
+
+
 def _channelshuffle(layer: Layer, in_place: bool) -> nn.Module:
     return nn.ChannelShuffle(int_attr(layer, "groups", 1))
 
@@ -201,7 +205,7 @@ LAYER_MODULES: dict[str, ModuleFactory] = {
     "hardsigmoid": _activation(nn.Hardsigmoid), "silu": _activation(nn.SiLU, inplace=True),
     "gelu": _activation(nn.GELU), "leakyrelu": _leakyrelu, "prelu": _prelu,
     "identity": _activation(nn.Identity), "channelshuffle": _channelshuffle,
-    "convtranspose": _convtranspose, "upsample": _upsample,
+    "convtranspose": _convtranspose, "pixelshuffle": _pixelshuffle, "upsample": _upsample,
     "sepconv": lambda layer, in_place: _Separable(layer),
     "concat": lambda layer, in_place: ConcatInputs(),
     "add": lambda layer, in_place: AddInputs(),
