@@ -187,7 +187,7 @@ def _channelshuffle(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> 
     return f"nn.ChannelShuffle({layer.get('groups', 1)})"
 
 
-#: op -> code; its keys are the engine's ops (a meta-test checks)
+#: op -> code, one per registry op (tests/torch/test_registry_tables.py)
 LAYER_CODE: dict[str, LayerCode] = {
     "conv": _conv, "maxpool": _maxpool, "avgpool": _avgpool,
     "adaptiveavgpool": _adaptiveavgpool, "gap": _gap, "fc": _fc, "relu": _relu,

@@ -20,7 +20,7 @@ Conventions, chosen so that torch infers everything the engine computes:
 * Every layer records its output shape (H, W, C) under its name, every block merge under the
   block's name, and the input under ``net.input_name``.
 
-This package and the worker are the only places that import torch.
+Torch is imported here, in the worker's child process and in the importers, nowhere else.
 """
 
 from app.torchnet.blocks import Shape, shape_of

@@ -195,7 +195,7 @@ def _channelshuffle(layer: Layer, in_place: bool) -> nn.Module:
     return nn.ChannelShuffle(int_attr(layer, "groups", 1))
 
 
-#: op -> module factory, one per registry op
+#: op -> module factory, one per registry op (tests/torch/test_registry_tables.py)
 LAYER_MODULES: dict[str, ModuleFactory] = {
     "conv": _conv, "maxpool": _maxpool, "avgpool": _avgpool,
     "adaptiveavgpool": _adaptiveavgpool, "gap": _gap, "fc": _fc, "relu": _relu,
