@@ -64,13 +64,14 @@ class OpDef:
     #: ... or leaves a vector (N, C) behind
     flattens: bool = False
     #: the torch module classes (``nn.X``) and functional names the fx importer reads as this
-    #: op; ``()`` where it reads none (say why in ``doc``); None: not stated, a meta-test fails
+    #: op; ``()`` where none reads as it; None (not stated) fails the registry meta-test
     fx: tuple[str, ...] | None = None
     #: the ONNX op types the ONNX reader reads as this op; as ``fx``
     onnx: tuple[str, ...] | None = None
 
 
 _WINDOW = frozenset({"kernel", "stride", "pad", "dilation"})
+
 
 def _d(**values: AttrValue) -> Mapping[str, AttrValue]:
     return MappingProxyType(values)
@@ -282,7 +283,8 @@ def setting(layer: Layer, key: str) -> AttrValue:
 
 def label(op: str) -> str:
     """How an op reads in a folded row's label ("conv1 + BN + ReLU")."""
-    return OPS[op].label or op if op in OPS else op
+    d = OPS.get(op)
+    return d.label or op if d is not None else op
 
 
 def doc_row(d: OpDef) -> str:
