@@ -145,6 +145,7 @@ sp: split { branch { } branch { conv 16 1x1 nobias; bn; relu; depthwise 3x3 pad 
 up: convtranspose 16 3x3 stride 2 pad 1 outpad 1; layernorm; gelu; layerscale
 upsample 2 bilinear; leakyrelu 0.1; prelu 16; identity; prelu; upsample 2
 maxpool 4x4
+conv 64 1x1; pixelshuffle 2; avgpool 2x2
 sepconv 16 3x3 pad same; maxpool 3x3 stride 1 pad same; crop 14x15; avgpool 2x2 stride 1 pad same
 conv 16 3x3 stride 2 pad same; maxpool 2x2 stride 2 pad 0,1,0,1; avgpool 2x2 stride 1 pad 1,0,1,0
 tfpad: conv 16 2x2 pad 0,1,1,0
