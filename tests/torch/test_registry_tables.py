@@ -13,11 +13,14 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
-from app.engine.optable import OPS, doc_row
+from app.engine.graph import BLOCK_KINDS
+from app.engine.optable import BLOCK_MERGE_OPS, OPS, doc_row
 from app.engine.torchlines import _CLASSES as PASTED_CLASSES
+from app.export.pytorch_blocks import BLOCK_CODE
 from app.export.pytorch_layers import LAYER_CODE
 from app.importer import fx, onnx_reader
 from app.torchnet import LAYER_MODULES
+from app.torchnet.blocks import BLOCK_MODULES
 
 DOCS = Path(__file__).parents[2] / "docs" / "spec-language.md"
 
@@ -45,6 +48,10 @@ def _problems() -> dict[str, set[str]]:
                  if cls not in (OPS[op].fx or ())},
         "a torch-side table has an op the registry lacks":
             (set(LAYER_MODULES) | set(LAYER_CODE)) - ops,
+        # block kinds are the graph's, not ops, but their tables drift the same way
+        "a block kind's table (BLOCK_MODULES, BLOCK_CODE, BLOCK_MERGE_OPS) differs on":
+            (set(BLOCK_MODULES) ^ set(BLOCK_KINDS)) | (set(BLOCK_CODE) ^ set(BLOCK_KINDS))
+            | (set(BLOCK_MERGE_OPS) ^ (set(BLOCK_KINDS) - {"aux"})),
     }
 
 
