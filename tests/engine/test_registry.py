@@ -20,7 +20,7 @@ from app.engine.optable import (
 from app.engine.unitfield import unit_field
 from app.present import archdiagram, compare
 from app.present.diagrams.plane import branches
-from app.web.table import Line, build_table
+from app.present.table import Line, build_table
 
 SE = """input 16x16x8
 conv 8 3x3 pad 1
