@@ -22,6 +22,9 @@ from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from app.importer.fx_modules import (
+    ALIAS_MODULES,
+    MODULE_RULES,
+    PLAIN,
     Layout,
     LeafTracer,
     Unsupported,
@@ -380,7 +383,13 @@ _FUNCTIONS: dict[str, Callable[[FxReader, fx.Node], None]] = {
     "max_pool2d": lambda r, n: r.function_pool(n, "maxpool"),
     "mean": FxReader.mean, "layer_norm": FxReader.layer_norm, "dropout": FxReader.dropout,
     "channel_shuffle": FxReader.shuffle,
+    "pixel_shuffle": lambda r, n: r._layer(
+        n, f"pixelshuffle {int(r.arg(n, 1, 'upscale_factor'))}", r._v(n.args[0])),
 }
+#: the module classes and function names this reader reads (the op registry names which of
+#: them each op comes from, and a meta-test holds the two together)
+READS = frozenset({*(c.__name__ for c in (*PLAIN, *MODULE_RULES, *ALIAS_MODULES, nn.Linear)),
+                   *_FUNCTIONS})
 
 
 def read_module(model: nn.Module, size: tuple[int, int, int], aux: bool = False,

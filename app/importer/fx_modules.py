@@ -101,28 +101,28 @@ def _upsample(m: nn.Upsample) -> str:
     return f"upsample {factor} {m.mode}"
 
 
-_PLAIN: dict[type[nn.Module], str] = {
+PLAIN: dict[type[nn.Module], str] = {
     nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Hardswish: "hardswish", nn.Hardsigmoid: "hardsigmoid",
     nn.SiLU: "silu", nn.GELU: "gelu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh",
     nn.Flatten: "flatten",
 }
-_ALIAS_MODULES = (nn.Identity,)
+ALIAS_MODULES = (nn.Identity,)
 
 
 def module_text(m: nn.Module, layout: Layout) -> str | None:
     """The spec text of a leaf module; None for one that passes its input on unchanged."""
-    if isinstance(m, _ALIAS_MODULES) or type(m).__name__ == "StochasticDepth":
+    if isinstance(m, ALIAS_MODULES) or type(m).__name__ == "StochasticDepth":
         return None
-    for cls, text in _PLAIN.items():
+    for cls, text in PLAIN.items():
         if type(m) is cls:
             return text
-    rule = _MODULE_RULES.get(type(m)) or _MODULE_RULES.get(type(m).__mro__[1])
+    rule = MODULE_RULES.get(type(m)) or MODULE_RULES.get(type(m).__mro__[1])
     if rule is None:
         raise Unsupported(f"no spec op for {type(m).__name__}")
     return rule(m, layout)
 
 
-_MODULE_RULES: dict[type[nn.Module], Callable[[Any, Layout], str]] = {
+MODULE_RULES: dict[type[nn.Module], Callable[[Any, Layout], str]] = {
     nn.Conv2d: lambda m, _: _conv(m),
     nn.ConvTranspose2d: lambda m, _: _convtranspose(m),
     nn.BatchNorm2d: lambda m, _: _bn(m),
@@ -138,5 +138,6 @@ _MODULE_RULES: dict[type[nn.Module], Callable[[Any, Layout], str]] = {
     nn.Softmax: lambda m, _: "softmax",
     nn.ChannelShuffle: lambda m, _: f"channelshuffle {m.groups}",
     nn.Upsample: lambda m, _: _upsample(m),
+    nn.PixelShuffle: lambda m, _: f"pixelshuffle {m.upscale_factor}",
     nn.LayerNorm: _layernorm,
 }

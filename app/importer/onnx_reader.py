@@ -588,6 +588,14 @@ class OnnxReader(ShapeRules):
     def identity(self, node: Any, a: dict[str, Any]) -> None:
         self.alias[node.output[0]] = self.alias.get(node.input[0], node.input[0])
 
+    def depth_to_space(self, node: Any, a: dict[str, Any]) -> None:
+        mode = a.get("mode", b"DCR")
+        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+        if mode != "CRD":
+            raise _Unsupported(f"DepthToSpace in {mode} mode (TensorFlow's channel order); only "
+                               "CRD, PyTorch's pixel shuffle, has a spec op")
+        self._layer(node, f"pixelshuffle {int(a['blocksize'])}")
+
     def reduce_mean(self, node: Any, a: dict[str, Any]) -> None:
         axes = a.get("axes") or (self._small(node.input[1]) if len(node.input) > 1 else None)
         if axes is None or sorted(int(x) for x in axes) not in ([2, 3], [-2, -1]):
@@ -633,7 +641,11 @@ _RULES: dict[str, Callable[[OnnxReader, Any, dict[str, Any]], None]] = {
     "ReduceMean": OnnxReader.reduce_mean,
     "Slice": OnnxReader.slice_part, "Split": OnnxReader.split_parts,
     "Transpose": OnnxReader.transpose, "LayerNormalization": OnnxReader.layer_norm,
+    "DepthToSpace": OnnxReader.depth_to_space,
 }
+#: the ONNX op types this reader reads (the op registry names which of them each op comes from,
+#: and a meta-test holds the two together)
+READS = frozenset(_RULES)
 #: a Concat of more inputs than this is kept flat (no network nests one so wide): the search
 #: for runs to nest walks up to 64 layers above each input
 _MAX_NESTED = 64
