@@ -167,7 +167,7 @@ _TABLE = (
     OpDef("layernorm", ("layernorm", "ln", "layernorm2d"), rules.layernorm, "layernorm",
           "LayerNorm over the channels at each position (ConvNeXt's LayerNorm2d): 2C learnable "
           "parameters", "nn.LayerNorm", folds=True, label="LN", spatial=True,
-          fx=("LayerNorm", "layer_norm"), onnx=()),
+          fx=("LayerNorm", "layer_norm"), onnx=("LayerNormalization",)),
     OpDef("layerscale", ("layerscale", "layer_scale"), rules.layerscale, "layerscale",
           "a learnable scale per channel (ConvNeXt's layer scale): C parameters",
           "nn.Parameter (C x 1 x 1)", folds=True, label="layer scale", spatial=True, fx=("mul",),
