@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app.present.diagrams import RFDiagram
+from app.present.rfdiagram import RFDiagram
 
 THREE_3X3 = "input 32x32x3\nconv 8 3x3\nconv 8 3x3\nconv 8 3x3"
 HOSTILE = "<script>alert(1)</script>"

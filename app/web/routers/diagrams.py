@@ -19,7 +19,7 @@ from app import engine
 from app.engine.errors import LimitError, SpecError
 from app.engine.limits import LIMITS
 from app.engine.result import Analysis, Dtype, Optimizer
-from app.present.diagrams import UNIT_CHOICES, UnitChoice, num, rf_diagram
+from app.present.rfdiagram import UNIT_CHOICES, UnitChoice, num, rf_diagram
 from app.present.layer_quiz import LAYER_OPS, LayerForm, layer_quiz
 from app.web.answercache import CachedRoute
 from app.web.deps import RunnerDep, SettingsDep

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.engine.result import LayerRow
-from app.present.diagrams.levels import Axis, Gap, Level, levels, shorten
-from app.present.diagrams.shapes import Poly, Rect, Text, num
+from app.present.rfdiagram.levels import Axis, Gap, Level, levels, shorten
+from app.present.rfdiagram.shapes import Poly, Rect, Text, num
 
 #: pyramid layout, in SVG user units
 TOP = 14.0

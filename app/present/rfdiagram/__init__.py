@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.engine.result import LayerRow
-from app.present.diagrams.levels import (
+from app.present.rfdiagram.levels import (
     MAX_LEVELS,
     UNIT_CHOICES,
     Axis,
@@ -40,15 +40,15 @@ from app.present.diagrams.levels import (
     shorten,
     unit_index,
 )
-from app.present.diagrams.plane import (
+from app.present.rfdiagram.plane import (
     AxisField,
     Branch,
     FieldView,
     branches,
     field_view,
 )
-from app.present.diagrams.pyramid import NARROW, WIDE, Layout, Pyramid, pyramid
-from app.present.diagrams.shapes import Poly, Rect, Text, num
+from app.present.rfdiagram.pyramid import NARROW, WIDE, Layout, Pyramid, pyramid
+from app.present.rfdiagram.shapes import Poly, Rect, Text, num
 
 __all__ = [
     "MAX_LEVELS", "NARROW", "UNIT_CHOICES", "WIDE", "AxisField", "Branch", "FieldView", "Gap",

@@ -1,4 +1,4 @@
-"""The receptive-field diagrams' geometry (app.present.diagrams), computed from the engine's rf.
+"""The receptive-field diagrams' geometry (app.present.rfdiagram), computed from the engine's rf.
 
 Expected values are written as the receptive-field arithmetic (size += (k - 1) * jump,
 jump *= stride); the torch cross-check is in test_diagrams_torch.py.
@@ -15,8 +15,8 @@ import pytest
 
 from app.engine import analyze
 from app.engine.result import LayerRow
-from app.present import diagrams
-from app.present.diagrams import (
+from app.present import rfdiagram
+from app.present.rfdiagram import (
     MAX_LEVELS,
     NARROW,
     WIDE,
@@ -33,7 +33,7 @@ from app.zoo import analyze_model
 THREE_3X3 = "input 32x32x3\nconv 8 3x3\nconv 8 3x3\nconv 8 3x3"
 
 
-def _levels(p: diagrams.Pyramid) -> list[Level]:
+def _levels(p: rfdiagram.Pyramid) -> list[Level]:
     return [lv for lv in p.levels if isinstance(lv, Level)]
 
 
@@ -117,7 +117,7 @@ def test_resnet50_last_stage_fields() -> None:
         assert lv[-1].span.count == size and lv[0].span.count == 1
         assert len(lv) <= MAX_LEVELS and any(isinstance(x, Gap) for x in p.levels)
         # every level of the path is either drawn or counted in a gap
-        full = diagrams.levels(path_rows(rows, index), "h", d.field.unit[0])
+        full = rfdiagram.levels(path_rows(rows, index), "h", d.field.unit[0])
         hidden = sum(x.hidden for x in p.levels if isinstance(x, Gap))
         assert len(lv) + hidden == len(full)
         assert any("layers …" in t.text for t in p.texts)
@@ -130,7 +130,7 @@ def test_shorten_keeps_the_ends_and_the_strides() -> None:
     spec = "input 512x512x1\n" + "conv 1 3x3 pad 1\n" * 30 + "conv 1 3x3 stride 2 pad 1\n" + \
         "conv 1 3x3 pad 1\n" * 10
     rows = analyze(spec).layers
-    full = diagrams.levels(path_rows(rows, len(rows) - 1), "h", 0)
+    full = rfdiagram.levels(path_rows(rows, len(rows) - 1), "h", 0)
     assert len(full) == 1 + 41
     short = shorten(full)
     kept = [x for x in short if isinstance(x, Level)]
@@ -196,7 +196,7 @@ def test_rectangular_fields_get_one_pyramid_per_axis() -> None:
 
 
 @pytest.mark.parametrize("layout", [WIDE, NARROW])
-def test_layouts_keep_shapes_inside_the_picture(layout: diagrams.Layout) -> None:
+def test_layouts_keep_shapes_inside_the_picture(layout: rfdiagram.Layout) -> None:
     rows = analyze_model("vgg16").layers
     path = path_rows(rows, len(rows) - 1)
     p = pyramid(path, "h", 0, "H and W", layout)
@@ -247,7 +247,7 @@ def test_every_zoo_row_draws_its_engine_field(model: str) -> None:
 
 
 def test_the_geometry_needs_no_web_stack() -> None:
-    code = ("import sys, app.present.diagrams, app.present.layer_quiz; "
+    code = ("import sys, app.present.rfdiagram, app.present.layer_quiz; "
             "print(sorted(m for m in ('fastapi', 'starlette', 'jinja2', 'torch') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 from app.engine import analyze
-from app.present.diagrams import Level, UnitChoice, rf_diagram
+from app.present.rfdiagram import Level, UnitChoice, rf_diagram
 
 #: (spec, the same layers in torch on one channel)
 CASES = {

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.engine.result import AxisRF, LayerRow
-from app.present.diagrams.levels import Span, levels, path_rows
-from app.present.diagrams.shapes import Rect, Text, num
+from app.present.rfdiagram.levels import Span, levels, path_rows
+from app.present.rfdiagram.shapes import Rect, Text, num
 
 BOX = 420.0
 MARGIN = 34.0
