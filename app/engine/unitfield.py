@@ -15,7 +15,8 @@ field over every unit of a row, working through one axis of the row at a time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -88,9 +89,11 @@ def graph_inputs(net: Network, analysis: Analysis) -> list[list[int]]:
     return preds
 
 
-def _window(n: int, k: int, s: int, before: int, d: int) -> Back:
+def _window(n: int, k: int, s: int, before: int, d: int, clip: bool = True) -> Back:
     def back(o: int) -> Span | None:
         lo, hi = o * s - before, o * s - before + d * (k - 1)
+        if not clip:
+            return lo, hi
         if hi < 0 or lo > n - 1:
             return None
         if lo < 0:  # the first tap inside the input
@@ -113,22 +116,25 @@ class _Periodic:
         return self.back(o)
 
 
-def _transposed(n: int, k: int, s: int, p: int, d: int) -> Back:
+def _transposed(n: int, k: int, s: int, p: int, d: int, clip: bool = True) -> Back:
     def back(o: int) -> Span | None:
         hit = [(o + p - t * d) // s for t in range(k)
-               if (o + p - t * d) % s == 0 and 0 <= (o + p - t * d) // s <= n - 1]
+               if (o + p - t * d) % s == 0 and (not clip or 0 <= (o + p - t * d) // s <= n - 1)]
         return (min(hit), max(hit)) if hit else None
     # past the first d*(k-1) // s + 1 strides every class has reached its monotone run
     return _Periodic(back, s * (d * (k - 1) // s + 2))
 
 
-def _bilinear(n: int, f: int) -> Back:
+def _bilinear(n: int, f: int, clip: bool = True) -> Back:
     """align_corners=False, as torch: source (o + 1/2)/F - 1/2, clamped at 0; the right
-    neighbour is read only with a weight above 0."""
+    neighbour is read only with a weight above 0. Unclipped, the source goes on past the
+    borders as it does inside the map."""
     def back(o: int) -> Span | None:
-        src = max(Fraction(2 * o + 1, 2 * f) - Fraction(1, 2), Fraction(0))
-        i0 = int(src)
-        i1 = i0 + 1 if i0 < n - 1 and src > i0 else i0
+        src = Fraction(2 * o + 1, 2 * f) - Fraction(1, 2)
+        if clip:
+            src = max(src, Fraction(0))
+        i0 = math.floor(src)
+        i1 = i0 + 1 if (not clip or i0 < n - 1) and src > i0 else i0
         return (i0, i1)
     return back
 
@@ -144,8 +150,10 @@ def _before(row: LayerRow, axis: str, n: int, k: int, s: int) -> int:
     return total // 2
 
 
-def axis_back(row: LayerRow, axis: str) -> Back:
-    """The backward map of one row along ``axis`` ('h' or 'w')."""
+def axis_back(row: LayerRow, axis: str, clip: bool = True) -> Back:
+    """The backward map of one row along ``axis`` ('h' or 'w'). Unclipped (``clip=False``) a
+    window goes on past the input's borders, into the padding and beyond, as the receptive
+    field's formula counts it: the field a unit would have were the input wider."""
     a = row.attrs
     n = row.input.h if axis == "h" else row.input.w
     out = row.output.h if axis == "h" else row.output.w
@@ -153,14 +161,14 @@ def axis_back(row: LayerRow, axis: str) -> Back:
     if op in ("conv", "sepconv", "maxpool", "avgpool"):
         k, d = int(a[f"k{axis}"]), int(a.get(f"d{axis}", 1))
         s = int(a.get(f"s{axis}", 1))
-        return _window(n, k, s, _before(row, axis, n, k_eff(k, d), s), d)
+        return _window(n, k, s, _before(row, axis, n, k_eff(k, d), s), d, clip)
     if op == "convtranspose":
         return _transposed(n, int(a[f"k{axis}"]), int(a.get(f"s{axis}", 1)),
-                           int(a.get(f"p{axis}", 0)), int(a.get(f"d{axis}", 1)))
+                           int(a.get(f"p{axis}", 0)), int(a.get(f"d{axis}", 1)), clip)
     if op == "upsample":
         f = int(a.get("factor", 2))
         if a.get("mode") == "bilinear":
-            return _bilinear(n, f)
+            return _bilinear(n, f, clip)
         return lambda o: (o // f, o // f)
     if op == "adaptiveavgpool":
         return lambda o: ((o * n) // out, ceil_div((o + 1) * n, out) - 1)
@@ -188,13 +196,14 @@ def _merge_back(row: LayerRow, axis: str, source: LayerRow) -> Back:
 _MERGES = frozenset({"concat", "add", "mul", "join", "scale"})
 
 
-def _maps(rows: tuple[LayerRow, ...], preds: list[list[int]], axis: str) -> list[list[Back]]:
+def _maps(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]], axis: str,
+          clip: bool = True) -> list[list[Back]]:
     maps: list[list[Back]] = []
     for r, ins in zip(rows, preds, strict=True):
         if r.op in _MERGES:
             maps.append([_merge_back(r, axis, rows[j]) for j in ins])
         else:
-            maps.append([axis_back(r, axis)] * len(ins))
+            maps.append([axis_back(r, axis, clip)] * len(ins))
     return maps
 
 
@@ -218,11 +227,13 @@ def _span(back: Back, a: int, b: int, limit: int) -> Span | None:
     return min(lo[0], hi[0]), max(lo[1], hi[1])
 
 
-def _trace(rows: tuple[LayerRow, ...], preds: list[list[int]], maps: list[list[Back]],
-           target: int, unit: int) -> AxisField | None:
+def _spans(preds: Sequence[Sequence[int]], maps: list[list[Back]], target: int,
+           unit: int) -> dict[int, Span]:
+    """Every row the unit depends on, with the units of it that the unit reads (the union
+    over every path from it to the unit)."""
     spans: dict[int, Span] = {target: (unit, unit)}
     for i in range(target, 0, -1):
-        span = spans.pop(i, None)
+        span = spans.get(i)
         if span is None:
             continue
         for j, back in zip(preds[i], maps[i], strict=True):
@@ -231,7 +242,12 @@ def _trace(rows: tuple[LayerRow, ...], preds: list[list[int]], maps: list[list[B
                 continue
             old = spans.get(j)
             spans[j] = got if old is None else (min(old[0], got[0]), max(old[1], got[1]))
-    found = spans.get(0)
+    return spans
+
+
+def _trace(preds: Sequence[Sequence[int]], maps: list[list[Back]], target: int,
+           unit: int) -> AxisField | None:
+    found = _spans(preds, maps, target, unit).get(0)
     return AxisField(*found) if found is not None else None
 
 
@@ -246,8 +262,8 @@ def unit_field(net: Network, analysis: Analysis, row: str, unit: tuple[int, int]
         raise SpecError(f"unit ({i}, {j}) is outside {row}'s {target.output.h}x"
                         f"{target.output.w} map", parameter="unit")
     preds = graph_inputs(net, analysis)
-    h = _trace(rows, preds, _maps(rows, preds, "h"), target.index, i)
-    w = _trace(rows, preds, _maps(rows, preds, "w"), target.index, j)
+    h = _trace(preds, _maps(rows, preds, "h"), target.index, i)
+    w = _trace(preds, _maps(rows, preds, "w"), target.index, j)
     return UnitField(row, unit, h, w)
 
 
@@ -274,6 +290,26 @@ def row_range(net: Network, analysis: Analysis, row: str) -> tuple[AxisRange, Ax
         maps = _maps(rows, preds, axis)
         count = max(1, min(n, MAX_RANGE_WORK // max(target.index, 1)))
         sizes = [f.size for o in range(count)
-                 if (f := _trace(rows, preds, maps, target.index, o)) is not None]
+                 if (f := _trace(preds, maps, target.index, o)) is not None]
         out.append(AxisRange(min(sizes, default=0), max(sizes, default=0), count))
     return out[0], out[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Along one axis, the units of one row under a chosen unit's field. ``field`` (first,
+    last) is the whole field as the receptive-field formula counts it, padding positions
+    included (indices below 0 or past the map); ``seen`` the units inside the map that really
+    feed the chosen unit (None: none, it reads only padding through this row)."""
+
+    field: Span
+    seen: Span | None
+
+
+def unit_reach(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]], target: int,
+               unit: int, axis: str) -> dict[int, Reach]:
+    """For unit ``unit`` of ``rows[target]`` along ``axis``, every row it depends on, by
+    index, with the units of that row it reaches: exact by position, through any graph."""
+    whole = _spans(preds, _maps(rows, preds, axis, clip=False), target, unit)
+    seen = _spans(preds, _maps(rows, preds, axis), target, unit)
+    return {i: Reach(span, seen.get(i)) for i, span in whole.items()}
