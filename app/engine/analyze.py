@@ -31,7 +31,7 @@ from app.engine.result import (
     VolumeOut,
     WarningOut,
 )
-from app.engine.walk import Walk, state
+from app.engine.walk import Walk, make_state
 from app.engine.working import Term, equals, mul, stated
 
 CONVENTIONS = {
@@ -149,7 +149,7 @@ def _analyze(net: Network, opts: Options) -> Analysis:
     walk = Walk(aux=opts.aux, scale=opts.bytes_per_value * opts.batch)
     walk.rows.append(_input_row(net, walk.scale))
     origin = AxisRF(size=1, jump=1, start=0.0)
-    start = state(net.input, (origin, origin), walk.rows[0].output)
+    start = make_state(net.input, (origin, origin), walk.rows[0].output)
     walk.named[net.input_name] = start
     end = walk.seq(net.nodes, start, "", 0, 1.0)
     ends = [walk.read(walk.rows[0], n) for n in net.outputs] if net.outputs else [end]
