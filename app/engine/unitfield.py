@@ -184,7 +184,7 @@ def axis_back(row: LayerRow, axis: str, clip: bool = True) -> Back:
     raise ValueError(f"{row.name}: no backward map for op {op!r}")
 
 
-def _merge_back(row: LayerRow, axis: str, source: LayerRow) -> Back:
+def merge_back(row: LayerRow, axis: str, source: LayerRow) -> Back:
     """A merge reads each input at the same position, or at 0 when it broadcasts a 1x1."""
     size = source.output.h if axis == "h" else source.output.w
     out = row.output.h if axis == "h" else row.output.w
@@ -193,15 +193,15 @@ def _merge_back(row: LayerRow, axis: str, source: LayerRow) -> Back:
     return lambda o: (o, o)
 
 
-_MERGES = frozenset({"concat", "add", "mul", "join", "scale"})
+MERGE_ROWS = frozenset({"concat", "add", "mul", "join", "scale"})
 
 
 def _maps(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]], axis: str,
           clip: bool = True) -> list[list[Back]]:
     maps: list[list[Back]] = []
     for r, ins in zip(rows, preds, strict=True):
-        if r.op in _MERGES:
-            maps.append([_merge_back(r, axis, rows[j]) for j in ins])
+        if r.op in MERGE_ROWS:
+            maps.append([merge_back(r, axis, rows[j]) for j in ins])
         else:
             maps.append([axis_back(r, axis, clip)] * len(ins))
     return maps
@@ -227,7 +227,7 @@ def _span(back: Back, a: int, b: int, limit: int) -> Span | None:
     return min(lo[0], hi[0]), max(lo[1], hi[1])
 
 
-def _spans(preds: Sequence[Sequence[int]], maps: list[list[Back]], target: int,
+def unit_spans(preds: Sequence[Sequence[int]], maps: list[list[Back]], target: int,
            unit: int) -> dict[int, Span]:
     """Every row the unit depends on, with the units of it that the unit reads (the union
     over every path from it to the unit)."""
@@ -247,7 +247,7 @@ def _spans(preds: Sequence[Sequence[int]], maps: list[list[Back]], target: int,
 
 def _trace(preds: Sequence[Sequence[int]], maps: list[list[Back]], target: int,
            unit: int) -> AxisField | None:
-    found = _spans(preds, maps, target, unit).get(0)
+    found = unit_spans(preds, maps, target, unit).get(0)
     return AxisField(*found) if found is not None else None
 
 
@@ -310,6 +310,6 @@ def unit_reach(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]], target:
                unit: int, axis: str) -> dict[int, Reach]:
     """For unit ``unit`` of ``rows[target]`` along ``axis``, every row it depends on, by
     index, with the units of that row it reaches: exact by position, through any graph."""
-    whole = _spans(preds, _maps(rows, preds, axis, clip=False), target, unit)
-    seen = _spans(preds, _maps(rows, preds, axis), target, unit)
+    whole = unit_spans(preds, _maps(rows, preds, axis, clip=False), target, unit)
+    seen = unit_spans(preds, _maps(rows, preds, axis), target, unit)
     return {i: Reach(span, seen.get(i)) for i, span in whole.items()}

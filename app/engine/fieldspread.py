@@ -1,0 +1,177 @@
+"""Where a row's units do not all see alike: the range of their fields, per axis.
+
+One size, jump and start per row (the walk's field) describes every unit while each layer moves
+its window a whole number of input units per output unit, as convolutions and pools do. After
+upsampling and transposed convolutions it moves a fraction of a unit: outputs 2m and 2m + 1 of
+a 2x2 stride-2 transposed convolution both read input m, and the units of a row repeat a
+pattern of sizes and centres instead. Counting each unit's field as the formula does (padding
+included, as if every input went on past its borders), a shift of the row by ``P`` units moves
+every field by ``P x jump`` once ``P`` moves each earlier row by a whole number of its own
+periods, so one period of units gives the range over the whole row. Where no period exists
+(adaptive pooling onto a size that does not divide, a merge of inputs that step by different
+jumps) the first units of the row are worked out, as many as :data:`MAX_SPREAD_WORK` allows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+from fractions import Fraction
+
+from app.engine.graph import FrozenDict, Network
+from app.engine.result import (
+    Analysis,
+    AxisSpread,
+    Formulas,
+    LayerRow,
+    Rendered,
+    RFSpread,
+)
+from app.engine.unitfield import (
+    MERGE_ROWS,
+    Back,
+    axis_back,
+    graph_inputs,
+    merge_back,
+    unit_spans,
+)
+from app.engine.working import Working, stated
+
+#: trace steps (units x rows) spent on one row without a period, at most
+MAX_SPREAD_WORK = 200_000
+#: a period longer than this is worked out as a row without one
+MAX_PERIOD = 4096
+
+
+def _stride(row: LayerRow, axis: str, n_in: int) -> Fraction | None:
+    """Input units a row's window moves when its output moves one unit; None where it moves
+    unevenly."""
+    a, op = row.attrs, row.op
+    n_out = row.output.h if axis == "h" else row.output.w
+    if op in ("conv", "sepconv", "maxpool", "avgpool"):
+        return Fraction(int(a.get(f"s{axis}", 1)))
+    if op == "convtranspose":
+        return Fraction(1, int(a.get(f"s{axis}", 1)))
+    if op in ("upsample", "pixelshuffle"):
+        return Fraction(1, int(a.get("factor", 2)))
+    if op == "adaptiveavgpool":
+        return Fraction(n_in // n_out) if n_in % n_out == 0 else None
+    return Fraction(1) if n_in != 1 or n_out == 1 else Fraction(0)  # a broadcast moves none
+
+
+def _jump(row: LayerRow, axis: str) -> Fraction:
+    return Fraction(row.rf.h.jump if axis == "h" else row.rf.w.jump).limit_denominator(1 << 20)
+
+
+def periods(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]],
+            axis: str) -> list[tuple[int | None, bool]]:
+    """For each row, the period of its units' fields along ``axis`` (None: none) and whether
+    the row's one field may miss some unit's (a fractional stride or no period on the way)."""
+    out: list[tuple[int | None, bool]] = [(1, False)]
+    for r, ins in zip(rows[1:], preds[1:], strict=True):
+        n_out = r.output.h if axis == "h" else r.output.w
+        period: int | None = 1
+        touched = any(out[j][1] for j in ins)
+        merge = r.op in MERGE_ROWS
+        wide = [j for j in ins if (rows[j].output.h if axis == "h" else rows[j].output.w) > 1]
+        if merge and len({_jump(rows[j], axis) for j in wide}) > 1:
+            period, touched = None, True
+        for j in ins:
+            n_in = rows[j].output.h if axis == "h" else rows[j].output.w
+            step = Fraction(1) if merge and n_in > 1 else _stride(r, axis, n_in)
+            before = out[j][0]
+            if step is None or before is None or period is None:
+                period, touched = None, True
+                continue
+            touched = touched or step.denominator > 1
+            period = math.lcm(period, (step / before).denominator)
+        if n_out == 1:
+            period = 1
+        elif period is not None and period > MAX_PERIOD:
+            period = None
+        out.append((period, touched))
+    return out
+
+
+def _axis_spread(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]],
+                 maps: list[list[Back]], index: int, axis: str,
+                 period: int | None) -> AxisSpread | None:
+    row = rows[index]
+    rf = row.rf.h if axis == "h" else row.rf.w
+    n = row.output.h if axis == "h" else row.output.w
+    count = min(n, period if period is not None else max(1, MAX_SPREAD_WORK // index))
+    sizes, offsets = [], []
+    for o in range(count):
+        got = unit_spans(preds, maps, index, o).get(0)
+        if got is None:  # reads nothing at all (a gap between a transposed conv's taps)
+            continue
+        sizes.append(got[1] - got[0] + 1)
+        offsets.append(abs((got[0] + got[1]) / 2 - (rf.start + o * rf.jump)))
+    if not sizes or (min(sizes) == max(sizes) == rf.size and max(offsets) < 1e-9):
+        return None
+    return AxisSpread(min(sizes), max(sizes), round(max(offsets), 6), count,
+                      period is not None or count == n)
+
+
+def spreads(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]]) -> dict[int, RFSpread]:
+    """Each row whose units do not all see as its one field says, by index, with the range."""
+    per_axis: dict[str, dict[int, AxisSpread]] = {}
+    for axis in ("h", "w"):
+        found: dict[int, AxisSpread] = {}
+        maps: list[list[Back]] | None = None
+        for i, (period, touched) in enumerate(periods(rows, preds, axis)):
+            if not touched:
+                continue
+            if maps is None:
+                maps = [[merge_back(r, axis, rows[j]) for j in ins] if r.op in MERGE_ROWS
+                        else [axis_back(r, axis, clip=False)] * len(ins)
+                        for r, ins in zip(rows, preds, strict=True)]
+            got = _axis_spread(rows, preds, maps, i, axis, period)
+            if got is not None:
+                found[i] = got
+        per_axis[axis] = found
+    h, w = per_axis["h"], per_axis["w"]
+    return {i: RFSpread(h.get(i), w.get(i)) for i in sorted({*h, *w})}
+
+
+def _spread_figures(rf_part: Rendered, spread: RFSpread) -> FrozenDict:
+    """The row's receptive-field working, and what its units see by position."""
+    parts: list[Working] = [rf_part.working["rf"]]
+    axes = ([("", spread.h)] if spread.h == spread.w
+            else [("H ", spread.h), ("W ", spread.w)])
+    for name, ax in axes:
+        if ax is None:
+            continue
+        what = "every unit" if ax.whole else f"the first {ax.units} units"
+        note = (f"over {what}, each counted as above; centres up to {ax.offset:g} px from "
+                f"start + index x jump")
+        sizes = (f"{ax.smallest}" if ax.smallest == ax.largest
+                 else f"{ax.smallest} to {ax.largest}")
+        parts.append(Working(stated(sizes, note=note).parts, label=f"{name}by position: "))
+    return FrozenDict(rf=Working(tuple(parts), sep="; "))
+
+
+def with_spread(row: LayerRow, spread: RFSpread) -> LayerRow:
+    """The row with its units' range in its field and in its receptive-field working."""
+    formulas = row.formulas
+    if isinstance(formulas, Formulas):
+        formulas = Formulas(*(Rendered(("rf",), _spread_figures, part, spread)
+                              if part.keys == ("rf",) else part for part in formulas._parts))
+    return replace(row, rf=replace(row.rf, spread=spread), formulas=formulas)
+
+
+#: the ops after which units may see differently by position (and merges that warn)
+UNEVEN_OPS = frozenset({"convtranspose", "upsample", "pixelshuffle", "adaptiveavgpool"})
+
+
+def add_spreads(net: Network, analysis: Analysis) -> Analysis:
+    """The analysis with the range of its units' fields on each row where they differ."""
+    rows = analysis.layers
+    if not any(r.op in UNEVEN_OPS or (r.op in MERGE_ROWS and r.warnings) for r in rows):
+        return analysis  # every layer moves its window by whole units: one field fits all
+    found = spreads(rows, graph_inputs(net, analysis))
+    if not found:
+        return analysis
+    return replace(analysis, layers=tuple(with_spread(r, found[r.index]) if r.index in found
+                                          else r for r in rows))
