@@ -31,10 +31,11 @@ from app.engine.result import (
 from app.engine.unitfield import (
     MERGE_ROWS,
     Back,
+    Span,
     axis_back,
     graph_inputs,
     merge_back,
-    unit_spans,
+    span_of,
 )
 from app.engine.working import Working, stated
 
@@ -86,6 +87,8 @@ def periods(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]],
                 continue
             touched = touched or step.denominator > 1
             period = math.lcm(period, (step / before).denominator)
+        if _jump(r, axis) == 0 and n_out > 1:  # after a broadcast gate: one hull for all
+            touched = True
         if n_out == 1:
             period = 1
         elif period is not None and period > MAX_PERIOD:
@@ -94,8 +97,35 @@ def periods(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]],
     return out
 
 
+def _input_extent(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]],
+                  maps: list[list[Back]], alike: list[bool], target: int, unit: int,
+                  axis: str) -> Span | None:
+    """The input pixels a unit reaches, padding positions included: followed back through the
+    rows whose units differ, then by the one field of the first rows whose units all see alike
+    (exact there, and far cheaper than following every row back to the input)."""
+    spans: dict[int, Span] = {target: (unit, unit)}
+    ends: list[float] = []
+    for i in range(target, -1, -1):
+        if not spans:
+            break
+        span = spans.pop(i, None)
+        if span is None:
+            continue
+        if alike[i]:
+            rf = rows[i].rf.h if axis == "h" else rows[i].rf.w
+            half = (rf.size - 1) / 2
+            ends += [rf.start - half + span[0] * rf.jump, rf.start + half + span[1] * rf.jump]
+            continue
+        for j, back in zip(preds[i], maps[i], strict=True):
+            got = span_of(back, span[0], span[1])
+            if got is not None:
+                old = spans.get(j)
+                spans[j] = got if old is None else (min(old[0], got[0]), max(old[1], got[1]))
+    return (round(min(ends)), round(max(ends))) if ends else None
+
+
 def _axis_spread(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]],
-                 maps: list[list[Back]], index: int, axis: str,
+                 maps: list[list[Back]], alike: list[bool], index: int, axis: str,
                  period: int | None) -> AxisSpread | None:
     row = rows[index]
     rf = row.rf.h if axis == "h" else row.rf.w
@@ -103,7 +133,7 @@ def _axis_spread(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]],
     count = min(n, period if period is not None else max(1, MAX_SPREAD_WORK // index))
     sizes, offsets = [], []
     for o in range(count):
-        got = unit_spans(preds, maps, index, o).get(0)
+        got = _input_extent(rows, preds, maps, alike, index, o, axis)
         if got is None:  # reads nothing at all (a gap between a transposed conv's taps)
             continue
         sizes.append(got[1] - got[0] + 1)
@@ -117,22 +147,47 @@ def _axis_spread(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]],
 def spreads(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]]) -> dict[int, RFSpread]:
     """Each row whose units do not all see as its one field says, by index, with the range."""
     per_axis: dict[str, dict[int, AxisSpread]] = {}
-    for axis in ("h", "w"):
+    for axis in ("h",) if _square(rows) else ("h", "w"):
         found: dict[int, AxisSpread] = {}
+        marks = periods(rows, preds, axis)
+        alike = [not touched for _, touched in marks]
         maps: list[list[Back]] | None = None
-        for i, (period, touched) in enumerate(periods(rows, preds, axis)):
+        for i, (period, touched) in enumerate(marks):
             if not touched:
+                continue
+            if _same_units(rows, preds, i):  # relu, bn, a 1x1 conv: its input's spread
+                if preds[i][0] in found:
+                    found[i] = found[preds[i][0]]
                 continue
             if maps is None:
                 maps = [[merge_back(r, axis, rows[j]) for j in ins] if r.op in MERGE_ROWS
                         else [axis_back(r, axis, clip=False)] * len(ins)
                         for r, ins in zip(rows, preds, strict=True)]
-            got = _axis_spread(rows, preds, maps, i, axis, period)
+            got = _axis_spread(rows, preds, maps, alike, i, axis, period)
             if got is not None:
                 found[i] = got
         per_axis[axis] = found
-    h, w = per_axis["h"], per_axis["w"]
+    h, w = per_axis["h"], per_axis.get("w", per_axis["h"])
     return {i: RFSpread(h.get(i), w.get(i)) for i in sorted({*h, *w})}
+
+
+def _square(rows: Sequence[LayerRow]) -> bool:
+    """Does every row treat H and W alike (so that W's spread is H's)?"""
+    for r in rows:
+        if (r.output.h, r.rf.h) != (r.output.w, r.rf.w) or any(
+                r.attrs.get(key[:-1] + "w") != value for key, value in r.attrs.items()
+                if key.endswith("h") and key[:-1] + "w" in r.attrs):
+            return False
+    return True
+
+
+def _same_units(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]], i: int) -> bool:
+    """Does row ``i`` read each unit of its one input at the same place, seeing what it saw?"""
+    if len(preds[i]) != 1 or rows[i].op in MERGE_ROWS:
+        return False
+    row, before = rows[i], rows[preds[i][0]]
+    return ((row.output.h, row.output.w) == (before.output.h, before.output.w)
+            and (row.rf.h, row.rf.w) == (before.rf.h, before.rf.w))
 
 
 def _spread_figures(rf_part: Rendered, spread: RFSpread) -> FrozenDict:

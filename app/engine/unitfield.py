@@ -207,7 +207,7 @@ def _maps(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]], axis: str,
     return maps
 
 
-def _span(back: Back, a: int, b: int, limit: int) -> Span | None:
+def span_of(back: Back, a: int, b: int, limit: int = 4096) -> Span | None:
     """The union of ``back`` over the units a..b: exact at the ends, as every map is monotone,
     once the ends are moved inwards past units that read nothing (padding only); a periodic
     map's ends are the extremes over its first and last ``scan`` units."""
@@ -237,7 +237,7 @@ def unit_spans(preds: Sequence[Sequence[int]], maps: list[list[Back]], target: i
         if span is None:
             continue
         for j, back in zip(preds[i], maps[i], strict=True):
-            got = _span(back, span[0], span[1], 4096)
+            got = span_of(back, span[0], span[1])
             if got is None:
                 continue
             old = spans.get(j)
