@@ -189,3 +189,14 @@ def test_row_notes_are_shown(client: TestClient) -> None:
     notes = response.context["diagram"].row.notes
     assert notes  # (8 - 3 + 2*1)/2 + 1 = 4.5: only padding goes unread
     assert all(n in response.text for n in notes)
+
+
+def test_a_unit_after_a_transposed_conv_is_drawn_as_its_own(client: TestClient) -> None:
+    # outputs 2m and 2m+1 of the 2x2 stride-2 transposed conv both read conv1's unit m, whose
+    # field (3 pixels at jump 2) is centred at 2m: unit 5 at 4, not at -0.5 + 5 = 4.5
+    spec = "input 16x16x1\nconv1: conv 1 3x3 stride 2 pad 1\nup: convtranspose 1 2x2 stride 2"
+    response = client.get("/rf", params={"spec": spec, "unit": "5,5"})
+    assert response.status_code == 200
+    f = response.context["diagram"].field
+    assert (f.h.size, f.h.centre) == (3, 4.0)
+    assert "centred at 4.5" in f.position_note and "centred at 4" in response.text
