@@ -42,7 +42,7 @@ def test_a_character_that_is_no_line_end_shifts_nothing(ch: str) -> None:
     spec = f"input 8x8x3\nconv 4 3x3{ch}\n{ch}relu{ch}\nfrob 3\nrelu\n"
     editor_lines = editor_rule().split(spec)
     assert _error_line(spec) == editor_lines.index("frob 3") + 1 == 4
-    assert len(spec.splitlines()) > 5 or ch == "\x1f"  # what the engine used to count
+    assert len(spec.splitlines()) > 5 or ch == "\x1f"  # str.splitlines would count more lines
     # inside a line the character is whitespace: the layers around it are read
     a = analyze(spec.replace("frob 3", f"conv{ch}2 1x1"))
     assert [r.op for r in a.layers[1:]] == ["conv", "relu", "conv", "relu"]

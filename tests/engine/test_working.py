@@ -1,9 +1,8 @@
 """Structured working: the same data rendered as text (the API's formulas), HTML and LaTeX.
 
-The plain text must read exactly as the formulas did before the working became data
-(``golden/formulas-v0.1.json.gz`` holds every zoo model's formulas as version 0.1 wrote them),
-except where the engine now says something else on purpose: the receptive field at a merge is
-the union of the branches' fields.
+The plain text is the API's ``formulas``, which programs read: it must stay exactly as
+``golden/formulas-v0.1.json.gz`` holds it for every zoo model, except where the engine says
+something else on purpose: the receptive field at a merge is the union of the branches' fields.
 """
 
 from __future__ import annotations

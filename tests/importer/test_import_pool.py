@@ -66,7 +66,7 @@ def test_the_pool_turns_away_what_its_queue_cannot_hold() -> None:
     assert sum(1 for a in answers if not isinstance(a, BaseException)) == 2
 
 
-def test_the_settings_defaults_are_the_pool_s_and_are_in_the_readme() -> None:
+def test_the_settings_defaults_are_the_pool_s_and_are_documented() -> None:
     from pathlib import Path
 
     from app.importer.onnx_file import MAX_NODES
@@ -76,9 +76,9 @@ def test_the_settings_defaults_are_the_pool_s_and_are_in_the_readme() -> None:
     assert (s.import_processes, s.import_queue, s.import_seconds, s.import_memory_bytes,
             s.import_max_nodes) == (limits.processes, limits.queue, limits.seconds,
                                     limits.memory_bytes, MAX_NODES)
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
     for name in ("import_processes", "import_queue", "import_seconds", "import_memory_bytes",
                  "import_max_nodes"):
         value = getattr(s, name)
         shown = f"{value:,}" if isinstance(value, int) else f"{value:g}"
-        assert f"| `ARCHCALC_{name.upper()}` | {shown} |" in readme, name
+        assert f"| `ARCHCALC_{name.upper()}` | {shown} |" in doc, name

@@ -1,4 +1,4 @@
-"""POST /api/import and the /import page (issue 12), through FastAPI's test client.
+"""POST /api/import and the /import page, through FastAPI's test client.
 
 Counts in the answers are cross-checked against the torch model (torchvision) or written as the
 arithmetic (small ONNX graphs made with onnx.helper); every error answer has the one shape.

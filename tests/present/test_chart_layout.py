@@ -143,7 +143,8 @@ def test_arch_boxes_are_wide_enough_for_their_labels() -> None:
 
 
 def test_no_line_cuts_through_a_box() -> None:
-    """GoogLeNet's one-box branch used to run its line to the concat across its neighbour."""
+    """A branch shorter than its neighbours (GoogLeNet's one-box branch) runs straight down to
+    the concat, never across a neighbour's box."""
     for model in ("googlenet", "inception_v3", "resnet50", "densenet121", "shufflenet_v2_x1_0"):
         d = archdiagram.diagram(zoo.analyze_model(model), model)
         for ln in d.lines:

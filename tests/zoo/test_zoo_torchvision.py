@@ -1,4 +1,4 @@
-"""The zoo's torchvision-built networks against the real torchvision modules (issue 12).
+"""The zoo's torchvision-built networks against the real torchvision modules.
 
 Each spec is analysed by the engine; the torchvision model (``weights=None``) runs one forward
 pass under ``torch.utils.flop_counter.FlopCounterMode``, with forward hooks recording every
