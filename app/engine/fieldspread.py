@@ -56,9 +56,15 @@ def _stride(row: LayerRow, axis: str, n_in: int) -> Fraction | None:
         return Fraction(1, int(a.get(f"s{axis}", 1)))
     if op in ("upsample", "pixelshuffle"):
         return Fraction(1, int(a.get("factor", 2)))
+    if op == "crop":  # a shift: each output unit reads one input unit
+        return Fraction(1)
     if op == "adaptiveavgpool":
         return Fraction(n_in // n_out) if n_in % n_out == 0 else None
-    return Fraction(1) if n_in != 1 or n_out == 1 else Fraction(0)  # a broadcast moves none
+    if n_in == n_out or n_out == 1:  # the same place, or one unit
+        return Fraction(1)
+    if n_in == 1:  # a broadcast: every unit reads the one
+        return Fraction(0)
+    return None  # an op that resizes by no rule here: worked out unit by unit
 
 
 def _jump(row: LayerRow, axis: str) -> Fraction:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine import analyze
+from app.engine import analyze, analyze_network, parse_spec
 from app.engine.result import to_jsonable
+from app.engine.unitfield import graph_inputs, unit_reach
 from app.present.formats import rf_size
 from app.zoo import analyze_model, model_ids
 
@@ -76,3 +77,37 @@ def test_no_zoo_model_without_upsampling_gets_a_spread() -> None:
         uneven = any(r.op in ("convtranspose", "upsample") for r in rows)
         if not uneven:
             assert all(r.rf.spread is None for r in rows), model
+
+
+BRUTE = [
+    "input 40x40x1\nconv 2 3x3 stride 2 pad 1\nconvtranspose 2 3x3 stride 2\nconv 2 3x3 pad 1\n"
+    "upsample 2\nconv 2 2x2\nconv 2 3x3 stride 2",
+    "input 30x30x1\nconv 1 5x5 stride 3 pad 2 dilation 2\nconvtranspose 1 4x4 stride 3 pad 1\n"
+    "upsample 2 bilinear\nadaptiveavgpool 7x7\nconv 1 3x3",
+    "input 24x24x1\na: conv 1 3x3 pad 1\nb: conv 1 3x3 stride 2 pad 1\nu: upsample 2 from b\n"
+    "s: add a u\nconvtranspose 1 2x2 stride 2\ncrop 40x40\nconv 1 3x3",
+    "input 16x20x1\nconv 1 3x1 stride 2x1 pad 1x0\nconvtranspose 1 2x3 stride 2x3\nconv 1 3x3",
+]
+
+
+@pytest.mark.parametrize("spec", BRUTE)
+def test_the_spread_is_every_units_own_field(spec: str) -> None:
+    """One period of units (or the first units) stands for the row: against every unit of
+    every row followed back to the input, padding positions counted."""
+    net = parse_spec(spec)
+    a = analyze_network(net)
+    inputs = graph_inputs(net, a)
+    for row in a.layers[1:]:
+        for axis in ("h", "w"):
+            rf = row.rf.h if axis == "h" else row.rf.w
+            n = row.output.h if axis == "h" else row.output.w
+            fields = [unit_reach(a.layers, inputs, row.index, o, axis).get(0) for o in range(n)]
+            sizes = [r.field[1] - r.field[0] + 1 for r in fields if r is not None]
+            offsets = [abs((r.field[0] + r.field[1]) / 2 - (rf.start + o * rf.jump))
+                       for o, r in enumerate(fields) if r is not None]
+            got = row.rf.spread and (row.rf.spread.h if axis == "h" else row.rf.spread.w)
+            if got is None:
+                assert set(sizes) <= {rf.size} and max(offsets) < 1e-9, (row.name, axis)
+            else:
+                assert (got.smallest, got.largest) == (min(sizes), max(sizes)), (row.name, axis)
+                assert got.offset == pytest.approx(max(offsets), abs=1e-6), (row.name, axis)
