@@ -9,8 +9,9 @@ per axis, the first and last index each row's unit(s) read in the row's input, c
 input (padding depends on nothing), through merges as the union of their inputs. The result is
 what a gradient shows: the first and last input pixel whose value can change the unit.
 
-Per axis the axes are independent, so :func:`row_range` also gives the smallest and largest
-field over every unit of a row, working through one axis of the row at a time.
+Unclipped (``clip=False``), windows go on past the borders as the receptive-field formula
+counts them: :func:`unit_reach` gives both, and ``app.engine.fieldspread`` the range of the
+unclipped fields over a row's units.
 """
 
 from __future__ import annotations
@@ -28,9 +29,6 @@ from app.engine.result import Analysis, LayerRow
 Span = tuple[int, int]
 #: along one axis, the first and last input index a row's unit ``o`` reads; None: none
 Back = Callable[[int], Span | None]
-
-#: units a row's range is worked out over, at most (beyond it, the first this many units)
-MAX_RANGE_WORK = 400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,34 +263,6 @@ def unit_field(net: Network, analysis: Analysis, row: str, unit: tuple[int, int]
     h = _trace(preds, _maps(rows, preds, "h"), target.index, i)
     w = _trace(preds, _maps(rows, preds, "w"), target.index, j)
     return UnitField(row, unit, h, w)
-
-
-@dataclass(frozen=True, slots=True)
-class AxisRange:
-    """The smallest and largest field size over the units of a row along one axis, and how
-    many units that covers (all of them unless the work bound cut it short)."""
-
-    smallest: int
-    largest: int
-    units: int
-
-
-def row_range(net: Network, analysis: Analysis, row: str) -> tuple[AxisRange, AxisRange]:
-    """Per axis, the range of field sizes over the row's units (units that read nothing but
-    padding are left out)."""
-    rows = analysis.layers
-    target = next((r for r in rows if r.name == row), None)
-    if target is None:
-        raise SpecError(f"no row named '{row}'", parameter="row")
-    preds = graph_inputs(net, analysis)
-    out = []
-    for axis, n in (("h", target.output.h), ("w", target.output.w)):
-        maps = _maps(rows, preds, axis)
-        count = max(1, min(n, MAX_RANGE_WORK // max(target.index, 1)))
-        sizes = [f.size for o in range(count)
-                 if (f := _trace(preds, maps, target.index, o)) is not None]
-        out.append(AxisRange(min(sizes, default=0), max(sizes, default=0), count))
-    return out[0], out[1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 from app.engine import SpecError, analyze_network, parse_spec
 from app.engine.result import to_jsonable
-from app.engine.unitfield import graph_inputs, row_range, unit_field, unit_reach
+from app.engine.unitfield import graph_inputs, unit_field, unit_reach
 from tests.torch.gradient import field, positive_module, support
 from tests.torch.test_torch_graph import FPN, UNET
 
@@ -63,12 +63,14 @@ def test_a_transposed_convs_units_alternate_and_the_range_says_so() -> None:
     spec = "input 16x16x1\nconv 1 3x3\nconvtranspose 1 3x3 stride 2\nconv 1 3x3"
     net = parse_spec(spec)
     a = analyze_network(net)
-    h, w = row_range(net, a, "conv2")
+    spread = a.layers[-1].rf.spread
+    assert spread is not None and spread.h is not None
+    # units away from the borders, where no padding cuts the field the gradient shows
     sizes = {unit_field(net, a, "conv2", (u, u)).h.size for u in range(4, 20)}
-    assert (h.smallest, h.largest) == (min(sizes), max(sizes)) and h.smallest < h.largest
-    assert h == w and h.units == a.layers[-1].output.h
+    assert (spread.h.smallest, spread.h.largest) == (min(sizes), max(sizes))
+    assert spread.h.smallest < spread.h.largest and spread.h == spread.w
     # the row's one field is its widest unit's
-    assert a.layers[-1].rf.h.size == h.largest
+    assert a.layers[-1].rf.h.size == spread.h.largest
 
 
 def test_unit_field_names_its_bad_arguments() -> None:
