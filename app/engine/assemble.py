@@ -75,7 +75,7 @@ def check_work(raws: list[Raw]) -> None:
                              f"(max_layers; repeat counts multiply)", r.line)
 
 
-class _Assembler:
+class _NetworkAssembler:
     """Expands repeats, applies directives and names every node; a node that cannot be built
     is reported in ``issues``, its line kept in ``drops``, and left out."""
 
@@ -363,4 +363,4 @@ def _linear_survival(nodes: tuple[Node, ...], last: float) -> tuple[Node, ...]:
 def assemble(raws: list[Raw], issues: list[Issue], drops: list[int]) -> Network | None:
     """The network of a raw tree whose size is within the limits; problems go to ``issues``
     and the lines left out to ``drops``."""
-    return _Assembler(issues, drops).network(raws)
+    return _NetworkAssembler(issues, drops).network(raws)

@@ -20,6 +20,7 @@ from dataclasses import replace
 from fractions import Fraction
 
 from app.engine.graph import FrozenDict, Network
+from app.engine.optable import MERGE_ROW_OPS
 from app.engine.result import (
     Analysis,
     AxisSpread,
@@ -29,8 +30,7 @@ from app.engine.result import (
     RFSpread,
 )
 from app.engine.unitfield import (
-    MERGE_ROWS,
-    Back,
+        Back,
     Span,
     axis_back,
     graph_inputs,
@@ -55,7 +55,7 @@ def _stride(row: LayerRow, axis: str, n_in: int) -> Fraction | None:
     if op == "convtranspose":
         return Fraction(1, int(a.get(f"s{axis}", 1)))
     if op in ("upsample", "pixelshuffle"):
-        return Fraction(1, int(a.get("factor", 2)))
+        return Fraction(1, int(a["factor"]))
     if op == "crop":  # a shift: each output unit reads one input unit
         return Fraction(1)
     if op == "adaptiveavgpool":
@@ -80,7 +80,7 @@ def periods(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]],
         n_out = r.output.h if axis == "h" else r.output.w
         period: int | None = 1
         touched = any(out[j][1] for j in ins)
-        merge = r.op in MERGE_ROWS
+        merge = r.op in MERGE_ROW_OPS
         wide = [j for j in ins if (rows[j].output.h if axis == "h" else rows[j].output.w) > 1]
         if merge and len({_jump(rows[j], axis) for j in wide}) > 1:
             period, touched = None, True
@@ -166,7 +166,7 @@ def spreads(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]]) -> dict[in
                     found[i] = found[preds[i][0]]
                 continue
             if maps is None:
-                maps = [[merge_back(r, axis, rows[j]) for j in ins] if r.op in MERGE_ROWS
+                maps = [[merge_back(r, axis, rows[j]) for j in ins] if r.op in MERGE_ROW_OPS
                         else [axis_back(r, axis, clip=False)] * len(ins)
                         for r, ins in zip(rows, preds, strict=True)]
             got = _axis_spread(rows, preds, maps, alike, i, axis, period)
@@ -189,7 +189,7 @@ def _square(rows: Sequence[LayerRow]) -> bool:
 
 def _same_units(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]], i: int) -> bool:
     """Does row ``i`` read each unit of its one input at the same place, seeing what it saw?"""
-    if len(preds[i]) != 1 or rows[i].op in MERGE_ROWS:
+    if len(preds[i]) != 1 or rows[i].op in MERGE_ROW_OPS:
         return False
     row, before = rows[i], rows[preds[i][0]]
     return ((row.output.h, row.output.w) == (before.output.h, before.output.w)
@@ -229,7 +229,7 @@ UNEVEN_OPS = frozenset({"convtranspose", "upsample", "pixelshuffle", "adaptiveav
 def add_spreads(net: Network, analysis: Analysis) -> Analysis:
     """The analysis with the range of its units' fields on each row where they differ."""
     rows = analysis.layers
-    if not any(r.op in UNEVEN_OPS or (r.op in MERGE_ROWS and r.warnings) for r in rows):
+    if not any(r.op in UNEVEN_OPS or (r.op in MERGE_ROW_OPS and r.warnings) for r in rows):
         return analysis  # every layer moves its window by whole units: one field fits all
     found = spreads(rows, graph_inputs(net, analysis))
     if not found:

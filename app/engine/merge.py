@@ -8,7 +8,7 @@ from typing import NamedTuple
 from app.engine.errors import LimitError, SpecError
 from app.engine.graph import AttrValue, Block, FrozenDict, Layer, Volume
 from app.engine.limits import LIMITS
-from app.engine.optable import OPS
+from app.engine.optable import BLOCK_MERGE_OPS, OPS
 from app.engine.result import FIGURES, Rendered, VolumeOut
 from app.engine.rowwork import check_volume, common_figures, shown_volume
 from app.engine.rules import Step
@@ -27,8 +27,7 @@ class Merged(NamedTuple):
 
 def merge_block(b: Block, vols: tuple[Volume, ...]) -> Merged:
     """A merge's output, working and attributes, once per (kind, input volumes)."""
-    op = {"concat": "concat", "dense": "concat", "residual": "add", "join": "join",
-          "scale": "scale", "split": "concat"}[b.kind]
+    op = BLOCK_MERGE_OPS[b.kind]
     out = _merged_volume(b, list(vols))
     attrs: dict[str, AttrValue] = {"kind": b.kind}
     if b.survival is not None:

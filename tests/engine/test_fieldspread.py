@@ -87,6 +87,8 @@ BRUTE = [
     "input 24x24x1\na: conv 1 3x3 pad 1\nb: conv 1 3x3 stride 2 pad 1\nu: upsample 2 from b\n"
     "s: add a u\nconvtranspose 1 2x2 stride 2\ncrop 40x40\nconv 1 3x3",
     "input 16x20x1\nconv 1 3x1 stride 2x1 pad 1x0\nconvtranspose 1 2x3 stride 2x3\nconv 1 3x3",
+    "input 14x10x18\nconv 18 3x3 stride 2 pad 1\npixelshuffle 3\nconv 4 3x3 pad 1\n"
+    "pixelshuffle 2\nconv 2 3x3 stride 2",
 ]
 
 

@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.engine.optable import MERGE_ROW_OPS
 from app.engine.result import AxisRF, LayerRow
 from app.engine.unitfield import Reach, unit_reach
 from app.present.rfdiagram.levels import path_rows
@@ -115,7 +116,7 @@ def branches(rows: Sequence[LayerRow], inputs: Sequence[Sequence[int]], index: i
     input's one unit); () elsewhere."""
     row = rows[index]
     kind = row.attrs.get("kind")
-    if kind is None or row.op not in ("concat", "add", "join"):
+    if kind is None or row.op not in MERGE_ROW_OPS:
         return ()
     inner = f"{row.block}/{row.name}" if row.block else row.name
     ends: dict[str, LayerRow] = {}
