@@ -7,8 +7,9 @@ and the servers the tests start read; tests/web/test_ratelimit.py checks the lim
 with settings of their own, and the defaults as documented.
 
 Lanes: a test is marked by where it lives (``browser``: Chromium; ``worker``: Celery, Redis and
-real runs; ``torch``: real modules) and ``slow`` when it is one of those or a module listed in
-SLOW, so ``pytest -m "not slow"`` is the quick loop while editing and CI runs every lane.
+real runs; ``torch``: real modules), and ``slow`` when it is in the browser or worker lane or
+named in SLOW, so ``pytest -m "not slow"`` is the quick loop while editing (the README prints
+it) and CI, which runs the README's whole-suite command, runs every lane.
 """
 
 from __future__ import annotations
@@ -30,11 +31,18 @@ TESTS = Path(__file__).resolve().parent
 LANES = ("browser", "worker", "torch")
 #: lanes whose tests are slow as a whole (each starts browsers, servers or workers)
 SLOW_LANES = frozenset({"browser", "worker"})
-#: other modules that take long: whole-app fuzzing, builds, real servers, every zoo model in torch
+#: other modules that take long (``module.py``), or the tests of one module that do
+#: (``module.py::test_name``, every parameter of it): whole-app fuzzing, builds, real servers,
+#: real imports and exports, every zoo model through torch or torchvision
 SLOW = frozenset({
     "test_schemathesis.py", "test_wheel.py", "test_containers.py", "test_benchmarks_run.py",
     "test_mutations.py", "test_transport.py", "test_server.py", "test_serve.py",
     "test_torch_zoo.py", "test_torch_bench.py", "test_torch_random.py",
+    "test_import_fx.py", "test_import_onnx.py", "test_import_server.py", "test_import_pool.py",
+    "test_import_web.py", "test_zoo_torchvision.py",
+    "test_pytorch.py::test_generated_code_runs_and_matches_the_engine",
+    "test_torch_rf.py::test_random_chains_and_merges_agree_with_the_gradient",
+    "test_torch_unit_field.py::test_every_units_field_is_the_gradients",
 })
 
 
@@ -44,7 +52,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         lane = path.relative_to(TESTS).parts[0] if path.is_relative_to(TESTS) else ""
         if lane in LANES:
             item.add_marker(getattr(pytest.mark, lane))
-        if lane in SLOW_LANES or path.name in SLOW:
+        test = f"{path.name}::{getattr(item, 'originalname', item.name)}"
+        if lane in SLOW_LANES or path.name in SLOW or test in SLOW:
             item.add_marker(pytest.mark.slow)
 
 
