@@ -36,6 +36,7 @@ from app.export.pytorch_ops import (
     PASS_THROUGH,
     SPATIAL,
 )
+from app.present.formats import volume
 
 __all__ = ["BLOCK_CODE", "LAYER_CODE", "RESERVED", "class_name", "model_class", "render"]
 
@@ -293,8 +294,8 @@ def side_padding(layer: Layer, row: LayerRow) -> tuple[int, int, int, int] | Non
 
 
 def _volume(row: LayerRow, flat: bool) -> str:
-    v = row.output
-    return f"{v.c}" if flat else f"{v.h}x{v.w}x{v.c}"
+    """The output as its comment gives it: a flat vector by its length, else H x W x C."""
+    return f"{row.output.c}" if flat else volume(row.output)
 
 
 @dataclass

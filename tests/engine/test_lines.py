@@ -10,7 +10,7 @@ import pytest
 from app.engine import SpecError, Volume, analyze, analyze_layer
 from app.engine.lines import LINE_BREAK, editor_line_count, split_lines
 
-APP_JS = Path(__file__).resolve().parents[2] / "static" / "app.js"
+APP_JS = Path(__file__).resolve().parents[2] / "static" / "editor.js"
 #: characters str.splitlines() breaks at and the editor does not: pdftotext's page break (FF),
 #: VT, the file/group/record separators, NEL, LINE and PARAGRAPH SEPARATOR (and the unit
 #: separator, whitespace too)
@@ -18,9 +18,9 @@ NOT_LINE_ENDS = ["\x0c", "\x0b", "\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\u2028
 
 
 def editor_rule() -> re.Pattern[str]:
-    """The expression static/app.js splits the editor's text with, read from the file."""
+    """The expression static/editor.js splits the editor's text with, read from the file."""
     m = re.search(r"var LINE_BREAK = /(.+)/;", APP_JS.read_text(encoding="utf-8"))
-    assert m, "static/app.js declares no LINE_BREAK"
+    assert m, "static/editor.js declares no LINE_BREAK"
     return re.compile(m[1])
 
 

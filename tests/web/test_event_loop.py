@@ -21,9 +21,9 @@ from fastapi.testclient import TestClient
 
 from app import engine, zoo
 from app.present.compare import block_totals
+from app.present.table import build_table
 from app.web.paging import PAGE_ITEMS, boundaries
 from app.web.routers.compare import STAGES_SHOWN
-from app.web.table import build_table
 from tests.liveserver import REPO_ROOT
 from tests.loopprobe import big_spec, probe, requests_for, uncached_server
 

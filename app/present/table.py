@@ -1,4 +1,4 @@
-"""The per-layer table of the calculator page, as data the template walks through.
+"""The per-layer table of the calculator page, as data the template (and any renderer) walks.
 
 The engine gives a flat tuple of rows, each with its ``block`` path (``inception_3a/branch2``)
 and ``depth``. The page shows:
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from app.engine.result import DTYPE_BYTES, Analysis, LayerRow
+from app.engine.result import DTYPE_BYTES, Analysis, LayerRow, VolumeOut
 from app.present.columns import BY_KEY
 
 #: ops shown in the row of the layer they follow when folding
@@ -96,7 +96,7 @@ class Group:
         return self.members + (self.head.rows if self.head else [])
 
     @property
-    def output(self) -> Any:
+    def output(self) -> VolumeOut:
         return (self.head.last if self.head else self.members[-1]).output
 
 
