@@ -23,12 +23,12 @@ from app.cli.loading import (
     say,
     write_out,
 )
+from app.engine.optable import MERGE_ROW_OPS
 from app.engine.options import DEFAULTS, Dtype, Optimizer, Options
 from app.export import FORMATS, Subject, get_format
 from app.export.base import conventions_lines
 from app.present.columns import DEFAULT_COLUMNS, IDENTITY
 from app.present.formats import volume
-from app.present.table import MERGE_OPS
 from app.present.totals import total_items
 
 
@@ -58,7 +58,7 @@ def layer_table(subject: Subject) -> Table:
     for row in a.layers:
         cells = [("  " * row.depth if i.key == "name" else "") + i.cell(row) for i in _IDENTITY]
         cells += [c.text(row) for c in _COLUMNS]
-        table.add_row(*cells, style="dim" if row.op in MERGE_OPS else None)
+        table.add_row(*cells, style="dim" if row.op in MERGE_ROW_OPS else None)
     return table
 
 

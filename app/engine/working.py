@@ -132,7 +132,7 @@ def expr_terms(expr: Expr) -> tuple[Term, ...]:
     return tuple(t for a in expr.args for t in expr_terms(a))
 
 
-# -- builders, so rules read like the formulas they write ------------------------------------
+# -- expression constructors, so rules read like the formulas they write --------------------
 
 
 def stated(value: Number | str, *, unit: str = "", note: str | Equation = "",

@@ -16,13 +16,13 @@ import pytest
 
 from app import zoo
 from app.engine import analyze
+from app.engine.optable import MERGE_ROW_OPS
 from app.engine.working import Equation, Term, Working
 from app.examples import ALEXNET_SLIDE, VGG16_NOTES
 from app.present.working import to_html, to_latex, to_text
 
 GOLDEN = json.loads(gzip.decompress(
     (Path(__file__).parent / "golden" / "formulas-v0.1.json.gz").read_bytes()))
-MERGES = {"concat", "add", "join"}
 
 
 def _analysis(key: str):  # type: ignore[no-untyped-def]
@@ -42,7 +42,7 @@ def test_text_rendering_reads_as_the_formulas_did(key: str) -> None:
         now = dict(row.formulas)
         assert set(now) == set(before), row.name
         for figure, text in before.items():
-            if figure == "rf" and op in MERGES:
+            if figure == "rf" and op in MERGE_ROW_OPS:
                 continue  # the union of the branches' fields now, not the largest one
             assert now[figure] == text, (key, row.name, figure)
         assert now == {k: to_text(w) for k, w in row.working.items()}
