@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
 from app.examples import ALEXNET_SLIDE, EXAMPLES
-from tests.browser.conftest import SCREENSHOTS, Watched, open_page
+from tests.browser.conftest import (
+    SCREENSHOTS,
+    Watched,
+    assert_clean,
+    goto,
+    open_page,
+)
 
 #: what Chromium itself logs for an answer with an error status: the 422 that carries a broken
 #: spec's problems (htmx swaps it in, as designed) and the 404 page's own status
 NETWORK_STATUS = re.compile(r"^Failed to load resource: the server responded with a status of "
                             r"(404|422) ")
-
-
-def _wait(w: Watched, expression: str, seconds: float = 15) -> None:
-    """Poll an expression in the page until it holds (``wait_for_function`` compiles its
-    predicate with eval, which the page's CSP refuses)."""
-    deadline = time.monotonic() + seconds
-    while not w.page.evaluate(expression):
-        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
-        time.sleep(0.02)
-
-
-def _goto(w: Watched, url: str) -> None:
-    response = w.page.goto(url)
-    assert response is not None
-    w.page.wait_for_load_state("load")
-    _wait(w, "window.htmx !== undefined")
 
 
 def _type_at_end(w: Watched, text: str) -> None:
@@ -40,19 +29,9 @@ def _type_at_end(w: Watched, text: str) -> None:
     w.page.keyboard.type(text, delay=15)
 
 
-def _clean(w: Watched, allowed: re.Pattern[str] | None = None) -> None:
-    """Nothing went wrong in the page since the last check (``allowed``: messages expected)."""
-    errors = [e for e in w.console_errors if not (allowed and allowed.search(e))]
-    assert errors == [], (w.page.url, errors)
-    assert w.page_errors == [], w.page.url
-    assert w.csp_violations() == [], w.page.url
-    w.console_errors.clear()
-    w.page_errors.clear()
-
-
 def test_typing_updates_the_table_without_a_page_load(base_url: str, watched: Watched) -> None:
     page = watched.page
-    _goto(watched, f"{base_url}/?example=conv1")
+    goto(watched, f"{base_url}/?example=conv1")
     page.evaluate("window.__sameDocument = 42")
     assert page.locator("table.layers tbody tr.row").count() == 2
     _type_at_end(watched, "maxpool 3x3 stride 2")
@@ -69,13 +48,13 @@ def test_typing_updates_the_table_without_a_page_load(base_url: str, watched: Wa
     half = f"{55 * 55 * 96 * 2 / 10**6:.3g} MB"
     page.locator("table.layers tbody tr.row", has_text="CONV1").filter(has_text=half).wait_for()
     assert "dtype=float16" in page.url
-    _clean(watched)
+    assert_clean(watched)
 
 
 def test_a_broken_line_is_marked_and_the_table_goes_stale(base_url: str,
                                                            watched: Watched) -> None:
     page = watched.page
-    _goto(watched, f"{base_url}/?example=conv1")
+    goto(watched, f"{base_url}/?example=conv1")
     _type_at_end(watched, "frobnicate 7")
     mark = page.locator("#gutter li.error")
     mark.wait_for()
@@ -98,13 +77,13 @@ def test_a_broken_line_is_marked_and_the_table_goes_stale(base_url: str,
     page.locator("#problems .errors").wait_for(state="detached")
     assert page.locator("#gutter li.error").count() == 0
     assert not page.locator(".stale-note").is_visible()
-    _clean(watched)  # htmx got the problems with 200: typing a broken line logs nothing
+    assert_clean(watched)  # htmx got the problems with 200: typing a broken line logs nothing
 
 
 def test_a_wrong_claim_is_marked_wrong(base_url: str, watched: Watched) -> None:
     page = watched.page
     spec = ALEXNET_SLIDE.replace("[55x55x96] CONV1", "[55x55x95] CONV1")
-    _goto(watched, f"{base_url}/?{urlencode({'spec': spec})}")
+    goto(watched, f"{base_url}/?{urlencode({'spec': spec})}")
     wrong = page.locator("table.layers td > .claim.wrong")
     assert wrong.count() == 1
     assert wrong.inner_text() == "✗ wrong"
@@ -113,12 +92,12 @@ def test_a_wrong_claim_is_marked_wrong(base_url: str, watched: Watched) -> None:
     right = page.locator("table.layers td > .claim.right")
     # every other bracketed volume is right (the first gives the input: not a claim)
     assert right.count() == spec.count("[") - 2
-    _clean(watched)
+    assert_clean(watched)
 
 
 def test_a_cells_working_opens_from_the_keyboard(base_url: str, watched: Watched) -> None:
     page = watched.page
-    _goto(watched, f"{base_url}/?example=conv1")
+    goto(watched, f"{base_url}/?example=conv1")
     page.focus("#spec")
     for _ in range(60):
         page.keyboard.press("Tab")
@@ -139,7 +118,7 @@ def test_a_cells_working_opens_from_the_keyboard(base_url: str, watched: Watched
     assert "105,415,200" in panel.inner_text() and "34,944" not in panel.inner_text()
     page.keyboard.press("Escape")
     assert not panel.is_visible()
-    _clean(watched)
+    assert_clean(watched)
 
 
 def test_the_table_fits_1024x768_and_scrolls_inside_on_a_phone(base_url: str,
@@ -149,7 +128,7 @@ def test_the_table_fits_1024x768_and_scrolls_inside_on_a_phone(base_url: str,
         try:
             for url in (f"{base_url}/", f"{base_url}/?example=inception",
                         f"{base_url}/?{urlencode({'spec': _zoo('googlenet')})}"):
-                _goto(w, url)
+                goto(w, url)
                 page_scroll = w.page.evaluate(
                     "document.documentElement.scrollWidth - document.documentElement.clientWidth")
                 assert page_scroll <= 0, (width, url)
@@ -159,7 +138,7 @@ def test_the_table_fits_1024x768_and_scrolls_inside_on_a_phone(base_url: str,
                     assert table_scroll <= 0, url  # the default columns fit
             if width == 390:
                 assert table_scroll > 0  # the table scrolls in its own box
-            _clean(w)
+            assert_clean(w)
         finally:
             w.page.context.close()
 
@@ -172,7 +151,7 @@ def _zoo(model: str) -> str:
 
 def test_blocks_collapse_and_expand(base_url: str, watched: Watched) -> None:
     page = watched.page
-    _goto(watched, f"{base_url}/?{urlencode({'spec': _zoo('googlenet')})}")
+    goto(watched, f"{base_url}/?{urlencode({'spec': _zoo('googlenet')})}")
     head = page.locator("tr.group-head", has_text="inception_3a").first
     toggle = head.locator("button.toggle")
     assert toggle.get_attribute("aria-expanded") == "false"
@@ -202,7 +181,7 @@ def test_blocks_collapse_and_expand(base_url: str, watched: Watched) -> None:
     page.locator("tr.group-head", has_text="inception_3b").first.locator("button.toggle").click()
     page.locator("tr.row", has_text="i3b_3x3_reduce").wait_for()
     assert "open=inception_3a" in page.url and "open=inception_3b" in page.url
-    _clean(watched)
+    assert_clean(watched)
 
 
 PAGES = ["/", "/calc", "/?example=vgg16", "/?example=resnet-bottleneck",
@@ -211,13 +190,13 @@ PAGES = ["/", "/calc", "/?example=vgg16", "/?example=resnet-bottleneck",
 
 def test_no_console_errors_or_csp_violations(base_url: str, watched: Watched) -> None:
     for path in PAGES + [f"/?example={e}" for e in EXAMPLES]:
-        _goto(watched, base_url + path)
-        _clean(watched, NETWORK_STATUS)
+        goto(watched, base_url + path)
+        assert_clean(watched, NETWORK_STATUS)
     watched.page.goto(f"{base_url}/docs")
     watched.page.locator(".swagger-ui .info .title").wait_for()
     assert "archcalc" in watched.page.locator(".swagger-ui .info .title").inner_text()
     watched.page.locator(".opblock-summary-path", has_text="/api/analyze").first.wait_for()
-    _clean(watched)
+    assert_clean(watched)
 
 
 def test_accessibility_audit(base_url: str, browser: Any, axe_source: str) -> None:
@@ -250,7 +229,7 @@ def test_screenshots(base_url: str, browser: Any) -> None:
     for width, height, path, name, focus in shots:
         w = open_page(browser, width, height)
         try:
-            _goto(w, base_url + path)
+            goto(w, base_url + path)
             if focus == "table.layers":
                 w.page.locator(focus).scroll_into_view_if_needed()
             elif focus:
@@ -262,7 +241,7 @@ def test_screenshots(base_url: str, browser: Any) -> None:
     # a line broken while typing: marked in the gutter, listed, the last table kept, stale
     w = open_page(browser, 1920, 1080)
     try:
-        _goto(w, f"{base_url}/?example=conv1")
+        goto(w, f"{base_url}/?example=conv1")
         _type_at_end(w, "conv 8 99x99")
         w.page.locator("#gutter li.error").wait_for()
         w.page.screenshot(path=str(SCREENSHOTS / "stale-1920x1080.png"))
