@@ -373,7 +373,13 @@ document.documentElement.classList.add("js");
       evt.detail.parameters.hide = hiddenCols.join(",") || "none";
     }
   });
-  document.addEventListener("htmx:beforeSwap", function () { closeWorking(); });
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    closeWorking();
+    // reveal mode keeps each veiled cell's content aside: a morph would fill the same cell
+    // with its answer again, so while revealing the result is replaced, not morphed
+    if (document.documentElement.classList.contains("revealing") && evt.detail.elt &&
+        evt.detail.elt.id === "calc") evt.detail.swapOverride = "innerHTML settle:0ms";
+  });
   // the table now shown answers the query of the request that brought it
   document.addEventListener("htmx:afterRequest", function (evt) {
     var elt = evt.detail.elt, xhr = evt.detail.xhr;
@@ -437,7 +443,17 @@ document.documentElement.classList.add("js");
     });
   }
 
+  // a live update morphs the result in place (idiomorph): a part of the page equal to its new
+  // version is left alone, so a keystroke restyles and lays out only the rows it changed
+  function unchangedIsKept() {
+    if (!window.Idiomorph) return;
+    window.Idiomorph.defaults.callbacks.beforeNodeMorphed = function (old, fresh) {
+      return !(old.nodeType === 1 && old.isEqualNode(fresh));
+    };
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    unchangedIsKept();
     var hide = new URLSearchParams(window.location.search).get("hide");
     if (hide !== null) {
       hiddenCols = hide.split(",").filter(function (s) { return /^[a-z]+$/.test(s) && s !== "none"; });

@@ -68,7 +68,7 @@ def test_htmx_request_gets_the_result_partial(client: TestClient, small_spec: st
     assert "<html" not in part.text and "<form" not in part.text
     # the gutter comes along out of band; the table is the same markup the full page has, less
     # each cell's working (asked for when a cell is opened: GET /working)
-    assert '<ol id="gutter" class="gutter" aria-hidden="true" hx-swap-oob="true">' in part.text
+    assert '<ol id="gutter" class="gutter" aria-hidden="true" hx-swap-oob="morph">' in part.text
     table = re.search(r'<table class="layers">.*?</table>', part.text, re.DOTALL)
     whole = re.search(r'<table class="layers">.*?</table>', full.text, re.DOTALL)
     assert table is not None and whole is not None
@@ -98,7 +98,7 @@ def test_broken_spec_swaps_the_problems_only(client: TestClient) -> None:
     assert '<a class="where" href="#L3" data-line="3">line 3</a>' in html
     assert re.search(r'<li id="L3" class="error" title="unknown layer[^"]*">3</li>', html)
     # and the message at its line, beside the editor
-    assert re.search(r'<ul id="line-problems"[^>]*hx-swap-oob="true"><li class="error">'
+    assert re.search(r'<ul id="line-problems"[^>]*hx-swap-oob="morph"><li class="error">'
                      r'<a class="where" href="#L3" data-line="3">.*line 3</a> unknown layer', html)
     assert 'role="alert"' in html and "stale-note" in html
 
