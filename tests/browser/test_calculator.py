@@ -102,6 +102,28 @@ def test_a_broken_line_is_marked_and_the_table_goes_stale(base_url: str,
     _clean(watched)  # htmx got the problems with 200: typing a broken line logs nothing
 
 
+def test_typing_a_broken_spec_logs_no_console_error(base_url: str, watched: Watched) -> None:
+    """Each keystroke of a line being written is a spec that does not parse yet: the live
+    update answers 200 with the problems, so Chromium logs no failed request; the page
+    without JavaScript and the API still answer 422."""
+    page = watched.page
+    statuses: list[int] = []
+    page.on("response", lambda r: statuses.append(r.status) if "spec=" in r.url else None)
+    _goto(watched, f"{base_url}/?example=conv1")
+    statuses.clear()
+    _type_at_end(watched, "conv 8 3x3 strid")  # broken at almost every keystroke
+    page.locator("#problems .errors", has_text="strid").wait_for()
+    _type_at_end(watched, "e 2")  # and whole again
+    page.locator("#problems .errors").wait_for(state="detached")
+    page.locator("table.layers tbody tr.row", has_text="line 3").wait_for()
+    assert statuses and set(statuses) == {200}, statuses
+    _clean(watched)
+    broken = urlencode({"spec": "input 32x32x3\nconv 8 3x3 strid"})
+    assert page.request.get(f"{base_url}/?{broken}").status == 422
+    assert page.request.get(f"{base_url}/?{broken}", headers={"HX-Request": "true"}).status == 200
+    assert page.request.get(f"{base_url}/api/analyze?{broken}").status == 422
+
+
 def test_a_wrong_claim_is_marked_wrong(base_url: str, watched: Watched) -> None:
     page = watched.page
     spec = ALEXNET_SLIDE.replace("[55x55x96] CONV1", "[55x55x95] CONV1")
