@@ -432,11 +432,16 @@ document.documentElement.classList.add("js");
   });
   window.addEventListener("resize", measureSummary);
 
-  // a full page has every row (it must read without JavaScript); with it, the rows of the
-  // collapsed blocks go, as in an htmx answer, so that the first keystroke's swap does not
-  // have to clear thousands of hidden elements; opening a block asks for its rows
+  // a full page has every row and each cell's working (it must read without JavaScript); with
+  // it, the rows of the collapsed blocks go, as in an htmx answer, so that the first keystroke's
+  // swap does not have to clear thousands of hidden elements; opening a block asks for its
+  // rows. On the calculator the cells' working goes too (asked for when a cell is opened), so
+  // that the first keystroke's morph finds the table as the next answer writes it
   function dropFoldedRows() {
     document.querySelectorAll("table.layers tr.folded").forEach(function (tr) { tr.remove(); });
+    document.querySelectorAll("#result-region table.layers button.fig > .working").forEach(function (w) {
+      w.remove();
+    });
     document.querySelectorAll("table.layers tr.group-head").forEach(function (tr) {
       var button = tr.querySelector("button.toggle");
       if (button && button.getAttribute("aria-expanded") !== "true") tr.dataset.lazy = "true";
