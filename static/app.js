@@ -384,10 +384,32 @@ document.documentElement.classList.add("js");
   document.addEventListener("htmx:afterRequest", function (evt) {
     var elt = evt.detail.elt, xhr = evt.detail.xhr;
     if (!elt || elt.id !== "calc" || !xhr || xhr.status !== 200) return;
-    if (xhr.getResponseHeader("HX-Retarget")) return;  // the problems only: the table stays
     var url = evt.detail.pathInfo && evt.detail.pathInfo.finalRequestPath;
+    if (url && url.indexOf("?") >= 0) followUrl(url);
+    if (xhr.getResponseHeader("HX-Retarget")) return;  // the problems only: the table stays
     if (url && url.indexOf("?") >= 0) { shownQuery = url.slice(url.indexOf("?")); fetched = {}; }
   });
+
+  // the URL follows the form (a broken spec too), so that it reproduces the page; it is
+  // written once the frame showing the answer is drawn: with a whole network in it, the
+  // browser's history call is among the slowest steps of a keystroke
+  var urlWanted = null;
+  function followUrl(url) {
+    var first = urlWanted === null;
+    urlWanted = url;
+    if (!first) return;
+    window.requestAnimationFrame(function () {
+      window.setTimeout(function () {
+        var path = urlWanted;
+        urlWanted = null;
+        if (path === window.location.pathname + window.location.search) return;
+        window.history.replaceState(window.history.state, "", path);
+        // as htmx's own hx-replace-url says it (the live presenter keeps its path on it)
+        document.body.dispatchEvent(new CustomEvent("htmx:replacedInHistory",
+                                                    {bubbles: true, detail: {path: path}}));
+      }, 0);
+    });
+  }
 
   // a 422 answer (the spec is broken) swaps the problem list in; the table stays, marked stale
   document.addEventListener("htmx:beforeSwap", function (evt) {

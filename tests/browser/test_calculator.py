@@ -61,7 +61,7 @@ def test_typing_updates_the_table_without_a_page_load(base_url: str, watched: Wa
     row = page.locator("table.layers tbody tr.row", has_text="pool1").filter(has_text="27x27x96")
     row.wait_for()
     assert page.evaluate("window.__sameDocument") == 42  # swapped in place, no navigation
-    assert "maxpool" in page.url  # the URL follows, so it reproduces the page
+    _wait(watched, "location.search.includes('maxpool')")  # the URL follows: it reproduces the page
     assert page.locator("#gutter li").count() == 3  # the lines of the editor, numbered
     # the options update the result too: float16 halves the memory column
     conv1 = page.locator("table.layers tbody tr.row", has_text="CONV1")
@@ -69,7 +69,7 @@ def test_typing_updates_the_table_without_a_page_load(base_url: str, watched: Wa
     page.select_option("#calc select[name=dtype]", "float16")
     half = f"{55 * 55 * 96 * 2 / 10**6:.3g} MB"
     page.locator("table.layers tbody tr.row", has_text="CONV1").filter(has_text=half).wait_for()
-    assert "dtype=float16" in page.url
+    _wait(watched, "location.search.includes('dtype=float16')")
     _clean(watched)
 
 
@@ -207,7 +207,8 @@ def test_blocks_collapse_and_expand(base_url: str, watched: Watched) -> None:
     page.keyboard.press("Enter")
     member = page.locator("tr.row", has_text="i3a_3x3_reduce")
     member.wait_for()
-    assert member.is_visible() and "open=inception_3a" in page.url
+    assert member.is_visible()
+    _wait(watched, "location.search.includes('open=inception_3a')")
     head = page.locator("tr.group-head", has_text="inception_3a").first
     assert head.locator("button.toggle").get_attribute("aria-expanded") == "true"
     # closing it hides its rows at once, without asking
@@ -224,7 +225,8 @@ def test_blocks_collapse_and_expand(base_url: str, watched: Watched) -> None:
     # a second block: both travel in `open`
     page.locator("tr.group-head", has_text="inception_3b").first.locator("button.toggle").click()
     page.locator("tr.row", has_text="i3b_3x3_reduce").wait_for()
-    assert "open=inception_3a" in page.url and "open=inception_3b" in page.url
+    _wait(watched, "location.search.includes('open=inception_3a')"
+                   " && location.search.includes('open=inception_3b')")
     _clean(watched)
 
 

@@ -45,9 +45,11 @@ def test_index_is_the_calculator(client: TestClient) -> None:
     assert '<form id="calc" class="calc" method="get" action="/"' in html
     for name in ("spec", "dtype", "batch", "optimizer", "aux", "flops", "allops"):
         assert f'name="{name}"' in html
-    # live update: debounced, stale requests replaced, the URL kept in step
+    # live update: debounced, only the newest request waiting, the result morphed in place
+    # (static/app.js keeps the URL in step once the answer is drawn)
     assert 'hx-trigger="input delay:50ms, submit"' in html
-    assert 'hx-sync="this:queue last"' in html and 'hx-replace-url="true"' in html
+    assert 'hx-sync="this:queue last"' in html and 'hx-swap="morph:innerHTML' in html
+    assert '<script src="/static/idiomorph-ext-0.8.0.min.js" defer></script>' in html
     assert _ctx(response)["form"]["spec"] == ALEXNET_SLIDE
     assert [r.name for r in _analysis(response).layers][:2] == ["input", "CONV1"]
     assert 'id="result-region" aria-live="polite"' in html and 'id="rf-panel"' in html
