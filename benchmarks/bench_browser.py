@@ -16,7 +16,9 @@ request):
   (parsing the fragment and morphing the page, ``beforeSwap`` -> ``afterSwap``), the page's
   settle handlers, and the frame (style, layout, paint);
 * server: the ``total`` of the response's ``Server-Timing`` header (engine + HTML), and the
-  bytes of the fragment.
+  bytes of the fragment; at the end, the CPU time of the engine and of the HTML for the same
+  edits' fragments, measured in this process (``time.process_time``), which a busy machine
+  disturbs far less than wall-clock times.
 
 Then it asks for the AlexNet slide listing's fragment (``HX-Request: true``) 200 times and
 prints the server's time for it. It runs with the answer cache on (the default, as users have
@@ -187,6 +189,38 @@ def _fragment_times(base: str, spec: str, count: int) -> tuple[list[float], list
     return server, wall
 
 
+def _server_cpu(count: int = 30) -> tuple[list[float], list[float]]:
+    """The CPU time (ms) of the engine and of the HTML for each edit's fragment, in this
+    process: what the server's share of a keystroke costs, whatever else the machine runs."""
+    from starlette.requests import Request
+
+    from app import engine
+    from app.web.app import create_app
+    from app.web.routers.pages import _query
+    from app.web.settings import Settings
+    from app.web.templating import render_calc
+
+    app = create_app(Settings(answer_cache_entries=0))
+    spec = model_spec("resnet152")
+    analysed, rendered = [], []
+    for i in range(count + 5):  # the first five warm up
+        text = spec.replace(LAST_LINE, f"fc {1001 + i}")
+        scope = {"type": "http", "method": "GET", "path": "/", "app": app, "headers": [
+            (b"hx-request", b"true")], "query_string": urllib.parse.urlencode(
+                {"spec": text}).encode()}
+        request = Request(scope)
+        start = time.process_time()
+        query = _query(request)
+        analysis = engine.analyze(query.spec, query.options())
+        middle = time.process_time()
+        render_calc(request, analysis, [])
+        end = time.process_time()
+        if i >= 5:
+            analysed.append((middle - start) * 1000)
+            rendered.append((end - middle) * 1000)
+    return analysed, rendered
+
+
 def _line(label: str, values: list[float], note: str = "", digits: int = 1) -> str:
     return (f"  {label:<36} {statistics.median(values):8.{digits}f} {_p95(values):7.{digits}f}"
             f"   {note}").rstrip()
@@ -243,6 +277,10 @@ def main() -> None:
     for _ in range(args.rounds):
         for cache in ((True, False) if args.cache == "both" else (args.cache == "on",)):
             _run(cache, args.edits)
+    analysed, rendered = _server_cpu()
+    print("ResNet-152 fragment, server CPU time in process (ms)  median     p95")
+    print(_line("spec -> analysis (engine)", analysed))
+    print(_line("analysis -> HTML (table, cells)", rendered))
 
 
 if __name__ == "__main__":
