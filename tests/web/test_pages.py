@@ -47,7 +47,7 @@ def test_index_is_the_calculator(client: TestClient) -> None:
         assert f'name="{name}"' in html
     # live update: debounced, only the newest request waiting, the result morphed in place
     # (static/app.js keeps the URL in step once the answer is drawn)
-    assert 'hx-trigger="input delay:50ms, submit"' in html
+    assert 'hx-trigger="input delay:25ms, submit"' in html
     assert 'hx-sync="this:queue last"' in html and 'hx-swap="morph:innerHTML' in html
     assert '<script src="/static/idiomorph-ext-0.8.0.min.js" defer></script>' in html
     assert _ctx(response)["form"]["spec"] == ALEXNET_SLIDE
