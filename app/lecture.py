@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app import engine, zoo
 from app.engine import Analysis, LayerRow, Volume, claims
+from app.engine.optable import WEIGHT_OPS
 from app.engine.result import VolumeOut
 from app.examples import (
     BOTTLENECK_INCEPTION,
@@ -141,7 +142,7 @@ def row_named(analysis: Analysis, name: str) -> LayerRow:
 
 
 def weight_rows(analysis: Analysis) -> list[LayerRow]:
-    return [r for r in analysis.layers if r.op in ("conv", "fc")]
+    return [r for r in analysis.layers if r.op in WEIGHT_OPS]
 
 
 def ratio_text(r: Fraction) -> str:

@@ -1,7 +1,7 @@
 """Engine time on the inputs written to be slow (tests/engine/test_mutations.py's WORST list)
 and on the zoo's biggest networks: median of 5 runs each, in milliseconds of process time.
 
-Issue 6's target: no input of at most 64 KiB takes more than 100 ms of engine time. Run it on an
+The target: no input of at most 64 KiB takes more than 100 ms of engine time. Run it on an
 idle machine: `python benchmarks/bench_engine_worst.py`.
 """
 

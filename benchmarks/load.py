@@ -6,7 +6,7 @@
     python benchmarks/load.py --short         # a few seconds: that it runs (CI, via a test)
     python benchmarks/load.py --heavy --workers 1   # imports and the biggest answers in the mix
 
-Starts ``uvicorn`` as the README's production command does (``app.web.serve.command_line``),
+Starts ``uvicorn`` as the documented production command does (``app.web.serve.command_line``),
 on 127.0.0.1 on a free port (loopback only), and stops it at the end. Two phases of the same
 length, with the same clients: first a trivial endpoint of the same app (``/healthz`` if the
 app has one, else ``/api/models/alexnet/spec``: a short text answer, no engine call), then the

@@ -1,6 +1,6 @@
 // archcalc's page behaviour. Everything works without it (the form is a GET); with it, htmx
-// updates the result as you type, the editor numbers its lines, links to a line select it,
-// and block groups collapse. No inline script anywhere: the page's CSP forbids it.
+// updates the result as you type and block groups collapse (the editor is static/editor.js).
+// No inline script anywhere: the page's CSP forbids it.
 "use strict";
 document.documentElement.classList.add("js");
 
@@ -18,107 +18,6 @@ document.documentElement.classList.add("js");
   function refetch() {
     var form = document.getElementById("calc");
     if (form && window.htmx) window.htmx.trigger(form, "submit");
-  }
-
-  function editor() { return document.getElementById("spec"); }
-
-  // where a line ends: the engine's one rule (app/engine/lines.py), so that the gutter's numbers
-  // and the engine's error lines agree whatever else (a form feed, U+2028) the text holds
-  var LINE_BREAK = /\r\n|\r|\n/;
-  function specLines(text) { return text.split(LINE_BREAK); }
-
-  function renumber() {
-    var spec = editor(), gutter = document.getElementById("gutter");
-    if (!spec || !gutter) return;
-    var want = specLines(spec.value).length, have = gutter.children.length;
-    for (; have < want; have++) {
-      var li = document.createElement("li");
-      li.textContent = String(have + 1);
-      gutter.appendChild(li);
-    }
-    for (; have > want; have--) gutter.removeChild(gutter.lastElementChild);
-    sizeGutter(spec, gutter);
-    gutter.scrollTop = spec.scrollTop;
-  }
-
-  // the editor wraps long lines: each line number takes the height of its wrapped line,
-  // measured in a hidden copy of the editor's text box that is emptied straight after
-  var measure = null, measured = {key: "", heights: []};
-  function sizeGutter(spec, gutter) {
-    var items = gutter.children;
-    if (window.getComputedStyle(spec).whiteSpace !== "pre-wrap" || !spec.clientWidth) {
-      applyHeights(items, []);
-      return;
-    }
-    // a live update swaps in a new gutter for the same text: the last measure still holds
-    var key = spec.clientWidth + "\n" + spec.value;
-    if (measured.key === key) {
-      applyHeights(items, measured.heights);
-      return;
-    }
-    if (!measure) {
-      measure = document.createElement("div");
-      measure.className = "spec-measure";
-      measure.setAttribute("aria-hidden", "true");
-    }
-    if (measure.parentNode !== spec.parentNode) spec.parentNode.appendChild(measure);
-    var cs = window.getComputedStyle(spec);
-    measure.style.width = (spec.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)) + "px";
-    var lines = specLines(spec.value), frag = document.createDocumentFragment();
-    lines.forEach(function (line) {
-      var div = document.createElement("div");
-      div.textContent = line || "\u200b";
-      frag.appendChild(div);
-    });
-    measure.appendChild(frag);
-    var heights = Array.prototype.map.call(measure.children, function (d) { return d.offsetHeight; });
-    measure.textContent = "";
-    measured = {key: key, heights: heights};
-    applyHeights(items, heights);
-  }
-
-  // the heights go in a constructed style sheet, not in style attributes: htmx copies an
-  // element's attributes while settling a swap, and a copied style attribute breaks the CSP
-  var gutterSheet = null, gutterRules = "";
-  function applyHeights(items, heights) {
-    if (!gutterSheet) {
-      if (!("adoptedStyleSheets" in document)) return;
-      gutterSheet = new CSSStyleSheet();
-      document.adoptedStyleSheets = document.adoptedStyleSheets.concat([gutterSheet]);
-    }
-    var line = Math.min.apply(null, heights.length ? heights : [0]), rules = [];
-    for (var i = 0; i < items.length && i < heights.length; i++) {
-      if (heights[i] > line) rules.push("#gutter > li:nth-child(" + (i + 1) + ") { height: " + heights[i] + "px; }");
-    }
-    var text = rules.join("\n");
-    if (text !== gutterRules) { gutterSheet.replaceSync(text); gutterRules = text; }
-  }
-
-  var sizing = false;
-  function resizeSoon() {
-    if (sizing) return;
-    sizing = true;
-    window.requestAnimationFrame(function () { sizing = false; renumber(); });
-  }
-  window.addEventListener("resize", resizeSoon);
-
-  function selectLine(n) {
-    var spec = editor();
-    if (!spec) return;
-    var text = spec.value, lines = specLines(text), start = 0;
-    for (var i = 0; i < n - 1 && i < lines.length; i++) {
-      start += lines[i].length;
-      start += text.substr(start, 2) === "\r\n" ? 2 : 1;  // the line end itself
-    }
-    var end = start + (lines[n - 1] || "").length;
-    spec.focus();
-    spec.setSelectionRange(start, end);
-    var gutter = document.getElementById("gutter"), li = gutter && gutter.children[n - 1];
-    if (li && gutter.firstElementChild) {  // the line numbers follow the wrapped lines
-      spec.scrollTop = Math.max(0, li.offsetTop - gutter.firstElementChild.offsetTop - 2 * li.offsetHeight);
-    } else {
-      spec.scrollTop = Math.max(0, (n - 3) * spec.scrollHeight / Math.max(lines.length, 1));
-    }
   }
 
   function applyGroups(root) {
@@ -139,12 +38,6 @@ document.documentElement.classList.add("js");
   document.addEventListener("click", function (evt) {
     var target = evt.target instanceof Element ? evt.target : null;
     if (!target) return;
-    var link = target.closest("a[data-line]");
-    if (link) {
-      evt.preventDefault();
-      selectLine(parseInt(link.dataset.line, 10));
-      return;
-    }
     // a click pins a figure's working open (and a second click closes it)
     var fig = target.closest("button.fig");
     if (fig) {
@@ -346,17 +239,6 @@ document.documentElement.classList.add("js");
     if (d instanceof Element && d.matches("details.calc-arch[data-arch-lazy]") && d.open) refetch();
   }, true);
 
-  document.addEventListener("input", function (evt) {
-    if (evt.target === editor()) resizeSoon();
-  });
-
-  document.addEventListener("scroll", function (evt) {
-    if (evt.target === editor()) {
-      var gutter = document.getElementById("gutter");
-      if (gutter) gutter.scrollTop = editor().scrollTop;
-    }
-  }, true);
-
   document.addEventListener("htmx:configRequest", function (evt) {
     if (evt.detail.elt && evt.detail.elt.id === "calc") evt.detail.parameters.open = openPaths();
     // the architecture diagram is drawn while it is open
@@ -427,30 +309,14 @@ document.documentElement.classList.add("js");
     pane.style.setProperty("--summary-h", (sticky ? summary.offsetHeight : 0) + "px");
   }
 
-  // while typing, the rows of the line being edited come into view in the result pane
-  function showEditedRow() {
-    var spec = editor();
-    if (!spec || document.activeElement !== spec) return;
-    var line = specLines(spec.value.slice(0, spec.selectionStart)).length;
-    var best = null;
-    document.querySelectorAll("table.layers tr[data-row] .meta a[data-line]").forEach(function (a) {
-      var n = parseInt(a.dataset.line, 10);
-      if (n <= line && (!best || n >= parseInt(best.dataset.line, 10))) best = a;
-    });
-    var tr = best && best.closest("tr");
-    if (tr && tr.offsetParent) tr.scrollIntoView({block: "nearest"});
-  }
-
   // htmx settles each swapped element (the result, and out of band the gutter and the line
   // problems): each gets only the work it needs
   document.addEventListener("htmx:afterSettle", function (evt) {
     var id = evt.detail && evt.detail.elt ? evt.detail.elt.id : "";
-    renumber();  // cheap: the text's last measure is kept
     if (id === "gutter" || id === "line-problems") return;
     applyGroups(document);
     applyColumns();
     measureSummary();
-    if (id === "result-region") showEditedRow();
   });
   window.addEventListener("resize", measureSummary);
 
@@ -487,7 +353,6 @@ document.documentElement.classList.add("js");
     }
     if (document.querySelector("table.layers")) document.documentElement.classList.add("has-layers");
     dropFoldedRows();
-    renumber();
     applyGroups(document);
     applyColumns();
     measureSummary();

@@ -14,9 +14,12 @@ SLOW, so ``pytest -m "not slow"`` is the quick loop while editing and CI runs ev
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests import redisserver
 
 for name in ("RATE_PER_SECOND", "RATE_BURST", "RUNS_PER_MINUTE", "RUNS_BURST", "LIVE_PER_HOUR",
              "LIVE_BURST"):
@@ -43,3 +46,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, lane))
         if lane in SLOW_LANES or path.name in SLOW:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[redisserver.RedisServer]:
+    """One redis-server for the session, for any test that needs a real one."""
+    yield from redisserver.serve()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from app import zoo
@@ -31,13 +32,38 @@ def test_every_op_example_reads_as_its_op_and_every_spelling_names_it() -> None:
             assert read_statement(f"{spelling} {args}".strip(), 1).op == d.name, spelling
 
 
-def test_every_zoo_id_is_in_the_readme() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_every_zoo_id_is_in_the_api_document() -> None:
+    doc = (ROOT / "docs" / "api.md").read_text()
     for model in zoo.list_models():
-        assert f"`{model.id}`" in readme, model.id
+        assert f"`{model.id}`" in doc, model.id
 
 
-def test_every_limit_is_in_the_readme() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_every_limit_is_in_the_api_document() -> None:
+    doc = (ROOT / "docs" / "api.md").read_text()
     for name in LIMITS.__dataclass_fields__:
-        assert f"`{name}`" in readme, name
+        assert f"`{name}`" in doc, name
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_link_between_the_documents_resolves() -> None:
+    documents = [ROOT / "README.md", ROOT / "benchmarks" / "README.md",
+                 *sorted((ROOT / "docs").glob("*.md"))]
+    broken = []
+    for doc in documents:
+        for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue  # a URL outside the repository
+            path, _, anchor = target.partition("#")
+            linked = (doc.parent / path).resolve() if path else doc
+            if not linked.is_file():
+                broken.append(f"{doc.name}: {target}")
+            elif anchor and linked.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", linked.read_text(), flags=re.MULTILINE)
+                if anchor not in {_anchor(h) for h in headings}:
+                    broken.append(f"{doc.name}: {target}")
+    assert broken == []

@@ -1,4 +1,5 @@
-"""The README's set-up commands are the ones CI runs, and its limits table is the engine's."""
+"""The README's set-up commands are the ones CI runs, the developer's loop is the fast lane, and
+the API document's limits table is the engine's."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from app.engine.limits import LIMITS
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 CI_RUN = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+API_DOC = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
 
 
 def _setup_commands() -> list[str]:
@@ -35,7 +37,11 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     assert "set -euo pipefail" in CI_RUN
 
 
-def test_readme_lists_every_limit_with_its_value() -> None:
+def test_readme_prints_the_fast_lane_as_the_developer_s_loop() -> None:
+    assert '.venv/bin/python -m pytest -m "not slow" -q' in README
+
+
+def test_the_api_document_lists_every_limit_with_its_value() -> None:
     for field in fields(LIMITS):
         row = f"| `{field.name}` | {getattr(LIMITS, field.name):,} |"
-        assert row in README, row
+        assert row in API_DOC, row

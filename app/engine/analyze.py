@@ -115,7 +115,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
     Objects something else froze on purpose (a pre-fork server's) end up in the oldest
     generation too, which costs that process a scan of them at full collections, nothing more;
     archcalc's servers freeze nothing. (Asking ``gc.get_freeze_count()`` first is no way out:
-    it counts the frozen objects one by one, 20 ms for a heap that holds torch.)"""
+    it counts the frozen objects one by one, which is slow on a heap that holds torch.)"""
     global _gc_pauses
     with _gc_lock:
         _gc_pauses += 1

@@ -3,8 +3,8 @@
 A spec (text or JSON) becomes a :class:`Network`: an input volume and a sequence of
 nodes. A node is either a :class:`Layer` (one op with its attributes) or a
 :class:`Block` (a merge of sub-sequences: concat, residual, join, dense, aux, scale, split).
-``repeat`` is expanded by the parser, so neither the engine walk nor the torch
-builder ever sees it. Every value here is immutable: layers are named tuples whose
+``repeat`` is expanded by the parser, so neither the engine walk nor torchnet
+ever sees it. Every value here is immutable: layers are named tuples whose
 attributes are read-only mappings, blocks and networks frozen dataclasses of tuples.
 
 The ops, their spellings and their attributes are listed once, in ``app.engine.optable``.

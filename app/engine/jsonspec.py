@@ -1,4 +1,4 @@
-"""The JSON form of a spec -> Network, through the same builder as the text form.
+"""The JSON form of a spec -> Network, through the same network assembler as the text form.
 
 ``line`` in errors is the 1-based position of the offending entry in depth-first order.
 """

@@ -6,7 +6,7 @@ break pdftotext writes), VT, the file/group/record separators, NEL and U+2028/U+
 does not, so every later line number would be off by one. Those characters are whitespace
 inside a line here (the readers split words on any whitespace); any other control character is
 refused on its own line by the tokenizer. A leading byte-order mark is dropped. The editor
-(``static/app.js``) splits with the same expression, ``LINE_BREAK.pattern``.
+(``static/editor.js``) splits with the same expression, ``LINE_BREAK.pattern``.
 """
 
 from __future__ import annotations

@@ -317,7 +317,7 @@ def read_spec(text: str) -> Parsed:
 def build(raws: list[Raw], issues: list[Issue], drops: list[int]) -> Parsed:
     """The network of a raw tree, once its size is known to be within the limits."""
     check_work(raws)
-    net = _Builder(issues, drops).network(raws)
+    net = _NetworkAssembler(issues, drops).network(raws)
     return Parsed(net, tuple(issues), min(drops, default=0))
 
 
@@ -342,7 +342,7 @@ def capped(issues: list[Issue]) -> list[Issue]:
                                            f"these first")]
 
 
-class _Builder:
+class _NetworkAssembler:
     """Expands repeats, applies directives and names every node; a node that cannot be built
     is reported in ``issues``, its line kept in ``drops``, and left out."""
 

@@ -22,7 +22,7 @@ from pydantic import Field, PlainSerializer, TypeAdapter
 
 from app.engine.graph import FrozenDict
 from app.engine.options import DEFAULTS, DTYPE_BYTES, Dtype, Optimizer, Options
-from app.engine.working import Working
+from app.engine.working import Working, to_text
 
 __all__ = [
     "DTYPE_BYTES",
@@ -124,7 +124,7 @@ class LayerRow:
 
     @property
     def working(self) -> Mapping[str, Working]:
-        """Each figure's working as data (rendered by app.present.working); not in the JSON.
+        """Each figure's working as data (HTML and LaTeX: app.present.working); not in the JSON.
         A view over the same shared parts as ``formulas``, so a row holds one of them."""
         f = self.formulas
         return WorkingView(*f._parts) if isinstance(f, Formulas) else FrozenDict()
@@ -250,8 +250,6 @@ class Rendered:
 
     def text(self) -> dict[str, str]:
         if self._text is None:
-            from app.present.working import to_text  # the one plain-text renderer
-
             self._text = {k: to_text(w) for k, w in self.working.items()}
         return self._text
 

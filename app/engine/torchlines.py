@@ -209,6 +209,12 @@ def _convtranspose(g: Args, line: int) -> Args:
     return args
 
 
+def _pixelshuffle(g: Args, line: int) -> Args:
+    if "upscale_factor" not in g:
+        raise SpecError("PixelShuffle needs its upscale_factor, e.g. nn.PixelShuffle(2)", line)
+    return {"factor": _int(g["upscale_factor"], "upscale_factor", line)}
+
+
 def _upsample(g: Args, line: int) -> Args:
     factor = g.get("scale_factor")
     if isinstance(factor, float) and factor.is_integer():
@@ -346,4 +352,5 @@ _CLASSES: dict[str, tuple[str, tuple[str, ...], Reader]] = {
     "Flatten": ("flatten", ("start_dim", "end_dim"), _dims),
     "LocalResponseNorm": ("lrn", ("size", "alpha", "beta", "k"), _lrn),
     "ChannelShuffle": ("channelshuffle", ("groups",), _shuffle),
+    "PixelShuffle": ("pixelshuffle", ("upscale_factor",), _pixelshuffle),
 }

@@ -22,6 +22,7 @@ from fractions import Fraction
 from app.engine.errors import SpecError
 from app.engine.graph import Layer, Network, Node
 from app.engine.maths import ceil_div, k_eff
+from app.engine.optable import MERGE_ROW_OPS
 from app.engine.result import Analysis, LayerRow
 
 Span = tuple[int, int]
@@ -158,10 +159,13 @@ def axis_back(row: LayerRow, axis: str) -> Back:
         return _transposed(n, int(a[f"k{axis}"]), int(a.get(f"s{axis}", 1)),
                            int(a.get(f"p{axis}", 0)), int(a.get(f"d{axis}", 1)))
     if op == "upsample":
-        f = int(a.get("factor", 2))
+        f = int(a["factor"])
         if a.get("mode") == "bilinear":
             return _bilinear(n, f)
         return lambda o: (o // f, o // f)
+    if op == "pixelshuffle":
+        r = int(a["factor"])
+        return lambda o: (o // r, o // r)
     if op == "adaptiveavgpool":
         return lambda o: ((o * n) // out, ceil_div((o + 1) * n, out) - 1)
     if op in ("gap", "fc", "flatten"):
@@ -185,13 +189,10 @@ def _merge_back(row: LayerRow, axis: str, source: LayerRow) -> Back:
     return lambda o: (o, o)
 
 
-_MERGES = frozenset({"concat", "add", "mul", "join", "scale"})
-
-
 def _maps(rows: tuple[LayerRow, ...], preds: list[list[int]], axis: str) -> list[list[Back]]:
     maps: list[list[Back]] = []
     for r, ins in zip(rows, preds, strict=True):
-        if r.op in _MERGES:
+        if r.op in MERGE_ROW_OPS:
             maps.append([_merge_back(r, axis, rows[j]) for j in ins])
         else:
             maps.append([axis_back(r, axis)] * len(ins))

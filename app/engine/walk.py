@@ -18,7 +18,14 @@ from app.engine.claims import check_claims
 from app.engine.errors import LimitError, SpecError
 from app.engine.graph import AttrValue, Block, FrozenDict, Layer, Node, Volume
 from app.engine.limits import LIMITS
-from app.engine.optable import IN_PLACE_OPS, MERGE_OPS, OPS, VIEW_OPS, WEIGHT_OPS
+from app.engine.optable import (
+    BLOCK_MERGE_OPS,
+    IN_PLACE_OPS,
+    MERGE_OPS,
+    OPS,
+    VIEW_OPS,
+    WEIGHT_OPS,
+)
 from app.engine.result import (
     FIGURES,
     RF,
@@ -319,8 +326,7 @@ def _split_share(b: Block, st: State) -> State:
 
 def _merge(b: Block, vols: tuple[Volume, ...]) -> Merged:
     """A merge's output, working and attributes, once per (kind, input volumes)."""
-    op = {"concat": "concat", "dense": "concat", "residual": "add", "join": "join",
-          "scale": "scale", "split": "concat"}[b.kind]
+    op = BLOCK_MERGE_OPS[b.kind]
     out = _merged_volume(b, list(vols))
     attrs: dict[str, AttrValue] = {"kind": b.kind}
     if b.survival is not None:

@@ -1,38 +1,25 @@
-"""What every export shares: the thing exported, the conventions it states, and the totals.
+"""What every export shares: the thing exported and the conventions it states.
 
 An export renders one :class:`Subject` (an analysis and the network it came from) as text. Each
 format states how its numbers were counted (MACs or FLOPs, dtype, batch, MB or MiB) in its own
 comment syntax; the words come from here, and the definitions themselves from the analysis'
 ``conventions`` (written once, in the engine).
 
-Pure: the engine and the standard library only (no web stack, no torch).
+The columns and the totals the exports list are ``app.present``'s (``columns.IDENTITY``,
+``columns.DEFAULT_COLUMNS``, ``totals.total_items``), which the page and the command line show
+too. Pure: the engine, ``app.present`` and the standard library only (no web stack, no torch).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from app.engine import Analysis, Network, analyze, parse_json_spec, parse_spec
 from app.engine.options import DTYPE_BYTES, make_options
-from app.engine.result import LayerRow
-from app.present.columns import COLUMNS, Column
-from app.present.formats import mebibytes, megabytes
+from app.present.formats import volume
 
-__all__ = ["IDENTITY", "TABLE_COLUMNS", "Subject", "TotalItem", "conventions_lines",
-           "subject_from_spec", "total_items"]
-
-#: the figure columns every export shows: the pages' default columns (app.present.columns)
-TABLE_COLUMNS: tuple[Column, ...] = tuple(c for c in COLUMNS if c.default)
-#: what names a row, before the figures: (key, title, cell)
-IDENTITY: tuple[tuple[str, str, Callable[[LayerRow], str]], ...] = (
-    ("index", "#", lambda r: str(r.index)),
-    ("name", "layer", lambda r: r.name),
-    ("block", "block", lambda r: r.block),
-    ("op", "op", lambda r: r.op),
-)
-
+__all__ = ["Subject", "conventions_lines", "subject_from_spec"]
 
 @dataclass(frozen=True, slots=True)
 class Subject:
@@ -68,8 +55,8 @@ def conventions_lines(subject: Subject) -> list[str]:
     bpv = DTYPE_BYTES[opts.dtype]
     aux = "auxiliary classifiers counted" if opts.aux else "auxiliary classifiers not counted"
     lines = [
-        (f"archcalc analysis of {subject.title}: input {_vol(a.input)}, output {_vol(a.output)} "
-        f"(H x W x C)"),
+        (f"archcalc analysis of {subject.title}: input {volume(a.input)}, "
+         f"output {volume(a.output)} (H x W x C)"),
         (f"options: dtype {opts.dtype} ({bpv} bytes a value), batch {opts.batch}, "
         f"optimizer {opts.optimizer}, {aux}"),
         ("units: MACs are multiply-accumulates (FLOPs = 2 x MACs); memory in bytes, "
@@ -77,52 +64,3 @@ def conventions_lines(subject: Subject) -> list[str]:
     ]
     lines += [f"{key}: {text}" for key, text in a.conventions.items()]
     return lines
-
-
-@dataclass(frozen=True, slots=True)
-class TotalItem:
-    """One line of the totals: a key, a label for people, the exact value, and a note."""
-
-    key: str
-    label: str
-    value: int | float
-    note: str
-
-
-def total_items(analysis: Analysis) -> list[TotalItem]:
-    """The totals in the order every export lists them (memory also in MB and MiB)."""
-    t = analysis.totals
-    bpv = DTYPE_BYTES[analysis.options.dtype]
-    items = [
-        TotalItem("params", "parameters", t.params,
-                  f"{t.weights:,} weights + {t.biases:,} biases"),
-        TotalItem("macs", "multiply-accumulates", t.macs, "MACs per image, conv and fc"),
-        TotalItem("flops", "FLOPs", t.flops, "2 x MACs"),
-        TotalItem("activations", "activations", t.activations,
-                  "values stored per image, forward pass"),
-        TotalItem("activation_bytes", "activation memory (bytes)", t.activation_bytes,
-                  f"activations x {bpv} B x batch {analysis.options.batch} = "
-                  f"{_mb(t.activation_bytes)}"),
-        TotalItem("param_bytes", "parameter memory (bytes)", t.param_bytes,
-                  f"params x {bpv} B = {_mb(t.param_bytes)}"),
-        TotalItem("training_bytes", "training memory (bytes)", t.training_bytes,
-                  f"activations + weights, gradients and {analysis.options.optimizer} state = "
-                  f"{_mb(t.training_bytes)}"),
-        TotalItem("depth", "depth", t.depth,
-                  f"conv and fc layers on the longest path ({t.weight_layers} in all)"),
-    ]
-    if t.expected_depth is not None:
-        items.append(TotalItem("expected_depth", "expected depth", t.expected_depth,
-                               "stochastic depth, during training"))
-    if t.expected_macs is not None:
-        items.append(TotalItem("expected_macs", "expected MACs", t.expected_macs,
-                               "stochastic depth, per image during training"))
-    return items
-
-
-def _vol(v: Any) -> str:
-    return f"{v.h}x{v.w}x{v.c}"
-
-
-def _mb(n: int) -> str:
-    return f"{megabytes(n)} ({mebibytes(n)})"

@@ -11,13 +11,10 @@ from __future__ import annotations
 import csv
 import io
 
-from app.export.base import (
-    IDENTITY,
-    TABLE_COLUMNS,
-    Subject,
-    conventions_lines,
-    total_items,
-)
+from app.export.base import Subject, conventions_lines
+from app.present.columns import DEFAULT_COLUMNS as TABLE_COLUMNS
+from app.present.columns import IDENTITY
+from app.present.totals import total_items
 
 #: the columns whose per-layer values add up to a total: column key -> the total's name
 ADDITIVE = {"weights": "weights", "biases": "biases", "params": "params", "macs": "macs",

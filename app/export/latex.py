@@ -12,13 +12,10 @@ the columns up. To put the table in a report, copy a ``longtable`` environment a
 from __future__ import annotations
 
 from app.engine.result import LayerRow
-from app.export.base import (
-    IDENTITY,
-    TABLE_COLUMNS,
-    Subject,
-    conventions_lines,
-    total_items,
-)
+from app.export.base import Subject, conventions_lines
+from app.present.columns import DEFAULT_COLUMNS as TABLE_COLUMNS
+from app.present.columns import IDENTITY
+from app.present.totals import total_items
 from app.present.working import latex_escape as escape
 from app.present.working import to_latex, to_text
 
@@ -58,8 +55,7 @@ def _totals(subject: Subject) -> list[str]:
              r"total & value & how \\",
              r"\midrule", r"\endhead", r"\bottomrule", r"\endfoot"]
     for item in total_items(subject.analysis):
-        value = f"{item.value:,}" if isinstance(item.value, int) else f"{item.value:,.2f}"
-        lines.append(f"{escape(item.label)} & {escape(value)} & {escape(item.note)} " + r"\\")
+        lines.append(f"{escape(item.label)} & {escape(item.text)} & {escape(item.note)} " + r"\\")
     lines.append(r"\end{longtable}")
     return lines
 

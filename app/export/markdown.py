@@ -6,22 +6,15 @@ indented by its block depth so the nesting reads in slides as in the HTML table.
 
 from __future__ import annotations
 
-from app.export.base import (
-    IDENTITY,
-    TABLE_COLUMNS,
-    Subject,
-    conventions_lines,
-    total_items,
-)
+from app.export.base import Subject, conventions_lines
+from app.present.columns import DEFAULT_COLUMNS as TABLE_COLUMNS
+from app.present.columns import IDENTITY
+from app.present.totals import total_items
 
 
 def _cell(text: str) -> str:
     """Pipes and line breaks would break a table row."""
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
-def _number(value: float) -> str:
-    return f"{value:,}" if isinstance(value, int) or value.is_integer() else f"{value:,.2f}"
 
 
 def render(subject: Subject) -> str:
@@ -40,6 +33,6 @@ def render(subject: Subject) -> str:
         cells += [_cell(c.text(row)) for c in TABLE_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "| total | value | how |", "|---|---:|---|"]
-    lines += [f"| {item.label} | {_number(item.value)} | {_cell(item.note)} |"
+    lines += [f"| {item.label} | {item.text} | {_cell(item.note)} |"
               for item in total_items(a)]
     return "\n".join(lines) + "\n"

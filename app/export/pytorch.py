@@ -11,8 +11,8 @@ flattens its input (``torch.flatten(x, 1)``) and gives (N, out): the engine's 1x
 
 The generator walks the parsed network beside the analysis' rows (the same order the engine
 walked it), taking each layer's input channels and features from its row. It needs no torch.
-:data:`LAYER_CODE` has one entry per engine op and :data:`BLOCK_CODE` one per block kind (a
-meta-test holds both to the engine's op list and to ``app.torchnet.BUILDERS``).
+:data:`LAYER_CODE` has one entry per registry op (``tests/torch/test_registry_tables.py``) and
+:data:`BLOCK_CODE` one per block kind.
 """
 
 from __future__ import annotations
@@ -25,17 +25,12 @@ from dataclasses import dataclass, field
 from app.engine.errors import SpecError
 from app.engine.graph import Block, Layer, Network, Node, names_read
 from app.engine.lines import split_lines
-from app.engine.optable import MERGE_OPS
+from app.engine.optable import FLATTENING_OPS, MERGE_OPS, PASS_THROUGH_OPS, SPATIAL_OPS
 from app.engine.result import LayerRow
 from app.export.base import Subject, conventions_lines
 from app.export.pytorch_blocks import BLOCK_CODE, HELPER_ORDER, HELPERS
-from app.export.pytorch_ops import (
-    FLATTENING,
-    LAYER_CODE,
-    OP_HELPERS,
-    PASS_THROUGH,
-    SPATIAL,
-)
+from app.export.pytorch_layers import LAYER_CODE, OP_HELPERS
+from app.present.formats import volume
 
 __all__ = ["BLOCK_CODE", "LAYER_CODE", "RESERVED", "class_name", "model_class", "render"]
 
@@ -169,7 +164,7 @@ class _Gen:
         pre: list[tuple[str, str]] = []
         if layer.op == "fc" and not flat:
             pre.append(("flatten", "nn.Flatten()"))
-        elif layer.op in SPATIAL and flat:
+        elif layer.op in SPATIAL_OPS and flat:
             pre.append(("unflatten", f"nn.Unflatten(1, ({row.input.c}, 1, 1))"))
             flat = False
         if layer.op in OP_HELPERS:
@@ -182,7 +177,7 @@ class _Gen:
             layer = layer._replace(attrs={k: v for k, v in layer.attrs.items()
                                           if k not in ("same", "ph", "pw", "ph2", "pw2")})
         code = LAYER_CODE[layer.op](layer, row, flat, in_place)
-        return [*pre, (layer.name, code)], row, flat or layer.op in FLATTENING
+        return [*pre, (layer.name, code)], row, flat or layer.op in FLATTENING_OPS
 
     def sequence(self, nodes: tuple[Node, ...], flat: bool,
                  volume_out: bool = False) -> tuple[Lines, bool]:
@@ -198,7 +193,7 @@ class _Gen:
             if isinstance(node, Layer):
                 modules, row, flat = self.layer(node, flat, fresh)
                 channels = row.output.c
-                fresh = fresh or node.op not in PASS_THROUGH
+                fresh = fresh or node.op not in PASS_THROUGH_OPS
                 for i, (name, expr) in enumerate(modules):
                     note = f"  # {beside}" if beside and i == len(modules) - 1 else ""
                     entries.append(f"{names.take(name)}={expr},{note}")
@@ -293,8 +288,8 @@ def side_padding(layer: Layer, row: LayerRow) -> tuple[int, int, int, int] | Non
 
 
 def _volume(row: LayerRow, flat: bool) -> str:
-    v = row.output
-    return f"{v.c}" if flat else f"{v.h}x{v.w}x{v.c}"
+    """The output as its comment gives it: a flat vector by its length, else H x W x C."""
+    return f"{row.output.c}" if flat else volume(row.output)
 
 
 @dataclass
@@ -335,7 +330,7 @@ def _top(gen: _Gen, net: Network) -> _Top:
         if isinstance(node, Layer):
             flat = _layer(gen, top, node, flat, fresh and not node.inputs, note)
             # a new tensor is ours to overwrite; a pass-through hands on what it read
-            fresh = node.op not in PASS_THROUGH or (fresh and not node.inputs)
+            fresh = node.op not in PASS_THROUGH_OPS or (fresh and not node.inputs)
         else:
             code, flat_out = gen.block(node, flat)
             attr = top.names.take(node.name)

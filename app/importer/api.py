@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.engine.errors import visible
-from app.importer.graph import NotSeriesParallel, Refusal, spec_text
+from app.importer.emit import spec_text
+from app.importer.graph import NotSeriesParallel, Refusal
 from app.importer.onnx_file import MAX_NODES, MAX_ONNX_BYTES, Bounds, OnnxRefused
 
 DEFAULT_SIZE = 224
@@ -70,7 +71,11 @@ def import_factory(path: str, size: int = DEFAULT_SIZE) -> ImportResult:
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise ImportFailed(f"{path}: {exc}") from exc
-    return import_module(factory(), (size, size, 3), path)
+    try:
+        model = factory()
+    except Exception as exc:  # the user's own code
+        raise ImportFailed(f"{path}: calling it raised {type(exc).__name__}: {exc}") from exc
+    return import_module(model, (size, size, 3), path)
 
 
 def import_onnx(data: bytes, source: str = "an ONNX file", max_bytes: int = MAX_ONNX_BYTES,
@@ -91,8 +96,13 @@ def _finish(graph: Any, refused: list[Refusal], notes: list[str],
     header = [*header, *notes]
     try:
         text = spec_text(graph, header, refused)
-    except NotSeriesParallel as exc:
-        refused = [*refused, Refusal(exc.node, "graph", exc.reason)]
+    except MemoryError:
+        raise  # the import's memory limit, answered as such
+    except Exception as exc:  # no graph may crash the import: what is left is refused
+        node, reason = (exc.node, exc.reason) if isinstance(exc, NotSeriesParallel) else (
+            graph.output or "graph", f"it could not be written ({type(exc).__name__}: "
+                                     f"{str(exc)[:200]})")
+        refused = [*refused, Refusal(node, "graph", reason)]
         text = "\n".join(f"# {visible(t)}" for t in header) + "\n" + "".join(
             f"# REFUSED {r}\n" for r in refused)
     return ImportResult(text, tuple(refused), tuple(notes))

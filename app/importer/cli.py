@@ -9,7 +9,9 @@ SOURCE is one of:
 
 The spec goes to FILE, or to standard output. Every refused node is listed on standard error;
 the exit status is 0 when nothing was refused, 1 when some nodes were (the spec, with them
-marked ``# REFUSED``, is still written), 2 when the model could not be read at all.
+marked ``# REFUSED``, is still written), 2 when the model could not be read at all (whatever
+went wrong: a model that makes the importer fail is one it could not read, never an internal
+error's status).
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ def import_command(source: str, output: Path | None = None, size: int | None = N
     except ImportError as exc:
         print(f"archcalc import: needs the 'import' extra (pip install 'archcalc[import]'): "
               f"{exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the user's factory, or a model no rule foresaw: unreadable
+        print(f"archcalc import: {source}: the model could not be imported: "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     if output is None:
         sys.stdout.write(result.spec)

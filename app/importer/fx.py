@@ -4,8 +4,10 @@ The module is traced symbolically (modules of ``torch.nn`` are leaves, as fx mak
 are torchvision's LayerNorm2d and StochasticDepth), and one forward pass on zeros at the given
 input (fx's ShapeProp) gives every value's shape: the reader needs it to tell a Linear layer
 applied channels-last (ConvNeXt's MLP: a 1x1 convolution) from a classifier. Each node becomes
-a spec layer, a merge, or an alias (views such as ``permute`` and ``contiguous`` add nothing);
-anything else is refused by name.
+a spec layer (a leaf module through app.importer.fx_modules' rules), a merge, or an alias
+(views such as ``permute`` and ``contiguous`` add nothing); a value of shapes or constants
+(``x.size(1) // 2``) is read only where used; anything else is refused by its node's name, and
+so is a node whose rule fails on it, so no model crashes the reader.
 """
 
 from __future__ import annotations
@@ -19,143 +21,19 @@ import torch.fx as fx
 from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
 
+from app.importer.fx_modules import (
+    ALIAS_MODULES,
+    MODULE_RULES,
+    PLAIN,
+    Layout,
+    LeafTracer,
+    Unsupported,
+    adaptive,
+    module_text,
+    pool,
+)
 from app.importer.graph import Graph, Node, Refusal
-
-Layout = str  # "nchw", "nhwc" or "flat"
-
-
-class _Tracer(fx.Tracer):
-    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        if type(m).__name__ in ("LayerNorm2d", "StochasticDepth"):
-            return True
-        return super().is_leaf_module(m, qualname)
-
-
-def _pair(v: Any) -> tuple[int, int]:
-    if isinstance(v, int):
-        return v, v
-    a, b = v
-    return int(a), int(b)
-
-
-def _hw(v: tuple[int, int]) -> str:
-    return str(v[0]) if v[0] == v[1] else f"{v[0]}x{v[1]}"
-
-
-def window(kernel: Any, stride: Any, pad: Any, dilation: Any = 1, pool: bool = False) -> str:
-    """``3x3 stride 2 pad 1`` with the defaults (stride 1, pad 0, dilation 1) left out; a pool's
-    stride is always written (the spec's pools default to the kernel, PyTorch's too, but a
-    written stride 1 must stay 1)."""
-    k, s, d = _pair(kernel), _pair(stride), _pair(dilation)
-    parts = [f"{k[0]}x{k[1]}"]
-    if s != (1, 1) or pool:
-        parts.append(f"stride {_hw(s)}")
-    if isinstance(pad, str):
-        parts.append("pad same" if pad == "same" else "")
-    elif _pair(pad) != (0, 0):
-        parts.append(f"pad {_hw(_pair(pad))}")
-    if d != (1, 1):
-        parts.append(f"dilation {_hw(d)}")
-    return " ".join(p for p in parts if p)
-
-
-class Unsupported(Exception):
-    """One node the spec language cannot express (becomes a :class:`Refusal`)."""
-
-
-def _conv(m: nn.Conv2d) -> str:
-    if m.padding_mode != "zeros":
-        raise Unsupported(f"padding_mode {m.padding_mode!r} (only zero padding is counted)")
-    text = f"conv {m.out_channels} " + window(m.kernel_size, m.stride, m.padding, m.dilation)
-    if m.groups != 1:
-        text += " depthwise" if m.groups == m.in_channels else f" groups {m.groups}"
-    return text + ("" if m.bias is not None else " nobias")
-
-
-def _convtranspose(m: nn.ConvTranspose2d) -> str:
-    text = f"convtranspose {m.out_channels} " + window(m.kernel_size, m.stride, m.padding,
-                                                        m.dilation)
-    if _pair(m.output_padding) != (0, 0):
-        text += f" outpad {_hw(_pair(m.output_padding))}"
-    if m.groups != 1:
-        text += f" groups {m.groups}"
-    return text + ("" if m.bias is not None else " nobias")
-
-
-def _pool(kind: str, kernel: Any, stride: Any, pad: Any, ceil: bool, dilation: Any = 1) -> str:
-    stride = kernel if stride is None or stride == [] else stride
-    return f"{kind} " + window(kernel, stride, pad, dilation, pool=True) + (
-        " ceil" if ceil else "")
-
-
-def _adaptive(size: Any) -> str:
-    h, w = _pair(size)
-    return "gap" if (h, w) == (1, 1) else f"adaptiveavgpool {h}x{w}"
-
-
-def _bn(m: nn.BatchNorm2d) -> str:
-    if not m.affine:
-        raise Unsupported("BatchNorm2d without affine parameters (the spec's bn has 2C)")
-    return "bn"
-
-
-def _layernorm(m: nn.LayerNorm, layout: Layout) -> str:
-    if type(m).__name__ != "LayerNorm2d" and layout != "nhwc":
-        raise Unsupported("LayerNorm over other than the channels of a channels-last map")
-    if len(m.normalized_shape) != 1 or not m.elementwise_affine or m.bias is None:
-        raise Unsupported("LayerNorm over more than the channels, or without weight and bias")
-    return "layernorm"
-
-
-def _upsample(m: nn.Upsample) -> str:
-    f = m.scale_factor
-    if m.size is not None or f is None or float(f if not isinstance(f, tuple) else f[0]) % 1:
-        raise Unsupported("Upsample other than by a whole scale_factor")
-    factor = int(f if not isinstance(f, tuple) else f[0])
-    if m.mode not in ("nearest", "bilinear"):
-        raise Unsupported(f"Upsample mode {m.mode!r}")
-    return f"upsample {factor} {m.mode}"
-
-
-_PLAIN: dict[type[nn.Module], str] = {
-    nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Hardswish: "hardswish", nn.Hardsigmoid: "hardsigmoid",
-    nn.SiLU: "silu", nn.GELU: "gelu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh",
-    nn.Flatten: "flatten",
-}
-_ALIAS_MODULES = (nn.Identity,)
-
-
-def module_text(m: nn.Module, layout: Layout) -> str | None:
-    """The spec text of a leaf module; None for one that passes its input on unchanged."""
-    if isinstance(m, _ALIAS_MODULES) or type(m).__name__ == "StochasticDepth":
-        return None
-    for cls, text in _PLAIN.items():
-        if type(m) is cls:
-            return text
-    rule = _MODULE_RULES.get(type(m)) or _MODULE_RULES.get(type(m).__mro__[1])
-    if rule is None:
-        raise Unsupported(f"no spec op for {type(m).__name__}")
-    return rule(m, layout)
-
-
-_MODULE_RULES: dict[type[nn.Module], Callable[[Any, Layout], str]] = {
-    nn.Conv2d: lambda m, _: _conv(m),
-    nn.ConvTranspose2d: lambda m, _: _convtranspose(m),
-    nn.BatchNorm2d: lambda m, _: _bn(m),
-    nn.MaxPool2d: lambda m, _: _pool("maxpool", m.kernel_size, m.stride, m.padding, m.ceil_mode,
-                                     m.dilation),
-    nn.AvgPool2d: lambda m, _: _pool("avgpool", m.kernel_size, m.stride, m.padding, m.ceil_mode),
-    nn.AdaptiveAvgPool2d: lambda m, _: _adaptive(m.output_size),
-    nn.Dropout: lambda m, _: f"dropout {m.p:g}",
-    nn.Dropout2d: lambda m, _: f"dropout {m.p:g}",
-    nn.LeakyReLU: lambda m, _: f"leakyrelu {m.negative_slope:g}",
-    nn.PReLU: lambda m, _: "prelu" if m.num_parameters == 1 else f"prelu {m.num_parameters}",
-    nn.LocalResponseNorm: lambda m, _: f"lrn size {m.size}",
-    nn.Softmax: lambda m, _: "softmax",
-    nn.ChannelShuffle: lambda m, _: f"channelshuffle {m.groups}",
-    nn.Upsample: lambda m, _: _upsample(m),
-    nn.LayerNorm: _layernorm,
-}
+from app.importer.spectext import refused_row
 
 
 class FxReader:
@@ -189,12 +67,15 @@ class FxReader:
                 self._node(node)
             except Unsupported as exc:
                 self._refuse(node, str(exc))
+            except Exception as exc:  # a node no rule foresaw: refused by name, never a crash
+                self._refuse(node, f"it could not be read ({type(exc).__name__}: "
+                                   f"{str(exc)[:200]})")
         return self.graph
 
     def _trace(self) -> fx.GraphModule:
         from app.importer.tv import channel_shuffle_functions
 
-        tracer = _Tracer(autowrap_functions=channel_shuffle_functions())
+        tracer = LeafTracer(autowrap_functions=channel_shuffle_functions())
         g = tracer.trace(self.model)
         gm = fx.GraphModule(tracer.root, g, type(self.model).__name__)
         h, w, c = self.graph.input_shape
@@ -213,8 +94,7 @@ class FxReader:
         self.refused.append(Refusal(name, str(target), reason))
         self.refused_nodes.add(name)
         if ins:  # kept as a pass-through so the rest still reads; the spec says REFUSED
-            self.graph.add(Node(name, "layer", (ins[0],), "identity",
-                                f"REFUSED {target}: {reason}"))
+            self.graph.add(refused_row(name, ins[0], str(target), reason))
             self.layout[name] = self.layout.get(ins[0], "nchw")
 
     def _display(self, node: fx.Node) -> str:
@@ -247,11 +127,19 @@ class FxReader:
         return [self._v(a) for a in node.all_input_nodes
                 if a.op != "get_attr" and self._v(a) in self.graph.nodes]
 
+    def _computed(self, value: str) -> str:
+        """``value``, which must be a tensor computed from the input."""
+        if value not in self.graph.nodes:
+            raise Unsupported(f"it reads {value[:200]!r}, which is not computed from the input "
+                              "(a parameter, a buffer, or arithmetic on shapes)")
+        return value
+
     def _layer(self, node: fx.Node, text: str | None, src: str, layout: Layout | None = None,
                comment: str = "", name: str | None = None) -> None:
         if text is None:
             self.alias[node.name] = src
             return
+        self._computed(src)
         if name is None or name in self.graph.nodes or name in self.names:
             name = self._display(node)
         else:
@@ -275,8 +163,9 @@ class FxReader:
                 out, tuple | list) else []
             if not outs or not all(isinstance(o, fx.Node) for o in outs):
                 raise Unsupported("an output that is not a tensor or a tuple of tensors")
-            self.graph.output = self._v(outs[0])
-            self.graph.aux_outputs = [self._v(o) for o in outs[1:] if o is not None]
+            self.graph.output = self._computed(self._v(outs[0]))
+            self.graph.aux_outputs = [self._computed(self._v(o)) for o in outs[1:]
+                                      if o is not None]
         elif node.op == "call_module":
             self._module(node)
         elif node.op == "get_attr":
@@ -326,13 +215,12 @@ class FxReader:
                 node.args[0].name in self.chunks:
             self.part(node)
             return
-        if name == "getitem":
-            ins = self._tensor_inputs(node)
-            if not ins:
-                return  # a part of a size tuple
-            if ins[0] in self.refused_nodes:  # a part of something refused already
-                self.alias[node.name] = ins[0]
-                return
+        ins = self._tensor_inputs(node)
+        if not ins:  # a value of shapes or constants (x.size(1) // 2, torch._assert(...)), not
+            return   # computed from the image: a layer that reads one is refused, by its name
+        if name == "getitem" and ins[0] in self.refused_nodes:  # a part of something refused
+            self.alias[node.name] = ins[0]
+            return
         if handler is None:
             raise Unsupported(f"no spec op for {name or target}")
         handler(self, node)
@@ -351,7 +239,7 @@ class FxReader:
         if kind == "mul" and (a.op == "get_attr" or b.op == "get_attr"):
             self.layer_scale(node, a, b)
             return
-        ins = (self._v(a), self._v(b))
+        ins = (self._computed(self._v(a)), self._computed(self._v(b)))
         if any(self.layout.get(i, "nchw") != "nchw" for i in ins):
             raise Unsupported(f"{kind} of tensors that are not N x C x H x W")
         name = self._display(node)
@@ -372,14 +260,16 @@ class FxReader:
         dim = self.arg(node, 1, "dim", 0)
         if dim not in (1, -3):
             raise Unsupported(f"a concatenation along dim {dim} (only channels, dim 1)")
-        ins = tuple(self._v(t) for t in tensors)
+        if not isinstance(tensors, list | tuple):
+            raise Unsupported("a concatenation of other than a list of tensors")
+        ins = tuple(self._computed(self._v(t)) for t in tensors)
         value = self.graph.add_cat(self._display(node), ins)
         self.alias[node.name] = value
         self.layout[value] = "nchw"
 
     def chunk(self, node: fx.Node) -> None:
         """``x.chunk(n, dim=1)``: read by the ``getitem`` of each part (:meth:`part`)."""
-        src = self._v(node.args[0])
+        src = self._computed(self._v(node.args[0]))
         n = int(self.arg(node, 1, "chunks"))
         dim = self.arg(node, 2, "dim", 0)
         shape = self.shape.get(node.args[0].name if isinstance(node.args[0], fx.Node) else "", ())
@@ -435,7 +325,7 @@ class FxReader:
     def mean(self, node: fx.Node) -> None:
         dims = self.arg(node, 1, "dim")
         keep = self.arg(node, 2, "keepdim", False)
-        if sorted(tuple(dims)) not in ([2, 3], [-2, -1]):
+        if not isinstance(dims, list | tuple) or sorted(dims) not in ([2, 3], [-2, -1]):
             raise Unsupported(f"a mean over dims {dims} (only over H and W: a global pool)")
         self._layer(node, "gap", self._v(node.args[0]), "nchw" if keep else "flat")
 
@@ -445,7 +335,7 @@ class FxReader:
         p = self.arg(node, 3, "padding", 0)
         ceil = self.arg(node, 5 if kind == "maxpool" else 4, "ceil_mode", False)
         d = self.arg(node, 4, "dilation", 1) if kind == "maxpool" else 1
-        self._layer(node, _pool(kind, k, s, p, bool(ceil), d), self._v(node.args[0]))
+        self._layer(node, pool(kind, k, s, p, bool(ceil), d), self._v(node.args[0]))
 
     def layer_norm(self, node: fx.Node) -> None:
         src = self._v(node.args[0])
@@ -487,13 +377,19 @@ _FUNCTIONS: dict[str, Callable[[FxReader, fx.Node], None]] = {
     "relu": _el("relu"), "relu_": _el("relu"), "relu6": _el("relu6"),
     "hardswish": _el("hardswish"), "hardsigmoid": _el("hardsigmoid"), "silu": _el("silu"),
     "gelu": _el("gelu"), "sigmoid": _el("sigmoid"), "tanh": _el("tanh"),
-    "adaptive_avg_pool2d": lambda r, n: r._layer(n, _adaptive(r.arg(n, 1, "output_size")),
+    "adaptive_avg_pool2d": lambda r, n: r._layer(n, adaptive(r.arg(n, 1, "output_size")),
                                                  r._v(n.args[0])),
     "avg_pool2d": lambda r, n: r.function_pool(n, "avgpool"),
     "max_pool2d": lambda r, n: r.function_pool(n, "maxpool"),
     "mean": FxReader.mean, "layer_norm": FxReader.layer_norm, "dropout": FxReader.dropout,
     "channel_shuffle": FxReader.shuffle,
+    "pixel_shuffle": lambda r, n: r._layer(
+        n, f"pixelshuffle {int(r.arg(n, 1, 'upscale_factor'))}", r._v(n.args[0])),
 }
+#: the module classes and function names this reader reads (the op registry names which of
+#: them each op comes from, and a meta-test holds the two together)
+READS = frozenset({*(c.__name__ for c in (*PLAIN, *MODULE_RULES, *ALIAS_MODULES, nn.Linear)),
+                   *_FUNCTIONS})
 
 
 def read_module(model: nn.Module, size: tuple[int, int, int], aux: bool = False,
@@ -512,6 +408,7 @@ def read_module(model: nn.Module, size: tuple[int, int, int], aux: bool = False,
                 m.eval()
     reader = FxReader(model, size)
     graph = reader.read()
+    graph.aux_blocks = aux
     notes = [f"left out: {n} x {kind}" + (" (channels-last and back: the Linear layers between "
                                          "are written as 1x1 convolutions)" if kind == "permute"
                                          else " (passes its input on unchanged in eval mode)")

@@ -28,6 +28,7 @@ from app.importer.onnx_file import (
     small_values,
 )
 from app.importer.onnx_shapes import ShapeRules, ShapeUnsupported
+from app.importer.spectext import conv_text, pool_text, refused_row
 
 
 class _Unsupported(Exception):
@@ -81,20 +82,6 @@ def _clean(name: str, taken: UniqueNames, fallback: str) -> str:
         prev = part
     base = re.sub(r"[^\w]", "_", qual).strip("_") or fallback
     return taken.take(base)
-
-
-def _hw(a: int, b: int) -> str:
-    return str(a) if a == b else f"{a}x{b}"
-
-
-def _pads(pads: list[int]) -> str:
-    """ONNX pads (top, left, bottom, right) as the spec writes them."""
-    if not pads or not any(pads):
-        return ""
-    t, left, b, r = pads
-    if (t, left) == (b, r):
-        return f" pad {_hw(t, left)}"
-    return f" pad {t},{b},{left},{r}"
 
 
 class OnnxReader(ShapeRules):
@@ -231,8 +218,7 @@ class OnnxReader(ShapeRules):
         ins = [self.shuffles[v][0] if v in self.shuffles else v for v in node.input]
         src = next((self._v(v) for v in ins if self._v(v) in self.graph.nodes), None)
         if src is not None:
-            self.graph.add(Node(name, "layer", (src,), "identity",
-                                f"REFUSED {node.op_type}: {reason}"))
+            self.graph.add(refused_row(name, src, node.op_type, reason))
             for o in node.output:
                 self.value_node[o] = name
 
@@ -303,25 +289,16 @@ class OnnxReader(ShapeRules):
         kh, kw = _ints(a, "kernel_shape", dims[2:], 2)
         s = _ints(a, "strides", [1, 1], 2)
         d = _ints(a, "dilations", [1, 1], 2)
-        text = f"{'convtranspose' if transpose else 'conv'} {out} {kh}x{kw}"
-        if list(s) != [1, 1]:
-            text += f" stride {_hw(*s)}"
         pads = _ints(a, "pads", [0, 0, 0, 0], 4)
         extra = self.pending_pad.pop(node.input[0], None)
         if extra is not None:
             if transpose:
                 raise _Unsupported("a transposed convolution of a padded input")
             pads = [p + e for p, e in zip(pads, extra, strict=True)]
-        text += _pads(pads)
-        if list(d) != [1, 1]:
-            text += f" dilation {_hw(*d)}"
         op = _ints(a, "output_padding", [0, 0], 2)
-        if transpose and any(op):
-            text += f" outpad {_hw(*op)}"
-        if g != 1:
-            text += " depthwise" if not transpose and dims[1] == 1 else f" groups {g}"
-        if len(node.input) < 3 or not node.input[2]:
-            text += " nobias"
+        bias = len(node.input) >= 3 and bool(node.input[2])
+        text = conv_text(out, (kh, kw), (s[0], s[1]), (pads[0], pads[1], pads[2], pads[3]),
+                         (d[0], d[1]), g, dims[1] == 1, bias, transpose, (op[0], op[1]))
         self._layer(node, text)
 
     def pool(self, node: Any, a: dict[str, Any], kind: str) -> None:
@@ -329,11 +306,10 @@ class OnnxReader(ShapeRules):
             raise _Unsupported(f"auto_pad {a['auto_pad']!r}")
         kh, kw = _ints(a, "kernel_shape", [], 2)
         s = _ints(a, "strides", [1, 1], 2)
-        text = f"{kind} {kh}x{kw} stride {_hw(*s)}" + _pads(_ints(a, "pads", [0] * 4, 4))
+        p = _ints(a, "pads", [0] * 4, 4)
         d = _ints(a, "dilations", [1, 1], 2)
-        if list(d) != [1, 1]:
-            text += f" dilation {_hw(*d)}"
-        self._layer(node, text + (" ceil" if a.get("ceil_mode", 0) else ""))
+        self._layer(node, pool_text(kind, (kh, kw), (s[0], s[1]), (p[0], p[1], p[2], p[3]),
+                                    (d[0], d[1]), bool(a.get("ceil_mode", 0))))
 
     def gemm(self, node: Any, a: dict[str, Any]) -> None:
         if a.get("transA", 0) or float(a.get("alpha", 1.0)) != 1.0:
@@ -468,6 +444,14 @@ class OnnxReader(ShapeRules):
     def identity(self, node: Any, a: dict[str, Any]) -> None:
         self.alias[node.output[0]] = self.alias.get(node.input[0], node.input[0])
 
+    def depth_to_space(self, node: Any, a: dict[str, Any]) -> None:
+        mode = a.get("mode", b"DCR")
+        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+        if mode != "CRD":
+            raise _Unsupported(f"DepthToSpace in {mode} mode (TensorFlow's channel order); only "
+                               "CRD, PyTorch's pixel shuffle, has a spec op")
+        self._layer(node, f"pixelshuffle {int(a['blocksize'])}")
+
     def reduce_mean(self, node: Any, a: dict[str, Any]) -> None:
         axes = a.get("axes") or (self._small(node.input[1]) if len(node.input) > 1 else None)
         if axes is None or sorted(int(x) for x in axes) not in ([2, 3], [-2, -1]):
@@ -500,8 +484,11 @@ _RULES: dict[str, Callable[[OnnxReader, Any, dict[str, Any]], None]] = {
     "Constant": OnnxReader.constant, "Identity": OnnxReader.identity,
     "ReduceMean": OnnxReader.reduce_mean,
     "Slice": OnnxReader.slice_part, "Split": OnnxReader.split_parts,
-    "Transpose": OnnxReader.transpose,
+    "Transpose": OnnxReader.transpose, "DepthToSpace": OnnxReader.depth_to_space,
 }
+#: the ONNX op types this reader reads (the op registry names which of them each op comes from,
+#: and a meta-test holds the two together)
+READS = frozenset(_RULES)
 
 
 def read_onnx(data: bytes, bounds: Bounds) -> tuple[Graph, list[Refusal]]:

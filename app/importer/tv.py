@@ -10,18 +10,30 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-#: classification builders the importer offers by name (the web page's <select>)
+#: every classification builder of torchvision.models (``list_models(module=torchvision.models)``,
+#: held equal to it by a test): the web page's <select>, and the names the importer takes.
+#: The vision transformers among them are refused node by node, by name.
 CLASSIFIERS: tuple[str, ...] = (
-    "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg16", "vgg19", "squeezenet1_0",
-    "squeezenet1_1", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-    "resnext50_32x4d", "wide_resnet50_2", "densenet121", "densenet169", "googlenet",
-    "inception_v3", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
-    "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "mnasnet0_5", "mnasnet1_0",
-    "efficientnet_b0", "efficientnet_b1", "regnet_x_400mf", "regnet_y_400mf", "convnext_tiny",
+    "alexnet", "convnext_base", "convnext_large", "convnext_small", "convnext_tiny",
+    "densenet121", "densenet161", "densenet169", "densenet201", "efficientnet_b0",
+    "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4", "efficientnet_b5",
+    "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_l", "efficientnet_v2_m",
+    "efficientnet_v2_s", "googlenet", "inception_v3", "maxvit_t", "mnasnet0_5", "mnasnet0_75",
+    "mnasnet1_0", "mnasnet1_3", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
+    "regnet_x_16gf", "regnet_x_1_6gf", "regnet_x_32gf", "regnet_x_3_2gf", "regnet_x_400mf",
+    "regnet_x_800mf", "regnet_x_8gf", "regnet_y_128gf", "regnet_y_16gf", "regnet_y_1_6gf",
+    "regnet_y_32gf", "regnet_y_3_2gf", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_8gf",
+    "resnet101", "resnet152", "resnet18", "resnet34", "resnet50", "resnext101_32x8d",
+    "resnext101_64x4d", "resnext50_32x4d", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0",
+    "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "squeezenet1_0", "squeezenet1_1", "swin_b",
+    "swin_s", "swin_t", "swin_v2_b", "swin_v2_s", "swin_v2_t", "vgg11", "vgg11_bn", "vgg13",
+    "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "vit_b_16", "vit_b_32", "vit_h_14",
+    "vit_l_16", "vit_l_32", "wide_resnet101_2", "wide_resnet50_2",
 )
 #: builders whose auxiliary classifiers run only in training (imported as aux { } blocks)
 WITH_AUX = frozenset({"googlenet", "inception_v3"})
@@ -86,8 +98,29 @@ def build(name: str, meta: bool = False) -> Any:
         return make(**kwargs).eval()
     import torch
 
-    with torch.device("meta"):
+    with torch.device("meta"), _widths_on_cpu():
         return make(**kwargs).eval()
+
+
+@contextmanager
+def _widths_on_cpu() -> Iterator[None]:
+    """RegNet's builders compute their stages' widths with tensors and read them back
+    (``.tolist()``), which a meta tensor cannot do: that one computation runs on the CPU while
+    the modules are still made on the meta device."""
+    import torch
+    from torchvision.models import regnet  # type: ignore[import-untyped]
+
+    original = regnet.BlockParams.__dict__["from_init_params"]
+
+    def on_cpu(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        with torch.device("cpu"):
+            return original.__func__(cls, *args, **kwargs)
+
+    regnet.BlockParams.from_init_params = classmethod(on_cpu)
+    try:
+        yield
+    finally:
+        regnet.BlockParams.from_init_params = original
 
 
 def channel_shuffle_functions() -> tuple[Callable[..., Any], ...]:
@@ -95,7 +128,7 @@ def channel_shuffle_functions() -> tuple[Callable[..., Any], ...]:
     ``channelshuffle G``), when torchvision is installed."""
     try:
         torchvision_models()
-        from torchvision.models import shufflenetv2  # type: ignore[import-untyped]
+        from torchvision.models import shufflenetv2
     except ImportError:
         return ()
     return (shufflenetv2.channel_shuffle,)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from app.engine.optable import FOLDED_OPS, MERGE_ROW_OPS
 from app.engine.result import Analysis, LayerRow
 from app.present.formats import compact
 from app.present.labels import FONTS, Label, fit, text_width
@@ -34,11 +35,6 @@ V_GAP, H_GAP, PAD, LABEL_H, ARC_W, MARGIN = 14.0, 16.0, 8.0, 18.0, 34.0, 12.0
 #: the repeat badge ("x3") at a block's top right
 BADGE_W = 48.0
 SHADES = 6
-#: ops drawn inside the box of the layer they follow
-FOLDED = frozenset({"relu", "tanh", "sigmoid", "bn", "dropout", "softmax", "flatten", "relu6",
-                    "hardswish", "hardsigmoid", "silu", "gelu", "leakyrelu", "prelu",
-                    "layernorm", "layerscale", "identity"})
-MERGES = frozenset({"concat", "add", "join"})
 #: merges of named rows, as their boxes name them
 NAMED_MERGES = {"concat": "concat", "add": "+", "mul": "x"}
 _STRIDE = re.compile(r", /\d+")
@@ -101,14 +97,14 @@ def tree(rows: Sequence[LayerRow], prefix: tuple[str, ...] = ()) -> list[Item]:
 
 def _direct(out: list[Item], row: LayerRow) -> None:
     last = out[-1] if out else None
-    if isinstance(last, Group) and row.op in MERGES and last.merge is None and \
+    if isinstance(last, Group) and row.op in MERGE_ROW_OPS and last.merge is None and \
             last.name == row.name:
         last.merge = row
     elif row.inputs:  # a row that reads by name starts a box of its own
         out.append(Layer([row]))
-    elif row.op in FOLDED and isinstance(last, Group):
+    elif row.op in FOLDED_OPS and isinstance(last, Group):
         last.after.append(row)
-    elif row.op in FOLDED and isinstance(last, Layer) and last.rows[0].op != "input":
+    elif row.op in FOLDED_OPS and isinstance(last, Layer) and last.rows[0].op != "input":
         last.rows.append(row)
     else:
         out.append(Layer([row]))
@@ -403,7 +399,7 @@ class _Layout:
                                 f"{merge_y:.1f}"))
         height = merge_y
         if g.merge is not None:
-            text = {"add": "+", "concat": "concat", "join": "join"}[g.merge.op]
+            text = {"add": "+", "concat": "concat", "join": "join", "scale": "x"}[g.merge.op]
             if g.merge.attrs.get("kind") == "split":
                 text = "split, concat"  # each branch read its share of the channels
             merge = self.box([g.merge], text, "add" if g.merge.op == "add" else "merge", MERGE_W)

@@ -43,6 +43,11 @@ from app.present.labels import (
 #: the box every chart is drawn in (the SVG's viewBox), and the plot area's margins (the left
 #: one is the least: it widens to the longest tick label)
 WIDTH, HEIGHT = 960, 420
+#: the box of a chart's phone layout: a phone draws chart text at the projector's size (the
+#: placement makes room for it) and scales a 960-unit chart to a third, too small to read; this
+#: narrower box scales to about three quarters in a 390 px screen's column, so its text renders
+#: at 11 px or more, its labels placed (thinned, shortened, keyed) for the narrow width
+NARROW_WIDTH, NARROW_HEIGHT = 520, 460
 LEFT, RIGHT, TOP, BOTTOM = 60, 24, 48, 62
 TICK = FONTS["tick"]
 #: one line of chart text, baseline to baseline
@@ -102,6 +107,8 @@ class Mark:
     cls: str
     #: the sample of the line drawn before the key's text: x1, x2, y (none when by the line)
     key: tuple[float, float, float] | None = None
+    #: a line down the plot at x = ``y`` (a chart whose bars run sideways) rather than across
+    vertical: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +124,8 @@ class BarChart:
     #: a level drawn across the plot (the human top-5 error), or none
     marks: tuple[Mark, ...] = ()
     kind: str = "bars"
+    #: the same chart laid out for a phone (NARROW_WIDTH), or none
+    narrow: Chart | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +146,8 @@ class LineChart:
     width: int = WIDTH
     height: int = HEIGHT
     kind: str = "line"
+    #: the same chart laid out for a phone (NARROW_WIDTH), or none
+    narrow: Chart | None = None
 
     @property
     def polyline(self) -> str:
@@ -179,6 +190,8 @@ class BubbleChart:
     width: int = WIDTH
     height: int = HEIGHT
     kind: str = "bubbles"
+    #: the same chart laid out for a phone (NARROW_WIDTH), or none
+    narrow: Chart | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +225,8 @@ class OverlayChart:
     width: int = WIDTH
     height: int = HEIGHT
     kind: str = "overlay"
+    #: the same chart laid out for a phone (NARROW_WIDTH), or none
+    narrow: Chart | None = None
 
 
 Chart = BarChart | LineChart | BubbleChart | OverlayChart
@@ -262,12 +277,12 @@ def y_tick_labels(ticks: Sequence[Tick], left: float) -> tuple[Label, ...]:
 
 def axes(left: float, right: float, top: float, bottom: float, x_ticks: Sequence[Tick],
           y_ticks: Sequence[Tick], x_label: str, y_label: str,
-          height: int = HEIGHT) -> Placer:
+          height: int = HEIGHT, width: int = WIDTH) -> Placer:
     """A placer holding the axis titles and tick labels of an x-y chart."""
-    placer = Placer(Rect(0, 0, WIDTH, height))
+    placer = Placer(Rect(0, 0, width, height))
     placer.add(fit(Label((left + right) / 2, height - 7, x_label, "axis-label", "middle"),
                    right - left))
-    placer.add(fit(Label(8, top - LINE + 4, y_label, "axis-label"), WIDTH - 16))
+    placer.add(fit(Label(8, top - LINE + 4, y_label, "axis-label"), width - 16))
     for lb in y_tick_labels(y_ticks, left):
         placer.add(lb)
     for lb in thin([Label(t.pos, bottom + 30, t.text, "tick", "middle") for t in x_ticks]):
@@ -286,9 +301,9 @@ def _layer_rows(analysis: Analysis) -> list[LayerRow]:
 
 
 def _panel(name: str, cls: str, rows: Sequence[LayerRow], values: Sequence[int], top: float,
-           bottom: float, fmt: str, left: float) -> Panel:
+           bottom: float, fmt: str, left: float, right: float) -> Panel:
     hi = max(values, default=0) or 1
-    slot = (WIDTH - RIGHT - left) / max(len(rows), 1)
+    slot = (right - left) / max(len(rows), 1)
     gap = min(slot * 0.2, 2.0)
     bars = tuple(Bar(r.name, v, megabytes(v) if fmt == "mb" else f"{v:,}",
                      left + i * slot + gap / 2, bottom - (bottom - top) * v / hi,
@@ -297,9 +312,12 @@ def _panel(name: str, cls: str, rows: Sequence[LayerRow], values: Sequence[int],
     return Panel(name, cls, top, bottom, bars, make_ticks(0, hi, bottom, top, fmt))
 
 
-def _panel_labels(placer: Placer, p: Panel, left: float, right: float) -> None:
+def _panel_labels(placer: Placer, p: Panel, left: float, right: float,
+                  spare: float = 0) -> None:
     """The panel's name over its top left, and its tallest bar's name and value over the bar
-    (the tallest reaches the panel's top, so the line above it is free of bars)."""
+    (the tallest reaches the panel's top, so the line above it is free of bars); given a
+    ``spare`` line over the panel (a narrow chart), the value goes there whole rather than
+    shortened beside the name."""
     placer.add(Label(left, p.top - 6, p.name, "panel-name"))
     for lb in y_tick_labels(p.ticks, left):
         placer.add(lb)
@@ -313,23 +331,34 @@ def _panel_labels(placer: Placer, p: Panel, left: float, right: float) -> None:
     # else after the panel's name, or failing that at the right end, saying what it is
     after = left + text_width(p.name, FONTS["panel-name"]) + 16
     beside = fit(Label(after, p.top - 6, f"largest: {text}", "bar-label"), right - after)
-    placer.place([near, beside])
+    whole = [near, beside] if not spare else [
+        Label(centre, p.top - 6, text, "bar-label", anchor),
+        Label(after, p.top - 6, f"largest: {text}", "bar-label"),
+        Label(centre, p.top - 6 - spare, text, "bar-label", anchor),
+        Label(left, p.top - 6 - spare, f"largest: {text}", "bar-label")]
+    placer.place([*whole, near, beside])
 
 
-def memory_params(analysis: Analysis, label: str = "the network") -> BarChart:
+def memory_params(analysis: Analysis, label: str = "the network", width: int = WIDTH,
+                  height: int = HEIGHT) -> BarChart:
     """Activation memory (for the analysis' dtype and batch) beside parameters, per layer."""
     rows = _layer_rows(analysis)
-    mid = TOP + (HEIGHT - TOP - BOTTOM) / 2
-    spans = ((TOP, mid - 18), (mid + 30, HEIGHT - BOTTOM))
+    # a narrow chart keeps a line over each panel for its largest bar's value
+    spare = LINE if width < WIDTH else 0
+    top = TOP + spare
+    mid = top + (height - top - BOTTOM - spare) / 2
+    spans = ((top, mid - 18), (mid + 30 + spare, height - BOTTOM))
     mem_values, par_values = [r.activation_bytes for r in rows], [r.params for r in rows]
     left = plot_left(make_ticks(0, max(mem_values, default=0) or 1, 0, 1, "mb"),
                  make_ticks(0, max(par_values, default=0) or 1, 0, 1))
-    memory = _panel("activation memory", "memory", rows, mem_values, *spans[0], "mb", left)
-    params = _panel("parameters", "params", rows, par_values, *spans[1], "compact", left)
-    right = WIDTH - RIGHT
-    placer = Placer(Rect(0, 0, WIDTH, HEIGHT))
+    right = width - RIGHT
+    memory = _panel("activation memory", "memory", rows, mem_values, *spans[0], "mb", left,
+                    right)
+    params = _panel("parameters", "params", rows, par_values, *spans[1], "compact", left,
+                    right)
+    placer = Placer(Rect(0, 0, width, height))
     for panel in (memory, params):
-        _panel_labels(placer, panel, left, right)
+        _panel_labels(placer, panel, left, right, spare)
     bars = params.bars
     if bars:
         half = (right - left) / 2 - 8
@@ -345,22 +374,28 @@ def memory_params(analysis: Analysis, label: str = "the network") -> BarChart:
             f"{_share(m.value, t.activation_bytes)} of it). Parameters total {t.params:,}; "
             f"the most are in {p.label} ({p.text}, {_share(p.value, t.params)}).")
     return BarChart(f"Memory and parameters by layer: {label}", desc, (memory, params),
-                    tuple(placer.placed), left=left)
+                    tuple(placer.placed), left=left, right=right, width=width, height=height,
+                    narrow=memory_params(analysis, label, NARROW_WIDTH, NARROW_HEIGHT)
+                    if width == WIDTH else None)
 
 
 def _line(points: Sequence[tuple[int, float]], title: str, desc: str, x_label: str,
-          y_label: str, cls: str, fmt: str) -> LineChart:
+          y_label: str, cls: str, fmt: str, width: int = WIDTH,
+          height: int = HEIGHT) -> LineChart:
     xs, ys = [p[0] for p in points] or [0], [p[1] for p in points] or [0]
     x_hi, y_hi = max(max(xs), 1), max(max(ys), 1)
-    bottom, right = HEIGHT - BOTTOM, WIDTH - RIGHT
+    bottom, right = height - BOTTOM, width - RIGHT
     y_ticks = make_ticks(0, y_hi, bottom, TOP, fmt)
     left = plot_left(y_ticks)
     placed = tuple((linear(x, 0, x_hi, left, right), linear(y, 0, y_hi, bottom, TOP))
                    for x, y in points)
     x_ticks = make_ticks(0, x_hi, left, right, "plain")
-    placer = axes(left, right, TOP, bottom, x_ticks, y_ticks, x_label, y_label)
+    placer = axes(left, right, TOP, bottom, x_ticks, y_ticks, x_label, y_label, height, width)
+    narrow = _line(points, title, desc, x_label, y_label, cls, fmt, NARROW_WIDTH,
+                   NARROW_HEIGHT) if width == WIDTH else None
     return LineChart(title, desc, placed, x_ticks, y_ticks, x_label, y_label, cls,
-                     tuple(placer.placed), left=left)
+                     tuple(placer.placed), left=left, right=right, bottom=bottom, width=width,
+                     height=height, narrow=narrow)
 
 
 def cumulative_macs(analysis: Analysis, label: str = "the network") -> LineChart:
@@ -387,13 +422,14 @@ def rf_growth(analysis: Analysis, label: str = "the network") -> LineChart:
                  "plain")
 
 
-def overlay_cumulative_macs(items: Sequence[tuple[str, Analysis]]) -> OverlayChart:
+def overlay_cumulative_macs(items: Sequence[tuple[str, Analysis]], width: int = WIDTH,
+                            height: int = HEIGHT) -> OverlayChart:
     """Several networks' cumulative MACs on one chart; x is the share of each network's rows
     (0 at the input, 1 at the output), so networks of different lengths line up. Each line is
     named at its end, in a margin as wide as the longest name (at most a third of the box)."""
     font = FONTS["series-label"]
-    room = min(max((text_width(n, font) for n, _ in items), default=0.0) + 12, WIDTH / 3)
-    right, bottom = WIDTH - RIGHT - room, HEIGHT - BOTTOM
+    room = min(max((text_width(n, font) for n, _ in items), default=0.0) + 12, width / 3)
+    right, bottom = width - RIGHT - room, height - BOTTOM
     y_hi = max((a.totals.macs for _, a in items), default=1) or 1
     y_ticks = make_ticks(0, y_hi, bottom, TOP)
     left = plot_left(y_ticks)
@@ -411,18 +447,20 @@ def overlay_cumulative_macs(items: Sequence[tuple[str, Analysis]]) -> OverlayCha
     x_ticks = tuple(Tick(linear(v, 0, 1, left, right), f"{v:.0%}")
                     for v in (0, 0.25, 0.5, 0.75, 1))
     placer = axes(left, right, TOP, bottom, x_ticks, y_ticks, "share of the network's rows",
-                   "MACs")
+                   "MACs", height, width)
     ends = [s.points[-1][1] + 7 if s.points else bottom for s in series]
     ys = spread(ends, LINE, TOP + LINE, bottom)
     for s, y in zip(series, ys, strict=True):
         placer.add(fit(Label(right + 8, y, s.label, "series-label"), room - 10))
     return OverlayChart("Cumulative MACs, overlaid", desc, tuple(series), x_ticks, y_ticks,
                         "share of the network's rows", "MACs", tuple(placer.placed), left=left,
-                        right=right)
+                        right=right, bottom=bottom, width=width, height=height,
+                        narrow=overlay_cumulative_macs(items, NARROW_WIDTH, NARROW_HEIGHT)
+                        if width == WIDTH else None)
 
 
 __all__ = [
-    "Bar", "BarChart", "Bubble", "BubbleChart", "Chart", "LineChart", "Mark", "OverlayChart",
-    "Panel", "Series", "Tick", "cumulative_macs", "memory_params", "nice_step",
-    "overlay_cumulative_macs", "rf_growth",
+    "NARROW_HEIGHT", "NARROW_WIDTH", "Bar", "BarChart", "Bubble", "BubbleChart", "Chart",
+    "LineChart", "Mark", "OverlayChart", "Panel", "Series", "Tick", "cumulative_macs",
+    "memory_params", "nice_step", "overlay_cumulative_macs", "rf_growth",
 ]

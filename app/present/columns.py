@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from app.engine.result import LayerRow
 from app.present.formats import compact, mebibytes, megabytes, rf_size, thousands, volume
@@ -74,3 +75,21 @@ COLUMNS: tuple[Column, ...] = (
 )
 BY_KEY = {c.key: c for c in COLUMNS}
 DEFAULT_KEYS = tuple(c.key for c in COLUMNS if c.default)
+#: the figure columns every export and the command line show: the pages' default columns
+DEFAULT_COLUMNS: tuple[Column, ...] = tuple(c for c in COLUMNS if c.default)
+
+
+class Identity(NamedTuple):
+    """A column that names a row, before the figures: the index, the layer, its block, its op."""
+
+    key: str
+    title: str
+    cell: Callable[[LayerRow], str]
+
+
+IDENTITY: tuple[Identity, ...] = (
+    Identity("index", "#", lambda r: str(r.index)),
+    Identity("name", "layer", lambda r: r.name),
+    Identity("block", "block", lambda r: r.block),
+    Identity("op", "op", lambda r: r.op),
+)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from app.engine.optable import WEIGHT_OPS
 from app.engine.result import Analysis, LayerRow
 
 #: the totals a comparison shows, in order: (key, title)
@@ -121,8 +122,6 @@ class BlockTotal:
     output: str
 
 
-#: the ops of rows that close a block
-MERGE_OPS = frozenset({"concat", "add", "join"})
 #: the weight layers that open a stage of their own: ``conv3_2`` -> stage ``conv3``
 _NUMBERED = re.compile(r"^(?P<stage>.+?)_\d+$")
 #: a block's stage: ``res4b.12`` -> ``res4``, ``inception_3a`` -> ``inception_3``
@@ -137,7 +136,7 @@ def stage_of(row: LayerRow) -> str | None:
         top = row.block.split("/", 1)[0]
         m = _BLOCK_STAGE.match(top)
         return m["stage"] if m else top
-    if row.op in ("conv", "fc"):
+    if row.op in WEIGHT_OPS:
         m = _NUMBERED.match(row.name)
         return m["stage"] if m else row.name
     return None

@@ -23,6 +23,7 @@ from app import engine
 from app.engine.claims import check_claims
 from app.engine.errors import Issue, SpecError, short
 from app.engine.graph import Claim, Volume
+from app.engine.optable import WEIGHT_OPS
 from app.engine.result import LayerRow
 from app.present.formats import thousands
 from app.present.working import to_html
@@ -117,7 +118,7 @@ def layer_line(form: LayerForm) -> tuple[str, Volume]:
     issues: list[Issue] = []
     vol = _field(form.input, _VOLUME, "input", "H x W x C, such as 227x227x3", issues)
     count = (_field(form.filters, _COUNT, "filters", "a whole number such as 96", issues)
-             if form.op in ("conv", "fc") else ())
+             if form.op in WEIGHT_OPS else ())
     if form.op == "fc":
         line = f"fc {''.join(count)}"
     else:

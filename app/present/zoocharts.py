@@ -15,6 +15,8 @@ from app.present.charts import (
     BOTTOM,
     HEIGHT,
     LINE,
+    NARROW_HEIGHT,
+    NARROW_WIDTH,
     RIGHT,
     TOP,
     WIDTH,
@@ -31,7 +33,18 @@ from app.present.charts import (
     y_tick_labels,
 )
 from app.present.formats import compact
-from app.present.labels import FONTS, Anchor, Label, Placer, Rect, fit, line_height, text_width
+from app.present.labels import (
+    FONTS,
+    Anchor,
+    Label,
+    Placer,
+    Rect,
+    Shape,
+    fit,
+    line_height,
+    text_width,
+    thin,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,28 +138,31 @@ def _key(unplaced: Sequence[Bubble], placer: Placer, plot: Rect, height: float
     return height + step * len(lines) + 6
 
 
-def complexity(points: Sequence[ZooPoint]) -> BubbleChart:
+def complexity(points: Sequence[ZooPoint], width: int = WIDTH,
+               height: int = HEIGHT) -> BubbleChart:
     """Top-1 (published) against MACs (computed), bubble area proportional to parameters."""
     x_hi = max((p.macs for p in points), default=1) * 1.08
     y_lo = math.floor(min((p.top1 for p in points), default=50) / 5) * 5 - 5
     y_hi = math.ceil(max((p.top1 for p in points), default=80) / 5) * 5 + 2
     p_hi = max((p.params for p in points), default=1)
-    bottom, right = HEIGHT - BOTTOM, WIDTH - RIGHT
+    bottom, right = height - BOTTOM, width - RIGHT
+    # the bubbles shrink with the plot, so a narrow chart keeps room between them for names
+    max_radius = MAX_RADIUS * math.sqrt(width / WIDTH)
     y_ticks = make_ticks(y_lo, y_hi, bottom, TOP, "plain")
     left = plot_left(y_ticks)
     x_ticks = make_ticks(0, x_hi, left, right)
     bubbles = [Bubble(p.model, p.label, p.macs, p.top1, p.params,
                       linear(p.macs, 0, x_hi, left, right),
                       linear(p.top1, y_lo, y_hi, bottom, TOP),
-                      MAX_RADIUS * math.sqrt(p.params / p_hi)) for p in points]
+                      max_radius * math.sqrt(p.params / p_hi)) for p in points]
     x_label, y_label = "multiply-adds per image (computed)", "top-1 accuracy, % (published)"
-    placer = axes(left, right, TOP, bottom, x_ticks, y_ticks, x_label, y_label)
+    placer = axes(left, right, TOP, bottom, x_ticks, y_ticks, x_label, y_label, height, width)
     plot = Rect(left + 2, TOP - LINE + 8, right, bottom - 2)
     leaders, unplaced = _bubble_labels(bubbles, placer, plot)
     # the key may grow the chart downwards: room for a line a name
-    placed = Placer(Rect(0, 0, WIDTH, HEIGHT + LINE * (len(unplaced) + 1)),
+    placed = Placer(Rect(0, 0, width, height + LINE * (len(unplaced) + 1)),
                     [b.circle() for b in bubbles], list(placer.placed))
-    height = _key(unplaced, placed, plot, HEIGHT)
+    grown = _key(unplaced, placed, plot, height)
     best = max(points, key=lambda p: p.top1) if points else None
     desc = (f"{len(points)} zoo models with a published ImageNet top-1. " +
             (f"The most accurate is {best.label} ({best.top1}% top-1, {compact(best.macs)} "
@@ -155,8 +171,10 @@ def complexity(points: Sequence[ZooPoint]) -> BubbleChart:
                       f"{compact(p.params)} params" for p in points) + ".")
     return BubbleChart("Accuracy against computation (bubble area = parameters)", desc,
                        tuple(sorted(bubbles, key=lambda b: -b.r)), x_ticks, y_ticks, x_label,
-                       y_label, tuple(placed.placed), tuple(leaders), left=left,
-                       height=math.ceil(height))
+                       y_label, tuple(placed.placed), tuple(leaders), left=left, right=right,
+                       bottom=bottom, width=width, height=math.ceil(grown),
+                       narrow=complexity(points, NARROW_WIDTH, NARROW_HEIGHT)
+                       if width == WIDTH else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,12 +219,67 @@ def _year_labels(placer: Placer, bars: Sequence[Bar], names: Sequence[str],
                          for w in (b.width * 2, b.width * 1.4, b.width))
 
 
-def ilsvrc(entries: Sequence[YearEntry], human: float, human_label: str) -> BarChart:
-    """One bar per ILSVRC entry (by year), top-5 error; the human level drawn across."""
-    top, bottom = TOP, HEIGHT - BOTTOM - LINE
+def _short(e: YearEntry) -> str:
+    return f"{e.year} {e.label.split(' (')[0].split(',')[0]}"
+
+
+def _ilsvrc_rows(entries: Sequence[YearEntry], human: float, human_label: str,
+                 width: int) -> BarChart:
+    """The ILSVRC chart for a narrow screen: one row an entry, its name on the left and its
+    bar running right, so every name keeps its whole width instead of sharing a bar's; the
+    human level is a line down the bars, named over them."""
+    pitch, gap = LINE + 14, 7.0
+    top = TOP + LINE + 8  # a line for the human level's name, between the title and the bars
+    bottom = top + pitch * len(entries)
+    height = math.ceil(bottom + BOTTOM)
+    font = FONTS["tick"]
+    names = [_short(e) for e in entries]
+    name_w = min(max((text_width(n, font) for n in names), default=0.0), width * 0.42)
+    values = [f"{e.top5_error:g}%" for e in entries]
+    value_w = max((text_width(v, FONTS["bar-label"]) for v in values), default=0.0) + 8
+    left, right = 8 + name_w + 8, width - RIGHT
+    hi = max([e.top5_error for e in entries] + [human]) * 1.05
+    end = right - value_w
+    ticks = make_ticks(0, hi, left, end, "plain")
+    bars = tuple(Bar(_short(e), e.top5_error, v, left, top + i * pitch + gap / 2,
+                     linear(e.top5_error, 0, hi, left, end) - left, pitch - gap,
+                     "cnn" if e.model else "other")
+                 for i, (e, v) in enumerate(zip(entries, values, strict=True)))
+    panel = Panel("top-5 error, %", "ilsvrc", top, bottom, bars, ticks)
+    x = linear(human, 0, hi, left, end)
+    line = Rect(x - 1.5, top, x + 1.5, bottom)
+    obstacles: list[Shape] = [b.rect() for b in bars]
+    placer = Placer(Rect(0, 0, width, height), [*obstacles, line])
+    placer.add(Label(8, TOP - 6, panel.name, "panel-name"))
+    text = f"{human_label}: {human:g}%"
+    placer.place([Label(x - 4, top - 8, text, "mark-label", "start"),
+                  Label(x + 4, top - 8, text, "mark-label", "end"),
+                  Label(8, top - 8, text, "mark-label", "start"),
+                  fit(Label(8, top - 8, text, "mark-label", "start"), right - 8)])
+    for b, name, v in zip(bars, names, values, strict=True):
+        base = b.y + b.height / 2 + font.size * 0.35
+        placer.add(fit(Label(left - 8, base, name, "tick", "end"), name_w))
+        # the value just past the bar's end, or past the human line when the bar stops short
+        placer.place([Label(b.x + b.width + 5, base, v, "bar-label"),
+                      Label(x + 5, base, v, "bar-label")])
+    for lb in thin([Label(t.pos, bottom + 26, t.text, "tick", "middle") for t in ticks]):
+        placer.place([lb])
+    desc = ("ILSVRC classification top-5 error by year: " +
+            "; ".join(f"{e.year} {e.label} {e.top5_error:g}%" for e in entries) +
+            f". Human level: {human:g}% ({human_label}).")
+    return BarChart("ILSVRC winners: top-5 error by year", desc, (panel,), tuple(placer.placed),
+                    left=left, right=end, width=width, height=height,
+                    marks=(Mark(x, text, "human", None, vertical=True),), kind="hbars")
+
+
+def ilsvrc(entries: Sequence[YearEntry], human: float, human_label: str, width: int = WIDTH,
+           height: int = HEIGHT) -> BarChart:
+    """One bar per ILSVRC entry (by year), top-5 error; the human level drawn across. Its
+    phone layout (``narrow``) turns the bars on their side (:func:`_ilsvrc_rows`)."""
+    top, bottom = TOP, height - BOTTOM - LINE
     hi = max([e.top5_error for e in entries] + [human]) * 1.15
     ticks = make_ticks(0, hi, bottom, top, "plain")
-    left, right = plot_left(ticks), WIDTH - RIGHT
+    left, right = plot_left(ticks), width - RIGHT
     slot = (right - left) / max(len(entries), 1)
     bars = tuple(Bar(f"{e.year} {e.label}", e.top5_error, f"{e.top5_error:g}%",
                      left + i * slot + slot * 0.12, linear(e.top5_error, 0, hi, bottom, top),
@@ -215,7 +288,7 @@ def ilsvrc(entries: Sequence[YearEntry], human: float, human_label: str) -> BarC
                      "cnn" if e.model else "other")
                  for i, e in enumerate(entries))
     panel = Panel("top-5 error, %", "ilsvrc", top, bottom, bars, ticks)
-    placer = Placer(Rect(0, 0, WIDTH, HEIGHT), [b.rect() for b in bars])
+    placer = Placer(Rect(0, 0, width, height), [b.rect() for b in bars])
     placer.add(Label(left, top - LINE + 4, panel.name, "panel-name"))
     for lb in y_tick_labels(ticks, left):
         placer.add(lb)
@@ -228,15 +301,15 @@ def ilsvrc(entries: Sequence[YearEntry], human: float, human_label: str) -> BarC
         if on_bar.box().overlaps(line):
             on_bar = Label(on_bar.x, y - 5, b.text, "bar-label", "middle")
         placer.add(on_bar)
-    _year_labels(placer, bars, [f"{e.year} {e.label.split(' (')[0].split(',')[0]}"
-                                for e in entries], bottom)
+    _year_labels(placer, bars, [_short(e) for e in entries], bottom)
     text = f"{human_label}: {human:g}%"
     mark = Mark(y, text, "human", _mark_label(placer, y, text, left, right, top))
     desc = ("ILSVRC classification top-5 error by year: " +
             "; ".join(f"{e.year} {e.label} {e.top5_error:g}%" for e in entries) +
             f". Human level: {human:g}% ({human_label}).")
     return BarChart("ILSVRC winners: top-5 error by year", desc, (panel,), tuple(placer.placed),
-                    left=left, marks=(mark,))
+                    left=left, right=right, width=width, height=height, marks=(mark,),
+                    narrow=_ilsvrc_rows(entries, human, human_label, NARROW_WIDTH))
 
 
 __all__ = ["YearEntry", "ZooPoint", "complexity", "ilsvrc"]

@@ -6,10 +6,9 @@ panel inside it that the style sheet reveals while the button has focus or the p
 over the cell: the formula of each row folded into the cell, the claims' explanations; beside
 the button, the verdict of any claim written about the figure (icon and word). No element of
 a cell has an ``id``: htmx matches every id of a swapped fragment against the old content,
-which for 4,000 cells cost seconds a keystroke. Written in Python rather than as a Jinja macro
-because a
-ResNet-152 table has over 4,000 such cells and this runs on every keystroke; every piece of
-text goes through ``markupsafe`` escaping.
+one scan each, which for thousands of cells would cost every keystroke dearly. Written in
+Python rather than as a Jinja macro because a ResNet-152 table has over 4,000 such cells and
+this runs on every keystroke; every piece of text goes through ``markupsafe`` escaping.
 """
 
 from __future__ import annotations
@@ -20,10 +19,11 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 from app.engine.result import ClaimResult, LayerRow
+from app.present.claims import verdict
 from app.present.columns import BY_KEY, COLUMNS, Column
 from app.present.formats import compact, mebibytes, megabytes, thousands
+from app.present.table import ADDITIVE, Group, Line, Table, row_value
 from app.web.filters import working
-from app.web.table import ADDITIVE, Group, Line, Table, row_value
 
 #: which column shows a claim about each field
 CLAIM_COLUMN = {"output": "output", "activations": "activations", "params": "params",
@@ -116,11 +116,9 @@ def _contributors(thing: Line | Group, key: str, table: Table) -> list[LayerRow]
 
 
 def _verdict(claim: ClaimResult) -> str:
-    if claim.ok and claim.rounded:  # the lecture page's "rounded", judged the same way
-        return '<span class="claim rounded"><span aria-hidden="true">≈</span> rounded</span>'
-    if claim.ok:
-        return '<span class="claim right"><span aria-hidden="true">✓</span> right</span>'
-    return '<span class="claim wrong"><span aria-hidden="true">✗</span> wrong</span>'
+    """The verdict as icon and word (``includes/_claim.html`` writes the same markup)."""
+    v = verdict(claim)
+    return f'<span class="claim {v}"><span aria-hidden="true">{v.icon}</span> {v}</span>'
 
 
 def working_html(table: Table, thing: Line | Group, shown: Shown,

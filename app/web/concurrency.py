@@ -21,19 +21,19 @@ of the API instead ``await run(fn, ...)``:
 
 ``await run.json(Model, fn, ...)`` also turns the result into JSON on that thread (pydantic's
 ``dump_json``): FastAPI would validate and encode the returned object on the event loop, which
-for a 5,000-layer analysis (3 MB of JSON) blocked every other request for about 270 ms. Pages
+for a 5,000-layer analysis (megabytes of JSON) would hold up every other request. Pages
 are rendered the same way: a route hands the thread a function that analyses *and* renders,
 and gets back a finished response (Starlette's ``TemplateResponse`` renders as it is made).
 
 A thread alone does not keep the event loop free: the garbage collector stops every thread of
 the process while it scans, and a collection of the oldest generation scans every object,
-those of a 5,000-row analysis and of its rendering among them (half a second). So each call runs
+those of a 5,000-row analysis and of its rendering among them. So each call runs
 with the cyclic collector paused, as the engine's own walk does
 (``app.engine.analyze.cyclic_gc_paused``): what the call builds is freed by reference counting,
 never scanned on its way.
 
-The engine bounds its own work (no input takes more than 100 ms); this is the second
-line of defence, for the bug nobody has found yet.
+The engine bounds its own work (its limits are checked before any work is done); this is the
+second line of defence, for the bug nobody has found yet.
 """
 
 from __future__ import annotations

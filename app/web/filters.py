@@ -10,6 +10,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from app.engine.errors import visible
+from app.present.claims import KEY, tally, verdict
 from app.present.formats import (
     code_spans,
     compact,
@@ -20,6 +21,7 @@ from app.present.formats import (
     thousands,
     volume,
 )
+from app.present.totals import total_items
 from app.present.working import to_html
 
 #: working values are frozen and repeat (ResNet-152: 4,644 figures, 358 distinct workings), so
@@ -57,10 +59,11 @@ FILTERS: dict[str, Callable[..., str]] = {
 }
 #: functions the templates call (they take more than one argument)
 GLOBALS: dict[str, Callable[..., Any]] = {"working": working, "line_anchor": line_anchor,
-                                          "escape": escape}
+                                          "escape": escape, "total_items": total_items,
+                                          "claim_verdict": verdict, "claim_tally": tally}
 
 
 def register_filters(env: jinja2.Environment) -> None:
     """Make the filters available to every template."""
     env.filters.update(FILTERS)
-    env.globals.update(GLOBALS)
+    env.globals.update(GLOBALS, claim_key=KEY)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from starlette.datastructures import QueryParams
 
 from app.engine.errors import SpecError
-from app.web.table import Item, Table
+from app.present.table import Item, Table
 
 #: rows (lines, block headers, part headings) a page shows at most, about; ResNet-152's table
 #: has 263 and the largest zoo model's 309

@@ -79,7 +79,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 def command_line(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> list[str]:
-    """The same server as a ``uvicorn`` command (what the README shows)."""
+    """The same server as a ``uvicorn`` command (what docs/operations.md shows)."""
     options = uvicorn_options(settings)
     return ["uvicorn", APP, "--host", host, "--port", str(port), "--http", options["http"],
             "--workers", str(options["workers"]),

@@ -23,11 +23,11 @@ from app.engine.options import DEFAULTS
 from app.engine.result import DTYPE_BYTES, Analysis, Dtype, Optimizer
 from app.examples import ALEXNET_SLIDE, EXAMPLES
 from app.present import archdiagram
+from app.present.table import build_table
 from app.web.cells import columns, row_cells, working_of
 from app.web.filters import register_filters
 from app.web.paging import paged
 from app.web.settings import Settings
-from app.web.table import build_table
 
 HTMX_VERSION = "2.0.11"
 

@@ -2,13 +2,10 @@
 
 Imported only inside a worker's child process (it imports torch). What is measured:
 
-* **shapes**: a forward hook on every module the torch builder names after a spec layer or
-  block records its output's (H, W, C) in one batch-1 forward pass;
-* **parameters**: ``numel`` of each named module's parameters, less those of the named modules
-  inside it (a block's own parameters are then 0, like its row);
-* **FLOPs**: ``torch.utils.flop_counter.FlopCounterMode`` over the same batch-1 forward, per
-  named module and in total, beside 2 x the engine's multiply-accumulates; for a training job
-  also over one forward + backward;
+* **shapes, parameters, FLOPs**: one batch-1 forward measured by
+  :func:`app.torchnet.measure_module` (each spec layer's and block's output (H, W, C), own
+  parameters and own FLOPs), beside 2 x the engine's multiply-accumulates; for a training job
+  the FLOPs of one forward + backward too;
 * **latency**: ``warmup`` untimed iterations, then ``repeats`` timed ones, each timed with
   ``time.perf_counter`` (on CUDA between ``torch.cuda.synchronize()`` calls); median and 90th
   percentile; images/s = batch / median. A training iteration is forward, loss (the mean of the
@@ -27,14 +24,13 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from app.engine import Analysis, Network, parse_json_spec, parse_spec
-from app.torchnet import SpecNet, build_module, shape_of
+from app.engine import Analysis, LayerRow, Network, parse_json_spec, parse_spec
+from app.torchnet import Measurement, SpecNet, build_module, measure_module
 from app.worker import guards
 from app.worker.models import DeviceInfo, JobPayload, LayerCheck, RunResult, Timing
 from app.worker.settings import WorkerSettings
@@ -146,73 +142,22 @@ def _cpu_name() -> str:
 # --- shapes, parameters, FLOPs ----------------------------------------------------------------
 
 
-def named_modules(module: SpecNet) -> dict[str, nn.Module]:
-    """Module path -> module, for every module the builder named after a spec layer or block."""
-    return {path: m for path, m in module.named_modules() if hasattr(m, "spec_name")}
-
-
-def _nearest_inside(paths: list[str]) -> dict[str, list[str]]:
-    """For each path, the named paths inside it with no other named path in between."""
-    inside: dict[str, list[str]] = {p: [] for p in paths}
-    for p in paths:
-        parents = [q for q in paths if p.startswith(q + ".")]
-        if parents:
-            inside[max(parents, key=len)].append(p)
-    return inside
-
-
-def _exclusive(totals: dict[str, int], inside: dict[str, list[str]]) -> dict[str, int]:
-    """A named module's own count: its total less the totals of the named modules inside it."""
-    return {p: totals[p] - sum(totals[q] for q in inside[p]) for p in totals}
-
-
-@contextmanager
-def _shape_hooks(named: dict[str, nn.Module], seen: dict[str, tuple[int, int, int]]
-                 ) -> Iterator[None]:
-    def hook(m: nn.Module, args: Any, out: Any) -> None:
-        if isinstance(out, Tensor) and out.dim() == 4:
-            seen[str(m.spec_name)] = shape_of(out)
-
-    handles = [m.register_forward_hook(hook) for m in named.values()]
-    try:
-        yield
-    finally:
-        for h in handles:
-            h.remove()
-
-
 def _layer_checks(module: SpecNet, analysis: Analysis, device: torch.device,
                   dtype: torch.dtype) -> list[LayerCheck]:
-    """One batch-1 forward with shape hooks and the FLOP counter; compared row by row."""
-    named = named_modules(module)
-    seen: dict[str, tuple[int, int, int]] = {}
-    x = _input(module, 1, device, dtype)
-    counter = FlopCounterMode(display=False)
-    module.eval()
-    with torch.no_grad(), _shape_hooks(named, seen), counter:
-        module(x)
-    seen[module.input_name] = shape_of(x)
-    counts = counter.get_flop_counts()
-    inside = _nearest_inside(list(named))
-    flops = _exclusive({p: sum(counts.get(f"{type(module).__name__}.{p}", {}).values())
-                        for p in named}, inside)
-    params = _exclusive({p: sum(t.numel() for t in m.parameters()) for p, m in named.items()},
-                        inside)
-    by_name = {str(m.spec_name): p for p, m in named.items()}
-    return [_check_row(row, seen, by_name, params, flops) for row in analysis.layers]
+    """One batch-1 forward measured by :func:`app.torchnet.measure_module`, row by row."""
+    seen = measure_module(module, _input(module, 1, device, dtype))
+    return [_check_row(row, seen) for row in analysis.layers]
 
 
-def _check_row(row: Any, seen: dict[str, tuple[int, int, int]], by_name: dict[str, str],
-               params: dict[str, int], flops: dict[str, int]) -> LayerCheck:
-    path = by_name.get(row.name)
+def _check_row(row: LayerRow, seen: Measurement) -> LayerCheck:
     is_input = row.index == 0
     return LayerCheck(
         name=row.name, op=row.op,
         analytic_shape=(row.output.h, row.output.w, row.output.c),
-        measured_shape=seen.get(row.name),
+        measured_shape=seen.shapes.get(row.name),
         analytic_params=row.params, analytic_flops=2 * row.macs,
-        measured_params=0 if is_input else (params[path] if path is not None else None),
-        measured_flops=0 if is_input else (flops[path] if path is not None else None))
+        measured_params=0 if is_input else seen.layer_params.get(row.name),
+        measured_flops=0 if is_input else seen.layer_flops.get(row.name))
 
 
 def _training_flops(module: SpecNet, device: torch.device, dtype: torch.dtype) -> int:

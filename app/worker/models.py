@@ -24,7 +24,7 @@ from app.worker.settings import DeviceKind
 
 PAYLOAD_VERSION: Literal[1] = 1
 
-#: dtypes a run can use: int8 needs quantised kernels, which the torch builder does not make
+#: dtypes a run can use: int8 needs quantised kernels, which app.torchnet does not make
 RunDtype = Literal["float32", "float16", "bfloat16"]
 Mode = Literal["inference", "training"]
 Status = Literal["queued", "running", "done", "failed", "cancelled"]

@@ -8,6 +8,7 @@ Playwright's own browser download cannot run here, so the tests launch ``/usr/bi
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -131,13 +132,28 @@ def wait_until(w: Watched, expression: str, seconds: float = 15) -> None:
         time.sleep(0.02)
 
 
-def goto(w: Watched, url: str) -> None:
-    """Load a page and wait for its scripts (htmx, the page's own) to be in place."""
+def goto(w: Watched, url: str, status: int | None = None, htmx: bool | None = None) -> None:
+    """Load a page (answered with ``status``, when given) and wait for its scripts to be in
+    place: htmx, unless ``htmx`` is False or the page is Swagger UI's, which has none."""
     response = w.page.goto(url)
-    assert response is not None
+    assert response is not None, url
+    assert status is None or response.status == status, (url, response.status)
     w.page.wait_for_load_state("load")
-    if "/docs" not in url:
+    if htmx if htmx is not None else "/docs" not in url:
         wait_until(w, "window.htmx !== undefined")
+
+
+def assert_clean(w: Watched, allowed: re.Pattern[str] | None = None) -> None:
+    """Nothing went wrong in the page since the last check: no console error (but those
+    ``allowed`` matches, such as the status of an answer swapped in on purpose), no uncaught
+    exception, no CSP report. Forgets what it checked, so the next check sees only what
+    follows."""
+    errors = [e for e in w.console_errors if not (allowed and allowed.search(e))]
+    assert errors == [], (w.page.url, errors)
+    assert w.page_errors == [], (w.page.url, w.page_errors)
+    assert w.csp_violations() == [], w.page.url
+    w.console_errors.clear()
+    w.page_errors.clear()
 
 
 def with_projector(url: str, on: bool) -> str:

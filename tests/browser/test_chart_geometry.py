@@ -1,7 +1,8 @@
 """Chart and diagram labels as Chromium lays them out: on every page that draws SVG, at the three
 screen sizes and in projector mode, no two ``<text>`` boxes overlap, each lies inside its SVG,
-and each is readable on what is painted under it (WCAG contrast: 4.5:1, 7:1 in projector
-mode). The pages are screenshotted at each size (into ``$ARCHCALC_SHOTS`` when set)."""
+each is readable on what is painted under it (WCAG contrast: 4.5:1, 7:1 in projector
+mode), and each is drawn at 11 px or more on the screen (a phone draws the charts' narrow
+layouts). The pages are screenshotted at each size (into ``$ARCHCALC_SHOTS`` when set)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ PAGES = ["/", "/lecture", "/models", "/models/googlenet", "/models/mobilenet_v2"
          "/compare?preset=inception", "/compare?preset=3x3-vs-7x7", "/compare?preset=ilsvrc",
          "/compare?preset=wide-resnext", RF_URL,
          "/models/resnet50?" + urlencode({"shade": "macs"})]
+
+#: the least rendered type size (CSS px on the screen) of a chart's text, and of a diagram's
+#: (whose smallest, a box's second line, is 10.5 px at its own size)
+READABLE = {"chart-svg": 11.0, "arch-svg": 10.5}
 
 #: every text of every SVG on the page: boxes that overlap or leave their SVG, and the lowest
 #: contrast against what the SVG paints under the text (sampled across its box)
@@ -59,7 +64,7 @@ MEASURE = """
     const c = rgb(fill);
     return c ? [c] : [];
   };
-  const out = {svgs: 0, texts: 0, problems: [], lowest: 99};
+  const out = {svgs: 0, texts: 0, problems: [], lowest: 99, smallest: {}};
   const tol = 0.5;
   for (const svg of document.querySelectorAll('svg.chart-svg, svg.arch-svg, svg.rf-svg')) {
     const frame = svg.getBoundingClientRect();
@@ -72,9 +77,13 @@ MEASURE = """
       .filter((s) => !s.closest('defs, pattern') && getComputedStyle(s).display !== 'none');
     const shapeBoxes = shapes.map((s) => s.getBoundingClientRect());
     const under = backdrop(svg);
+    const kind = svg.classList[0];
     texts.forEach((t, i) => {
       out.texts += 1;
       const a = boxes[i], name = t.textContent.trim();
+      // the type as drawn on the screen: the CSS size times the SVG's scale
+      const px = parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a;
+      out.smallest[kind] = Math.min(out.smallest[kind] || 99, px);
       if (a.left < frame.left - tol || a.right > frame.right + tol ||
           a.top < frame.top - tol || a.bottom > frame.bottom + tol)
         out.problems.push(`"${name}" leaves its svg: ${JSON.stringify(a)} ${JSON.stringify(frame)}`);
@@ -149,6 +158,11 @@ def test_chart_labels_apart_inside_and_readable(base_url: str, browser: Any, wid
                 == projector
             found = w.page.evaluate(MEASURE, minimum)
             assert found["problems"] == [], (path, found["problems"][:10])
+            # readable at every size: a phone draws a chart's narrow layout, not the wide one
+            # shrunk to a third, and a diagram at its own size in a box that scrolls
+            small = found["smallest"]
+            assert small.get("chart-svg", 99) >= READABLE["chart-svg"], (path, small)
+            assert small.get("arch-svg", 99) >= READABLE["arch-svg"], (path, small)
             seen += found["texts"]
             name = path.strip("/").split("?")[0].replace("/", "-") or "calc"
             if "preset=" in path:

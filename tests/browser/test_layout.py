@@ -19,6 +19,7 @@ import pytest
 from app.examples import ALEXNET_SLIDE
 from tests.browser.conftest import (
     OVERFLOWING,
+    SCREENSHOTS,
     SIDEWAYS,
     VIEWPORTS,
     Watched,
@@ -29,8 +30,9 @@ from tests.browser.conftest import (
     with_projector,
 )
 
-#: where the screenshots go (open and read them: geometry tests cannot see everything)
-SHOTS = Path(os.environ.get("ARCHCALC_SHOTS", "/tmp/archcalc-shots"))
+#: where the screenshots go, each page at each size (open and read them: geometry tests cannot
+#: see everything)
+SHOTS = Path(os.environ.get("ARCHCALC_SHOTS", str(SCREENSHOTS / "pages")))
 #: a student's homework, typed into an empty editor
 HOMEWORK = ["input 32x32x3", "conv 8 3x3 pad 1 params: 224", "maxpool 2x2 stride 2",
             "fc 10 params: 20,490"]
@@ -147,9 +149,8 @@ WORKING_CHECK = """() => {
 }"""
 
 
-@pytest.mark.parametrize(("width", "height", "projector"),
-                         [(1024, 768, False), (390, 844, False), (1920, 1080, True)],
-                         ids=["1024x768", "390x844", "1920x1080-projector"])
+@pytest.mark.parametrize(("width", "height", "projector"), VIEWPORTS,
+                         ids=[_size(*v) for v in VIEWPORTS])
 def test_every_working_opens_inside_the_viewport(base_url: str, browser: Any, width: int,
                                                  height: int, projector: bool) -> None:
     w = open_page(browser, width, height)
@@ -266,8 +267,9 @@ def test_on_a_phone_the_result_comes_first_and_the_editor_is_a_tap_away(
 
 
 @pytest.mark.parametrize(("width", "height", "projector"), [(1024, 768, False),
+                                                            (390, 844, False),
                                                             (1920, 1080, True)],
-                         ids=["1024x768", "1920x1080-projector"])
+                         ids=["1024x768", "390x844", "1920x1080-projector"])
 def test_accessibility_of_every_page(base_url: str, browser: Any, axe_source: str,
                                      short_path: str, width: int, height: int,
                                      projector: bool) -> None:

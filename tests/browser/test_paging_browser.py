@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from tests.browser.conftest import Watched
+from tests.browser.conftest import Watched, assert_clean, goto
+from tests.loopprobe import big_spec
 
 #: 2,500 dense blocks: 7,501 table rows, about 19 pages
-BIG = "input 8x8x3\nrepeat 2500 { dense { conv 1 3x3 pad 1 } }\n"
+BIG = big_spec(2500)
 
 
 def test_the_pages_of_a_long_table(base_url: str, watched: Watched) -> None:
     page = watched.page
-    page.goto(f"{base_url}/?{urlencode({'spec': BIG})}")
+    goto(watched, f"{base_url}/?{urlencode({'spec': BIG})}", status=200)
     pager = page.locator("nav.pager").first
     assert "page 1 of" in pager.inner_text()
     pager.locator("a[rel=next]").click()
@@ -28,4 +29,4 @@ def test_the_pages_of_a_long_table(base_url: str, watched: Watched) -> None:
     assert member.first.is_visible()
     assert "page=2" in page.url and f"open={name.replace('/', '%2F')}" in page.url
     assert "page 2 of" in page.locator("nav.pager").first.inner_text()
-    assert not watched.page_errors and not watched.csp_violations()
+    assert_clean(watched)

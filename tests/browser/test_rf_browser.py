@@ -6,7 +6,14 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.browser.conftest import SCREENSHOTS, Watched, open_page
+from tests.browser.conftest import (
+    SCREENSHOTS,
+    Watched,
+    assert_clean,
+    axe_violations,
+    goto,
+    open_page,
+)
 
 #: a stride, a pool and padding: the pyramid spreads and part of the field is in the padding
 SPEC = ("input 32x32x3\nconv1: conv 8 3x3 stride 2 pad 1\nrelu\nconv2: conv 8 3x3 pad 1\n"
@@ -14,20 +21,6 @@ SPEC = ("input 32x32x3\nconv1: conv 8 3x3 stride 2 pad 1\nrelu\nconv2: conv 8 3x
 RF_URL = "/rf?" + urlencode({"spec": SPEC, "row": 1, "unit": "first"})
 #: Chromium logs the 422 status of an answer that htmx swaps in on purpose
 NETWORK_422 = re.compile(r"status of 422 ")
-
-
-def _goto(w: Watched, url: str, htmx: bool = True) -> None:
-    response = w.page.goto(url)
-    assert response is not None and response.status == 200, url
-    w.page.wait_for_load_state("load")
-    if htmx:
-        w.page.wait_for_function("window.htmx !== undefined")
-
-
-def _clean(w: Watched, allowed: re.Pattern[str] | None = None) -> None:
-    errors = [e for e in w.console_errors if not (allowed and allowed.search(e))]
-    assert errors == [], (w.page.url, errors)
-    assert w.page_errors == [] and w.csp_violations() == [], w.page.url
 
 
 def _svg_title(w: Watched) -> str:
@@ -38,7 +31,7 @@ def _svg_title(w: Watched) -> str:
 def test_pick_a_layer_with_the_keyboard_and_see_its_diagram(base_url: str,
                                                             watched: Watched) -> None:
     page = watched.page
-    _goto(watched, base_url + RF_URL)
+    goto(watched, base_url + RF_URL, status=200)
     assert "conv1" in _svg_title(watched) and "3 x 3 pixels" in _svg_title(watched)
     page.evaluate("window.__sameDocument = 7")
     picker = page.locator("#rf-row")
@@ -55,7 +48,7 @@ def test_pick_a_layer_with_the_keyboard_and_see_its_diagram(base_url: str,
     assert levels.all_text_contents() == ["conv3", "pool1", "conv2", "conv1", "input"]
     assert page.locator("#rf-diagram svg.rf-pyramid-wide rect.rf-cell-pad").count() > 0
     assert page.evaluate("document.activeElement.id") == "rf-row"  # focus kept
-    _clean(watched)
+    assert_clean(watched)
 
 
 def test_picker_works_without_javascript(base_url: str, browser: Any) -> None:
@@ -75,7 +68,7 @@ def test_picker_works_without_javascript(base_url: str, browser: Any) -> None:
 
 def test_type_an_answer_and_see_it_marked(base_url: str, watched: Watched) -> None:
     page = watched.page
-    _goto(watched, f"{base_url}/layer?quiz=true")
+    goto(watched, f"{base_url}/layer?quiz=true", status=200)
     assert page.locator(".layer-hidden").is_visible()
     assert page.locator(".steps").count() == 0  # nothing to peek at
     page.evaluate("window.__sameDocument = 7")
@@ -93,7 +86,7 @@ def test_type_an_answer_and_see_it_marked(base_url: str, watched: Watched) -> No
     assert "not answered" in (marks.nth(3).text_content() or "")
     assert f"{11 * 11 * 3 * 96:,}" in (page.locator(".steps").text_content() or "")
     assert page.evaluate("window.__sameDocument") == 7
-    _clean(watched)
+    assert_clean(watched)
 
 
 def test_no_page_overflow_and_no_serious_accessibility_problem(base_url: str, browser: Any,
@@ -103,16 +96,13 @@ def test_no_page_overflow_and_no_serious_accessibility_problem(base_url: str, br
         for path in (RF_URL, answered):
             w = open_page(browser, width, height)
             try:
-                _goto(w, base_url + path)
+                goto(w, base_url + path, status=200)
                 overflow = w.page.evaluate("document.documentElement.scrollWidth"
                                            " - document.documentElement.clientWidth")
                 assert overflow <= 0, (path, width, overflow)
-                w.page.evaluate(axe_source)
-                result = w.page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-                bad = [(v["id"], [n["target"] for n in v["nodes"]][:3])
-                       for v in result["violations"] if v["impact"] in {"serious", "critical"}]
+                bad = axe_violations(w, axe_source)
                 assert bad == [], (path, width, bad)
-                _clean(w)
+                assert_clean(w)
             finally:
                 w.page.context.close()
 
@@ -135,7 +125,7 @@ def test_screenshots(base_url: str, browser: Any) -> None:
                                ("/layer?" + urlencode({"quiz": "true", "a_out": "55x55x96",
                                                        "a_weights": "34944", "a_biases": "96",
                                                        "a_macs": "105M"}), "layer")):
-                _goto(w, base_url + path)
+                goto(w, base_url + path, status=200)
                 target = SCREENSHOTS / f"{name}-{width}x{height}.png"
                 w.page.screenshot(path=str(target), full_page=True)
                 assert target.stat().st_size > 10_000

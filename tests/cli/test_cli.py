@@ -14,9 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from app.cli import PROGRESS_FROM, app
+from app import lecture
+from app.cli import app
+from app.cli.check import PROGRESS_FROM
 from app.examples import ALEXNET_SLIDE, VGG16_NOTES
 from app.export import FORMATS
+from app.present.claims import key as claims_key
 from app.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,6 +120,24 @@ def test_check_a_right_listing_exits_0(tmp_path: Path) -> None:
     assert "13 claims, 13 right, 0 wrong" in result.stdout
 
 
+def test_check_judges_a_rounded_figure_as_the_page_and_the_lecture_do(
+        client: TestClient, tmp_path: Path) -> None:
+    """"35K" for CONV1's 34,944 parameters is right only to the precision written: "rounded"
+    here, on the calculator page and on /lecture alike, and not wrong (exit 0)."""
+    params = 11 * 11 * 3 * 96 + 96
+    listing = ALEXNET_SLIDE.replace("pad 0", "pad 0, params: 35K", 1)
+    path = _listing(tmp_path, "rounded.txt", listing)
+    result = runner.invoke(app, ["check", path])
+    assert result.exit_code == 0, result.output
+    assert f"{path}:2: CONV1: params '35K': rounded: right: {params:,}" in result.stdout
+    assert f"{path}: 14 claims, 13 right, 1 rounded, 0 wrong" in result.stdout
+    assert result.stdout.splitlines()[-1] == claims_key(icons=False)  # what "rounded" means
+    page = client.get("/", params={"spec": listing})
+    assert "13 right, 1 rounded, 0 wrong" in page.text
+    assert page.text.count('<span class="claim rounded">') >= 1
+    assert lecture.judge("35K", params) == "rounded"
+
+
 def test_check_finds_the_total_line_of_a_whole_network_claim(tmp_path: Path) -> None:
     path = _listing(tmp_path, "vgg.txt", VGG16_NOTES)
     result = runner.invoke(app, ["check", path])
@@ -170,9 +191,9 @@ def test_errors_are_one_line_with_the_place() -> None:
 
 def test_run_and_worker_say_how_to_enable_them(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without torch or app.worker, both say in one line what to install."""
-    import app.cli
+    import app.cli.runs
 
-    monkeypatch.setattr(app.cli, "worker_module", lambda name="app.worker": None)
+    monkeypatch.setattr(app.cli.runs, "worker_module", lambda name="app.worker": None)
     for args in (["run", "vgg16"], ["worker"]):
         result = runner.invoke(app.cli.app, args)
         assert result.exit_code == 2
@@ -210,11 +231,11 @@ def test_worker_hands_its_arguments_to_app_worker(monkeypatch: pytest.MonkeyPatc
     """Where app.worker is installed, ``archcalc worker`` is its ``__main__.main``."""
     import types
 
-    import app.cli
+    import app.cli.runs
 
     calls: list[list[str]] = []
     fake = types.SimpleNamespace(main=calls.append)
-    monkeypatch.setattr(app.cli, "worker_module", lambda name="app.worker": fake)
+    monkeypatch.setattr(app.cli.runs, "worker_module", lambda name="app.worker": fake)
     result = runner.invoke(app.cli.app, ["worker", "--name", "gpu0", "--", "--loglevel", "DEBUG"])
     assert result.exit_code == 0, result.output
     assert calls == [["--name", "gpu0", "--", "--loglevel", "DEBUG"]]

@@ -90,7 +90,7 @@ def test_the_answer_is_printed_as_soon_as_the_job_ends(tmp_path: Path) -> None:
                           log, re.MULTILINE)
     succeeded = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()  # local time
     # polling and reading the result take well under a second; the bound leaves room for a
-    # loaded two-core machine, and is below the worker's warm shutdown that used to come first
+    # loaded two-core machine, and is below the worker's warm shutdown, which must not come first
     assert first_output[0] - succeeded < 4.0, (first_output[0] - succeeded)
     assert first_output[0] < exited
 
@@ -115,10 +115,10 @@ def test_a_queue_lost_mid_job_is_asked_again_then_reported(
     with the same one line as an unreachable queue."""
     import types
 
-    import app.cli
+    import app.cli.runs
     from app.worker.settings import WorkerSettings
 
-    monkeypatch.setattr(app.cli, "RECONNECT_S", 3.0)  # long enough for the two failed polls
+    monkeypatch.setattr(app.cli.runs, "RECONNECT_S", 3.0)  # long enough for the two failed polls
     done = types.SimpleNamespace(status="done", progress=None)
     answers: list[object] = [ConnectionError("Connection refused")] * 2 + [done]
 
@@ -131,9 +131,9 @@ def test_a_queue_lost_mid_job_is_asked_again_then_reported(
                 raise answer
             return answer
 
-    assert app.cli._follow(Flaky(), "job", 60, (ConnectionError,)) is done
-    with pytest.raises(app.cli.Failed) as failed:
-        app.cli._follow(Flaky(), "job", 60, (ConnectionError,))
+    assert app.cli.runs._follow(Flaky(), "job", 60, (ConnectionError,)) is done
+    with pytest.raises(app.cli.runs.Failed) as failed:
+        app.cli.runs._follow(Flaky(), "job", 60, (ConnectionError,))
     (line,) = failed.value.lines
     assert line.startswith("archcalc run: cannot reach the local job queue in /nonexistent "
                            "(Connection refused)")

@@ -10,7 +10,7 @@ import pytest
 from app.engine import SpecError, Volume, analyze, analyze_layer
 from app.engine.lines import LINE_BREAK, editor_line_count, split_lines
 
-APP_JS = Path(__file__).resolve().parents[2] / "static" / "app.js"
+APP_JS = Path(__file__).resolve().parents[2] / "static" / "editor.js"
 #: characters str.splitlines() breaks at and the editor does not: pdftotext's page break (FF),
 #: VT, the file/group/record separators, NEL, LINE and PARAGRAPH SEPARATOR (and the unit
 #: separator, whitespace too)
@@ -18,9 +18,9 @@ NOT_LINE_ENDS = ["\x0c", "\x0b", "\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\u2028
 
 
 def editor_rule() -> re.Pattern[str]:
-    """The expression static/app.js splits the editor's text with, read from the file."""
+    """The expression static/editor.js splits the editor's text with, read from the file."""
     m = re.search(r"var LINE_BREAK = /(.+)/;", APP_JS.read_text(encoding="utf-8"))
-    assert m, "static/app.js declares no LINE_BREAK"
+    assert m, "static/editor.js declares no LINE_BREAK"
     return re.compile(m[1])
 
 
@@ -42,7 +42,7 @@ def test_a_character_that_is_no_line_end_shifts_nothing(ch: str) -> None:
     spec = f"input 8x8x3\nconv 4 3x3{ch}\n{ch}relu{ch}\nfrob 3\nrelu\n"
     editor_lines = editor_rule().split(spec)
     assert _error_line(spec) == editor_lines.index("frob 3") + 1 == 4
-    assert len(spec.splitlines()) > 5 or ch == "\x1f"  # what the engine used to count
+    assert len(spec.splitlines()) > 5 or ch == "\x1f"  # str.splitlines would count more lines
     # inside a line the character is whitespace: the layers around it are read
     a = analyze(spec.replace("frob 3", f"conv{ch}2 1x1"))
     assert [r.op for r in a.layers[1:]] == ["conv", "relu", "conv", "relu"]

@@ -95,9 +95,9 @@ WORST = [
 ]
 
 
-#: the worst of these (5,000 distinct rows) takes about 100 ms of CPU in a test process that
-#: holds torch on a busy machine and less on an idle one (bench_engine_worst.py prints the times
-#: against the 100 ms target); the same bound as the mutations leaves room for CI's shared cores
+#: the worst of these (5,000 distinct rows) is near the 100 ms target on an idle machine
+#: (bench_engine_worst.py prints its times); the same bound as the mutations leaves room for a
+#: test process that holds torch and for CI's shared cores
 WORST_BOUND_S = BOUND_S
 
 

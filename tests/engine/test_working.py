@@ -1,9 +1,8 @@
 """Structured working: the same data rendered as text (the API's formulas), HTML and LaTeX.
 
-The plain text must read exactly as the formulas did before the working became data
-(``golden/formulas-v0.1.json.gz`` holds every zoo model's formulas as version 0.1 wrote them),
-except where the engine now says something else on purpose: the receptive field at a merge is
-the union of the branches' fields.
+The plain text is the API's ``formulas``, which programs read: it must stay exactly as
+``golden/formulas-v0.1.json.gz`` holds it for every zoo model, except where the engine says
+something else on purpose: the receptive field at a merge is the union of the branches' fields.
 """
 
 from __future__ import annotations
@@ -17,13 +16,13 @@ import pytest
 
 from app import zoo
 from app.engine import analyze
+from app.engine.optable import MERGE_ROW_OPS
 from app.engine.working import Equation, Term, Working
 from app.examples import ALEXNET_SLIDE, VGG16_NOTES
 from app.present.working import to_html, to_latex, to_text
 
 GOLDEN = json.loads(gzip.decompress(
     (Path(__file__).parent / "golden" / "formulas-v0.1.json.gz").read_bytes()))
-MERGES = {"concat", "add", "join"}
 
 
 def _analysis(key: str):  # type: ignore[no-untyped-def]
@@ -43,7 +42,7 @@ def test_text_rendering_reads_as_the_formulas_did(key: str) -> None:
         now = dict(row.formulas)
         assert set(now) == set(before), row.name
         for figure, text in before.items():
-            if figure == "rf" and op in MERGES:
+            if figure == "rf" and op in MERGE_ROW_OPS:
                 continue  # the union of the branches' fields now, not the largest one
             assert now[figure] == text, (key, row.name, figure)
         assert now == {k: to_text(w) for k, w in row.working.items()}

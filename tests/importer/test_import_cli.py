@@ -1,5 +1,5 @@
 """``archcalc import`` as a function (app.importer.cli.import_command): ONNX files, torchvision
-names and Python factories; exit status 0, 1 (refused nodes) or 2 (unreadable)."""
+names and Python factories; exit status 0, 1 (refused nodes) or 2 (unreadable), never another."""
 
 from __future__ import annotations
 
@@ -74,3 +74,26 @@ def test_a_python_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.syspath_prepend(str(tmp_path))
     assert import_command("clinet:make", size=8) == 0
     assert analyze(capsys.readouterr().out).totals.params == 3 * 4 + 4
+
+
+def test_a_vision_transformer_by_name_exits_1_naming_its_nodes(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert import_command("vit_b_16") == 1
+    err = capsys.readouterr().err
+    assert "refused: " in err and "Traceback" not in err
+
+
+def test_a_factory_that_raises_or_returns_no_module_exits_2(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "oops.py").write_text(textwrap.dedent("""
+        def boom():
+            raise ZeroDivisionError("no")
+        def notamodule():
+            return 42
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert import_command("oops:boom", size=8) == 2
+    assert "calling it raised ZeroDivisionError" in capsys.readouterr().err
+    assert import_command("oops:notamodule", size=8) == 2
+    assert "could not" in capsys.readouterr().err

@@ -225,9 +225,14 @@ def test_an_unsupported_function_is_refused_with_its_node() -> None:
     assert "conv: conv 8 3x3 pad 1" in result.spec
 
 
-def test_a_graph_without_nested_blocks_is_refused() -> None:
-    result = import_module(Tangled(), (16, 16, 3), "Tangled")
-    assert result.refused and result.refused[-1].target == "graph"
+def test_a_graph_without_nested_blocks_is_written_by_name() -> None:
+    model = Tangled().eval()
+    result = import_module(model, (16, 16, 3), "Tangled")
+    assert result.refused == ()
+    assert "g: conv 8 1x1 from input\nadd: add f g\ncat: concat add f\n" in result.spec
+    totals = analyze(result.spec).totals
+    assert totals.params == sum(p.numel() for p in model.parameters())
+    assert totals.macs == measured_at(model, (3, 16, 16))
 
 
 def test_a_python_factory_is_imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

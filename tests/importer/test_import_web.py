@@ -1,4 +1,4 @@
-"""POST /api/import and the /import page (issue 12), through FastAPI's test client.
+"""POST /api/import and the /import page, through FastAPI's test client.
 
 Counts in the answers are cross-checked against the torch model (torchvision) or written as the
 arithmetic (small ONNX graphs made with onnx.helper); every error answer has the one shape.
@@ -69,6 +69,27 @@ def test_a_torchvision_model_imports_with_torch_s_parameter_count(client: TestCl
         p.numel() for p in build("resnet18").parameters())
     again = client.post("/api/analyze", json={"spec": body["spec"]}).json()
     assert again["totals"] == body["analysis"]["totals"]
+
+
+@pytest.mark.parametrize("name", ["vit_b_16", "maxvit_t", "swin_v2_t"])
+def test_a_transformer_by_name_is_refused_node_by_node(client: TestClient, name: str) -> None:
+    r = client.post("/api/import", json={"torchvision": name})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["refused"] and body["analysis"] is None
+    assert all(item["node"] and item["reason"] for item in body["refused"])
+    assert "# REFUSED " in body["spec"]
+
+
+def test_no_process_to_import_in_is_a_503_not_a_500(client: TestClient,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    def cannot_fork(*_: Any) -> Any:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr("app.importer.pool.run_in_child", cannot_fork)
+    r = client.post("/api/import", json={"torchvision": "resnet18"})
+    assert r.status_code == 503 and r.headers["retry-after"]
+    assert "no import process could be started" in r.json()["errors"][0]["message"]
 
 
 def test_an_onnx_upload_is_analysed(client: TestClient) -> None:

@@ -1,6 +1,6 @@
 """The type the style sheet gives chart and diagram text is no larger than the type their layout
 measured (app.present.labels.MODES): a label the CSS drew larger could overlap its neighbour.
-Projector mode, and a phone's narrow screen, use the projector's sizes."""
+Projector mode, and a chart's phone layout, use the projector's sizes."""
 
 from __future__ import annotations
 
@@ -47,9 +47,10 @@ def _sizes() -> list[tuple[str, str, float]]:
             svg = re.search(r"\.(chart|arch)-svg\b(.*)", selector)
             if not svg:
                 continue
+            # a phone's layout (.chart-narrow) is measured in the projector's type
             mode = "projector" if "html.projector" in selector or "max-width" in media \
-                else "normal"
-            cls = re.findall(r"\.([a-z-]+)", svg.group(2))
+                or ".chart-narrow" in selector else "normal"
+            cls = [c for c in re.findall(r"\.([a-z-]+)", svg.group(2)) if c != "chart-narrow"]
             family = "chart" if svg.group(1) == "chart" else "arch"
             out.append((mode, cls[-1] if cls else f"{family} text", float(size.group(1))))
     return out

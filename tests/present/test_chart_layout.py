@@ -47,8 +47,10 @@ def _labels(drawn: Drawn) -> tuple[Label, ...]:
 
 
 def _problems(name: str, drawn: Drawn) -> list[str]:
+    """Overlaps and escapes of the drawing and of its phone layout, in every mode's fonts."""
     view = Rect(0, 0, drawn.width, drawn.height)
-    found = []
+    narrow = getattr(drawn, "narrow", None)
+    found = _problems(name + " (phone)", narrow) if narrow is not None else []
     for mode, fonts in MODES.items():
         boxes = [(lb, lb.box(fonts[lb.cls])) for lb in _labels(drawn)]
         found += [f"{name} ({mode}): {lb.text!r} leaves the viewBox at {box}"
@@ -84,8 +86,11 @@ def test_the_calculators_examples_diagrams(spec: str) -> None:
 
 
 # -- what the placement promises, chart by chart -------------------------------------------
-def test_every_bubble_is_named_beside_it_or_in_the_key() -> None:
+@pytest.mark.parametrize("phone", [False, True], ids=["wide", "phone"])
+def test_every_bubble_is_named_beside_it_or_in_the_key(phone: bool) -> None:
     chart = models_pages.complexity_chart()
+    chart = chart.narrow if phone and chart.narrow else chart
+    assert isinstance(chart, charts.BubbleChart)
     texts = [lb.text for lb in chart.labels]
     keyed = {t.split(" = ", 1)[1] for t in texts if " = " in t}
     for b in chart.bubbles:
@@ -97,11 +102,17 @@ def test_every_bubble_is_named_beside_it_or_in_the_key() -> None:
             assert not any(c.overlaps(lb.box()) for c in circles), lb.text
 
 
-def test_ilsvrc_bars_keep_their_labels_off_the_bars() -> None:
+@pytest.mark.parametrize("phone", [False, True], ids=["wide", "phone"])
+def test_ilsvrc_bars_keep_their_labels_off_the_bars(phone: bool) -> None:
     chart = models_pages.ilsvrc_chart()
+    chart = chart.narrow if phone and chart.narrow else chart
+    assert isinstance(chart, charts.BarChart)
     (panel,) = chart.panels
-    names = [lb for lb in chart.labels if lb.cls == "tick" and lb.y > panel.bottom + 10]
-    assert len(names) == len(panel.bars)  # every year is named under its bar
+    if phone:  # each row named at its left
+        names = [lb for lb in chart.labels if lb.cls == "tick" and lb.x < chart.left]
+    else:  # each year named under its bar
+        names = [lb for lb in chart.labels if lb.cls == "tick" and lb.y > panel.bottom + 10]
+    assert len(names) == len(panel.bars)
     bars = [b.rect() for b in panel.bars]
     for lb in chart.labels:
         assert not any(r.overlaps(lb.box()) for r in bars), lb.text
@@ -111,11 +122,17 @@ def test_ilsvrc_bars_keep_their_labels_off_the_bars() -> None:
     # no value is written across the human level's line (ResNet's 3.57% sits just over it)
     values = [lb for lb in chart.labels if lb.cls == "bar-label"]
     assert len(values) == len(panel.bars)
-    assert not any(lb.box().y0 < mark.y < lb.box().y1 for lb in values)
+    if phone:  # the human level's line runs down the plot, between the values
+        assert not any(lb.box().x0 < mark.y < lb.box().x1 for lb in values)
+    else:
+        assert not any(lb.box().y0 < mark.y < lb.box().y1 for lb in values)
 
 
-def test_the_peak_label_stands_above_the_tallest_bar() -> None:
+@pytest.mark.parametrize("phone", [False, True], ids=["wide", "phone"])
+def test_the_peak_label_stands_above_the_tallest_bar(phone: bool) -> None:
     chart = charts.memory_params(zoo.analyze_model("vgg16"), "VGG16")
+    chart = chart.narrow if phone and chart.narrow else chart
+    assert isinstance(chart, charts.BarChart)
     for panel in chart.panels:
         top = panel.tallest()
         peak = next(lb for lb in chart.labels
@@ -143,7 +160,8 @@ def test_arch_boxes_are_wide_enough_for_their_labels() -> None:
 
 
 def test_no_line_cuts_through_a_box() -> None:
-    """GoogLeNet's one-box branch used to run its line to the concat across its neighbour."""
+    """A branch shorter than its neighbours (GoogLeNet's one-box branch) runs straight down to
+    the concat, never across a neighbour's box."""
     for model in ("googlenet", "inception_v3", "resnet50", "densenet121", "shufflenet_v2_x1_0"):
         d = archdiagram.diagram(zoo.analyze_model(model), model)
         for ln in d.lines:
@@ -181,3 +199,19 @@ def test_spread_keeps_order_and_spacing_within_bounds() -> None:
     assert sorted(ys) == [ys[2], ys[0], ys[1], ys[3]]
     assert all(b - a >= 20 - 1e-9 for a, b in itertools.pairwise(sorted(ys)))
     assert spread([305, 306], 20, 0, 310) == [290, 310]
+
+
+def test_every_chart_has_a_phone_layout_its_own_width() -> None:
+    """A phone draws the narrow layout in the projector's type: laid out for that width, it
+    keeps its labels apart (the checks above cover it), names every ILSVRC entry whole, and
+    has no narrower layout of its own."""
+    drawn = [d for _, d in [*_zoo_charts(), *_model_charts("resnet50"),
+                            *_preset_charts("inception")]
+             if not isinstance(d, archdiagram.Diagram)]
+    for chart in drawn:
+        narrow = chart.narrow
+        assert narrow is not None and narrow.width == charts.NARROW_WIDTH, chart.title
+        assert narrow.narrow is None and narrow.title == chart.title
+    rows = models_pages.ilsvrc_chart().narrow
+    assert isinstance(rows, charts.BarChart) and rows.kind == "hbars"
+    assert not any(lb.full for lb in rows.labels if lb.cls == "tick")

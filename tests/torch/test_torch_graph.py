@@ -90,7 +90,7 @@ def test_the_unet_has_the_papers_shapes_and_its_totals_are_torchs() -> None:
     assert (rows["skip2"].output.h, rows["cat2"].output.c) == (16, 32)
     assert (rows["out"].output.h, rows["out"].output.w) == (20, 20)
     seen = measure(net)
-    assert (a.totals.params, a.totals.macs) == (seen["params"], seen["macs"])
+    assert (a.totals.params, a.totals.macs) == (seen.params, seen.macs)
 
 
 def test_every_output_of_a_multi_output_graph_is_torchs() -> None:

@@ -135,8 +135,8 @@ def test_aux_adds_exactly_its_classifier() -> None:
     aux_params = (32 * 16 + 16) + (4 * 4 * 16 * 64 + 64) + (64 * 10 + 10)
     aux_macs = 4 * 4 * 16 * 32 + 4 * 4 * 16 * 64 + 64 * 10
     off, on = measure(net), measure(net, aux=True)
-    assert on["params"] - off["params"] == aux_params
-    assert on["macs"] - off["macs"] == aux_macs
+    assert on.params - off.params == aux_params
+    assert on.macs - off.macs == aux_macs
 
 
 def test_alexnet_slide_agrees_with_torch() -> None:
@@ -146,24 +146,24 @@ def test_alexnet_slide_agrees_with_torch() -> None:
 def test_alexnet_slide_torch_figures() -> None:
     seen = measure(parse_spec(ALEXNET_SLIDE))
     conv1 = 11 * 11 * 3 * 96 + 96  # the lecture's "35K"
-    assert seen["layer_params"]["CONV1"] == conv1 == 34_944
-    assert seen["layer_macs"]["CONV1"] == 55 * 55 * 96 * 11 * 11 * 3
-    assert seen["output"] == (1, 1, 1000)
+    assert seen.layer_params["CONV1"] == conv1 == 34_944
+    assert seen.layer_macs["CONV1"] == 55 * 55 * 96 * 11 * 11 * 3
+    assert seen.output == (1, 1, 1000)
 
 
 def test_naive_inception_torch_figures() -> None:
     seen = measure(parse_spec(BLOCKS["concat, naive inception (the lecture)"]))
-    assert seen["output"] == (28, 28, 128 + 192 + 96 + 256)
+    assert seen.output == (28, 28, 128 + 192 + 96 + 256)
     # the lecture's 854M ops
-    assert seen["macs"] == 28 * 28 * 128 * 256 + 28 * 28 * 192 * 3 * 3 * 256 \
+    assert seen.macs == 28 * 28 * 128 * 256 + 28 * 28 * 192 * 3 * 3 * 256 \
         + 28 * 28 * 96 * 5 * 5 * 256
 
 
 def test_grouped_conv_torch_figures() -> None:
     seen = measure(parse_spec(CONV["groups"]))
-    assert seen["params"] == 3 * 3 * (8 // 4) * 16 + 16
-    assert seen["macs"] == 16 * 16 * 16 * 3 * 3 * (8 // 4)
+    assert seen.params == 3 * 3 * (8 // 4) * 16 + 16
+    assert seen.macs == 16 * 16 * 16 * 3 * 3 * (8 // 4)
 
 
 def test_bn_counts_scale_and_shift_only() -> None:
-    assert measure(parse_spec(OTHER["bn"]))["params"] == 2 * 8
+    assert measure(parse_spec(OTHER["bn"])).params == 2 * 8

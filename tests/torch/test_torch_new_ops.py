@@ -1,4 +1,4 @@
-"""The layers modern CNNs are built from (issue 12), each against torch: shapes, parameters and
+"""The layers modern CNNs are built from, each against torch: shapes, parameters and
 multiply-adds through the torch builder; receptive fields by the gradient; pasted PyTorch lines
 parsed exactly as the modules they name."""
 
@@ -28,7 +28,7 @@ SPECS = [
     # a ConvNeXt block: 7x7 depthwise, LayerNorm over channels, 4x MLP as 1x1 convs, layer scale
     "input 14x14x32\nresidual {\n depthwise 7x7 pad 3; layernorm; conv 128 1x1; gelu\n"
     " conv 32 1x1; layerscale\n}",
-    # ShuffleNet V2's basic unit (the issue's reproducer): half the channels pass, half run
+    # ShuffleNet V2's basic unit: half the channels pass, half run
     # 1x1, 3x3 depthwise, 1x1; then the halves are shuffled together
     "input 28x28x116\nsplit { branch { } branch { conv 58 1x1 nobias; bn; relu; conv 58 3x3 pad 1"
     " depthwise nobias; bn; conv 58 1x1 nobias; bn; relu } }\nchannelshuffle 2",

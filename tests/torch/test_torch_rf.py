@@ -75,7 +75,8 @@ def engine_field(spec: str) -> tuple[tuple[int, float], tuple[int, float]]:
 
 
 MERGES = [
-    # the case: a 3x3 conv beside two stacked 2x2 'pad same' convs: 4 pixels, centre 0.5
+    # branches whose fields differ in size and centre: a 3x3 conv beside two stacked 2x2
+    # 'pad same' convs: 4 pixels, centre 0.5
     ("input 64x64x4\nconcat {\n branch { conv 4 3x3 pad 1 }\n"
      " branch { conv 4 2x2 pad same; conv 4 2x2 pad same }\n}", 4),
     ("input 64x64x4\nresidual { conv 4 3x3 pad 1 } shortcut { conv 4 2x2 pad same; "

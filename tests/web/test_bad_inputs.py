@@ -2,7 +2,7 @@
 line or the parameter at fault, answered within a bounded time, and the next request is served
 normally.
 
-The bodies of issue 6 (not UTF-8, 500 deep, NaN, 1e400, 309 and 4,301 digits, lone
+The malformed bodies (not UTF-8, 500 deep, NaN, 1e400, 309 and 4,301 digits, lone
 surrogates, ...) are ``MALFORMED`` in tests/web/test_hardening.py, which checks what each
 answer says; here they run again only for the time bound and the request after.
 """

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ import pytest
 from app.web.serve import ClientConnections, command_line, uvicorn_options
 from app.web.settings import Settings
 from tests.liveserver import free_port, live_server
+from tests.rawhttp import ask, connect, read_all
 
 BURST = 5
 #: connections one address may hold, and the whole server's cap (a tenth of it)
@@ -48,32 +48,12 @@ def direct(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         yield port
 
 
-def _connect(port: int, source: str) -> socket.socket:
-    sock = socket.socket()
-    sock.settimeout(10)
-    sock.bind((source, 0))
-    sock.connect(("127.0.0.1", port))
-    return sock
-
-
-def _ask(port: int, source: str, path: str = "/healthz", headers: str = "") -> tuple[int, bytes]:
-    """One GET from ``source``: its status and body."""
-    with _connect(port, source) as sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}\r\n"
-                     .encode())
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
-
-
 # -- X-Forwarded-For is believed only from a trusted proxy ------------------------------------
 
 def test_distinct_forwarded_for_values_do_not_escape_the_rate_limit(direct: int) -> None:
     """From the loopback itself, which uvicorn trusted by default (the readiness probe has
     drawn from the same bucket, hence only the last answers are certain)."""
-    statuses = [_ask(direct, "127.0.0.1", headers=f"X-Forwarded-For: 198.51.100.{n}\r\n")[0]
+    statuses = [ask(direct, "127.0.0.1", headers=f"X-Forwarded-For: 198.51.100.{n}\r\n")[0]
                 for n in range(BURST + 5)]
     assert statuses[-5:] == [429] * 5, statuses
 
@@ -86,7 +66,7 @@ SPOOFS = ["X-Real-IP: 198.51.100.{n}", "Forwarded: for=198.51.100.{n}",
 @pytest.mark.parametrize("which", range(len(SPOOFS)), ids=lambda i: SPOOFS[i].split(":")[0])
 def test_no_header_of_the_clients_own_changes_its_address(direct: int, which: int) -> None:
     header, source = SPOOFS[which], f"127.0.0.{20 + which}"  # a client of its own each
-    statuses = [_ask(direct, source, headers=header.format(n=n) + "\r\n")[0]
+    statuses = [ask(direct, source, headers=header.format(n=n) + "\r\n")[0]
                 for n in range(BURST + 2)]
     assert statuses == [200] * BURST + [429] * 2, statuses
 
@@ -112,38 +92,26 @@ def test_a_trusted_proxy_passes_on_the_real_client(tmp_path: Path) -> None:
     the same header from anyone else is ignored."""
     with _server(tmp_path, ARCHCALC_TRUSTED_PROXIES="127.0.0.5") as port:
         def via_proxy(user: str) -> int:
-            return _ask(port, "127.0.0.5", headers=f"X-Forwarded-For: {user}\r\n")[0]
+            return ask(port, "127.0.0.5", headers=f"X-Forwarded-For: {user}\r\n")[0]
 
         first = [via_proxy("203.0.113.1") for _ in range(BURST + 1)]
         assert first == [200] * BURST + [429], first
         assert via_proxy("203.0.113.2") == 200  # another user behind the same proxy
-        spoofed = [_ask(port, "127.0.0.6", headers=f"X-Forwarded-For: 203.0.113.{n}\r\n")[0]
+        spoofed = [ask(port, "127.0.0.6", headers=f"X-Forwarded-For: 203.0.113.{n}\r\n")[0]
                    for n in range(10, 10 + BURST + 1)]
         assert spoofed == [200] * BURST + [429], spoofed
 
 
 # -- one address cannot hold every connection --------------------------------------------------
 
-def _read_all(sock: socket.socket, seconds: float) -> bytes:
-    """What the server sent before closing (b"" if it sent nothing within ``seconds``)."""
-    sock.settimeout(seconds)
-    data = b""
-    try:
-        while chunk := sock.recv(65536):
-            data += chunk
-    except (TimeoutError, ConnectionResetError):
-        pass
-    return data
-
-
 def test_slow_sockets_from_one_address_leave_room_for_others(direct: int) -> None:
     """More sockets than the whole server holds, from one address: those past the cap are
     refused in the error shape as they open, the others send a request head a byte at a time,
     and another client's requests are answered all along."""
-    held = [_connect(direct, ATTACKER) for _ in range(CONNECTIONS + 10)]
+    held = [connect(direct, ATTACKER) for _ in range(CONNECTIONS + 10)]
     try:
         time.sleep(0.5)
-        answers = [_read_all(sock, 0.05) for sock in held]
+        answers = [read_all(sock, 0.05) for sock in held]
         refused = [a for a in answers if a]
         assert len(refused) == len(held) - PER_CLIENT, len(refused)
         assert all(a.startswith(b"HTTP/1.1 503 ") for a in refused), refused[:1]
@@ -154,13 +122,13 @@ def test_slow_sockets_from_one_address_leave_room_for_others(direct: int) -> Non
         for byte in (b"G", b"E", b"T"):
             for sock in slow:
                 sock.sendall(byte)
-            assert _ask(direct, OTHER)[0] == 200
+            assert ask(direct, OTHER)[0] == 200
             time.sleep(0.5)
     finally:
         for sock in held:
             sock.close()
     time.sleep(0.3)
-    assert _ask(direct, ATTACKER)[0] in {200, 429}  # its places are given back
+    assert ask(direct, ATTACKER)[0] in {200, 429}  # its places are given back
 
 
 def test_the_connection_counts_forget_closed_connections() -> None:

@@ -1,19 +1,16 @@
 """Big answers do not stall the others: pages are paged, and everything heavy is made off the
 event loop, with the garbage collector kept from pausing the process on the way.
 
-A 54-byte spec of 2,500 dense blocks rendered an 18.8 MB calculator page on the event loop; every
-other request of the process waited 2-6 s (and /compare of four such specs longer).
+A 54-byte spec of 2,500 dense blocks unrolls to thousands of rows: made on the event loop, its
+page would hold up every other request of the process for as long as it takes to render.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import statistics
 import subprocess
 import sys
-import threading
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -24,13 +21,14 @@ from fastapi.testclient import TestClient
 
 from app import engine, zoo
 from app.present.compare import block_totals
+from app.present.table import build_table
 from app.web.paging import PAGE_ITEMS, boundaries
 from app.web.routers.compare import STAGES_SHOWN
-from app.web.table import build_table
-from tests.liveserver import REPO_ROOT, free_port, live_server
+from tests.liveserver import REPO_ROOT
+from tests.loopprobe import big_spec, probe, requests_for, uncached_server
 
 #: 54 bytes: 2,500 blocks, 5,001 rows, 7,501 rows of the calculator's table
-BIG = "input 8x8x3\nrepeat 2500 { dense { conv 1 3x3 pad 1 } }\n"
+BIG = big_spec(2500)
 #: 4,991 rows, each its own box of the architecture diagram
 DISTINCT = "input 64x64x3\n" + "conv 1 1x1\n" * 4990
 #: 2,500 lines, each with a wrong figure written on it
@@ -38,7 +36,7 @@ CLAIMS = "input 8x8x1\nrepeat 2500 { [9x9x1] CONV: 1 3x3 filters at stride 1 pad
 #: what the whole page may weigh, at most (a table page of rows with all their working)
 PAGE_BYTES = 3_000_000
 #: what a request of /healthz may wait while the big answers are made: generous for a loaded
-#: test machine, and far under the seconds they waited when pages were rendered on the loop
+#: test machine, and still far under what one big answer made on the loop would cost
 PROBE_SECONDS = 1.0
 
 
@@ -149,68 +147,19 @@ def test_a_huge_diagram_is_left_out_saying_so(client: TestClient) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    env = os.environ | {"ARCHCALC_RATE_PER_SECOND": "100000", "ARCHCALC_RATE_BURST": "100000",
-                        "ARCHCALC_ANSWER_CACHE_ENTRIES": "0", "ARCHCALC_ANALYSIS_SECONDS": "60"}
-    log = tmp_path_factory.mktemp("loop") / "log.txt"
-    with live_server(["app.web.serve", "--port", str(port)], log, port, env=env,
-                     ready="/healthz") as base:
+    with uncached_server(tmp_path_factory.mktemp("loop") / "log.txt") as base:
         yield base
 
 
-def big_requests(spec: str = BIG) -> dict[str, str]:
-    """The heaviest answer of each kind for ``spec``."""
-    q = urllib.parse.quote(spec)
-    return {"page": f"/?spec={q}", "compare": "/compare?" + "&".join([f"item={q}"] * 4),
-            "api": f"/api/analyze?spec={q}", "latex": f"/api/export/analyze?spec={q}&format=latex"}
-
-
-def probe_while(base: str, paths: list[str]) -> list[float]:
-    """The latencies of /healthz, asked one after another while ``paths`` are fetched at once
-    (after one small request of each kind, so that what is measured is not a first
-    request's template compilation)."""
-    small = big_requests("input 8x8x3\nconv 1 3x3\n")
-    for path in small.values():
-        urllib.request.urlopen(base + path, timeout=60).read()
-    latencies: list[float] = []
-    done = threading.Event()
-
-    def probe() -> None:
-        while not done.is_set():
-            started = time.perf_counter()
-            urllib.request.urlopen(base + "/healthz", timeout=60).read()
-            latencies.append(time.perf_counter() - started)
-            time.sleep(0.01)
-
-    statuses: list[int] = []
-
-    def fetch(path: str) -> None:
-        with urllib.request.urlopen(base + path, timeout=120) as answer:
-            answer.read()
-            statuses.append(answer.status)
-
-    prober = threading.Thread(target=probe)
-    fetchers = [threading.Thread(target=fetch, args=(p,)) for p in paths]
-    prober.start()
-    time.sleep(0.2)
-    for t in fetchers:
-        t.start()
-    for t in fetchers:
-        t.join()
-    done.set()
-    prober.join()
-    assert statuses == [200] * len(paths), statuses
-    return latencies
-
-
 def test_healthz_answers_while_the_biggest_answers_are_made(server: str) -> None:
-    latencies = probe_while(server, list(big_requests().values()))
+    latencies, outcomes = probe(server, list(requests_for(BIG).values()))
+    assert [status for status, _, _ in outcomes] == [200] * len(outcomes), outcomes
     assert len(latencies) > 10, latencies
     assert max(latencies) < PROBE_SECONDS, (max(latencies), statistics.median(latencies))
 
 
 def test_the_production_page_is_paged_too(server: str) -> None:
-    with urllib.request.urlopen(server + big_requests()["page"], timeout=60) as answer:
+    with urllib.request.urlopen(server + requests_for(BIG)["page"], timeout=60) as answer:
         body = answer.read()
     assert len(body) < PAGE_BYTES and b'rel="next"' in body
 

@@ -1,9 +1,10 @@
-"""Issue 6's web defects, one reproducer each, and a fuzzer over every API route.
+"""Hostile and malformed requests, one case each, and a fuzzer over every API route.
 
-Before: a body that was not UTF-8 or nested 500 deep got Starlette's 400 outside the error
-shape; a lone surrogate in a spec answered 500; ``batch: "5"`` was accepted; a zoo input volume
-was blamed on line 13 of a spec the user never saw; engine calls shared the threadpool of every
-other route and a runaway kept a server that got SIGTERM alive.
+Each case holds one promise: a body that is not UTF-8 or nested 500 deep is answered in the
+error shape (not Starlette's own 400); a lone surrogate in a spec is a 422, not a 500; JSON is
+typed strictly (``batch: "5"`` is refused); a zoo model's input volume is blamed on ``input``,
+not on a line of a spec the user never saw; engine calls have threads of their own, and a
+runaway cannot keep a server that got SIGTERM alive.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ Items = Callable[[Any], list[dict[str, Any]]]
 ROOT = Path(__file__).resolve().parents[2]
 JSON = {"Content-Type": "application/json"}
 SPEC = "input 32x32x3\nconv 8 3x3\n"
-#: the 49-byte request of issue 6 that never returned
+#: 49 bytes that ask for an endless loop: refused by counting, never run
 RUNAWAY = "input 8x8x3\nrepeat 999999999999999999 { }"
 
 

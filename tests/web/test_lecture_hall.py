@@ -83,7 +83,8 @@ def test_zoo_charts_on_the_models_page(client: TestClient) -> None:
     bubbles = ctx["complexity"].bubbles
     assert {b.model for b in bubbles} == {s.id for s in zoo.model_summaries() if s.top1}
     html = response.text
-    assert html.count('role="img"') == 2
+    # each chart drawn twice: laid out for wide screens and for a phone
+    assert html.count('role="img"') == 4 and html.count('class="chart-svg chart-narrow') == 2
     assert '<title id="complexity-t">' in html and '<desc id="ilsvrc-d">' in html
     assert 'class="mark mark-human"' in html and f"{zoo.human_top5().top5_error:g}%" in html
 
@@ -238,7 +239,7 @@ def test_model_page_charts(client: TestClient) -> None:
     response = client.get("/models/vgg16")
     memory, _macs, _rf = _ctx(response)["charts"]
     assert memory.panels[1].tallest().label == "fc6"
-    assert response.text.count('role="img"') == 3
+    assert response.text.count('class="chart-svg chart-wide') == 3
     assert 'class="bar bar-params tallest"' in response.text
 
 
@@ -307,7 +308,8 @@ def test_model_presets(client: TestClient, preset: str, models: list[str]) -> No
     for i in items:
         assert i.analysis.totals == zoo.analyze_model(i.model).totals
         assert sum(b.params for b in i.blocks) == i.analysis.totals.params
-    assert response.text.count('role="img"') == len(models) + 1  # and the overlay
+    # and the overlay
+    assert response.text.count('class="chart-svg chart-wide') == len(models) + 1
 
 
 def test_compare_items_from_the_url(client: TestClient) -> None:

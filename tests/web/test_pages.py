@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from app import engine
 from app.engine.result import Analysis
 from app.examples import ALEXNET_SLIDE, BOTTLENECK_INCEPTION, EXAMPLES, VGG16_NOTES
+from app.present.table import Group, Line, build_table
 from app.present.working import to_html
 from app.web import filters
-from app.web.table import Group, Line, build_table
 
 HX = {"HX-Request": "true"}
 BROKEN = "input 32x32x3\nconv 8 3x3\nfrobnicate 7\n"

@@ -7,9 +7,9 @@ checked by schemathesis' default checks: no 5xx, a status code and content type 
 documents, a body that matches the documented schema, an ``Allow`` header that lists the
 methods the schema has, data outside the schema refused.
 
-Before (issue 11): an undocumented 400 for non-UTF-8 bodies, a 404 documented as text only,
-``OPTIONS`` answering ``Allow: POST`` where ``GET`` exists too, a schema that admitted
-``spec: ""`` and ``spec: {}``, and no valid spec ever generated.
+What this holds: every error the app can answer is documented (the 400 for a non-UTF-8 body,
+a 404 in the JSON error shape), ``OPTIONS`` lists every method a path takes, the schema refuses
+``spec: ""`` and ``spec: {}``, and valid specs are generated, not only invalid ones.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Transport limits through a real uvicorn, started as the README says production runs it.
+"""Transport limits through a real uvicorn, started as docs/operations.md says production runs it.
 
-Before (issue 11): a 10 MB body sent as urllib sends it (the whole body, then read) found the
-connection reset from 2 MB up; a client that declared a body and never sent it, or sent half a
-request line, held its connection for ever; the answer carried a ``server`` banner.
+What this holds: a large body sent as urllib sends it (the whole body, then read) reads the 413
+instead of a reset connection; a client that declares a body and never sends it, or sends half
+a request line, loses its connection at a deadline; no answer carries a ``server`` banner.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import re
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -30,10 +29,11 @@ from app.web.middleware import BodyLimitMiddleware
 from app.web.serve import Gate, command_line, head_bytes, uvicorn_options
 from app.web.settings import Settings
 from tests.liveserver import free_port, live_server
+from tests.rawhttp import closed_within, connect, read_answer
 
 Items = Callable[[Any], list[dict[str, Any]]]
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
 SPEC = "input 32x32x3\nconv 8 3x3\n"
 #: the server's deadlines, short so that the tests wait little
 HEAD_S, BODY_S, KEEP_S, CONNECTIONS = 1.0, 1.0, 1, 6
@@ -67,42 +67,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield Server("127.0.0.1", port, log)
 
 
-def _connect(server: Server) -> socket.socket:
-    return socket.create_connection((server.host, server.port), timeout=10)
-
-
-def _read_answer(sock: socket.socket, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and body of one HTTP/1.1 answer with a Content-Length."""
-    sock.settimeout(timeout)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before an answer: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed in the middle of the answer"
-        body += chunk
-    return int(lines[0].split()[1]), headers, body
-
-
-def _closed_by_server(sock: socket.socket, within: float) -> bool:
-    """Whether the server closes ``sock`` within ``within`` seconds (reading what comes)."""
-    sock.settimeout(within)
-    try:
-        while sock.recv(65536):
-            pass
-    except TimeoutError:
-        return False
-    except ConnectionResetError:
-        return True
-    return True
-
-
 def _head(method: str, path: str, extra: str = "") -> bytes:
     return f"{method} {path} HTTP/1.1\r\nHost: test\r\n{extra}\r\n".encode()
 
@@ -134,25 +98,25 @@ def test_urllib_sending_a_large_body_reads_the_413(server: Server, error_items: 
 def test_a_raw_socket_that_sends_everything_first_reads_the_413(server: Server,
                                                                 error_items: Items) -> None:
     body = b"x" * (4 * LIMITS.max_body_bytes)
-    with _connect(server) as sock:
+    with connect(server.port, host=server.host) as sock:
         sock.sendall(_head("POST", "/api/analyze", f"Content-Type: application/json\r\n"
                                                    f"Content-Length: {len(body)}\r\n") + body)
-        status, headers, answer = _read_answer(sock)
+        status, headers, answer = read_answer(sock)
         assert status == 413 and headers["connection"] == "close"
         assert all(name in headers for name in SECURITY) and "server" not in headers
         assert error_items(json.loads(answer))[0]["limit"] == "max_body_bytes"
-        assert _closed_by_server(sock, 5)
+        assert closed_within(sock, 5)
 
 
 def test_a_streamed_body_past_the_limit_reads_the_413(server: Server, error_items: Items) -> None:
     chunk = b"x" * 8192
-    with _connect(server) as sock:
+    with connect(server.port, host=server.host) as sock:
         sock.sendall(_head("POST", "/api/analyze", "Content-Type: application/json\r\n"
                                                    "Transfer-Encoding: chunked\r\n"))
         for _ in range(3 * LIMITS.max_body_bytes // len(chunk)):
             sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         sock.sendall(b"0\r\n\r\n")
-        status, _, answer = _read_answer(sock)
+        status, _, answer = read_answer(sock)
     assert status == 413
     assert error_items(json.loads(answer))[0]["limit"] == "max_body_bytes"
 
@@ -160,43 +124,43 @@ def test_a_streamed_body_past_the_limit_reads_the_413(server: Server, error_item
 def test_a_body_past_the_drain_limit_is_refused_before_it_is_sent(server: Server) -> None:
     """Declared larger than drain_bytes: answered at once, nothing read."""
     declared = Settings().drain_bytes + 1
-    with _connect(server) as sock:
+    with connect(server.port, host=server.host) as sock:
         sock.sendall(_head("POST", "/api/analyze", f"Content-Length: {declared}\r\n"))
         started = time.monotonic()
-        status, _, _ = _read_answer(sock)
+        status, _, _ = read_answer(sock)
         assert status == 413 and time.monotonic() - started < 5
-        assert _closed_by_server(sock, 5)
+        assert closed_within(sock, 5)
 
 
 def test_expect_100_continue_gets_the_413_instead_of_continue(server: Server) -> None:
-    with _connect(server) as sock:
+    with connect(server.port, host=server.host) as sock:
         sock.sendall(_head("POST", "/api/analyze", "Content-Type: application/json\r\n"
                                                    "Content-Length: 5000000\r\n"
                                                    "Expect: 100-continue\r\n"))
-        status, _, _ = _read_answer(sock)
+        status, _, _ = read_answer(sock)
     assert status == 413
 
 
 # -- 408: too slow --------------------------------------------------------------------------
 
 def test_a_declared_body_that_never_comes_is_a_408(server: Server, error_items: Items) -> None:
-    with _connect(server) as sock:
+    with connect(server.port, host=server.host) as sock:
         sock.sendall(_head("POST", "/api/analyze", "Content-Type: application/json\r\n"
                                                    "Content-Length: 100\r\n") + b'{"spec": ')
         started = time.monotonic()
-        status, headers, answer = _read_answer(sock, timeout=BODY_S + 10)
+        status, headers, answer = read_answer(sock, timeout=BODY_S + 10)
         waited = time.monotonic() - started
         assert status == 408 and BODY_S * 0.8 < waited < BODY_S + 6, waited
         item = error_items(json.loads(answer))[0]
         assert item["limit"] == "body_seconds" and item["parameter"] == "body", item
         assert all(name in headers for name in SECURITY), headers
-        assert _closed_by_server(sock, 5)
+        assert closed_within(sock, 5)
     _served_normally(server)
 
 
 def test_a_body_sent_a_byte_at_a_time_is_cut_off_at_the_deadline(server: Server) -> None:
     """Each byte resets no timer: the deadline is for the whole body."""
-    with _connect(server) as sock:
+    with connect(server.port, host=server.host) as sock:
         sock.sendall(_head("POST", "/api/analyze", "Content-Type: application/json\r\n"
                                                    "Content-Length: 1000\r\n"))
         started = time.monotonic()
@@ -216,47 +180,47 @@ def test_a_body_sent_a_byte_at_a_time_is_cut_off_at_the_deadline(server: Server)
 
 
 def test_half_a_request_head_is_a_408(server: Server, error_items: Items) -> None:
-    with _connect(server) as sock:
+    with connect(server.port, host=server.host) as sock:
         sock.sendall(b"POST /api/analyze HTTP/1.1\r\nHost: te")
         started = time.monotonic()
-        status, headers, answer = _read_answer(sock, timeout=HEAD_S + 10)
+        status, headers, answer = read_answer(sock, timeout=HEAD_S + 10)
         assert status == 408 and time.monotonic() - started < HEAD_S + 6
         item = error_items(json.loads(answer))[0]
         assert item["limit"] == "header_seconds", item
         assert all(name in headers for name in SECURITY), headers
         assert "server" not in headers
-        assert _closed_by_server(sock, 2)
+        assert closed_within(sock, 2)
     _served_normally(server)
 
 
 def test_a_connection_that_sends_nothing_is_closed(server: Server) -> None:
-    with _connect(server) as sock:
+    with connect(server.port, host=server.host) as sock:
         started = time.monotonic()
-        assert _closed_by_server(sock, HEAD_S + 10)
+        assert closed_within(sock, HEAD_S + 10)
         assert time.monotonic() - started < HEAD_S + 6
 
 
 def test_an_idle_keep_alive_connection_is_closed(server: Server) -> None:
-    with _connect(server) as sock:
+    with connect(server.port, host=server.host) as sock:
         sock.sendall(_head("GET", "/api/models/alexnet/spec"))
-        status, headers, _ = _read_answer(sock)
+        status, headers, _ = read_answer(sock)
         assert status == 200 and headers.get("connection") != "close"
         sock.sendall(_head("GET", "/api/models/alexnet/spec"))  # the same connection, again
-        assert _read_answer(sock)[0] == 200
+        assert read_answer(sock)[0] == 200
         started = time.monotonic()
-        assert _closed_by_server(sock, KEEP_S + HEAD_S + 10)
+        assert closed_within(sock, KEEP_S + HEAD_S + 10)
         assert time.monotonic() - started < KEEP_S + 6
 
 
 def test_connections_past_limit_concurrency_get_503_in_the_error_shape(
         server: Server, error_items: Items) -> None:
-    held = [_connect(server) for _ in range(CONNECTIONS)]
+    held = [connect(server.port, host=server.host) for _ in range(CONNECTIONS)]
     try:
         time.sleep(0.2)
-        with _connect(server) as sock:
+        with connect(server.port, host=server.host) as sock:
             sock.sendall(_head("GET", "/api/models/alexnet/spec"))
-            status, headers, body = _read_answer(sock)
-            assert _closed_by_server(sock, 2)
+            status, headers, body = read_answer(sock)
+            assert closed_within(sock, 2)
         assert status == 503, body
         assert headers["content-type"] == "application/json" and headers["retry-after"] == "1"
         assert all(name in headers for name in SECURITY) and "server" not in headers, headers
@@ -295,10 +259,10 @@ def test_the_concurrency_gate_counts_as_uvicorn_does() -> None:
 ], ids=["garbage-line", "four-words", "header-without-colon", "nul-in-header", "tls-hello"])
 def test_a_malformed_request_is_a_400_in_the_error_shape(server: Server, error_items: Items,
                                                          request_bytes: bytes) -> None:
-    with _connect(server) as sock:
+    with connect(server.port, host=server.host) as sock:
         sock.sendall(request_bytes)
-        status, headers, body = _read_answer(sock)
-        assert _closed_by_server(sock, 2)
+        status, headers, body = read_answer(sock)
+        assert closed_within(sock, 2)
     assert status == 400, body
     assert headers["content-type"] == "application/json", headers
     assert all(name in headers for name in SECURITY) and "server" not in headers, headers
@@ -309,11 +273,11 @@ def test_a_malformed_request_is_a_400_in_the_error_shape(server: Server, error_i
 
 def test_garbage_after_a_good_request_on_one_connection_is_a_400(server: Server,
                                                                  error_items: Items) -> None:
-    with _connect(server) as sock:
+    with connect(server.port, host=server.host) as sock:
         sock.sendall(_head("GET", "/api/models/alexnet/spec"))
-        assert _read_answer(sock)[0] == 200
+        assert read_answer(sock)[0] == 200
         sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
-        status, headers, body = _read_answer(sock)
+        status, headers, body = read_answer(sock)
     assert status == 400 and headers["content-type"] == "application/json", body
     assert "not valid HTTP/1.1" in error_items(json.loads(body))[0]["message"]
 
@@ -326,12 +290,12 @@ def test_a_request_head_over_max_header_bytes_is_a_400_naming_it(server: Server,
     split, so that h11 holds more than the limit unfinished."""
     limit = Settings().max_header_bytes
     head = _head("GET", "/api/models", f"X-Big: {'a' * (limit + 100)}\r\n")
-    with _connect(server) as sock:
+    with connect(server.port, host=server.host) as sock:
         if pieces == 2:
             sock.sendall(head[:limit + 50])
             time.sleep(0.3)
         sock.sendall(head[limit + 50 if pieces == 2 else 0:])
-        status, headers, body = _read_answer(sock)
+        status, headers, body = read_answer(sock)
     assert status == 400 and headers["content-type"] == "application/json", body
     assert all(name in headers for name in SECURITY), headers
     item = error_items(json.loads(body))[0]
@@ -344,9 +308,9 @@ def test_a_request_head_just_inside_max_header_bytes_is_served(server: Server) -
     base = _head("GET", "/api/models/alexnet/spec", "X-Pad: \r\n")
     head = _head("GET", "/api/models/alexnet/spec", f"X-Pad: {'a' * (limit - len(base))}\r\n")
     assert len(head) == limit
-    with _connect(server) as sock:
+    with connect(server.port, host=server.host) as sock:
         sock.sendall(head)
-        assert _read_answer(sock)[0] == 200
+        assert read_answer(sock)[0] == 200
 
 
 def test_head_bytes_is_the_size_of_what_was_sent() -> None:
@@ -362,9 +326,9 @@ def test_head_bytes_is_the_size_of_what_was_sent() -> None:
                                   "/api/models/nope", "/api/analyze?spec=conv"])
 def test_security_headers_and_no_server_banner_on_every_answer(server: Server,
                                                                path: str) -> None:
-    with _connect(server) as sock:
+    with connect(server.port, host=server.host) as sock:
         sock.sendall(_head("GET", path))
-        status, headers, _ = _read_answer(sock)
+        status, headers, _ = read_answer(sock)
     assert status in {200, 404, 422}, (path, status)
     assert "server" not in headers, headers
     assert all(name in headers for name in SECURITY), (path, headers)
@@ -430,15 +394,15 @@ def test_draining_a_refused_body_stops_at_its_time_bound() -> None:
 
 # -- the settings and the production command are documented -----------------------------------
 
-def test_readme_lists_every_setting() -> None:
+def test_the_operations_document_lists_every_setting() -> None:
     for name in Settings.model_fields:
-        assert f"| `ARCHCALC_{name.upper()}` |" in README, name
+        assert f"| `ARCHCALC_{name.upper()}` |" in OPERATIONS, name
 
 
-def test_readme_shows_the_production_command() -> None:
+def test_the_operations_document_shows_the_production_command() -> None:
     command = " ".join(command_line(Settings(), host="0.0.0.0", port=8000))
     line = re.sub(r"--workers \d+", "--workers 4", command)
-    assert line in README, line
+    assert line in OPERATIONS, line
 
 
 def test_uvicorn_options_are_the_settings() -> None:

@@ -1,5 +1,6 @@
-"""Real components for the worker tests: a redis-server on a free port, Celery workers as
-``python -m app.worker`` processes, and a uvicorn server with the same settings.
+"""Real components for the worker tests: Celery workers as ``python -m app.worker`` processes
+on the session's redis-server (the ``redis_server`` fixture of tests/conftest.py), and a uvicorn
+server with the same settings.
 
 Everything is small on purpose (tiny specs, one warm-up and three timed iterations, a time
 limit of a few seconds) so the module runs in well under two minutes on two cores.
@@ -8,7 +9,6 @@ limit of a few seconds) so the module runs in well under two minutes on two core
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +25,7 @@ from app.worker.client import Runs
 from app.worker.embedded import settings_env
 from app.worker.models import RunStatus
 from app.worker.settings import WorkerSettings
+from tests.redisserver import RedisServer as RedisServer  # the fixture's type, for the tests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: long enough for a tiny job on a busy two-core machine, short enough to wait for in a test
@@ -57,43 +58,6 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, 9)
         proc.wait()
-
-
-@dataclass
-class RedisServer:
-    port: int
-    proc: subprocess.Popen[bytes]
-
-    def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.fail("redis-server is not installed: run .ci/setup.d/30-redis.sh")
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(workdir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    import redis
-
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                stop(proc)
-                raise
-            time.sleep(0.05)
-    yield RedisServer(port, proc)
-    stop(proc)
 
 
 def worker_settings(broker: str | None, **extra: Any) -> WorkerSettings:

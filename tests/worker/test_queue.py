@@ -103,7 +103,8 @@ def test_two_workers_on_one_redis_share_four_jobs(
 def test_readiness_counts_only_workers_on_the_queues_the_web_app_sends_to(
         redis_server: RedisServer, worker: Worker) -> None:
     """A cpu worker answers, but a web app that sends to archcalc.cuda is not ready (the
-    mismatch compose once had); one that may also send to archcalc.cpu sends there."""
+    mismatch a deployment's settings can make); one that may also send to archcalc.cpu sends
+    there."""
     cuda_only = create_app()
     cuda_only.state.worker_settings = worker_settings(redis_server.url(0),
                                                       queues="archcalc.cuda")

@@ -47,7 +47,7 @@ def test_one_setting_names_the_queues_of_the_web_app_and_of_the_workers() -> Non
     assert cpu.worker_queues == ["archcalc.cpu"]
     argv = worker_argv(cpu, "w@h")
     assert argv[argv.index("--queues") + 1] == "archcalc.cpu"
-    # the device alone still names its queue, as before
+    # without ARCHCALC_QUEUES, the device alone names the queue
     assert _settings({"ARCHCALC_RUN_DEVICE": "cuda"}).queue_names == ["archcalc.cuda"]
     assert _settings({}).queue_names == ["archcalc.cpu"]
     pool = _settings({"ARCHCALC_QUEUES": "archcalc.cuda.big"})

@@ -1,4 +1,4 @@
-"""The zoo's torchvision-built networks against the real torchvision modules (issue 12).
+"""The zoo's torchvision-built networks against the real torchvision modules.
 
 Each spec is analysed by the engine; the torchvision model (``weights=None``) runs one forward
 pass under ``torch.utils.flop_counter.FlopCounterMode``, with forward hooks recording every
@@ -20,6 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from app import zoo  # noqa: E402
 from app.engine import Analysis  # noqa: E402
+from app.engine.optable import WEIGHT_OPS  # noqa: E402
 from app.importer.tv import build  # noqa: E402
 
 #: torchvision docs, <Model>_Weights.IMAGENET1K_V1, "num_params" (the source says X).
@@ -72,7 +73,7 @@ def measure_torchvision(name: str, size: int, aux: bool) -> tuple[list[Row], int
 
 def engine_rows(analysis: Analysis) -> list[Row]:
     return [((r.output.h, r.output.w, r.output.c), r.params, r.macs)
-            for r in analysis.layers if r.op in ("conv", "fc")]
+            for r in analysis.layers if r.op in WEIGHT_OPS]
 
 
 #: (zoo id, input size, aux): nominal inputs, and Inception-v3 with and without its aux head

@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.engine.optable import MERGE_ROW_OPS
 from app.engine.result import AxisRF, LayerRow
 from app.present.diagrams.levels import Span, levels, path_rows
 from app.present.diagrams.shapes import Rect, Text, num
@@ -101,7 +102,7 @@ def branches(rows: Sequence[LayerRow], index: int, unit: tuple[int, int]) -> tup
     """At a merge row, the field of each of its inputs for the same unit; () elsewhere."""
     row = rows[index]
     kind = row.attrs.get("kind")
-    if kind is None or row.op not in ("concat", "add", "join"):
+    if kind is None or row.op not in MERGE_ROW_OPS:
         return ()
     inner = f"{row.block}/{row.name}" if row.block else row.name
     ends: dict[str, LayerRow] = {}

@@ -114,6 +114,9 @@ async def _in_child(request: Request, job: Job) -> Any:
     except ImportError as exc:
         raise ImportRefused(f"importing needs archcalc's 'import' extra (torch, torchvision, "
                             f"onnx), which this server lacks: {exc}", 0) from None
+    except OSError as exc:  # no process could be started now (a 503, as when all are busy)
+        raise ImportBusy(f"no import process could be started ({exc.strerror or exc}); try "
+                         f"again in {_pool(request).limits.retry_after} s") from None
 
 
 def _busy(request: Request, exc: ImportBusy) -> Response:

@@ -24,12 +24,12 @@ from app import zoo
 from app.engine import Analysis, SpecError
 from app.present import archdiagram, charts, planner, zoocharts
 from app.present.compare import Diff, describe, diff
+from app.present.table import build_table
 from app.web.answercache import CachedRoute
 from app.web.cells import columns
 from app.web.deps import RunnerDep
 from app.web.errors import spec_error_items
 from app.web.routers.zoo import ModelQuery
-from app.web.table import build_table
 from app.web.templating import get_templates, is_htmx
 
 router = APIRouter(route_class=CachedRoute, include_in_schema=False, default_response_class=HTMLResponse)

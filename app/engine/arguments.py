@@ -1,8 +1,8 @@
 """Turning an op's arguments (from the text or the JSON form) into a validated Layer.
 
-Both spec readers produce the same argument dict; ``app.engine.optable.make_layer`` hands it to
-the op's builder here, so every check (zero stride, kernel limits, groups, dropout probability)
-lives in one place.
+Both spec readers produce the same argument dict; ``app.engine.optable.make_layer`` fills in the
+op's defaults and hands it to the op's validator here, so every check (zero stride, kernel
+limits, groups, dropout probability) lives in one place.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from app.engine.limits import LIMITS
 Pair = tuple[int, int]
 
 #: validates an op's arguments (from the text or the JSON form) into its attributes
-Builder = Callable[[dict[str, Any], int, str], dict[str, AttrValue]]
+Validator = Callable[[dict[str, Any], int, str], dict[str, AttrValue]]
 
 
 def _bounded(what: str, value: int, lo: int, hi: int, limit: str, line: int) -> int:
@@ -166,7 +166,7 @@ def fc(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
 
 def dropout(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
     try:
-        p = float(args.get("p", 0.5))
+        p = float(args["p"])
     except (OverflowError, ValueError, TypeError):
         p = float("nan")
     if not 0.0 <= p < 1.0:
@@ -176,7 +176,7 @@ def dropout(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
 
 
 def lrn(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
-    return {"size": _bounded("lrn size", int(args.get("size", 5)), 1, LIMITS.max_kernel,
+    return {"size": _bounded("lrn size", int(args["size"]), 1, LIMITS.max_kernel,
                              "max_kernel", line)}
 
 
@@ -190,7 +190,7 @@ def padchannels(args: dict[str, Any], line: int, name: str) -> dict[str, AttrVal
 
 def leakyrelu(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
     try:
-        slope = float(args.get("slope", 0.01))
+        slope = float(args["slope"])
     except (OverflowError, ValueError, TypeError):
         slope = float("nan")
     if not -1e6 <= slope <= 1e6:
@@ -241,10 +241,18 @@ def convtranspose(args: dict[str, Any], line: int, name: str) -> dict[str, AttrV
     return attrs | _cin(args, line)
 
 
+def pixelshuffle(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
+    if "factor" not in args:
+        raise SpecError(f"{name}: pixelshuffle needs its upscale factor, e.g. 'pixelshuffle 2'",
+                        line, name)
+    return {"factor": _bounded("upscale factor", int(args["factor"]), 1, LIMITS.max_stride,
+                               "max_stride", line)}
+
+
 def upsample(args: dict[str, Any], line: int, name: str) -> dict[str, AttrValue]:
-    factor = _bounded("upsampling factor", int(args.get("factor", 2)), 1, LIMITS.max_stride,
+    factor = _bounded("upsampling factor", int(args["factor"]), 1, LIMITS.max_stride,
                       "max_stride", line)
-    mode = str(args.get("mode", "nearest"))
+    mode = str(args["mode"])
     if mode not in ("nearest", "bilinear"):
         raise SpecError(f"{name}: upsample mode must be nearest or bilinear", line, name)
     return {"factor": factor, "mode": mode}

@@ -1,18 +1,22 @@
-"""Reading one statement: the canonical language and the notations pasted from slides and notes.
+"""The canonical language's reader, and the dispatch of a line to the slide dialects.
 
-Every reader returns a :class:`Stmt`; numbers a student wrote about the result (a bracketed
-volume, ``memory:``, ``params:`` ...) are kept as claims, never used as input, except the input
-line's volume and the VGG notes' ``FC: [1x1x4096]``, whose bracket is the only count given.
+A line is read here first (its claims, its bracket, its label, ``from NAME``); its body is read
+as a canonical op when its first word is one, else by each dialect in turn
+(``app.engine.notation.vgg_notes``, ``block_labels``, ``alexnet_slide``; PyTorch module lines
+in ``app.engine.torchlines``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from app.engine.errors import Issue, SpecError, isnum, short, suggest
 from app.engine.graph import BLOCK_WORDS, Claim, Volume
+from app.engine.notation.alexnet_slide import read_slide
+from app.engine.notation.block_labels import read_block_label
+from app.engine.notation.common import SIZE_RE, Stmt, last_dim, read_size
+from app.engine.notation.vgg_notes import read_total, read_vgg
 from app.engine.optable import FLAGS, KEYWORDS, LAYER_OPS, MERGE_OPS, OPS, SPELLINGS
 from app.engine.torchlines import is_container_line, read_module_line
 
@@ -41,20 +45,7 @@ _CLAIM_RE = re.compile(r"\b(" + "|".join(CLAIM_KEYS) + r")\s*:\s*", re.IGNORECAS
 _BRACKET_RE = re.compile(r"\[([^\[\]]{1,80})\]")
 _BRACKET_INSIDE = re.compile(r"\s*([0-9][0-9\s,]*(?:[x×*]\s*[0-9]+\s*){0,2})", re.IGNORECASE)
 _WORD_SPLIT = re.compile(r"[\s,]+")
-_SIZE_RE = re.compile(r"^([0-9]+)(?:[x×*]([0-9]+))?$")
 _VOL_RE = re.compile(r"^([0-9]+)\s*[x×*]\s*([0-9]+)\s*[x×*]\s*([0-9]+)$")
-
-
-@dataclass(slots=True)
-class Stmt:
-    kind: str  # layer | input | output | total | directive | noop (a line of structure only)
-    op: str = ""
-    args: dict[str, Any] = field(default_factory=dict)
-    name: str | None = None
-    claims: tuple[Claim, ...] = ()
-    volume: Volume | None = None
-    #: the names it reads, as written: ``from NAME``, a merge's inputs, an ``output`` line's
-    refs: tuple[str, ...] = ()
 
 
 def read_statement(text: str, line: int, soft: list[Issue] | None = None) -> Stmt:
@@ -80,7 +71,7 @@ def _read_statement(text: str, line: int, soft: list[Issue]) -> Stmt:
         return Stmt("layer", op=op, args=args, name=name)
     low = text.strip().lower()
     if low.startswith("total"):
-        return _total(text, line)
+        return read_total(text, line)
     if low.startswith("survival"):
         return Stmt("directive", op="survival", args=_survival_directive(low, line))
     if _OUTPUT.fullmatch(text):
@@ -196,7 +187,7 @@ def _read_body(body: str, name: str | None, line: int, bracket: str | None,
         conv = _canonical("conv", words[1:], line, bracket, soft)
         conv.args["depthwise"] = True
         return conv
-    for reader in (_input, _vgg, _block_label, _slide):
+    for reader in (_input, read_vgg, read_block_label, read_slide):
         stmt = reader(words, (name or "").lower(), line, bracket)
         if stmt is not None:
             return stmt
@@ -221,14 +212,6 @@ def _input(words: list[str], label: str, line: int, bracket: str | None) -> Stmt
         raise SpecError(f"input needs a volume H x W x C, e.g. 'input 227x227x3' (got "
                         f"'{short(text) or 'nothing'}')", line)
     return Stmt("input", volume=Volume(int(m[1]), int(m[2]), int(m[3])))
-
-
-def _size(word: str, line: int, what: str) -> tuple[int, int]:
-    m = _SIZE_RE.match(word)
-    if not m:
-        raise SpecError(f"{what} must look like 3 or 3x3, got '{short(word)}'", line)
-    h = int(m[1])
-    return h, int(m[2]) if m[2] else h
 
 
 _GLUED = re.compile(r"(stride|pad|padding|dilation|groups|kernel|s|p|k|d|g)([0-9][0-9x~]*)")
@@ -289,7 +272,7 @@ def _canonical(op: str, toks: list[str], line: int, bracket: str | None,
         i += _canonical_arg(op, toks[i], val, args, line, soft)
     plain = dict(args)
     if op == "fc" and "out" not in plain and bracket:
-        plain |= {"out": _last_dim(bracket), "_bracket_used": True}
+        plain |= {"out": last_dim(bracket), "_bracket_used": True}
     return Stmt("layer", op=op, args=plain)
 
 
@@ -362,7 +345,7 @@ def _keyed(op: str, t: str, key: str, val: str | None, args: dict[str, Any], lin
             raise SpecError(f"{t} must be a whole number, got '{short(val)}'", line)
         args[key] = int(val)
     else:
-        args[key] = _size(val, line, t)
+        args[key] = read_size(val, line, t)
     return 2
 
 
@@ -377,8 +360,8 @@ def _bare(op: str, t: str, args: dict[str, Any], line: int) -> tuple[str, Any] |
             return key, float(t)
         if key == "p" and re.fullmatch(r"[0-9]*\.[0-9]+|0|1", t):
             return key, _prob(t, line)
-        if key == "kernel" and _SIZE_RE.match(t):
-            return key, _size(t, line, "kernel")
+        if key == "kernel" and SIZE_RE.match(t):
+            return key, read_size(t, line, "kernel")
     return None
 
 
@@ -387,136 +370,6 @@ def _prob(val: str, line: int) -> float:
         return float(val)
     except ValueError:
         raise SpecError(f"dropout probability must be a number, got '{short(val)}'", line) from None
-
-
-def _vgg(words: list[str], label: str, line: int, bracket: str | None) -> Stmt | None:
-    w = words[0]
-    m = re.fullmatch(r"conv([0-9]+)-([0-9]+)", w)
-    if m:
-        k, n = int(m[1]), int(m[2])
-        return Stmt("layer", op="conv", args={"out": n, "kernel": (k, k), "pad": (k // 2, k // 2)})
-    m = re.fullmatch(r"fc-?([0-9]*)", w)
-    if m:
-        if m[1]:
-            return Stmt("layer", op="fc", args={"out": int(m[1])})
-        if bracket and len(words) == 1:
-            return Stmt("layer", op="fc", args={"out": _last_dim(bracket), "_bracket_used": True})
-        return None
-    m = re.fullmatch(r"(max)?pool([0-9]*)", w)
-    if m and len(words) == 1:
-        k = int(m[2]) if m[2] else 2
-        return Stmt("layer", op="maxpool", args={"kernel": (k, k), "stride": (k, k)})
-    return None
-
-
-def _last_dim(bracket: str) -> int:
-    return int(re.findall(r"[0-9]+", bracket.replace(",", ""))[-1])
-
-
-def _block_label(words: list[str], label: str, line: int, bracket: str | None) -> Stmt | None:
-    """Slide block labels: '3x3 conv, 64', '3x3 conv, 128, /2', 'pool', 'avg pool', 'FC 1000'."""
-    stride = next((int(w[1:]) for w in words if re.fullmatch(r"/[0-9]+", w)), 1)
-    rest = [w for w in words if not re.fullmatch(r"/[0-9]+", w)]
-    if len(rest) >= 2 and _SIZE_RE.match(rest[0]) and rest[1] == "conv":
-        kh, kw = _size(rest[0], line, "kernel")
-        if len(rest) < 3 or not isnum(rest[2]):
-            raise SpecError("a conv label needs its filter count, e.g. '3x3 conv, 64'", line)
-        return Stmt("layer", op="conv", args={"out": int(rest[2]), "kernel": (kh, kw),
-                                             "stride": (stride, stride), "pad": (kh // 2, kw // 2)})
-    kernel = _size(rest[0], line, "kernel") if rest and _SIZE_RE.match(rest[0]) else None
-    core = rest[1:] if kernel else rest
-    if core in (["avg", "pool"], ["avgpool"], ["average", "pool"]):
-        if kernel is None:
-            return Stmt("layer", op="gap")
-        return Stmt("layer", op="avgpool", args={"kernel": kernel, "stride": (stride, stride)
-                                                 if stride > 1 else kernel})
-    if core in (["pool"], ["max", "pool"]):
-        k = kernel or (2, 2)
-        pad = (k[0] // 2, k[1] // 2) if kernel and stride > 1 and k[0] % 2 else (0, 0)
-        return Stmt("layer", op="maxpool", args={"kernel": k, "stride": (stride, stride)
-                                                 if kernel else k, "pad": pad})
-    return None
-
-
-_FILLER = frozenset({"applied", "at", "with", "of", "and", "a", "size", "filters", "filter"})
-
-
-def _filters(words: list[str]) -> dict[str, Any] | None:
-    """'96 11x11 filters at stride 4, pad 0', '10 5x5 filters with stride 1, padding 2'."""
-    if "filters" not in words and "filter" not in words:
-        return None
-    args: dict[str, Any] = {}
-    i = 0
-    if i < len(words) and isnum(words[i]) and i + 1 < len(words) and "x" in words[i + 1]:
-        args["out"] = int(words[i])
-        i += 1
-    m = _SIZE_RE.match(words[i]) if i < len(words) else None
-    if not m or not m[2]:
-        return None
-    args["kernel"] = (int(m[1]), int(m[2]))
-    i += 1
-    while i < len(words):
-        w = words[i]
-        if w in _FILLER:
-            i += 1
-        elif w in ("ceil", "ceil_mode"):  # Caffe's rounding up, as ZFNet's 55/26/13 need
-            args["ceil"] = True
-            i += 2 if i + 1 < len(words) and words[i + 1] == "mode" else 1
-        elif w in ("stride", "pad", "padding") and i + 1 < len(words) and isnum(words[i + 1]):
-            n = int(words[i + 1])
-            args["stride" if w == "stride" else "pad"] = (n, n)
-            i += 2
-        else:
-            return None
-    return args
-
-
-def _slide(words: list[str], label: str, line: int, bracket: str | None) -> Stmt | None:
-    """The AlexNet slide: '96 11x11 filters at stride 4, pad 0', 'Normalization layer', ...'"""
-    body = " ".join(words)
-    args = _filters(words)
-    if args is not None:
-        if "pool" in label:
-            if "out" in args:
-                raise SpecError("a pool has no filter count: write 'POOL1: 3x3 filters at "
-                                "stride 2'", line)
-            return Stmt("layer", op="avgpool" if "avg" in label else "maxpool", args=args)
-        if "out" in args:
-            return Stmt("layer", op="conv", args=args)
-        raise SpecError(f"'{short(body)}': is it a conv or a pool? name it (CONV1:, POOL1:) or "
-                        f"use 'conv N KxK stride S'", line)
-    if body in ("normalization layer", "normalization", "norm layer",
-                "local response normalization"):
-        return Stmt("layer", op="lrn")
-    m = re.fullmatch(r"([0-9]+) neurons?", body)
-    if m:
-        return Stmt("layer", op="fc", args={"out": int(m[1])})
-    return None
-
-
-def _total(text: str, line: int) -> Stmt:
-    """'TOTAL memory: 24M * 4 bytes ~= 96MB / image', 'TOTAL params: 138M parameters',
-    'TOTAL macs: 724M', 'TOTAL flops: 1.4G'."""
-    head, _, body = text.partition(":")
-    head = head.lower()
-    claims: list[Claim] = []
-    first = re.match(r"\s*~?\s*([0-9.,]+\s*[kmgKMG]?)", body)
-    if "memory" in head:
-        if first:
-            claims.append(Claim("activations", first[1].strip()))
-        nbytes = re.search(r"([0-9.,]+\s*[kmgt]i?b)\b", body, re.IGNORECASE)
-        if nbytes:
-            claims.append(Claim("activation_bytes", nbytes[1].strip()))
-    elif ("param" in head or "weight" in head) and first:
-        claims.append(Claim("params", first[1].strip()))
-    elif "flop" in head and first:
-        claims.append(Claim("flops", first[1].strip()))
-    elif ("mac" in head or "ops" in head or "mult" in head) and first:
-        claims.append(Claim("macs", first[1].strip()))
-    if not claims:
-        raise SpecError("a TOTAL line needs 'memory: N', 'params: N', 'macs: N' or 'flops: N'",
-                        line)
-    return Stmt("total", claims=tuple(claims))
 
 
 def _survival_directive(low: str, line: int) -> dict[str, Any]:

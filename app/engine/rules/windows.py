@@ -1,34 +1,14 @@
-"""One small rule per op: what a layer does to a volume, and what it costs.
-
-Conventions (carried to the JSON as ``conventions`` and to the pages as "How we count"):
-
-* ``macs`` are multiply-accumulates of conv and fc layers only, bias additions excluded (the
-  lecture's "ops"); pools, normalisation, activations and merges count 0. ``flops = 2 x macs``.
-* ``weights`` are multiplicative parameters, ``biases`` additive ones; BatchNorm has 2C learnable
-  parameters (scale and shift), counted as C weights and C biases; its running statistics are
-  buffers, not parameters.
-* Activations are set by the walk (values in the output tensor; in-place and view ops add none).
-
-Each rule returns a :class:`Step`; the walk adds activations and the receptive field. The op
-table (``app.engine.optable``) says which rule serves which op.
-"""
+"""Rules of the ops that slide a window or a weight matrix: conv, sepconv, the pools, fc,
+convtranspose, and crop."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import NamedTuple, Protocol
 
 from app.engine.errors import SpecError
 from app.engine.graph import Layer, Volume
-from app.engine.maths import (
-    OutLen,
-    ceil_div,
-    k_eff,
-    show_fraction,
-    whole_fixes,
-    window_out_len,
-)
+from app.engine.maths import OutLen, ceil_div, k_eff, show_fraction, whole_fixes, window_out_len
+from app.engine.rules.step import Step, Window, check_cin, int_attr
 from app.engine.working import (
     Call,
     Equation,
@@ -37,7 +17,6 @@ from app.engine.working import (
     Num,
     Op,
     Term,
-    Working,
     add,
     div,
     equals,
@@ -45,57 +24,6 @@ from app.engine.working import (
     stated,
     sub,
 )
-
-
-class Window(NamedTuple):
-    """A sliding window along one axis, for the receptive-field walk. Upsampling and
-    transposed convolutions step by a fraction of an input unit (``s`` = 1/F) and may start
-    between units (a fractional ``p``)."""
-
-    k: int  # effective extent, in input units
-    s: int | Fraction
-    p: int | Fraction  # padding before the first element
-
-
-@dataclass(slots=True)
-class Step:
-    """What a rule works out for one layer on one input volume (the walk freezes it)."""
-
-    out: Volume
-    weights: int = 0
-    biases: int = 0
-    macs: int = 0
-    working: dict[str, Working] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    #: remarks that are not problems (only padding goes unread)
-    notes: list[str] = field(default_factory=list)
-    rf: tuple[Window, Window] | None = None  # None: the field passes through unchanged
-    #: values of a tensor made inside the layer besides its output (a separable conv's
-    #: depthwise result), kept for the backward pass as the output is
-    hidden: int = 0
-    #: build the working too: a rule runs without it for the numbers, and again with it only
-    #: when a renderer first asks for the working (most rows of a big network never are)
-    explain: bool = False
-
-
-class Rule(Protocol):
-    def __call__(self, layer: Layer, x: Volume, explain: bool = False) -> Step: ...
-
-
-class MergeRule(Protocol):
-    def __call__(self, layer: Layer, xs: tuple[Volume, ...], explain: bool = False) -> Step: ...
-
-
-def _int(layer: Layer, key: str, default: int = 0) -> int:
-    return int(layer.attrs.get(key, default))
-
-
-def _check_cin(layer: Layer, got: int, what: str) -> None:
-    """A pasted PyTorch line states its input size; torch refuses a different one."""
-    said = layer.attrs.get("cin")
-    if said is not None and said != got:
-        raise SpecError(f"{layer.name} is written for {said} input {what}, but {got} reach it",
-                        layer.line, layer.name)
 
 
 def _axes(layer: Layer, x: Volume, ceil: bool) -> tuple[OutLen, OutLen]:
@@ -125,11 +53,11 @@ def _same(layer: Layer, x: Volume, step: Step) -> tuple[int, int]:
     """pad same (stride 1): k_eff - 1 in total, (k_eff-1)//2 before and the rest after,
     as PyTorch does, so the output keeps the input's size. At a larger stride, TensorFlow's
     SAME: the output is ceil(n/s) and the padding what that needs, the odd one after."""
-    if (_int(layer, "sh", 1), _int(layer, "sw", 1)) != (1, 1):
+    if (int_attr(layer, "sh", 1), int_attr(layer, "sw", 1)) != (1, 1):
         return _tf_same(layer, x, step)
     wins = []
-    for axis, n, k, d in (("H", x.h, _int(layer, "kh"), _int(layer, "dh", 1)),
-                          ("W", x.w, _int(layer, "kw"), _int(layer, "dw", 1))):
+    for axis, n, k, d in (("H", x.h, int_attr(layer, "kh"), int_attr(layer, "dh", 1)),
+                          ("W", x.w, int_attr(layer, "kw"), int_attr(layer, "dw", 1))):
         ke = k_eff(k, d)
         before = (ke - 1) // 2
         a, what = axis.lower(), "height" if axis == "H" else "width"
@@ -147,10 +75,10 @@ def _same(layer: Layer, x: Volume, step: Step) -> tuple[int, int]:
 
 def _tf_same(layer: Layer, x: Volume, step: Step) -> tuple[int, int]:
     sizes, wins = [], []
-    for axis, n, k, s, d in (("H", x.h, _int(layer, "kh"), _int(layer, "sh", 1),
-                              _int(layer, "dh", 1)),
-                             ("W", x.w, _int(layer, "kw"), _int(layer, "sw", 1),
-                              _int(layer, "dw", 1))):
+    for axis, n, k, s, d in (("H", x.h, int_attr(layer, "kh"), int_attr(layer, "sh", 1),
+                              int_attr(layer, "dh", 1)),
+                             ("W", x.w, int_attr(layer, "kw"), int_attr(layer, "sw", 1),
+                              int_attr(layer, "dw", 1))):
         ke = k_eff(k, d)
         out = ceil_div(n, s)
         total = max((out - 1) * s + ke - n, 0)
@@ -212,14 +140,14 @@ def conv(layer: Layer, x: Volume, explain: bool = False) -> Step:
     biases = N; macs = H'*W'*N * kh*kw*(C/groups)."""
     if layer.attrs.get("depthwise"):
         g = x.c
-        n = _int(layer, "out", x.c)
+        n = int_attr(layer, "out", x.c)
     else:
-        n, g = _int(layer, "out"), _int(layer, "groups", 1)
+        n, g = int_attr(layer, "out"), int_attr(layer, "groups", 1)
     if x.c % g or n % g:
         raise SpecError(f"groups {g} must divide both the input channels ({x.c}) and the number "
                         f"of filters ({n})", layer.line, layer.name)
-    _check_cin(layer, x.c, "channels")
-    kh, kw, cin = _int(layer, "kh"), _int(layer, "kw"), x.c // g
+    check_cin(layer, x.c, "channels")
+    kh, kw, cin = int_attr(layer, "kh"), int_attr(layer, "kw"), x.c // g
     step = Step(x, explain=explain)
     h, w = _spatial(layer, x, False, step)
     step.out = Volume(h, w, n)
@@ -247,9 +175,9 @@ def sepconv(layer: Layer, x: Volume, explain: bool = False) -> Step:
     filters with N biases. out = (n + 2p - k_eff)/s + 1 per axis; weights = kh*kw*C + C*N;
     biases = N; macs = H'*W'*C*kh*kw + H'*W'*C*N; activations count the depthwise result
     H'*W'*C (``hidden``) besides the output H'*W'*N."""
-    n, c = _int(layer, "out"), x.c
-    _check_cin(layer, c, "channels")
-    kh, kw = _int(layer, "kh"), _int(layer, "kw")
+    n, c = int_attr(layer, "out"), x.c
+    check_cin(layer, c, "channels")
+    kh, kw = int_attr(layer, "kh"), int_attr(layer, "kw")
     step = Step(x, explain=explain)
     h, w = _spatial(layer, x, False, step)
     step.out = Volume(h, w, n)
@@ -276,7 +204,7 @@ def crop(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """Centre crop to oh x ow: the first (H - oh)//2 rows and (W - ow)//2 columns are dropped
     (U-Net's skip crop); a view, no parameters, 0 macs. Its field is the input unit's,
     shifted by the offset: a window of 1 that starts ``off`` units in."""
-    oh, ow = _int(layer, "oh"), _int(layer, "ow")
+    oh, ow = int_attr(layer, "oh"), int_attr(layer, "ow")
     if oh > x.h or ow > x.w:
         raise SpecError(f"crop to {oh}x{ow} is larger than its input {x.h}x{x.w}; a crop can "
                         f"only drop rows and columns", layer.line, layer.name)
@@ -312,7 +240,7 @@ def avgpool(layer: Layer, x: Volume, explain: bool = False) -> Step:
 
 def adaptiveavgpool(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """AdaptiveAvgPool2d((oh, ow)): output oh x ow; window up to ceil(n/o), step about n/o."""
-    oh, ow = _int(layer, "oh"), _int(layer, "ow")
+    oh, ow = int_attr(layer, "oh"), int_attr(layer, "ow")
     step = Step(Volume(oh, ow, x.c), explain=explain)
     for a, n, o, what in (("h", x.h, oh, "height"), ("w", x.w, ow, "width")):
         if explain:
@@ -338,8 +266,8 @@ def gap(layer: Layer, x: Volume, explain: bool = False) -> Step:
 def fc(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """Linear on the flattened input: weights = H*W*C*N, biases = N, macs = H*W*C*N.
     Output volume 1x1xN; its field spans the whole input."""
-    n = _int(layer, "out")
-    _check_cin(layer, x.size, "features (H*W*C)")
+    n = int_attr(layer, "out")
+    check_cin(layer, x.size, "features (H*W*C)")
     step = Step(Volume(1, 1, n), explain=explain)
     step.weights = x.size * n
     step.biases = n if layer.attrs.get("bias", True) else 0
@@ -364,70 +292,6 @@ def _times(fan: Expr, n: Term) -> Op:
     return mul(*fan.args, n) if isinstance(fan, Op) else mul(fan, n)
 
 
-def bn(layer: Layer, x: Volume, explain: bool = False) -> Step:
-    """BatchNorm2d: 2C learnable parameters (C scales as weights, C shifts as biases)."""
-    _check_cin(layer, x.c, "channels")
-    step = Step(x, weights=x.c, biases=x.c, explain=explain)
-    if explain:
-        step.working["weights"] = stated(x.c, note="one scale per channel")
-        step.working["biases"] = stated(x.c, note="one shift per channel")
-    return step
-
-
-def padchannels(layer: Layer, x: Volume, explain: bool = False) -> Step:
-    """Zero-pad the channels to ``out`` (ResNet option-A shortcut): no parameters."""
-    n = _int(layer, "out")
-    if n < x.c:
-        raise SpecError(f"padchannels {n} is fewer than the {x.c} input channels",
-                        layer.line, layer.name)
-    step = Step(Volume(x.h, x.w, n), explain=explain)
-    if explain:
-        step.working["c"] = equals(add(Term("C_in", x.c, "input channels"),
-                                       Term("Z", n - x.c, "added zero channels",
-                                            unit="zero channels")), n)
-    return step
-
-
-def flatten(layer: Layer, x: Volume, explain: bool = False) -> Step:
-    """Flatten: HxWxC -> 1x1x(H*W*C), a view (no new values). Every output value is one of
-    the input's, but the vector stands for the whole map: what reads it (an fc) reads every
-    position, so its field spans the whole input, as gap's and fc's do."""
-    step = Step(Volume(1, 1, x.size), explain=explain)
-    step.rf = (Window(x.h, x.h, 0), Window(x.w, x.w, 0))
-    if explain:
-        step.working["c"] = equals(mul(Term("H_in", x.h, "input height"),
-                                       Term("W_in", x.w, "input width"),
-                                       Term("C_in", x.c, "input channels")), x.size, sep=True)
-    return step
-
-
-def elementwise(layer: Layer, x: Volume, explain: bool = False) -> Step:
-    """Shape-preserving ops without parameters; their arithmetic is not counted as macs."""
-    return Step(x, explain=explain)
-
-
-def prelu(layer: Layer, x: Volume, explain: bool = False) -> Step:
-    """PReLU: one learnable slope shared by all channels, or one per channel."""
-    n = _int(layer, "out", 1)
-    if n not in (1, x.c):
-        raise SpecError(f"prelu {n}: PReLU has one slope or one per channel ({x.c})",
-                        layer.line, layer.name)
-    step = Step(x, weights=n, explain=explain)
-    if explain:
-        step.working["weights"] = stated(n, note="one slope per channel" if n > 1
-                                         else "one slope for all channels")
-    return step
-
-
-def channelshuffle(layer: Layer, x: Volume, explain: bool = False) -> Step:
-    """Channel shuffle (ShuffleNet): reorders the channels; no parameters, 0 macs."""
-    g = _int(layer, "groups", 1)
-    if x.c % g:
-        raise SpecError(f"channelshuffle {g}: the groups must divide the {x.c} channels",
-                        layer.line, layer.name)
-    return Step(x, explain=explain)
-
-
 def convtranspose(layer: Layer, x: Volume, explain: bool = False) -> Step:
     """ConvTranspose2d: out = (n - 1)*s - 2p + d*(k - 1) + outpad + 1 per axis;
     weights = C_in*(N/groups)*kh*kw; biases = N; macs = H_in*W_in*C_in*(N/groups)*kh*kw, over
@@ -436,16 +300,16 @@ def convtranspose(layer: Layer, x: Volume, explain: bool = False) -> Step:
     Receptive field: a unit reads at most floor(d*(k-1)/s) + 1 neighbouring input units, which
     step by 1/s of an input unit from one output unit to the next; its centre is the middle of
     the inputs that reach it, (o + p - d*(k-1)/2)/s."""
-    n, g = _int(layer, "out"), _int(layer, "groups", 1)
+    n, g = int_attr(layer, "out"), int_attr(layer, "groups", 1)
     if x.c % g or n % g:
         raise SpecError(f"groups {g} must divide both the input channels ({x.c}) and the number "
                         f"of filters ({n})", layer.line, layer.name)
-    _check_cin(layer, x.c, "channels")
+    check_cin(layer, x.c, "channels")
     step = Step(x, explain=explain)
     sizes, wins = [], []
     for axis, size in (("h", x.h), ("w", x.w)):
-        k, st, p = _int(layer, f"k{axis}"), _int(layer, f"s{axis}", 1), _int(layer, f"p{axis}")
-        d, op_ = _int(layer, f"d{axis}", 1), _int(layer, f"op{axis}")
+        k, st, p = int_attr(layer, f"k{axis}"), int_attr(layer, f"s{axis}", 1), int_attr(layer, f"p{axis}")
+        d, op_ = int_attr(layer, f"d{axis}", 1), int_attr(layer, f"op{axis}")
         out = (size - 1) * st - 2 * p + d * (k - 1) + op_ + 1
         if out < 1:
             raise SpecError(f"convtranspose gives {out} along {axis.upper()}: (n - 1)*s - 2p + "
@@ -464,7 +328,7 @@ def convtranspose(layer: Layer, x: Volume, explain: bool = False) -> Step:
                                                                    f"kernel {what}"), Num(1)))),
                        Term(f"OP_{axis}", op_, f"output padding ({what})"), Num(1))
             step.working[axis] = equals(expr, out)
-    kh, kw = _int(layer, "kh"), _int(layer, "kw")
+    kh, kw = int_attr(layer, "kh"), int_attr(layer, "kw")
     step.out = Volume(sizes[0], sizes[1], n)
     step.rf = (wins[0], wins[1])
     step.weights = x.c * (n // g) * kh * kw
@@ -483,112 +347,4 @@ def convtranspose(layer: Layer, x: Volume, explain: bool = False) -> Step:
             "macs": equals(mul(mul(Term("H_in", x.h, "input height"),
                                    Term("W_in", x.w, "input width"), c_in),
                                mul(per, *taps), spaced=True), step.macs, sep=True)}
-    return step
-
-
-def upsample(layer: Layer, x: Volume, explain: bool = False) -> Step:
-    """Upsample by a whole factor F: H*F x W*F x C; no parameters, 0 macs.
-
-    Receptive field: output units step by 1/F of an input unit. Nearest reads one input unit
-    (the field keeps its size); bilinear reads two neighbours (the field grows by one jump),
-    centred on its sampling position (i + 1/2)/F - 1/2. The centre is a linear model: nearest
-    neighbours repeat each input F times, so a unit's true centre is within (F-1)/F of a jump
-    of it."""
-    f = _int(layer, "factor", 2)
-    out = Volume(x.h * f, x.w * f, x.c)
-    step = Step(out, explain=explain)
-    if layer.attrs.get("mode", "nearest") == "bilinear":
-        win = Window(2, Fraction(1, f), Fraction(1, 2) - (Fraction(1, 2 * f) - Fraction(1, 2)))
-    else:
-        win = Window(1, Fraction(1, f), Fraction(0))
-    step.rf = (win, win)
-    if explain:
-        for axis, n, what in (("h", x.h, "height"), ("w", x.w, "width")):
-            step.working[axis] = equals(mul(Term(f"{axis.upper()}_in", n, f"input {what}"),
-                                            Term("F", f, "upsampling factor")), n * f)
-        step.working["c"] = stated(x.c, note="upsampling keeps the depth")
-    return step
-
-
-def layernorm(layer: Layer, x: Volume, explain: bool = False) -> Step:
-    """LayerNorm over the C channels at each position: C scales and C shifts."""
-    step = Step(x, weights=x.c, biases=x.c, explain=explain)
-    if explain:
-        step.working["weights"] = stated(x.c, note="one scale per channel")
-        step.working["biases"] = stated(x.c, note="one shift per channel")
-    return step
-
-
-def layerscale(layer: Layer, x: Volume, explain: bool = False) -> Step:
-    """Layer scale: each channel times a learnable factor; C parameters, 0 macs."""
-    step = Step(x, weights=x.c, explain=explain)
-    if explain:
-        step.working["weights"] = stated(x.c, note="one factor per channel")
-    return step
-
-
-# --- merges of named inputs -------------------------------------------------------------------
-
-
-def needs_inputs(layer: Layer, x: Volume, explain: bool = False) -> Step:
-    """A merge reads the layers it joins by name; on one input alone it has nothing to do."""
-    raise SpecError(f"{layer.op} names the layers it joins, e.g. '{layer.op} a b'",
-                    layer.line, layer.name)
-
-
-def _input_names(layer: Layer, n: int) -> list[str]:
-    names = list(layer.inputs)
-    return names if len(names) == n else [f"input {i}" for i in range(1, n + 1)]
-
-
-def concat_inputs(layer: Layer, xs: tuple[Volume, ...], explain: bool = False) -> Step:
-    """Concatenation along depth: H x W must agree; C_out = C_1 + ... + C_n; no parameters,
-    0 macs; the output is a new tensor."""
-    names, first = _input_names(layer, len(xs)), xs[0]
-    for name, v in zip(names[1:], xs[1:], strict=True):
-        if (v.h, v.w) != (first.h, first.w):
-            raise SpecError(f"concat '{layer.name}': {names[0]} gives {first} but {name} gives "
-                            f"{v}; spatial sizes must agree to concatenate (crop the larger: "
-                            f"'crop to {names[0]} from {name}')", layer.line, layer.name)
-    step = Step(Volume(first.h, first.w, sum(v.c for v in xs)), explain=explain)
-    if explain:
-        step.working["c"] = equals(add(*(Term(f"C_{i}", v.c, f"channels of {n}")
-                                         for i, (n, v) in enumerate(zip(names, xs, strict=True),
-                                                                    start=1))), step.out.c)
-    return step
-
-
-def add_inputs(layer: Layer, xs: tuple[Volume, ...], explain: bool = False) -> Step:
-    """Element-wise sum: every input's shape must be the same; no parameters, 0 macs (the
-    additions are not counted); the output is a new tensor."""
-    names, first = _input_names(layer, len(xs)), xs[0]
-    for name, v in zip(names[1:], xs[1:], strict=True):
-        if v != first:
-            raise SpecError(f"add '{layer.name}': {names[0]} gives {first} but {name} gives "
-                            f"{v}; shapes must match to be added", layer.line, layer.name)
-    step = Step(first, explain=explain)
-    if explain:
-        step.working["c"] = stated(first.c, note=f"sum of {len(xs)} tensors of equal shape")
-    return step
-
-
-def mul_inputs(layer: Layer, xs: tuple[Volume, ...], explain: bool = False) -> Step:
-    """Element-wise product with broadcasting: along each axis the inputs agree or are 1 (a
-    1x1xC gate scales each channel of an H x W x C map); the output takes the largest size
-    along each axis. No parameters; the products are not counted as macs."""
-    names = _input_names(layer, len(xs))
-    sizes = []
-    for axis in range(3):
-        most = max(v[axis] for v in xs)
-        for name, v in zip(names, xs, strict=True):
-            if v[axis] not in (1, most):
-                wide = next(n for n, u in zip(names, xs, strict=True) if u[axis] == most)
-                raise SpecError(f"mul '{layer.name}': {name} gives {v} and {wide} gives "
-                                f"{xs[names.index(wide)]}; along {'HWC'[axis]} each input must "
-                                f"have the same size or 1 (broadcast)", layer.line, layer.name)
-        sizes.append(most)
-    step = Step(Volume(*sizes), explain=explain)
-    if explain:
-        step.working["c"] = stated(sizes[2], note=f"product of {len(xs)} tensors, a size of 1 "
-                                                  f"broadcast")
     return step

@@ -1,7 +1,7 @@
 """PyTorch code for each engine op: one function a layer, returning a module expression.
 
-``LAYER_CODE`` has exactly the engine's ops (``app.engine.optable.OPS``; a meta-test checks it
-against the op table and ``app.torchnet.BUILDERS``). Channel counts and features come from the
+``LAYER_CODE`` has exactly the registry's ops (``app.engine.optable.OPS``;
+``tests/torch/test_registry_tables.py`` names any it leaves out). Channel counts and features come from the
 layer's analysed row, so the code names them (``nn.Conv2d(3, 96, kernel_size=11, stride=4)``).
 """
 
@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.engine.graph import Layer
+from app.engine.optable import setting
 from app.engine.result import LayerRow
 
-__all__ = ["FLATTENING", "LAYER_CODE", "OP_HELPERS", "PASS_THROUGH", "SPATIAL", "LayerCode"]
+__all__ = ["LAYER_CODE", "OP_HELPERS", "LayerCode"]
 
 LayerCode = Callable[[Layer, LayerRow, bool, bool], str]
 """(layer, its row, input is flat (N, C), may work in place) -> a module expression."""
@@ -155,7 +156,7 @@ def _module(expr: str, inplace: bool = False) -> LayerCode:
 
 
 def _leakyrelu(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    slope = layer.get("slope", 0.01)
+    slope = setting(layer, "slope")
     return f"nn.LeakyReLU({slope}, inplace=True)" if in_place else f"nn.LeakyReLU({slope})"
 
 
@@ -172,17 +173,21 @@ def _layerscale(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
 
 
 def _upsample(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
-    factor = layer.get("factor", 2)
-    if layer.get("mode", "nearest") == "bilinear":
+    factor = setting(layer, "factor")
+    if setting(layer, "mode") == "bilinear":
         return f'nn.Upsample(scale_factor={factor}, mode="bilinear", align_corners=False)'
     return f"nn.Upsample(scale_factor={factor})"
+
+
+def _pixelshuffle(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
+    return f"nn.PixelShuffle({layer.get('factor', 1)})"
 
 
 def _channelshuffle(layer: Layer, row: LayerRow, flat: bool, in_place: bool) -> str:
     return f"nn.ChannelShuffle({layer.get('groups', 1)})"
 
 
-#: op -> code; its keys are the engine's ops (a meta-test checks)
+#: op -> code, one per registry op (tests/torch/test_registry_tables.py)
 LAYER_CODE: dict[str, LayerCode] = {
     "conv": _conv, "maxpool": _maxpool, "avgpool": _avgpool,
     "adaptiveavgpool": _adaptiveavgpool, "gap": _gap, "fc": _fc, "relu": _relu,
@@ -193,6 +198,7 @@ LAYER_CODE: dict[str, LayerCode] = {
     "gelu": _module("nn.GELU"), "leakyrelu": _leakyrelu, "prelu": _prelu,
     "layernorm": _layernorm, "layerscale": _layerscale, "identity": _module("nn.Identity"),
     "convtranspose": _convtranspose, "upsample": _upsample, "channelshuffle": _channelshuffle,
+    "pixelshuffle": _pixelshuffle,
     "sepconv": _sepconv, "crop": _crop,
     "concat": _merge("Cat"), "add": _merge("Sum"), "mul": _merge("Product"),
 }
@@ -200,11 +206,4 @@ LAYER_CODE: dict[str, LayerCode] = {
 OP_HELPERS = {"padchannels": "PadChannels", "layernorm": "LayerNorm2d",
               "layerscale": "LayerScale", "crop": "CenterCrop", "concat": "Cat",
               "add": "Sum", "mul": "Product"}
-#: ops after which the tensor is (N, C): a vector
-FLATTENING = frozenset({"fc", "flatten"})
-#: ops that need (N, C, H, W); a vector is given back its 1x1 first
-SPATIAL = frozenset({"conv", "maxpool", "avgpool", "adaptiveavgpool", "gap", "lrn",
-                     "padchannels", "convtranspose", "upsample", "channelshuffle", "layernorm",
-                     "layerscale", "sepconv", "crop"})
-#: ops that may hand back their input itself (no new tensor), as in app.torchnet
-PASS_THROUGH = frozenset({"flatten", "dropout", "identity", "crop"})
+

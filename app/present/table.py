@@ -1,4 +1,4 @@
-"""The per-layer table of the calculator page, as data the template walks through.
+"""The per-layer table of the calculator page, as data the template (and any renderer) walks.
 
 The engine gives a flat tuple of rows, each with its ``block`` path (``inception_3a/branch2``)
 and ``depth``. The page shows:
@@ -17,18 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from app.engine.result import DTYPE_BYTES, Analysis, LayerRow
+from app.engine.optable import FOLDED_OPS, MERGE_ROW_OPS, label
+from app.engine.result import DTYPE_BYTES, Analysis, LayerRow, VolumeOut
 from app.present.columns import BY_KEY
 
-#: ops shown in the row of the layer they follow when folding
-FOLDED_OPS = frozenset({"relu", "tanh", "sigmoid", "bn", "lrn", "dropout", "softmax"})
-#: ops of the rows that close a block (the block's header row)
-MERGE_OPS = frozenset({"concat", "add", "join"})
-#: how ops read in a folded label ("conv1 + BN + ReLU")
-OP_LABELS = {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid", "bn": "BN", "lrn": "LRN",
-             "dropout": "dropout", "softmax": "softmax"}
 #: the kind of block a merge op closes, in words
 MERGE_KINDS = {"concat": "concat", "add": "residual", "join": "join"}
 #: networks with more rows than this start with every group collapsed
@@ -68,7 +62,7 @@ class Line:
 
     @property
     def label(self) -> str:
-        extra = [OP_LABELS.get(r.op, r.name) for r in self.rows[1:]]
+        extra = [label(r.op) for r in self.rows[1:]]
         return " + ".join([self.main.name, *extra])
 
 
@@ -96,7 +90,7 @@ class Group:
         return self.members + (self.head.rows if self.head else [])
 
     @property
-    def output(self) -> Any:
+    def output(self) -> VolumeOut:
         return (self.head.last if self.head else self.members[-1]).output
 
 
@@ -153,7 +147,7 @@ def build_table(analysis: Analysis, fold: bool = True,
     per_image = DTYPE_BYTES[options.dtype] * options.batch
     group_ids = {gid for r in analysis.layers for gid in _split(r.block)[0]}
     merges = {_merge_id(r): r for r in analysis.layers
-              if r.op in MERGE_OPS and _merge_id(r) in group_ids}
+              if r.op in MERGE_ROW_OPS and _merge_id(r) in group_ids}
     items: list[Item] = []
     groups: dict[str, Group] = {}
     previous: Line | None = None
@@ -165,7 +159,7 @@ def build_table(analysis: Analysis, fold: bool = True,
                 items.append(groups[gid])
                 previous = None
             groups[gid].members.append(row)
-        merge_gid = _merge_id(row) if row.op in MERGE_OPS else ""
+        merge_gid = _merge_id(row) if row.op in MERGE_ROW_OPS else ""
         if merge_gid in groups and groups[merge_gid].head is not None:
             previous = groups[merge_gid].head  # shown first; what follows may fold into it
             continue
