@@ -289,7 +289,7 @@ def test_screenshots(base_url: str, browser: Any) -> None:
     try:
         _goto(w, f"{base_url}/?example=conv1")
         _type_at_end(w, "conv 8 99x99")
-        w.page.locator("#gutter li.error").wait_for()
+        w.page.locator("#line-problems li.error", has_text="99").wait_for()
         w.page.screenshot(path=str(SCREENSHOTS / "stale-1920x1080.png"))
     finally:
         w.page.context.close()

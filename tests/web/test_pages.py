@@ -92,7 +92,7 @@ def test_broken_spec_swaps_the_problems_only(client: TestClient) -> None:
     assert response.status_code == 200
     assert _template_name(response) == "partials/_problems.html"
     assert response.headers["hx-retarget"] == "#problems"
-    assert response.headers["hx-reswap"] == "innerHTML"
+    assert response.headers["hx-reswap"] == "innerHTML settle:0ms"
     assert response.headers["vary"] == "HX-Request"
     assert [e["line"] for e in _ctx(response)["errors"]] == [3]
     html = response.text
