@@ -8,6 +8,7 @@ import pytest
 from app import engine
 from app.engine.errors import SpecError, closest, edit_distance, suggest
 from app.engine.notation import BLOCK_WORDS
+from app.engine.notation.canonical import COMMON_OPS
 from app.engine.optable import LAYER_OPS, SPELLINGS
 
 WORDS = {**SPELLINGS, "input": "input", **{b: b for b in BLOCK_WORDS}}
@@ -66,11 +67,13 @@ def test_an_unknown_layer_names_the_closest_ops_not_all_of_them() -> None:
         engine.analyze("input 8x8x3\nrelu5\n")
     message = caught.value.issues[0].message
     assert message == "unknown layer 'relu5'; did you mean `relu6`? (or `relu`)"
-    # a word like no op at all gets the whole vocabulary: nothing nearer to offer
+    # a word like no op at all gets the common ops and where the rest are, not all of them
     with pytest.raises(SpecError) as caught:
         engine.analyze("input 8x8x3\nwobble 3\n")
     message = caught.value.issues[0].message
-    assert all(op in message for op in LAYER_OPS) and "did you mean" not in message
+    assert "did you mean" not in message and "docs/spec-language.md" in message
+    named = [op for op in LAYER_OPS if f"`{op}`" in message]
+    assert named == [op for op in LAYER_OPS if op in COMMON_OPS] and len(named) == len(COMMON_OPS)
 
 
 def test_the_json_spec_names_the_closest_too() -> None:

@@ -17,7 +17,7 @@ from app.engine.notation.alexnet_slide import read_slide
 from app.engine.notation.block_labels import read_block_label
 from app.engine.notation.common import SIZE_RE, Stmt, last_dim, read_size
 from app.engine.notation.vgg_notes import read_total, read_vgg
-from app.engine.optable import FLAGS, KEYWORDS, LAYER_OPS, MERGE_OPS, OPS, SPELLINGS
+from app.engine.optable import FLAGS, KEYWORDS, MERGE_OPS, OPS, SPELLINGS
 from app.engine.torchlines import is_container_line, read_module_line
 
 #: every spelling of every op (from the op table) -> the op
@@ -26,6 +26,9 @@ _SIDES = re.compile(r"\b(pad|padding)\s+([0-9]{1,6}(?:\s*,\s*[0-9]{1,6}){1,3})(?
                     re.IGNORECASE)
 def _one_word_pad(m: re.Match[str]) -> str:
     return m[1] + " " + "~".join(re.split(r"[,\s]+", m[2]))
+
+#: the ops an unknown word's message names: the ones a first network is made of
+COMMON_OPS = ("conv", "maxpool", "avgpool", "fc", "relu", "bn", "concat", "add")
 
 
 _DEPTHWISE = frozenset({"depthwise", "dwconv", "depthwise_conv", "dw"})
@@ -191,12 +194,15 @@ def _read_body(body: str, name: str | None, line: int, bracket: str | None,
         stmt = reader(words, (name or "").lower(), line, bracket)
         if stmt is not None:
             return stmt
-    # a near miss names the three closest words; only a word like none of them lists them all
+    # a near miss names the three closest words; a word like none of them names the common
+    # ops and where the rest are, since a list of every op buries the answer
     hint = suggest(words[0], {**SPELLINGS, "input": "input", **{b: b for b in BLOCK_WORDS}}, 3)
     if hint:
         raise SpecError(f"unknown layer '{short(body.strip())}'{hint}", line, name)
-    raise SpecError(f"unknown layer '{short(body.strip())}'; expected one of input, "
-                    f"{', '.join(LAYER_OPS)}, or a block ({', '.join(BLOCK_WORDS)})", line, name)
+    common = ", ".join(f"`{op}`" for op in COMMON_OPS)
+    raise SpecError(f"unknown layer '{short(body.strip())}': no op is spelled like it; the common "
+                    f"ones are {common}, and every op is in the op table of "
+                    f"docs/spec-language.md", line, name)
 
 
 def _input(words: list[str], label: str, line: int, bracket: str | None) -> Stmt | None:
