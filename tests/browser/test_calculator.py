@@ -133,13 +133,16 @@ def test_a_cells_working_opens_from_the_keyboard(base_url: str, watched: Watched
     panel = page.locator("#working-pop")
     assert panel.is_visible()
     assert page.evaluate("document.activeElement.getAttribute('aria-describedby')") == "working-pop"
+    # the working is fetched when first asked for: wait for it to arrive
+    wait_until(watched, "document.querySelector('#working-pop').innerText.includes('34,944')")
     text = panel.inner_text()
     assert "11*11*3*96" in text.replace(" * ", "*") and "34,944" in text
     terms = panel.locator("var.term")
     assert terms.count() >= 2 and terms.first.get_attribute("data-term")
     page.keyboard.press("Tab")  # the next figure's working replaces it
     assert page.evaluate("document.activeElement.dataset.cell") == "w1count"
-    assert "105,415,200" in panel.inner_text() and "34,944" not in panel.inner_text()
+    wait_until(watched, "document.querySelector('#working-pop').innerText.includes('105,415,200')")
+    assert "34,944" not in panel.inner_text()
     page.keyboard.press("Escape")
     assert not panel.is_visible()
     assert_clean(watched)
