@@ -255,15 +255,43 @@ document.documentElement.classList.add("js");
       evt.detail.parameters.hide = hiddenCols.join(",") || "none";
     }
   });
-  document.addEventListener("htmx:beforeSwap", function () { closeWorking(); });
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    closeWorking();
+    // reveal mode keeps each veiled cell's content aside: a morph would fill the same cell
+    // with its answer again, so while revealing the result is replaced, not morphed
+    if (document.documentElement.classList.contains("revealing") && evt.detail.elt &&
+        evt.detail.elt.id === "calc") evt.detail.swapOverride = "innerHTML settle:0ms";
+  });
   // the table now shown answers the query of the request that brought it
   document.addEventListener("htmx:afterRequest", function (evt) {
     var elt = evt.detail.elt, xhr = evt.detail.xhr;
     if (!elt || elt.id !== "calc" || !xhr || xhr.status !== 200) return;
-    if (xhr.getResponseHeader("HX-Retarget")) return;  // the problems only: the table stays
     var url = evt.detail.pathInfo && evt.detail.pathInfo.finalRequestPath;
+    if (url && url.indexOf("?") >= 0) followUrl(url);
+    if (xhr.getResponseHeader("HX-Retarget")) return;  // the problems only: the table stays
     if (url && url.indexOf("?") >= 0) { shownQuery = url.slice(url.indexOf("?")); fetched = {}; }
   });
+
+  // the URL follows the form (a broken spec too), so that it reproduces the page; it is
+  // written once the frame showing the answer is drawn: with a whole network in it, the
+  // browser's history call is among the slowest steps of a keystroke
+  var urlWanted = null;
+  function followUrl(url) {
+    var first = urlWanted === null;
+    urlWanted = url;
+    if (!first) return;
+    window.requestAnimationFrame(function () {
+      window.setTimeout(function () {
+        var path = urlWanted;
+        urlWanted = null;
+        if (path === window.location.pathname + window.location.search) return;
+        window.history.replaceState(window.history.state, "", path);
+        // as htmx's own hx-replace-url says it (the live presenter keeps its path on it)
+        document.body.dispatchEvent(new CustomEvent("htmx:replacedInHistory",
+                                                    {bubbles: true, detail: {path: path}}));
+      }, 0);
+    });
+  }
 
   // a 422 answer (the spec is broken) swaps the problem list in; the table stays, marked stale
   document.addEventListener("htmx:beforeSwap", function (evt) {
@@ -292,18 +320,33 @@ document.documentElement.classList.add("js");
   });
   window.addEventListener("resize", measureSummary);
 
-  // a full page has every row (it must read without JavaScript); with it, the rows of the
-  // collapsed blocks go, as in an htmx answer, so that the first keystroke's swap does not
-  // have to clear thousands of hidden elements; opening a block asks for its rows
+  // a full page has every row and each cell's working (it must read without JavaScript); with
+  // it, the rows of the collapsed blocks go, as in an htmx answer, so that the first keystroke's
+  // swap does not have to clear thousands of hidden elements; opening a block asks for its
+  // rows. On the calculator the cells' working goes too (asked for when a cell is opened), so
+  // that the first keystroke's morph finds the table as the next answer writes it
   function dropFoldedRows() {
     document.querySelectorAll("table.layers tr.folded").forEach(function (tr) { tr.remove(); });
+    document.querySelectorAll("#result-region table.layers button.fig > .working").forEach(function (w) {
+      w.remove();
+    });
     document.querySelectorAll("table.layers tr.group-head").forEach(function (tr) {
       var button = tr.querySelector("button.toggle");
       if (button && button.getAttribute("aria-expanded") !== "true") tr.dataset.lazy = "true";
     });
   }
 
+  // a live update morphs the result in place (idiomorph): a part of the page equal to its new
+  // version is left alone, so a keystroke restyles and lays out only the rows it changed
+  function unchangedIsKept() {
+    if (!window.Idiomorph) return;
+    window.Idiomorph.defaults.callbacks.beforeNodeMorphed = function (old, fresh) {
+      return !(old.nodeType === 1 && old.isEqualNode(fresh));
+    };
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    unchangedIsKept();
     var hide = new URLSearchParams(window.location.search).get("hide");
     if (hide !== null) {
       hiddenCols = hide.split(",").filter(function (s) { return /^[a-z]+$/.test(s) && s !== "none"; });

@@ -11,6 +11,7 @@ from typing import Any
 
 from app.engine.claims import check_claims, check_total_claims
 from app.engine.errors import Issue, LimitError, SpecError, spec_error
+from app.engine.fieldspread import add_spreads
 from app.engine.graph import FrozenDict, Network, Volume
 from app.engine.jsonspec import read_json_spec
 from app.engine.limits import LIMITS
@@ -31,7 +32,7 @@ from app.engine.result import (
     VolumeOut,
     WarningOut,
 )
-from app.engine.walk import Walk, state
+from app.engine.walk import Walk, make_state
 from app.engine.working import Term, equals, mul, stated
 
 CONVENTIONS = {
@@ -149,7 +150,7 @@ def _analyze(net: Network, opts: Options) -> Analysis:
     walk = Walk(aux=opts.aux, scale=opts.bytes_per_value * opts.batch)
     walk.rows.append(_input_row(net, walk.scale))
     origin = AxisRF(size=1, jump=1, start=0.0)
-    start = state(net.input, (origin, origin), walk.rows[0].output)
+    start = make_state(net.input, (origin, origin), walk.rows[0].output)
     walk.named[net.input_name] = start
     end = walk.seq(net.nodes, start, "", 0, 1.0)
     ends = [walk.read(walk.rows[0], n) for n in net.outputs] if net.outputs else [end]
@@ -157,12 +158,12 @@ def _analyze(net: Network, opts: Options) -> Analysis:
     totals = _totals(walk, max(e.depth for e in ends), max(e.expected for e in ends), opts)
     warnings = tuple(WarningOut(layer=r.name, line=r.line, message=m)
                      for r in walk.rows for m in r.warnings)
-    return Analysis(
+    return add_spreads(net, Analysis(
         input=VolumeOut(h=net.input.h, w=net.input.w, c=net.input.c),
         output=VolumeOut(h=end.vol.h, w=end.vol.w, c=end.vol.c), layers=tuple(walk.rows),
         totals=totals, warnings=warnings,
         claims=check_total_claims(net.total_claims, totals, opts.bytes_per_value),
-        conventions=CONVENTIONS, options=opts, outputs=net.outputs)
+        conventions=CONVENTIONS, options=opts, outputs=net.outputs))
 
 
 def _input_row(net: Network, scale: int) -> LayerRow:

@@ -30,12 +30,14 @@ __all__ = [
     "RF",
     "Analysis",
     "AxisRF",
+    "AxisSpread",
     "ClaimResult",
     "Dtype",
     "Formulas",
     "LayerRow",
     "Optimizer",
     "Options",
+    "RFSpread",
     "Rendered",
     "Totals",
     "VolumeOut",
@@ -65,6 +67,33 @@ class AxisRF:
 
 
 @dataclass(frozen=True, slots=True)
+class AxisSpread:
+    """Along one axis, how the fields of a row's units differ where they vary by position."""
+
+    smallest: Annotated[int, Field(description="the smallest field of a unit, in input pixels")]
+    largest: Annotated[int, Field(description="the largest field of a unit, in input pixels")]
+    offset: Annotated[float, Field(
+        description="the largest distance, in input pixels, between a unit's field centre and "
+                    "where size, jump and start place it (start + index x jump)")]
+    units: Annotated[int, Field(
+        description="the units worked out: one period of the pattern the row's units repeat "
+                    "(or the whole row), else the row's first units")]
+    whole: Annotated[bool, Field(
+        description="true when the range holds for every unit of the row (a period, or all "
+                    "units, was worked out)")]
+
+
+@dataclass(frozen=True, slots=True)
+class RFSpread:
+    """After upsampling, transposed convolutions or unaligned merges a row's units do not all
+    see alike: per axis (None where they do) the range over its units, each unit's field
+    counted as the one formula does, padding included."""
+
+    h: AxisSpread | None
+    w: AxisSpread | None
+
+
+@dataclass(frozen=True, slots=True)
 class RF:
     """Receptive field. ``size``/``jump``/``start`` are those of the axis with the larger field
     (H on a tie); ``h`` and ``w`` give both axes."""
@@ -74,6 +103,9 @@ class RF:
     start: float
     h: AxisRF
     w: AxisRF
+    spread: Annotated[RFSpread | None, Field(
+        description="where the field varies by the unit's position: the range over the row's "
+                    "units per axis; null where every unit sees alike")] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +214,11 @@ _T = TypeVar("_T")
 def maker(cls: type[_T]) -> Callable[..., _T]:
     """A fast constructor for a frozen slotted dataclass, for the walk's hot path.
 
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``: 3.2 us
-    for a row's 23 fields, against 0.35 us for a plain slotted class, and a ResNet-152 builds
-    516 rows. This builds the value as an instance of a plain slotted twin with the same slots
-    in the same order, then makes it an instance of ``cls`` (CPython allows assigning
-    ``__class__`` between classes of the same layout). The result is an ordinary ``cls``:
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``, several
+    times slower than a plain slotted class, and the walk builds a row per layer. This builds
+    the value as an instance of a plain slotted twin with the same slots in the same order,
+    then makes it an instance of ``cls`` (CPython allows assigning ``__class__`` between
+    classes of the same layout). The result is an ordinary ``cls``:
     frozen, equal to and hashing as one built by ``cls(...)``, serialised by pydantic alike
     (tests/engine/test_result_frozen.py checks all three)."""
     spec: list[tuple[str, Any, Any]] = []
@@ -297,7 +329,7 @@ class Formulas(_Figures):
 
     def plain(self) -> dict[str, str]:
         """All of them as a dict, in order: what the JSON holds (one dict per part rather than
-        a lookup per figure, which was most of the first serialisation of a result)."""
+        a lookup per figure, which would dominate serialising a result)."""
         out: dict[str, str] = {}
         for part in self._parts:
             text = part.text()

@@ -9,13 +9,15 @@ per axis, the first and last index each row's unit(s) read in the row's input, c
 input (padding depends on nothing), through merges as the union of their inputs. The result is
 what a gradient shows: the first and last input pixel whose value can change the unit.
 
-Per axis the axes are independent, so :func:`row_range` also gives the smallest and largest
-field over every unit of a row, working through one axis of the row at a time.
+Unclipped (``clip=False``), windows go on past the borders as the receptive-field formula
+counts them: :func:`unit_reach` gives both, and ``app.engine.fieldspread`` the range of the
+unclipped fields over a row's units.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -28,9 +30,6 @@ from app.engine.result import Analysis, LayerRow
 Span = tuple[int, int]
 #: along one axis, the first and last input index a row's unit ``o`` reads; None: none
 Back = Callable[[int], Span | None]
-
-#: units a row's range is worked out over, at most (beyond it, the first this many units)
-MAX_RANGE_WORK = 400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +88,11 @@ def graph_inputs(net: Network, analysis: Analysis) -> list[list[int]]:
     return preds
 
 
-def _window(n: int, k: int, s: int, before: int, d: int) -> Back:
+def _window(n: int, k: int, s: int, before: int, d: int, clip: bool = True) -> Back:
     def back(o: int) -> Span | None:
         lo, hi = o * s - before, o * s - before + d * (k - 1)
+        if not clip:
+            return lo, hi
         if hi < 0 or lo > n - 1:
             return None
         if lo < 0:  # the first tap inside the input
@@ -114,22 +115,25 @@ class _Periodic:
         return self.back(o)
 
 
-def _transposed(n: int, k: int, s: int, p: int, d: int) -> Back:
+def _transposed(n: int, k: int, s: int, p: int, d: int, clip: bool = True) -> Back:
     def back(o: int) -> Span | None:
         hit = [(o + p - t * d) // s for t in range(k)
-               if (o + p - t * d) % s == 0 and 0 <= (o + p - t * d) // s <= n - 1]
+               if (o + p - t * d) % s == 0 and (not clip or 0 <= (o + p - t * d) // s <= n - 1)]
         return (min(hit), max(hit)) if hit else None
     # past the first d*(k-1) // s + 1 strides every class has reached its monotone run
     return _Periodic(back, s * (d * (k - 1) // s + 2))
 
 
-def _bilinear(n: int, f: int) -> Back:
+def _bilinear(n: int, f: int, clip: bool = True) -> Back:
     """align_corners=False, as torch: source (o + 1/2)/F - 1/2, clamped at 0; the right
-    neighbour is read only with a weight above 0."""
+    neighbour is read only with a weight above 0. Unclipped, the source goes on past the
+    borders as it does inside the map."""
     def back(o: int) -> Span | None:
-        src = max(Fraction(2 * o + 1, 2 * f) - Fraction(1, 2), Fraction(0))
-        i0 = int(src)
-        i1 = i0 + 1 if i0 < n - 1 and src > i0 else i0
+        src = Fraction(2 * o + 1, 2 * f) - Fraction(1, 2)
+        if clip:
+            src = max(src, Fraction(0))
+        i0 = math.floor(src)
+        i1 = i0 + 1 if (not clip or i0 < n - 1) and src > i0 else i0
         return (i0, i1)
     return back
 
@@ -145,8 +149,10 @@ def _before(row: LayerRow, axis: str, n: int, k: int, s: int) -> int:
     return total // 2
 
 
-def axis_back(row: LayerRow, axis: str) -> Back:
-    """The backward map of one row along ``axis`` ('h' or 'w')."""
+def axis_back(row: LayerRow, axis: str, clip: bool = True) -> Back:
+    """The backward map of one row along ``axis`` ('h' or 'w'). Unclipped (``clip=False``) a
+    window goes on past the input's borders, into the padding and beyond, as the receptive
+    field's formula counts it: the field a unit would have were the input wider."""
     a = row.attrs
     n = row.input.h if axis == "h" else row.input.w
     out = row.output.h if axis == "h" else row.output.w
@@ -154,14 +160,14 @@ def axis_back(row: LayerRow, axis: str) -> Back:
     if op in ("conv", "sepconv", "maxpool", "avgpool"):
         k, d = int(a[f"k{axis}"]), int(a.get(f"d{axis}", 1))
         s = int(a.get(f"s{axis}", 1))
-        return _window(n, k, s, _before(row, axis, n, k_eff(k, d), s), d)
+        return _window(n, k, s, _before(row, axis, n, k_eff(k, d), s), d, clip)
     if op == "convtranspose":
         return _transposed(n, int(a[f"k{axis}"]), int(a.get(f"s{axis}", 1)),
-                           int(a.get(f"p{axis}", 0)), int(a.get(f"d{axis}", 1)))
+                           int(a.get(f"p{axis}", 0)), int(a.get(f"d{axis}", 1)), clip)
     if op == "upsample":
         f = int(a["factor"])
         if a.get("mode") == "bilinear":
-            return _bilinear(n, f)
+            return _bilinear(n, f, clip)
         return lambda o: (o // f, o // f)
     if op == "pixelshuffle":
         r = int(a["factor"])
@@ -180,7 +186,7 @@ def axis_back(row: LayerRow, axis: str) -> Back:
     raise ValueError(f"{row.name}: no backward map for op {op!r}")
 
 
-def _merge_back(row: LayerRow, axis: str, source: LayerRow) -> Back:
+def merge_back(row: LayerRow, axis: str, source: LayerRow) -> Back:
     """A merge reads each input at the same position, or at 0 when it broadcasts a 1x1."""
     size = source.output.h if axis == "h" else source.output.w
     out = row.output.h if axis == "h" else row.output.w
@@ -189,17 +195,18 @@ def _merge_back(row: LayerRow, axis: str, source: LayerRow) -> Back:
     return lambda o: (o, o)
 
 
-def _maps(rows: tuple[LayerRow, ...], preds: list[list[int]], axis: str) -> list[list[Back]]:
+def _maps(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]], axis: str,
+          clip: bool = True) -> list[list[Back]]:
     maps: list[list[Back]] = []
     for r, ins in zip(rows, preds, strict=True):
         if r.op in MERGE_ROW_OPS:
-            maps.append([_merge_back(r, axis, rows[j]) for j in ins])
+            maps.append([merge_back(r, axis, rows[j]) for j in ins])
         else:
-            maps.append([axis_back(r, axis)] * len(ins))
+            maps.append([axis_back(r, axis, clip)] * len(ins))
     return maps
 
 
-def _span(back: Back, a: int, b: int, limit: int) -> Span | None:
+def span_of(back: Back, a: int, b: int, limit: int = 4096) -> Span | None:
     """The union of ``back`` over the units a..b: exact at the ends, as every map is monotone,
     once the ends are moved inwards past units that read nothing (padding only); a periodic
     map's ends are the extremes over its first and last ``scan`` units."""
@@ -219,20 +226,27 @@ def _span(back: Back, a: int, b: int, limit: int) -> Span | None:
     return min(lo[0], hi[0]), max(lo[1], hi[1])
 
 
-def _trace(rows: tuple[LayerRow, ...], preds: list[list[int]], maps: list[list[Back]],
-           target: int, unit: int) -> AxisField | None:
+def unit_spans(preds: Sequence[Sequence[int]], maps: list[list[Back]], target: int,
+           unit: int) -> dict[int, Span]:
+    """Every row the unit depends on, with the units of it that the unit reads (the union
+    over every path from it to the unit)."""
     spans: dict[int, Span] = {target: (unit, unit)}
     for i in range(target, 0, -1):
-        span = spans.pop(i, None)
+        span = spans.get(i)
         if span is None:
             continue
         for j, back in zip(preds[i], maps[i], strict=True):
-            got = _span(back, span[0], span[1], 4096)
+            got = span_of(back, span[0], span[1])
             if got is None:
                 continue
             old = spans.get(j)
             spans[j] = got if old is None else (min(old[0], got[0]), max(old[1], got[1]))
-    found = spans.get(0)
+    return spans
+
+
+def _trace(preds: Sequence[Sequence[int]], maps: list[list[Back]], target: int,
+           unit: int) -> AxisField | None:
+    found = unit_spans(preds, maps, target, unit).get(0)
     return AxisField(*found) if found is not None else None
 
 
@@ -247,34 +261,26 @@ def unit_field(net: Network, analysis: Analysis, row: str, unit: tuple[int, int]
         raise SpecError(f"unit ({i}, {j}) is outside {row}'s {target.output.h}x"
                         f"{target.output.w} map", parameter="unit")
     preds = graph_inputs(net, analysis)
-    h = _trace(rows, preds, _maps(rows, preds, "h"), target.index, i)
-    w = _trace(rows, preds, _maps(rows, preds, "w"), target.index, j)
+    h = _trace(preds, _maps(rows, preds, "h"), target.index, i)
+    w = _trace(preds, _maps(rows, preds, "w"), target.index, j)
     return UnitField(row, unit, h, w)
 
 
 @dataclass(frozen=True, slots=True)
-class AxisRange:
-    """The smallest and largest field size over the units of a row along one axis, and how
-    many units that covers (all of them unless the work bound cut it short)."""
+class Reach:
+    """Along one axis, the units of one row under a chosen unit's field. ``field`` (first,
+    last) is the whole field as the receptive-field formula counts it, padding positions
+    included (indices below 0 or past the map); ``seen`` the units inside the map that really
+    feed the chosen unit (None: none, it reads only padding through this row)."""
 
-    smallest: int
-    largest: int
-    units: int
+    field: Span
+    seen: Span | None
 
 
-def row_range(net: Network, analysis: Analysis, row: str) -> tuple[AxisRange, AxisRange]:
-    """Per axis, the range of field sizes over the row's units (units that read nothing but
-    padding are left out)."""
-    rows = analysis.layers
-    target = next((r for r in rows if r.name == row), None)
-    if target is None:
-        raise SpecError(f"no row named '{row}'", parameter="row")
-    preds = graph_inputs(net, analysis)
-    out = []
-    for axis, n in (("h", target.output.h), ("w", target.output.w)):
-        maps = _maps(rows, preds, axis)
-        count = max(1, min(n, MAX_RANGE_WORK // max(target.index, 1)))
-        sizes = [f.size for o in range(count)
-                 if (f := _trace(rows, preds, maps, target.index, o)) is not None]
-        out.append(AxisRange(min(sizes, default=0), max(sizes, default=0), count))
-    return out[0], out[1]
+def unit_reach(rows: Sequence[LayerRow], preds: Sequence[Sequence[int]], target: int,
+               unit: int, axis: str) -> dict[int, Reach]:
+    """For unit ``unit`` of ``rows[target]`` along ``axis``, every row it depends on, by
+    index, with the units of that row it reaches: exact by position, through any graph."""
+    whole = unit_spans(preds, _maps(rows, preds, axis, clip=False), target, unit)
+    seen = unit_spans(preds, _maps(rows, preds, axis), target, unit)
+    return {i: Reach(span, seen.get(i)) for i, span in whole.items()}

@@ -74,9 +74,18 @@ def mebibytes(value: float) -> str:
 
 
 def rf_size(rf: Any) -> str:
-    """Receptive field: "7", or "7x3" when height and width differ."""
-    h, w = rf.h.size, rf.w.size
-    return str(h) if h == w else f"{h}x{w}"
+    """Receptive field: "7", or "7x3" when height and width differ; where units see
+    differently by position, the range over them: "3–4"."""
+    spread = getattr(rf, "spread", None)
+    h, w = _axis_size(rf.h, spread and spread.h), _axis_size(rf.w, spread and spread.w)
+    return h if h == w else f"{h}x{w}"
+
+
+def _axis_size(axis: Any, spread: Any) -> str:
+    if spread is None:
+        return str(axis.size)
+    lo, hi = spread.smallest, spread.largest
+    return str(lo) if lo == hi else f"{lo}–{hi}"
 
 
 def percent(value: float | None) -> str:

@@ -175,7 +175,9 @@ def render_calc(request: Request, analysis: Analysis | None, errors: list[dict[s
         # a spec broken mid-typing is not a failed request: htmx gets the problems with 200 (a
         # browser logs every 4xx fetch as an error), never kept by a cache, as an error is not;
         # the page without JavaScript keeps its 422
-        headers = {"HX-Retarget": "#problems", "HX-Reswap": "innerHTML"}
+        # settled at once, as the form's own swaps are: the problems and their notes in the
+        # editor then appear in the same frame
+        headers = {"HX-Retarget": "#problems", "HX-Reswap": "innerHTML settle:0ms"}
         if is_htmx(request):
             status = 200
             headers["Cache-Control"] = "no-store"

@@ -1,4 +1,4 @@
-"""Features that used to step on each other: the calculator's "RF diagram" buttons and the
+"""Features that could step on each other: the calculator's "RF diagram" buttons and the
 batch planner's unit, the planner opening itself on a live update."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def test_rf_diagram_buttons_and_the_planner_on_the_calculator(base_url: str,
         page.keyboard.press("Backspace")
         wait_until(w, f"{LAST_OUTPUT} === '1x1x7'")
         assert page.locator("#planner").get_attribute("open") is not None
-        # a row's RF diagram: the planner's unit no longer reaches /rf as its unit
+        # a row's RF diagram: the planner's unit never reaches /rf as its unit
         page.locator("table.layers tr.row", has_text="CONV2").locator("button.rf-pick").click()
         wait_until(w, "document.querySelector('#rf-panel svg') !== null")
         assert "CONV2" in page.locator("#rf-panel").inner_text()

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Watched, goto, open_page, wait_until
+from tests.browser.conftest import (
+    Watched,
+    assert_clean,
+    goto,
+    open_page,
+    wait_until,
+)
 
 #: the page as someone could read it: its text, every field's value, its title, and its markup
 PAGE_TEXT = """() => [document.body.innerText, document.title, document.body.outerHTML,
@@ -23,11 +29,6 @@ def w1024(browser: Any) -> Iterator[Watched]:
         yield w
     finally:
         w.page.context.close()
-
-
-def _clean(w: Watched) -> None:
-    assert w.console_errors == [] and w.page_errors == [], (w.console_errors, w.page_errors)
-    assert w.csp_violations() == []
 
 
 def test_reveal_by_clicks_hides_every_answer_until_revealed(base_url: str,
@@ -71,7 +72,7 @@ def test_reveal_by_clicks_hides_every_answer_until_revealed(base_url: str,
     assert conv1 in text and total in text and f"[{conv1}]" in page.input_value("#spec")
     page.click("#reveal-panel [data-reveal=stop]")
     assert "reveal=" not in page.url and page.locator("#reveal-panel").is_hidden()
-    _clean(w1024)
+    assert_clean(w1024)
 
 
 def test_reveal_survives_typing_and_sends_the_spec_as_written(base_url: str,
@@ -86,7 +87,7 @@ def test_reveal_survives_typing_and_sends_the_spec_as_written(base_url: str,
     page.click("#reveal-panel [data-reveal=all]")
     # the claims written on the lines were still checked: the spec sent was the one written
     assert page.locator("table.layers .claim.right").count() >= 10
-    _clean(w1024)
+    assert_clean(w1024)
 
 
 def test_the_quiz_hides_answers_at_once_and_follows_the_typing(base_url: str,
@@ -106,7 +107,7 @@ def test_the_quiz_hides_answers_at_once_and_follows_the_typing(base_url: str,
     page.click("#layer-form button[type=submit]")
     page.locator("#layer-result .mark.right").first.wait_for()
     assert "55x55x64" in page.locator("#layer-result").inner_text()
-    _clean(w1024)
+    assert_clean(w1024)
 
 
 def test_help_for_instructors_and_import_in_the_navigation(base_url: str,
@@ -126,4 +127,4 @@ def test_help_for_instructors_and_import_in_the_navigation(base_url: str,
     assert not help_body.is_visible()
     # no table on this page: no reveal control
     assert page.locator("header [data-reveal-toggle]").is_hidden()
-    _clean(w1024)
+    assert_clean(w1024)

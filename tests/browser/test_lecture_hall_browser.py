@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -17,7 +16,10 @@ from tests.browser.conftest import (
     REPO_ROOT,
     SCREENSHOTS,
     Watched,
+    assert_clean,
+    goto,
     open_page,
+    wait_until,
 )
 from tests.liveserver import free_port, stop, wait_until_ready
 
@@ -26,32 +28,8 @@ NETWORK_STATUS = re.compile(r"^Failed to load resource: the server responded wit
                             r"(404|422) ")
 
 
-def _wait(w: Watched, expression: str, seconds: float = 15) -> None:
-    """Poll an expression until it holds (``wait_for_function`` uses eval, which CSP refuses)."""
-    deadline = time.monotonic() + seconds
-    while not w.page.evaluate(expression):
-        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
-        time.sleep(0.02)
-
-
-def _goto(w: Watched, url: str) -> None:
-    response = w.page.goto(url)
-    assert response is not None
-    w.page.wait_for_load_state("load")
-    _wait(w, "window.htmx !== undefined")
-
-
-def _clean(w: Watched, allowed: re.Pattern[str] | None = None) -> None:
-    errors = [e for e in w.console_errors if not (allowed and allowed.search(e))]
-    assert errors == [], (w.page.url, errors)
-    assert w.page_errors == [], w.page.url
-    assert w.csp_violations() == [], w.page.url
-    w.console_errors.clear()
-    w.page_errors.clear()
-
-
 def test_the_gallery_reaches_every_model(base_url: str, watched: Watched) -> None:
-    _goto(watched, base_url + "/")
+    goto(watched, base_url + "/")
     links = watched.page.locator(".gallery a.card-link")
     hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
     assert sorted(hrefs) == sorted(f"/models/{m}" for m in zoo.model_ids())
@@ -61,39 +39,39 @@ def test_the_gallery_reaches_every_model(base_url: str, watched: Watched) -> Non
     assert "ResNet-50" in watched.page.locator("h1").inner_text()
     # and every model page opens without a console error
     for href in hrefs:
-        _goto(watched, base_url + str(href))
+        goto(watched, base_url + str(href))
         assert watched.page.locator("table.layers").count() == 1, href
-        _clean(watched)
+        assert_clean(watched)
 
 
 def test_changing_the_input_updates_the_table_and_the_url(base_url: str,
                                                          watched: Watched) -> None:
     page = watched.page
-    _goto(watched, base_url + "/models/resnet18")
+    goto(watched, base_url + "/models/resnet18")
     page.evaluate("window.__marker = 1")  # survives only if the page is not reloaded
     first = page.locator("h2.result-title").inner_text()
     assert "224x224x3" in first
     field = page.locator('input[name="input"]')
     field.fill("64x64x3")
-    _wait(watched, "document.querySelector('h2.result-title').textContent.includes('64x64x3')")
+    wait_until(watched, "document.querySelector('h2.result-title').textContent.includes('64x64x3')")
     assert page.evaluate("window.__marker") == 1
     query = parse_qs(urlsplit(page.url).query)
     assert query["input"] == ["64x64x3"] and query["dtype"] == ["float32"]
     conv1 = page.locator("table.layers tr.row", has_text="conv1").first.inner_text()
     assert "32x32x64" in conv1  # (64 + 2*3 - 7)/2 + 1 = 32
     page.select_option('#model-form select[name="dtype"]', "float16")
-    _wait(watched, "location.search.includes('dtype=float16')")
-    _wait(watched, "document.querySelector('.options-used').textContent.includes('float16')")
+    wait_until(watched, "location.search.includes('dtype=float16')")
+    wait_until(watched, "document.querySelector('.options-used').textContent.includes('float16')")
     # the URL is the page: opening it again shows the same thing
-    _goto(watched, page.url)
+    goto(watched, page.url)
     assert "64x64x3" in page.locator("h2.result-title").inner_text()
     assert page.locator('#model-form select[name="dtype"]').input_value() == "float16"
-    _clean(watched)
+    assert_clean(watched)
 
 
 def test_a_compare_preset_shows_both_totals(base_url: str, watched: Watched) -> None:
     page = watched.page
-    _goto(watched, base_url + "/compare")
+    goto(watched, base_url + "/compare")
     page.locator("nav.presets a", has_text="Naive vs bottleneck").click()
     page.wait_for_url(re.compile(r"preset=inception"))
     macs = page.locator('#compare-totals tr[data-total="macs"] td .value')
@@ -101,18 +79,18 @@ def test_a_compare_preset_shows_both_totals(base_url: str, watched: Watched) -> 
     naive = 28 * 28 * 128 * 256 + 28 * 28 * 192 * 3 * 3 * 256 + 28 * 28 * 96 * 5 * 5 * 256
     assert macs.nth(0).inner_text() == f"{naive:,}"
     assert macs.nth(1).inner_text() != macs.nth(0).inner_text()
-    _clean(watched)
+    assert_clean(watched)
 
 
 def test_lecture_links_open_their_calculation(base_url: str, watched: Watched) -> None:
     page = watched.page
-    _goto(watched, base_url + "/lecture")
+    goto(watched, base_url + "/lecture")
     rows = page.locator("table.lecture tbody tr")
     assert rows.count() == 19
     page.locator("#claim-9 a.calc-link").click()
     page.wait_for_url(re.compile(r"/models/vgg16"))
     assert page.locator("#planner").is_visible()
-    _clean(watched)
+    assert_clean(watched)
 
 
 PAGES = ["/models", "/models/vgg16", "/models/googlenet?aux=true", "/models/tv-resnet50",
@@ -123,8 +101,8 @@ PAGES = ["/models", "/models/vgg16", "/models/googlenet?aux=true", "/models/tv-r
 
 def test_no_console_errors_or_csp_violations(base_url: str, watched: Watched) -> None:
     for path in PAGES:
-        _goto(watched, base_url + path)
-        _clean(watched, NETWORK_STATUS)
+        goto(watched, base_url + path)
+        assert_clean(watched, NETWORK_STATUS)
 
 
 def _axe(w: Watched, axe_source: str) -> list[Any]:
@@ -140,7 +118,7 @@ def test_accessibility_audit(base_url: str, browser: Any, axe_source: str) -> No
     for width, height, path in checks:
         w = open_page(browser, width, height)
         try:
-            _goto(w, base_url + path)
+            goto(w, base_url + path)
             assert _axe(w, axe_source) == [], (path, width)
         finally:
             w.page.context.close()
@@ -160,7 +138,7 @@ def test_screenshots(base_url: str, browser: Any) -> None:
         w = open_page(browser, width, height)
         try:
             for name, path in SHOTS:
-                _goto(w, base_url + path)
+                goto(w, base_url + path)
                 if "#" in path:
                     w.page.locator(path.split("#")[1].join(["#", ""])).scroll_into_view_if_needed()
                 target = SCREENSHOTS / f"{name}-{width}x{height}.png"
@@ -180,7 +158,7 @@ def _veiled(w: Watched) -> list[str]:
 def test_reveal_mode_hides_then_reveals_in_order_with_the_keyboard(base_url: str,
                                                                   watched: Watched) -> None:
     page = watched.page
-    _goto(watched, base_url + "/models/alexnet?reveal=output,params")
+    goto(watched, base_url + "/models/alexnet?reveal=output,params")
     hidden = _veiled(watched)
     # every output and params cell after the input starts hidden, in reading order
     order: list[str] = page.evaluate(
@@ -201,17 +179,17 @@ def test_reveal_mode_hides_then_reveals_in_order_with_the_keyboard(base_url: str
     # a click on the next hidden cell reveals it; the URL keeps how far it got
     page.locator("td.veiled").first.click()
     assert _veiled(watched) == order[3:] and "step=3" in page.url
-    _goto(watched, page.url)  # a reload resumes there
+    goto(watched, page.url)  # a reload resumes there
     assert _veiled(watched) == order[3:]
     page.locator('#reveal-panel [data-reveal="all"]').click()
     assert _veiled(watched) == [] and page.locator("dl.totals").count() == 1
-    _clean(watched)
+    assert_clean(watched)
 
 
 def test_projector_mode_toggles_by_key_and_survives_a_reload(base_url: str,
                                                             watched: Watched) -> None:
     page = watched.page
-    _goto(watched, base_url + "/models/vgg16")
+    goto(watched, base_url + "/models/vgg16")
     size = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
     page.locator("body").focus()
     page.keyboard.press("p")
@@ -227,7 +205,7 @@ def test_projector_mode_toggles_by_key_and_survives_a_reload(base_url: str,
     assert page.locator("[data-projector-toggle]").get_attribute("aria-pressed") == "true"
     # the controls keep it in the URL they push
     page.select_option('#model-form select[name="dtype"]', "int8")
-    _wait(watched, "location.search.includes('dtype=int8')")
+    wait_until(watched, "location.search.includes('dtype=int8')")
     assert "projector=1" in page.url
     # typing P into a field types it; the button turns the mode off
     page.locator('input[name="budget"]').press("p")
@@ -235,7 +213,7 @@ def test_projector_mode_toggles_by_key_and_survives_a_reload(base_url: str,
     page.locator("[data-projector-toggle]").click()
     assert not page.evaluate("document.documentElement.classList.contains('projector')")
     assert "projector=1" not in page.url
-    _clean(watched, NETWORK_STATUS)
+    assert_clean(watched, NETWORK_STATUS)
 
 
 def test_accessibility_audit_in_projector_mode(base_url: str, browser: Any,
@@ -244,7 +222,7 @@ def test_accessibility_audit_in_projector_mode(base_url: str, browser: Any,
                  "/?projector=1", "/compare?preset=inception&projector=1"):
         w = open_page(browser, 1280, 900)
         try:
-            _goto(w, base_url + path)
+            goto(w, base_url + path)
             assert w.page.evaluate("document.documentElement.classList.contains('projector')")
             assert _axe(w, axe_source) == [], path
             # WCAG AAA contrast (7:1, 4.5:1 for large text): axe's enhanced rule, off by default
@@ -259,8 +237,8 @@ def test_accessibility_audit_in_projector_mode(base_url: str, browser: Any,
 def test_the_inception_diagram_has_four_branches_side_by_side(base_url: str,
                                                              watched: Watched) -> None:
     page = watched.page
-    _goto(watched, base_url + "/compare?preset=inception")  # the presets' models need no page
-    _goto(watched, base_url + "/models/googlenet")
+    goto(watched, base_url + "/compare?preset=inception")  # the presets' models need no page
+    goto(watched, base_url + "/models/googlenet")
     frame = page.locator('svg.arch-svg g.frame[data-kind="branches"]').first
     assert "inception_3a" in frame.inner_html()
     boxes = page.evaluate("""(() => {
@@ -277,12 +255,12 @@ def test_the_inception_diagram_has_four_branches_side_by_side(base_url: str,
     lefts = [b[0] for b in boxes]
     assert lefts == sorted(lefts)
     assert all(boxes[i][1] <= boxes[i + 1][0] for i in range(3))  # side by side, no overlap
-    _clean(watched)
+    assert_clean(watched)
 
 
 def test_resnet50_diagram_shows_its_stage_counts(base_url: str, watched: Watched) -> None:
     page = watched.page
-    _goto(watched, base_url + "/models/resnet50")
+    goto(watched, base_url + "/models/resnet50")
     times = page.locator("svg.arch-svg text.times").all_text_contents()
     assert times == ["x3", "x4", "x6", "x3"]
     # a box shows its row in the table: the block around it opens, the row is outlined
@@ -300,9 +278,9 @@ def test_resnet50_diagram_shows_its_stage_counts(base_url: str, watched: Watched
     assert inside.first.is_visible()
     # the shade switch redraws the diagram by multiply-adds
     page.select_option('select[name="shade"]', "macs")
-    _wait(watched, "document.querySelector('figure.arch-macs') !== null")
+    wait_until(watched, "document.querySelector('figure.arch-macs') !== null")
     assert "shade=macs" in page.url
-    _clean(watched)
+    assert_clean(watched)
 
 
 def _server(db: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -327,24 +305,24 @@ def test_a_short_link_round_trips_exactly_and_survives_a_restart(
     proc, base = _server(db, log)
     w = open_page(browser, 1280, 900)
     try:
-        _goto(w, f"{base}/?{urlencode({'spec': spec, 'dtype': 'bfloat16'})}")
+        goto(w, f"{base}/?{urlencode({'spec': spec, 'dtype': 'bfloat16'})}")
         w.page.locator('button[formaction="/s"]').click()
         link = w.page.locator("#short-link a")
         link.wait_for()
         href = str(link.get_attribute("href"))
         assert re.fullmatch(r"/s/[a-z2-7]{13}", href)
-        _clean(w)
+        assert_clean(w)
     finally:
         w.page.context.close()
         stop(proc)
     proc, base = _server(db, log)  # a restarted server, the same database file
     w = open_page(browser, 1280, 900)
     try:
-        _goto(w, base + href)
+        goto(w, base + href)
         assert w.page.locator("#spec").input_value() == spec
         assert w.page.locator('#calc select[name="dtype"]').input_value() == "bfloat16"
         assert w.page.locator(".short-link-banner").is_visible()
-        _clean(w)
+        assert_clean(w)
     finally:
         w.page.context.close()
         stop(proc)
@@ -353,7 +331,7 @@ def test_a_short_link_round_trips_exactly_and_survives_a_restart(
 def test_print_puts_the_table_totals_and_charts_on_paper(base_url: str,
                                                         watched: Watched) -> None:
     page = watched.page
-    _goto(watched, base_url + "/models/resnet50?reveal=params")
+    goto(watched, base_url + "/models/resnet50?reveal=params")
     page.emulate_media(media="print")
     assert page.locator("#model-form").is_hidden() and page.locator("header.site nav").is_hidden()
     assert page.locator("#reveal-panel").is_hidden()
@@ -369,15 +347,15 @@ def test_print_puts_the_table_totals_and_charts_on_paper(base_url: str,
     pdf = page.pdf(format="A4")
     assert pdf[:4] == b"%PDF" and len(pdf) > 50_000
     page.emulate_media(media="screen")
-    _clean(watched)
+    assert_clean(watched)
 
 
 def test_a_model_rows_receptive_field_diagram(base_url: str, watched: Watched) -> None:
     page = watched.page
-    _goto(watched, base_url + "/models/vgg16?input=64x64x3")
+    goto(watched, base_url + "/models/vgg16?input=64x64x3")
     row = page.locator('table.layers tr.row[data-row="3"]')  # conv1_2: two 3x3 convs
     row.locator("button.rf-pick").click()
     panel = page.locator("#rf-panel")
-    _wait(watched, "document.querySelector('#rf-panel svg') !== null")
+    wait_until(watched, "document.querySelector('#rf-panel svg') !== null")
     assert "conv1_2" in panel.inner_text()
-    _clean(watched)
+    assert_clean(watched)

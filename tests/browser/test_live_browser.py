@@ -9,7 +9,14 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.browser.conftest import SCREENSHOTS, Watched, goto, open_page, wait_until
+from tests.browser.conftest import (
+    SCREENSHOTS,
+    Watched,
+    assert_clean,
+    goto,
+    open_page,
+    wait_until,
+)
 
 SPEC = "input 227x227x3\nconv 96 11x11 stride 4\nmaxpool 3x3 stride 2"
 
@@ -18,11 +25,6 @@ def _text(w: Watched, selector: str) -> str:
     text: str = w.page.evaluate(
         f"(document.querySelector({json.dumps(selector)}) || {{}}).textContent || ''")
     return text
-
-
-def _clean(w: Watched) -> None:
-    assert w.console_errors == [], (w.page.url, w.console_errors)
-    assert w.page_errors == [] and w.csp_violations() == [], w.page.url
 
 
 class Student:
@@ -123,8 +125,8 @@ def test_a_class_follows_asks_answers_and_sees_the_reveal(base_url: str, browser
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         teacher.page.screenshot(path=str(SCREENSHOTS / "live-present-1024x768.png"))
         phone.page.screenshot(path=str(SCREENSHOTS / "live-follow-390x844.png"), full_page=True)
-        _clean(teacher)
-        _clean(phone)
+        assert_clean(teacher)
+        assert_clean(phone)
     finally:
         teacher.page.context.close()
         phone.page.context.close()
@@ -151,8 +153,8 @@ def test_the_class_follows_reveal_steps(base_url: str, browser: Any) -> None:
         assert "27x27x96" not in _text(phone, "#live-state table.layers")
         teacher.page.keyboard.press("ArrowRight")
         wait_until(phone, f"{veiled} === 0")
-        _clean(teacher)
-        _clean(phone)
+        assert_clean(teacher)
+        assert_clean(phone)
     finally:
         teacher.page.context.close()
         phone.page.context.close()
@@ -166,6 +168,6 @@ def test_the_join_page_at_a_phones_size(base_url: str, browser: Any) -> None:
             "document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0
         w.page.screenshot(path=str(SCREENSHOTS / "live-join-390x844.png"))
-        _clean(w)
+        assert_clean(w)
     finally:
         w.page.context.close()

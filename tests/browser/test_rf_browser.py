@@ -51,6 +51,17 @@ def test_pick_a_layer_with_the_keyboard_and_see_its_diagram(base_url: str,
     assert_clean(watched)
 
 
+def test_type_a_unit_by_index_and_see_it_drawn(base_url: str, watched: Watched) -> None:
+    page = watched.page
+    goto(watched, base_url + RF_URL)
+    unit = page.locator("#rf-unit")
+    unit.fill("5,9")
+    unit.press("Tab")  # the input's change event asks htmx for the diagram of that unit
+    page.locator("#rf-diagram .rf-summary", has_text="Drawn: unit (5, 9)").wait_for()
+    assert "unit (5, 9)" in _svg_title(watched)
+    assert_clean(watched)
+
+
 def test_picker_works_without_javascript(base_url: str, browser: Any) -> None:
     context = browser.new_context(java_script_enabled=False, viewport={"width": 1024,
                                                                        "height": 768})

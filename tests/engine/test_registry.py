@@ -17,9 +17,9 @@ from app.engine.optable import (
     label,
     make_layer,
 )
-from app.engine.unitfield import unit_field
+from app.engine.unitfield import graph_inputs, unit_field
 from app.present import archdiagram, compare
-from app.present.diagrams.plane import branches
+from app.present.rfdiagram.plane import branches
 from app.present.table import Line, build_table
 
 SE = """input 16x16x8
@@ -65,7 +65,8 @@ def test_scale_is_a_merge_in_the_table_the_diagram_and_the_fields() -> None:
     assert group.head is not None and group.head.main is merge and group.kind == "scale"
     (se,) = [i for i in archdiagram.tree(analysis.layers) if isinstance(i, archdiagram.Group)]
     assert se.merge is merge
-    assert branches(analysis.layers, merge.index, (0, 0))
+    inputs = graph_inputs(engine.parse_spec(SE), analysis)
+    assert branches(analysis.layers, inputs, merge.index, (0, 0))
     field = unit_field(engine.parse_spec(SE), analysis, "se", (3, 3))
     assert field.h is not None and (field.h.first, field.h.last) == (0, 15)  # gap: all of it
 

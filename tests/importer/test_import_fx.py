@@ -1,4 +1,4 @@
-"""torch.fx import (issue 12): torchvision models -> spec -> engine, against the model itself.
+"""torch.fx import: torchvision models -> spec -> engine, against the model itself.
 
 For each model the spec imported at a small input, analysed by the engine, must give exactly the
 model's parameter count (of the modules that ran: GoogLeNet's and Inception-v3's auxiliary

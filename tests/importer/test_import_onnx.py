@@ -1,4 +1,4 @@
-"""ONNX import (issue 12): torchvision models exported with torch.onnx, read back with the
+"""ONNX import: torchvision models exported with torch.onnx, read back with the
 ``onnx`` package, analysed by the engine, against the torch model; hostile files refused.
 
 The exports use the TorchScript exporter (``dynamo=False``) with BatchNorm kept

@@ -9,8 +9,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from app.engine import SpecError, analyze_network, parse_spec
-from app.engine.unitfield import row_range, unit_field
-from tests.torch.gradient import positive_module, support
+from app.engine.result import to_jsonable
+from app.engine.unitfield import graph_inputs, unit_field, unit_reach
+from tests.torch.gradient import field, positive_module, support
 from tests.torch.test_torch_graph import FPN, UNET
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
@@ -62,12 +63,14 @@ def test_a_transposed_convs_units_alternate_and_the_range_says_so() -> None:
     spec = "input 16x16x1\nconv 1 3x3\nconvtranspose 1 3x3 stride 2\nconv 1 3x3"
     net = parse_spec(spec)
     a = analyze_network(net)
-    h, w = row_range(net, a, "conv2")
+    spread = a.layers[-1].rf.spread
+    assert spread is not None and spread.h is not None
+    # units away from the borders, where no padding cuts the field the gradient shows
     sizes = {unit_field(net, a, "conv2", (u, u)).h.size for u in range(4, 20)}
-    assert (h.smallest, h.largest) == (min(sizes), max(sizes)) and h.smallest < h.largest
-    assert h == w and h.units == a.layers[-1].output.h
+    assert (spread.h.smallest, spread.h.largest) == (min(sizes), max(sizes))
+    assert spread.h.smallest < spread.h.largest and spread.h == spread.w
     # the row's one field is its widest unit's
-    assert a.layers[-1].rf.h.size == h.largest
+    assert a.layers[-1].rf.h.size == spread.h.largest
 
 
 def test_unit_field_names_its_bad_arguments() -> None:
@@ -77,3 +80,95 @@ def test_unit_field_names_its_bad_arguments() -> None:
         unit_field(net, a, "nope", (0, 0))
     with pytest.raises(SpecError, match="outside"):
         unit_field(net, a, "conv1", (6, 0))
+
+
+#: a U-Net-like stack (transposed convs and a nearest upsample, padded and unpadded convs, a
+#: skip by name) whose units see differently by position
+UPWARDS = """\
+input 40x40x1
+enc: conv 2 3x3 pad 1
+conv 2 3x3 stride 2 pad 1
+conv 2 3x3 stride 2
+up1: convtranspose 2 3x3 stride 2
+conv 2 3x3 pad 1
+upsample 2
+conv 2 2x2
+crop to enc from enc
+skip: add enc crop1
+"""
+
+SPREAD_SPECS = [UPWARDS, "input 20x20x1\nconv 1 3x3\nconvtranspose 1 3x3 stride 2\nconv 1 3x3",
+                pytest.param(UNET.replace("maxpool", "avgpool"), marks=pytest.mark.slow, id="unet"),
+                pytest.param(FPN, marks=pytest.mark.slow, id="fpn")]
+
+
+@pytest.mark.parametrize("spec", SPREAD_SPECS)
+def test_the_range_over_a_rows_units_is_the_gradients(spec: str) -> None:
+    """Every row whose units see differently gives the range of their fields: each unit the
+    padding does not reach has, by the gradient, a field inside that range, centred no further
+    from start + index x jump than the row says, and some unit reaches each end."""
+    net = parse_spec(spec)
+    a = analyze_network(net)
+    module = positive_module(net)
+    module.keep_all = True
+    inputs = graph_inputs(net, a)
+    # an activation keeps its input's units: the row it follows is checked
+    varied = [r for r in a.layers if r.rf.spread is not None and r.op != "relu"]
+    assert varied
+    x = torch.ones(1, net.input.c, net.input.h, net.input.w, requires_grad=True)
+    module(x)
+    for row in varied:
+        assert row.rf.spread is not None
+        y = module.values[row.name]
+        for axis, ax, rf in (("h", row.rf.spread.h, row.rf.h), ("w", row.rf.spread.w, row.rf.w)):
+            if ax is None:
+                continue
+            n = row.output.h if axis == "h" else row.output.w
+            sizes, offsets = set(), []
+            for o in range(n):
+                reach = unit_reach(a.layers, inputs, row.index, o, axis)
+                if any(r.seen != r.field for r in reach.values()):
+                    continue  # the padding reaches it: the gradient shows less
+                i, j = (o, row.output.w // 2) if axis == "h" else (row.output.h // 2, o)
+                (g,) = torch.autograd.grad(y[0, :, i, j].sum(), x, retain_graph=True)
+                hit = torch.nonzero(g.abs().sum(dim=(0, 1, 3 if axis == "h" else 2)))
+                size, centre = field((int(hit.min()), int(hit.max())))
+                sizes.add(size)
+                offsets.append(abs(centre - (rf.start + o * rf.jump)))
+                assert ax.smallest <= size <= ax.largest, (row.name, axis, o)
+            assert {ax.smallest, ax.largest} <= sizes, (row.name, axis, sizes)
+            assert max(offsets) == pytest.approx(ax.offset), (row.name, axis)
+    # the range is in the JSON and in the working
+    assert "by position" in varied[-1].formulas["rf"]
+    assert to_jsonable(varied[-1])["rf"]["spread"]["h"]["largest"] == varied[-1].rf.spread.h.largest
+
+
+RESHAPES = [
+    ("input 8x8x1\nconv 1 3x3\nflatten\nfc 10", ("flatten1", "fc1")),
+    ("input 8x6x1\nconv 1 3x3\ngap\nfc 3", ("pool1", "fc1")),
+    ("input 9x7x1\nconv 1 3x3 stride 2\nfc 4", ("fc1",)),
+    ("input 8x8x1\nconv 1 3x3\nadaptiveavgpool 1x1\nflatten\nfc 3\nsoftmax", ("pool1", "fc1")),
+    ("input 16x16x1\nconv 1 3x3 stride 2 pad 1\nconvtranspose 1 2x2 stride 2\nflatten\nfc 5",
+     ("flatten1", "fc1")),
+    ("input 12x12x1\nconv 2 3x3\nmaxpool 2x2\ngap\nfc 6\nfc 2", ("fc2",)),
+]
+
+
+@pytest.mark.parametrize(("spec", "rows"), RESHAPES)
+def test_reshapes_see_their_whole_input(spec: str, rows: tuple[str, ...]) -> None:
+    """flatten, fc, global pooling and a 1x1 adaptive pool: every input pixel, by the
+    gradient, by the row's numbers and by the unit's exact field."""
+    net = parse_spec(spec.replace("maxpool", "avgpool"))
+    a = analyze_network(net)
+    module = positive_module(net)
+    module.keep_all = True
+    h, w = net.input.h, net.input.w
+    for name in rows:
+        row = next(r for r in a.layers if r.name == name)
+        assert support(net, name, (0, 0), module) == ((0, h - 1), (0, w - 1)), name
+        exact = unit_field(net, a, name, (0, 0))
+        assert exact.h is not None and exact.w is not None
+        assert (exact.h.first, exact.h.last, exact.w.first, exact.w.last) == (0, h - 1, 0, w - 1)
+        # the row's field covers the input: centred on it, at least as wide
+        for rf, n in ((row.rf.h, h), (row.rf.w, w)):
+            assert rf.start - (rf.size - 1) / 2 <= 0 and rf.start + (rf.size - 1) / 2 >= n - 1

@@ -45,9 +45,11 @@ def test_index_is_the_calculator(client: TestClient) -> None:
     assert '<form id="calc" class="calc" method="get" action="/"' in html
     for name in ("spec", "dtype", "batch", "optimizer", "aux", "flops", "allops"):
         assert f'name="{name}"' in html
-    # live update: debounced, stale requests replaced, the URL kept in step
-    assert 'hx-trigger="input delay:50ms, submit"' in html
-    assert 'hx-sync="this:queue last"' in html and 'hx-replace-url="true"' in html
+    # live update: debounced, only the newest request waiting, the result morphed in place
+    # (static/app.js keeps the URL in step once the answer is drawn)
+    assert 'hx-trigger="input delay:25ms, submit"' in html
+    assert 'hx-sync="this:queue last"' in html and 'hx-swap="morph:innerHTML' in html
+    assert '<script src="/static/idiomorph-ext-0.8.0.min.js" defer></script>' in html
     assert _ctx(response)["form"]["spec"] == ALEXNET_SLIDE
     assert [r.name for r in _analysis(response).layers][:2] == ["input", "CONV1"]
     assert 'id="result-region" aria-live="polite"' in html and 'id="rf-panel"' in html
@@ -68,7 +70,7 @@ def test_htmx_request_gets_the_result_partial(client: TestClient, small_spec: st
     assert "<html" not in part.text and "<form" not in part.text
     # the gutter comes along out of band; the table is the same markup the full page has, less
     # each cell's working (asked for when a cell is opened: GET /working)
-    assert '<ol id="gutter" class="gutter" aria-hidden="true" hx-swap-oob="true">' in part.text
+    assert '<ol id="gutter" class="gutter" aria-hidden="true" hx-swap-oob="morph">' in part.text
     table = re.search(r'<table class="layers">.*?</table>', part.text, re.DOTALL)
     whole = re.search(r'<table class="layers">.*?</table>', full.text, re.DOTALL)
     assert table is not None and whole is not None
@@ -90,7 +92,7 @@ def test_broken_spec_swaps_the_problems_only(client: TestClient) -> None:
     assert response.status_code == 200
     assert _template_name(response) == "partials/_problems.html"
     assert response.headers["hx-retarget"] == "#problems"
-    assert response.headers["hx-reswap"] == "innerHTML"
+    assert response.headers["hx-reswap"] == "innerHTML settle:0ms"
     assert response.headers["vary"] == "HX-Request"
     assert [e["line"] for e in _ctx(response)["errors"]] == [3]
     html = response.text
@@ -98,7 +100,7 @@ def test_broken_spec_swaps_the_problems_only(client: TestClient) -> None:
     assert '<a class="where" href="#L3" data-line="3">line 3</a>' in html
     assert re.search(r'<li id="L3" class="error" title="unknown layer[^"]*">3</li>', html)
     # and the message at its line, beside the editor
-    assert re.search(r'<ul id="line-problems"[^>]*hx-swap-oob="true"><li class="error">'
+    assert re.search(r'<ul id="line-problems"[^>]*hx-swap-oob="morph"><li class="error">'
                      r'<a class="where" href="#L3" data-line="3">.*line 3</a> unknown layer', html)
     assert 'role="alert"' in html and "stale-note" in html
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app.present.diagrams import RFDiagram
+from app.present.rfdiagram import RFDiagram
 
 THREE_3X3 = "input 32x32x3\nconv 8 3x3\nconv 8 3x3\nconv 8 3x3"
 HOSTILE = "<script>alert(1)</script>"
@@ -56,7 +56,8 @@ def test_picker_lists_every_row_and_works_without_js(client: TestClient) -> None
     assert select.count("<option") == len(response.context["analysis"].layers) == 4
     assert re.search(r'<option value="2" selected>', select)
     assert '<label for="rf-row">' in html and '<label for="rf-unit">' in html
-    assert re.search(r'<option value="first" selected>', html)
+    assert 'id="rf-unit" name="unit" value="first" list="rf-units"' in html
+    assert all(f'<option value="{u}">' in html for u in ("first", "centre", "last"))
     assert _diagram(response).field.unit == (0, 0)
 
 
@@ -103,9 +104,22 @@ def test_bad_row_is_422_naming_the_row(client: TestClient) -> None:
     assert part.status_code == 422 and "from 0 (the input) to 3" in part.text
 
 
-def test_bad_unit_is_422(client: TestClient) -> None:
-    response = client.get("/rf", params={"spec": THREE_3X3, "unit": "middle"})
-    assert response.status_code == 422
+def test_bad_unit_is_422_naming_the_unit(client: TestClient) -> None:
+    # THREE_3X3's last row is 26 x 26
+    for unit, says in (("middle", "not first, centre, last"), ("26,0", "outside"),
+                       ("1,2,3", "not first"), ("-1", "not first"), ("x" * 41, "")):
+        response = client.get("/rf", params={"spec": THREE_3X3, "unit": unit})
+        assert response.status_code == 422, unit
+        if says:
+            error = response.context["errors"][0]
+            assert error["parameter"] == "unit" and says in error["message"], unit
+
+
+def test_a_unit_by_index_is_drawn(client: TestClient) -> None:
+    response = client.get("/rf", params={"spec": THREE_3X3, "unit": "2,25"})
+    assert response.status_code == 200
+    assert response.context["diagram"].field.unit == (2, 25)
+    assert "Drawn: unit (2, 25)" in response.text
 
 
 def test_api_keeps_its_error_shape(client: TestClient, error_items: Any) -> None:
@@ -175,3 +189,14 @@ def test_row_notes_are_shown(client: TestClient) -> None:
     notes = response.context["diagram"].row.notes
     assert notes  # (8 - 3 + 2*1)/2 + 1 = 4.5: only padding goes unread
     assert all(n in response.text for n in notes)
+
+
+def test_a_unit_after_a_transposed_conv_is_drawn_as_its_own(client: TestClient) -> None:
+    # outputs 2m and 2m+1 of the 2x2 stride-2 transposed conv both read conv1's unit m, whose
+    # field (3 pixels at jump 2) is centred at 2m: unit 5 at 4, not at -0.5 + 5 = 4.5
+    spec = "input 16x16x1\nconv1: conv 1 3x3 stride 2 pad 1\nup: convtranspose 1 2x2 stride 2"
+    response = client.get("/rf", params={"spec": spec, "unit": "5,5"})
+    assert response.status_code == 200
+    f = response.context["diagram"].field
+    assert (f.h.size, f.h.centre) == (3, 4.0)
+    assert "centred at 4.5" in f.position_note and "centred at 4" in response.text

@@ -19,8 +19,9 @@ from app import engine
 from app.engine.errors import LimitError, SpecError
 from app.engine.limits import LIMITS
 from app.engine.result import Analysis, Dtype, Optimizer
-from app.present.diagrams import UNIT_CHOICES, UnitChoice, num, rf_diagram
+from app.engine.unitfield import graph_inputs
 from app.present.layer_quiz import LAYER_OPS, LayerForm, layer_quiz
+from app.present.rfdiagram import UNIT_CHOICES, num, rf_diagram
 from app.web.answercache import CachedRoute
 from app.web.deps import RunnerDep, SettingsDep
 from app.web.errors import error_body, spec_error_items
@@ -42,7 +43,8 @@ class RFQuery(BaseModel):
     optimizer: Optimizer = "sgd"
     aux: bool = False
     row: str = ""
-    unit: UnitChoice = "centre"
+    #: first, centre, last, or an index "i,j" (row, column from 0)
+    unit: str = Field("centre", max_length=40)
 
 
 def rf_query(query: Annotated[RFQuery, Query()], settings: SettingsDep) -> RFQuery:
@@ -55,6 +57,11 @@ def rf_query(query: Annotated[RFQuery, Query()], settings: SettingsDep) -> RFQue
 
 
 RFQueryDep = Annotated[RFQuery, Depends(rf_query)]
+
+
+def _network(spec: str | dict[str, Any]) -> engine.Network:
+    """The layer graph of a spec the engine has just analysed (so it reads without error)."""
+    return engine.parse_json_spec(spec) if isinstance(spec, dict) else engine.parse_spec(spec)
 
 
 def _spec(text: str) -> str | dict[str, Any]:
@@ -108,15 +115,17 @@ def _rf_answer(request: Request, query: RFQuery) -> Response:
     context: dict[str, Any] = {"query": query, "units": UNIT_CHOICES, "analysis": None,
                                "json_url": _json_twin(request, query)}
     try:
-        analysis = engine.analyze(_spec(query.spec), dtype=query.dtype, batch=query.batch,
+        spec = _spec(query.spec)
+        analysis = engine.analyze(spec, dtype=query.dtype, batch=query.batch,
                                   optimizer=query.optimizer, aux=query.aux)
         context["analysis"] = analysis
         index = _pick_row(analysis, query.row)
+        inputs = graph_inputs(_network(spec), analysis)
+        context["diagram"] = rf_diagram(analysis.layers, inputs, index, query.unit)
     except SpecError as exc:
         errors = error_body(spec_error_items(exc))["errors"]
         return _respond(request, "rf.html", "partials/_rf.html",
                         context | {"errors": errors}, 422)
-    context["diagram"] = rf_diagram(analysis.layers, index, query.unit)
     return _respond(request, "rf.html", "partials/_rf.html", context)
 
 

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.engine.result import LayerRow
-from app.present.diagrams.levels import Axis, Gap, Level, levels, shorten
-from app.present.diagrams.shapes import Poly, Rect, Text, num
+from app.engine.unitfield import Reach
+from app.present.rfdiagram.levels import Axis, Gap, Level, levels, shorten
+from app.present.rfdiagram.shapes import Poly, Rect, Text, num
 
 #: pyramid layout, in SVG user units
 TOP = 14.0
@@ -153,9 +154,10 @@ def _input_axis(cv: _Canvas, lv: Level, y: float) -> None:
 
 
 def pyramid(path: Sequence[LayerRow], axis: Axis, unit: int, axes: str,
-            layout: Layout = WIDE) -> Pyramid:
-    """Lay out the pyramid of ``path`` (input first, chosen row last) along ``axis``."""
-    lv = levels(path, axis, unit)
+            reach: dict[int, Reach], layout: Layout = WIDE) -> Pyramid:
+    """Lay out the pyramid of ``path`` (input first, chosen row last) along ``axis``, for the
+    unit whose ``reach`` (:func:`app.engine.unitfield.unit_reach`) is given."""
+    lv = levels(path, axis, reach)
     shown = shorten(lv)
     shown.reverse()  # top first
     lo, hi = _extent(lv[0])

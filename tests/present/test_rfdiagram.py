@@ -1,7 +1,7 @@
-"""The receptive-field diagrams' geometry (app.present.diagrams), computed from the engine's rf.
+"""The receptive-field diagrams' geometry (app.present.rfdiagram), computed from the engine's rf.
 
 Expected values are written as the receptive-field arithmetic (size += (k - 1) * jump,
-jump *= stride); the torch cross-check is in test_diagrams_torch.py.
+jump *= stride); the torch cross-check is in test_rfdiagram_torch.py.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import analyze
+from app.engine import analyze_network, parse_spec
 from app.engine.result import LayerRow
-from app.present import diagrams
-from app.present.diagrams import (
+from app.engine.unitfield import graph_inputs, unit_reach
+from app.present import rfdiagram
+from app.present.rfdiagram import (
     MAX_LEVELS,
     NARROW,
     WIDE,
@@ -28,12 +29,27 @@ from app.present.diagrams import (
     rf_diagram,
     shorten,
 )
-from app.zoo import analyze_model
+from app.zoo import analyze_model, load_network
 
 THREE_3X3 = "input 32x32x3\nconv 8 3x3\nconv 8 3x3\nconv 8 3x3"
 
 
-def _levels(p: diagrams.Pyramid) -> list[Level]:
+Graph = tuple[tuple[LayerRow, ...], list[list[int]]]
+
+
+def _graph(spec: str) -> Graph:
+    """The rows of a spec and the rows each reads, as the /rf page draws them."""
+    net = parse_spec(spec)
+    a = analyze_network(net)
+    return a.layers, graph_inputs(net, a)
+
+
+def _model(model: str, aux: bool = False) -> Graph:
+    a = analyze_model(model, aux=aux)
+    return a.layers, graph_inputs(load_network(model), a)
+
+
+def _levels(p: rfdiagram.Pyramid) -> list[Level]:
     return [lv for lv in p.levels if isinstance(lv, Level)]
 
 
@@ -42,8 +58,8 @@ def _named(rows: tuple[LayerRow, ...] | list[LayerRow], name: str) -> int:
 
 
 def test_three_3x3_convs_reach_7_input_pixels() -> None:
-    rows = analyze(THREE_3X3).layers
-    d = rf_diagram(rows, 3)
+    rows, inputs = _graph(THREE_3X3)
+    d = rf_diagram(rows, inputs, 3)
     assert len(d.pyramids) == 2  # one axis pair (H and W alike), wide and narrow layouts
     p = d.pyramids[0]
     assert p.axes == "H and W" and p.layout == "wide"
@@ -57,8 +73,8 @@ def test_three_3x3_convs_reach_7_input_pixels() -> None:
 
 
 def test_stride_spreads_the_cells_by_the_jump() -> None:
-    rows = analyze("input 32x32x3\nconv 8 3x3 stride 2\nconv 8 3x3").layers
-    p = rf_diagram(rows, 2).pyramids[0]
+    rows, inputs = _graph("input 32x32x3\nconv 8 3x3 stride 2\nconv 8 3x3")
+    p = rf_diagram(rows, inputs, 2).pyramids[0]
     _, conv1, inp = _levels(p)
     assert (conv1.jump, conv1.span.count) == (2, 3)
     assert inp.span.count == 3 + (3 - 1) * 2  # conv2's 3 units, 2 pixels apart, 3 wide each
@@ -73,16 +89,16 @@ def test_stride_spreads_the_cells_by_the_jump() -> None:
 
 
 def test_pooling_spreads_the_field() -> None:
-    rows = analyze("input 32x32x3\nconv 8 3x3\nmaxpool 2x2\nconv 8 3x3").layers
-    lv = _levels(rf_diagram(rows, 3).pyramids[0])
+    rows, inputs = _graph("input 32x32x3\nconv 8 3x3\nmaxpool 2x2\nconv 8 3x3")
+    lv = _levels(rf_diagram(rows, inputs, 3).pyramids[0])
     # conv 3x3 at jump 2 after the pool: 3 pool units; each pool unit 2 conv units; ...
     assert [x.span.count for x in lv] == [1, 3, 3 * 2, 3 * 2 + 2]
     assert lv[1].jump == 2 and lv[-1].span.count == 1 + (3 - 1) + (2 - 1) + (3 - 1) * 2
 
 
 def test_padding_part_is_computed() -> None:
-    rows = analyze("input 8x8x1\nconv 1 3x3 pad 1\nconv 1 3x3 pad 1\nconv 1 3x3 pad 1").layers
-    d = rf_diagram(rows, 3, "first")
+    rows, inputs = _graph("input 8x8x1\nconv 1 3x3 pad 1\nconv 1 3x3 pad 1\nconv 1 3x3 pad 1")
+    d = rf_diagram(rows, inputs, 3, "first")
     inp = _levels(d.pyramids[0])[-1]
     # unit 0's field is 7 pixels centred on pixel 0: 3 of them before the image
     assert (inp.span.first, inp.span.count) == (-3, 7)
@@ -94,9 +110,9 @@ def test_padding_part_is_computed() -> None:
     # drawn: conv1 and conv2 also have units outside their maps (2 and 1), the input 3
     pads = [lv.span.padding for lv in _levels(d.pyramids[0])]
     assert pads == [0, 1, 2, 3]
-    last = rf_diagram(rows, 3, "last").field
+    last = rf_diagram(rows, inputs, 3, "last").field
     assert (last.h.pad_before, last.h.pad_after) == (0, 3)
-    centre = rf_diagram(rows, 3, "centre").field
+    centre = rf_diagram(rows, inputs, 3, "centre").field
     assert centre.h.pad_before + centre.h.pad_after == 0  # unit 3 sees pixels 0..6
 
 
@@ -108,16 +124,17 @@ def test_resnet50_last_stage_fields() -> None:
     # the paper's (stride on the first 1x1): each stage's first 3x3 already runs at the new jump
     paper = 1 + 6 * 1 + 2 * 2 + 3 * 2 * 4 + 4 * 2 * 8 + 6 * 2 * 16 + 3 * 2 * 32
     for model, size in (("tv-resnet50", tv), ("resnet50", paper)):
-        rows = analyze_model(model).layers
+        rows, inputs = _model(model)
         index = _named(rows, "relu49")  # the last stage's output, before the pooling
-        d = rf_diagram(rows, index)
+        d = rf_diagram(rows, inputs, index)
         assert d.field.h.size == d.field.w.size == size
         p = d.pyramids[0]
         lv = _levels(p)
         assert lv[-1].span.count == size and lv[0].span.count == 1
         assert len(lv) <= MAX_LEVELS and any(isinstance(x, Gap) for x in p.levels)
         # every level of the path is either drawn or counted in a gap
-        full = diagrams.levels(path_rows(rows, index), "h", d.field.unit[0])
+        full = rfdiagram.levels(path_rows(rows, index), "h",
+                                unit_reach(rows, inputs, index, d.field.unit[0], "h"))
         hidden = sum(x.hidden for x in p.levels if isinstance(x, Gap))
         assert len(lv) + hidden == len(full)
         assert any("layers …" in t.text for t in p.texts)
@@ -129,8 +146,9 @@ def test_resnet50_last_stage_fields() -> None:
 def test_shorten_keeps_the_ends_and_the_strides() -> None:
     spec = "input 512x512x1\n" + "conv 1 3x3 pad 1\n" * 30 + "conv 1 3x3 stride 2 pad 1\n" + \
         "conv 1 3x3 pad 1\n" * 10
-    rows = analyze(spec).layers
-    full = diagrams.levels(path_rows(rows, len(rows) - 1), "h", 0)
+    rows, inputs = _graph(spec)
+    full = rfdiagram.levels(path_rows(rows, len(rows) - 1), "h",
+                            unit_reach(rows, inputs, len(rows) - 1, 0, "h"))
     assert len(full) == 1 + 41
     short = shorten(full)
     kept = [x for x in short if isinstance(x, Level)]
@@ -145,22 +163,22 @@ def test_path_skips_sibling_branches() -> None:
     spec = ("input 16x16x3\nconv 8 3x3 pad 1\n"
             "inc: concat { branch { conv 4 1x1 } branch { conv 4 3x3 pad 1; conv 4 5x5 pad 2 } }\n"
             "conv 8 3x3 pad 1")
-    rows = analyze(spec).layers
+    rows, inputs = _graph(spec)
     second = rows[_named(rows, "conv4")]  # the branch2's 5x5
     names = [r.name for r in path_rows(rows, second.index)]
     assert names == ["input", "conv1", "conv3", "conv4"]
     after = [r.name for r in path_rows(rows, len(rows) - 1)]
     assert after == ["input", "conv1", "inc", "conv5"]  # the merge row stands for the block
-    lv = _levels(rf_diagram(rows, second.index).pyramids[0])
+    lv = _levels(rf_diagram(rows, inputs, second.index).pyramids[0])
     assert lv[-1].span.count == 1 + (3 - 1) + (3 - 1) + (5 - 1)
 
 
 def test_merge_draws_the_union_and_the_alignment_warning() -> None:
     # a 5x5 beside a 2x2 stride 2: both give 4x4, but step through the input by 1 and by 2
-    rows = analyze("input 8x8x3\nconcat { branch { conv 4 5x5 } branch { conv 4 2x2 stride 2 } }"
-                   ).layers
+    rows, inputs = _graph("input 8x8x3\nconcat { branch { conv 4 5x5 } branch { conv 4 2x2 stride 2 } }"
+                   )
     merge = rows[-1]
-    d = rf_diagram(rows, merge.index, "first")
+    d = rf_diagram(rows, inputs, merge.index, "first")
     f = d.field
     assert (f.h.size, f.h.jump, f.h.start) == (merge.rf.h.size, merge.rf.h.jump, merge.rf.h.start)
     assert [b.name for b in f.branches] == ["branch1", "branch2"]
@@ -169,25 +187,26 @@ def test_merge_draws_the_union_and_the_alignment_warning() -> None:
     assert f.warnings and "not aligned" in f.warnings[0]
     assert "rf-branch" in {r.cls for r in f.rects}
     assert "Warning" in f.desc
-    assert f.union_note == ""  # for the first unit the row's field is the union
+    assert f.position_note == ""  # for the first unit the row's field is the union
     # the last unit: branch1 (jump 1, start 2) centres at 2 + 3*1 = 5, sees 3..7; branch2
-    # (jump 2, start 0.5) at 0.5 + 3*2 = 6.5, sees 6..7: together 3..7
-    last = rf_diagram(rows, merge.index, "last").field
+    # (jump 2, start 0.5) at 0.5 + 3*2 = 6.5, sees 6..7: together 3..7, drawn as such, where
+    # the row's one field (start 2, jump 2) would put it at 2 + 3*2 = 8
+    last = rf_diagram(rows, inputs, merge.index, "last").field
     assert [(b.h.lo + 0.5, b.h.hi - 0.5) for b in last.branches] == [(3, 7), (6, 7)]
-    if (last.h.lo + 0.5, last.h.hi - 0.5) != (3, 7):
-        assert "rows 3 to 7" in last.union_note
+    assert (last.h.lo + 0.5, last.h.hi - 0.5) == (3, 7)
+    assert "rows 3 to 7" in last.position_note and "centred at 8" in last.position_note
 
 
 def test_residual_identity_shortcut_is_a_branch() -> None:
-    rows = analyze("input 8x8x4\nresidual { conv 4 3x3 pad 1; conv 4 3x3 pad 1 }").layers
-    f = rf_diagram(rows, len(rows) - 1).field
+    rows, inputs = _graph("input 8x8x4\nresidual { conv 4 3x3 pad 1; conv 4 3x3 pad 1 }")
+    f = rf_diagram(rows, inputs, len(rows) - 1).field
     assert [(b.name, b.h.size) for b in f.branches] == [("body", 1 + 2 + 2),
                                                         ("shortcut (identity)", 1)]
 
 
 def test_rectangular_fields_get_one_pyramid_per_axis() -> None:
-    rows = analyze("input 20x12x1\nconv 1 1x5\nconv 1 3x3 stride 2x1").layers
-    d = rf_diagram(rows, 2)
+    rows, inputs = _graph("input 20x12x1\nconv 1 1x5\nconv 1 3x3 stride 2x1")
+    d = rf_diagram(rows, inputs, 2)
     assert [p.axes for p in d.pyramids] == ["H", "H", "W", "W"]
     h, w = d.pyramids[0], d.pyramids[2]
     assert _levels(h)[-1].span.count == 1 + (3 - 1)
@@ -196,10 +215,10 @@ def test_rectangular_fields_get_one_pyramid_per_axis() -> None:
 
 
 @pytest.mark.parametrize("layout", [WIDE, NARROW])
-def test_layouts_keep_shapes_inside_the_picture(layout: diagrams.Layout) -> None:
-    rows = analyze_model("vgg16").layers
+def test_layouts_keep_shapes_inside_the_picture(layout: rfdiagram.Layout) -> None:
+    rows, inputs = _model("vgg16")
     path = path_rows(rows, len(rows) - 1)
-    p = pyramid(path, "h", 0, "H and W", layout)
+    p = pyramid(path, "h", 0, "H and W", unit_reach(rows, inputs, len(rows) - 1, 0, "h"), layout)
     assert p.width == layout.width
     for r in p.rects:
         assert -1 <= r.x and r.x + r.w <= p.width + 1 and 0 <= r.y <= p.height
@@ -208,8 +227,8 @@ def test_layouts_keep_shapes_inside_the_picture(layout: diagrams.Layout) -> None
 
 
 def test_text_alternative_states_the_numbers() -> None:
-    rows = analyze(THREE_3X3).layers
-    d = rf_diagram(rows, 3, "first")
+    rows, inputs = _graph(THREE_3X3)
+    d = rf_diagram(rows, inputs, 3, "first")
     assert "7 x 7" in d.field.title and "conv3" in d.field.title
     assert "jump 1 x 1" in d.field.desc and "rows 0 to 6" in d.field.desc and "0 above" in d.field.desc
     assert "conv2: 3 units" in d.pyramids[0].desc
@@ -218,9 +237,9 @@ def test_text_alternative_states_the_numbers() -> None:
 def test_units_reached_only_through_padding_are_not_read() -> None:
     # conv1 gives (17 - 3 + 2*1)/2 + 1 = 9; the 2x2 pool reads 2*4 = 8 of them; the last
     # conv's last unit has pool unit 4 (padding) under its field, so conv1's unit 8 is unread
-    rows = analyze("input 17x17x1\nconv 1 3x3 stride 2 pad 1\navgpool 2x2\n"
-                   "conv 1 3x3 pad 1\nconv 1 5x5 stride 2 pad 2").layers
-    d = rf_diagram(rows, len(rows) - 1, "last")
+    rows, inputs = _graph("input 17x17x1\nconv 1 3x3 stride 2 pad 1\navgpool 2x2\n"
+                   "conv 1 3x3 pad 1\nconv 1 5x5 stride 2 pad 2")
+    d = rf_diagram(rows, inputs, len(rows) - 1, "last")
     conv1 = next(lv for lv in _levels(d.pyramids[0]) if lv.name == "conv1")
     assert conv1.span.length == 9 and conv1.span.seen_last == 2 * 4 - 1
     assert conv1.span.unseen == 9 - 2 * 4
@@ -233,10 +252,10 @@ def test_units_reached_only_through_padding_are_not_read() -> None:
 def test_every_zoo_row_draws_its_engine_field(model: str) -> None:
     """For rows across the model (merges, aux heads, fc and gap), the pyramid's input level
     covers exactly the engine's field and its top level is the one unit."""
-    rows = analyze_model(model, aux=model == "googlenet").layers
+    rows, inputs = _model(model, aux=model == "googlenet")
     for index in [*range(0, len(rows), 11), len(rows) - 1]:
         for unit in ("first", "last"):
-            d = rf_diagram(rows, index, unit)
+            d = rf_diagram(rows, inputs, index, unit)
             for p in d.pyramids:
                 lv = _levels(p)
                 axis = rows[index].rf.w if p.axes == "W" else rows[index].rf.h
@@ -247,7 +266,7 @@ def test_every_zoo_row_draws_its_engine_field(model: str) -> None:
 
 
 def test_the_geometry_needs_no_web_stack() -> None:
-    code = ("import sys, app.present.diagrams, app.present.layer_quiz; "
+    code = ("import sys, app.present.rfdiagram, app.present.layer_quiz; "
             "print(sorted(m for m in ('fastapi', 'starlette', 'jinja2', 'torch') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -256,8 +275,8 @@ def test_the_geometry_needs_no_web_stack() -> None:
 
 
 def test_2d_view_marks_the_jump_and_the_start() -> None:
-    rows = analyze("input 32x32x3\nconv 8 3x3 stride 2 pad 1\nconv 8 3x3 stride 2 pad 1").layers
-    f = rf_diagram(rows, 2, "first").field
+    rows, inputs = _graph("input 32x32x3\nconv 8 3x3 stride 2 pad 1\nconv 8 3x3 stride 2 pad 1")
+    f = rf_diagram(rows, inputs, 2, "first").field
     assert (f.h.jump, f.h.size) == (2 * 2, 1 + 2 * 1 + 2 * 2)
     bar = next(r for r in f.rects if r.cls == "rf-jump")
     dots = sorted({round(x, 3) for x, y, _ in f.dots if abs(y - f.dots[-1][1]) < 1e-6})

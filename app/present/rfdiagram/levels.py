@@ -1,29 +1,32 @@
 """The levels of a receptive-field pyramid: the rows on a unit's path down to the input and,
-for each, the units under the unit's field (:class:`Span`), computed from the rows' rf numbers."""
+for each, the units under the unit's field (:class:`Span`), exact by position: followed back
+from the unit through every row it reads (``app.engine.unitfield``), so that after upsampling
+and transposed convolutions, where units of one row see differently, each unit gets its own."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
+from app.engine.errors import SpecError
 from app.engine.result import AxisRF, LayerRow
+from app.engine.unitfield import Reach
 
 Axis = Literal["h", "w"]
-UnitChoice = Literal["first", "centre", "last"]
+#: a unit by place (first, centre, last) or by index: "i,j" (row, column) or "i" (both)
+UnitChoice = str
 UNIT_CHOICES: tuple[UnitChoice, ...] = ("first", "centre", "last")
 
 #: levels drawn at most in one pyramid (the input and the chosen layer included)
 MAX_LEVELS = 10
-EPS = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
 class Span:
     """The units of one level (along one axis) under the chosen unit's field.
 
-    ``first``/``count`` is the whole field as the receptive-field numbers give it; some of it
+    ``first``/``count`` is the whole field as the receptive-field formula counts it; some of it
     may lie outside the map (padding). ``seen_first``..``seen_last`` are the units inside the
     map that really feed the chosen unit: a unit reached only through a padding unit of a level
     above (a zero) is not read, as with the row a floored size drops."""
@@ -123,20 +126,34 @@ def unit_index(choice: UnitChoice, length: int) -> int:
     return {"first": 0, "centre": (length - 1) // 2, "last": length - 1}[choice]
 
 
-def _span(level_rf: AxisRF, length: int, centre: float, size: float) -> Span:
-    half = (size - level_rf.size) / 2
-    lo = (centre - half - level_rf.start) / level_rf.jump
-    hi = (centre + half - level_rf.start) / level_rf.jump
-    first, last = math.ceil(lo - EPS), math.floor(hi + EPS)
-    return Span(first, max(1, last - first + 1), length)
+def pick_unit(choice: UnitChoice, h: int, w: int) -> tuple[int, int]:
+    """The unit ``(i, j)`` a choice names in an ``h`` x ``w`` map: first, centre, last, or
+    an index "i,j" (0-based) or "i" (the same on both axes)."""
+    text = choice.strip().lower()
+    if text in UNIT_CHOICES:
+        return unit_index(text, h), unit_index(text, w)
+    parts = [p.strip() for p in text.split(",")]
+    if not 1 <= len(parts) <= 2 or not all(p.isascii() and p.isdecimal() for p in parts):
+        raise SpecError(f"unit '{choice[:20]}' is not first, centre, last or an index such "
+                        f"as '3,5' (row, column from 0)", parameter="unit")
+    i, j = int(parts[0]), int(parts[-1])
+    if i >= h or j >= w:
+        raise SpecError(f"unit ({i}, {j}) is outside the layer's {h} x {w} map; rows go "
+                        f"from 0 to {h - 1}, columns from 0 to {w - 1}", parameter="unit")
+    return i, j
 
 
-def levels(path: Sequence[LayerRow], axis: Axis, unit: int) -> list[Level]:
+def _span(reach: Reach | None, length: int) -> Span:
+    if reach is None:  # the unit reads nothing through this row (a transposed conv's gap)
+        return Span(0, 1, length)
+    (first, last), seen = reach.field, reach.seen or (0, -1)
+    return Span(first, last - first + 1, length, max(seen[0], 0), min(seen[1], length - 1))
+
+
+def levels(path: Sequence[LayerRow], axis: Axis, reach: dict[int, Reach]) -> list[Level]:
     """One level for the input, each row that changes the field along ``axis``, and the
-    chosen row (the last of ``path``); input first."""
-    top = path[-1]
-    top_rf = _axis(top, axis)
-    centre = top_rf.start + unit * top_rf.jump
+    chosen row (the last of ``path``); input first. ``reach`` is what the chosen unit reaches
+    of each row (:func:`app.engine.unitfield.unit_reach`)."""
     out: list[Level] = []
     prev: AxisRF | None = None
     for i, row in enumerate(path):
@@ -145,29 +162,8 @@ def levels(path: Sequence[LayerRow], axis: Axis, unit: int) -> list[Level]:
             continue
         prev = rf
         length = (row.input.h if axis == "h" else row.input.w) if i == 0 else _length(row, axis)
-        span = _span(rf, length, centre, top_rf.size)
+        span = _span(reach.get(row.index), length)
         out.append(Level(row.index, row.name, row.op, rf.size, rf.jump, rf.start, span))
-    return _seen(out)
-
-
-def _seen(lv: list[Level]) -> list[Level]:
-    """Fill in each level's units really read, from the top down: the units of a level under
-    the fields of the units read in the level above, inside the map."""
-    out = list(lv)
-    above: Level | None = None
-    for i in range(len(out) - 1, -1, -1):
-        level = out[i]
-        sp = level.span
-        lo, hi = sp.first, sp.last
-        if above is not None:
-            half = (above.size - level.size) / 2
-            a, b = above.span.seen_first, above.span.seen_last
-            lo = max(lo, math.ceil((above.centre(a) - half - level.start) / level.jump - EPS))
-            hi = min(hi, math.floor((above.centre(b) + half - level.start) / level.jump + EPS))
-            if b < a:
-                lo, hi = 0, -1
-        seen = Span(sp.first, sp.count, sp.length, max(lo, 0), min(hi, sp.length - 1))
-        out[i] = above = replace(level, span=seen)
     return out
 
 

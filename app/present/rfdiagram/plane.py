@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from app.engine.optable import MERGE_ROW_OPS
 from app.engine.result import AxisRF, LayerRow
-from app.present.diagrams.levels import Span, levels, path_rows
-from app.present.diagrams.shapes import Rect, Text, num
+from app.engine.unitfield import Reach, unit_reach
+from app.present.rfdiagram.levels import path_rows
+from app.present.rfdiagram.shapes import Rect, Text, num
 
 BOX = 420.0
 MARGIN = 34.0
@@ -23,13 +24,13 @@ ZOOM_BELOW = 2.5
 class AxisField:
     """The chosen unit's field along one axis of the input, in pixel edges."""
 
-    size: int | float  # a fraction only after upsampling or a transposed convolution
-    jump: int | float
+    size: int  # this unit's own: after upsampling, units of one row differ
+    jump: int | float  # the row's, as the table gives it
     start: float
     centre: float
     length: int  # input pixels along the axis
-    #: the input pixels really read (see :class:`Span`); the rest of the field inside the input
-    #: is reached only through padding of a later layer
+    #: the input pixels really read (see ``levels.Span``); the rest of the field inside the
+    #: input is reached only through padding of a later layer
     seen_first: int = 0
     seen_last: int = -1
 
@@ -81,9 +82,9 @@ class FieldView:
     w: AxisField
     branches: tuple[Branch, ...]
     warnings: tuple[str, ...]
-    #: at a merge whose branches step by different jumps: where the union of the branches'
-    #: fields for this unit differs from the one field the row gives (exact for unit (0, 0))
-    union_note: str
+    #: where this unit's field differs from the one size and centre the row's numbers give
+    #: (after upsampling, a transposed convolution, or a merge of unaligned branches)
+    position_note: str
     width: float
     height: float
     rects: tuple[Rect, ...]
@@ -93,13 +94,26 @@ class FieldView:
     desc: str
 
 
-def _field(rf: AxisRF, unit: int, length: int, seen: Span | None = None) -> AxisField:
-    first, last = (seen.seen_first, seen.seen_last) if seen else (0, -1)
-    return AxisField(rf.size, rf.jump, rf.start, rf.start + unit * rf.jump, length, first, last)
+def _field(rf: AxisRF, reach: Reach | None, length: int) -> AxisField:
+    """One axis of a unit's field on the input, from what it reaches of the input row."""
+    if reach is None:  # reads no input pixel at all (a transposed conv's gap): a point
+        return AxisField(0, rf.jump, rf.start, rf.start, length)
+    (first, last), seen = reach.field, reach.seen or (0, -1)
+    return AxisField(last - first + 1, rf.jump, rf.start, (first + last) / 2, length, *seen)
 
 
-def branches(rows: Sequence[LayerRow], index: int, unit: tuple[int, int]) -> tuple[Branch, ...]:
-    """At a merge row, the field of each of its inputs for the same unit; () elsewhere."""
+def _unit_field(rows: Sequence[LayerRow], inputs: Sequence[Sequence[int]], index: int,
+                unit: tuple[int, int]) -> tuple[AxisField, AxisField]:
+    row = rows[index]
+    ih, iw = rows[0].output.h, rows[0].output.w
+    return (_field(row.rf.h, unit_reach(rows, inputs, index, unit[0], "h").get(0), ih),
+            _field(row.rf.w, unit_reach(rows, inputs, index, unit[1], "w").get(0), iw))
+
+
+def branches(rows: Sequence[LayerRow], inputs: Sequence[Sequence[int]], index: int,
+             unit: tuple[int, int]) -> tuple[Branch, ...]:
+    """At a merge row, the field of each of its inputs for the same unit (a broadcast 1x1
+    input's one unit); () elsewhere."""
     row = rows[index]
     kind = row.attrs.get("kind")
     if kind is None or row.op not in MERGE_ROW_OPS:
@@ -116,9 +130,11 @@ def branches(rows: Sequence[LayerRow], index: int, unit: tuple[int, int]) -> tup
         found.append(("shortcut (identity)", entry))
     if kind == "dense":
         found.insert(0, ("input (identity)", entry))
-    ih, iw = rows[0].output.h, rows[0].output.w
-    return tuple(Branch(label, _field(r.rf.h, unit[0], ih), _field(r.rf.w, unit[1], iw))
-                 for label, r in found)
+    out = []
+    for label, r in found:
+        at = (min(unit[0], r.output.h - 1), min(unit[1], r.output.w - 1))
+        out.append(Branch(label, *_unit_field(rows, inputs, r.index, at)))
+    return tuple(out)
 
 
 @dataclass(slots=True)
@@ -180,14 +196,18 @@ def _input_edges(pl: _Plane, ih: int, iw: int) -> list[Rect]:
     return out
 
 
-def _dots(pl: _Plane, row: LayerRow, unit: tuple[int, int]) -> list[tuple[float, float, str]]:
-    """The centres of the chosen layer's units in the window (every unit when few)."""
+def _dots(pl: _Plane, row: LayerRow, unit: tuple[int, int], h: AxisField,
+          w: AxisField) -> list[tuple[float, float, str]]:
+    """The centres of the chosen layer's units in the window (every unit when few) as the
+    row's numbers place them, the chosen one at its own field's centre."""
     oh, ow = row.output.h, row.output.w
     show_all = max(oh, ow) <= MAX_DOTS and min(row.rf.h.jump, row.rf.w.jump) * pl.scale >= 8
     out = []
     for i in range(oh) if show_all else (unit[0],):
         for j in range(ow) if show_all else (unit[1],):
             cx, cy = row.rf.w.start + j * row.rf.w.jump, row.rf.h.start + i * row.rf.h.jump
+            if (i, j) == unit:
+                cx, cy = w.centre, h.centre
             if pl.inside(cx, cy):
                 x, y = pl.at(cx, cy)
                 out.append((x, y, "rf-dot-on" if (i, j) == unit else "rf-dot"))
@@ -228,30 +248,30 @@ def _jump_and_start(pl: _Plane, h: AxisField, w: AxisField, unit: tuple[int, int
     return rects, texts
 
 
-def _union_note(h: AxisField, w: AxisField, merged: Sequence[Branch]) -> str:
-    """Say so when the branches' fields for this unit do not span the row's field."""
-    if not merged:
-        return ""
+def _position_note(row: LayerRow, unit: tuple[int, int], h: AxisField, w: AxisField) -> str:
+    """Say so when this unit's field is not the one size and centre the row's numbers give."""
     parts = []
-    for name, ax, fields in (("rows", h, [b.h for b in merged]), ("columns", w, [b.w for b in merged])):
-        lo, hi = min(f.lo for f in fields) + 0.5, max(f.hi for f in fields) - 0.5
-        if (lo, hi) != (ax.lo + 0.5, ax.hi - 0.5):
-            parts.append(f"{name} {num(lo)} to {num(hi)}")
+    for name, ax, rf, u in (("rows", h, row.rf.h, unit[0]), ("columns", w, row.rf.w, unit[1])):
+        centre = rf.start + u * rf.jump
+        if ax.size and (ax.size, ax.centre) != (rf.size, centre):
+            parts.append(f"{name} {num(ax.lo + 0.5)} to {num(ax.hi - 0.5)} ({ax.size} pixels "
+                         f"centred at {num(ax.centre)}; the row's numbers give {rf.size} "
+                         f"centred at {num(centre)})")
     if not parts:
         return ""
-    return ("for this unit the merged inputs' fields together cover " + " and ".join(parts)
-            + ", not the field drawn: the branches step through the input by different jumps, "
-              "so one size, jump and start describe the first unit only")
+    return ("this unit sees " + " and ".join(parts) + ": the units of this row do not all see "
+            "alike (after upsampling or a transposed convolution, or where merged inputs step "
+            "through the input by different jumps), so the drawing shows this unit's own field")
 
 
-def field_view(rows: Sequence[LayerRow], index: int, unit: tuple[int, int]) -> FieldView:
-    """Lay out the 2-D view of ``rows[index]``'s unit ``(i, j)`` on the input."""
+def field_view(rows: Sequence[LayerRow], inputs: Sequence[Sequence[int]], index: int,
+               unit: tuple[int, int]) -> FieldView:
+    """Lay out the 2-D view of ``rows[index]``'s unit ``(i, j)`` on the input; ``inputs`` are
+    the rows each row reads (:func:`app.engine.unitfield.graph_inputs`)."""
     row = rows[index]
     ih, iw = rows[0].output.h, rows[0].output.w
-    path = path_rows(rows, index)
-    h = _field(row.rf.h, unit[0], ih, levels(path, "h", unit[0])[0].span)
-    w = _field(row.rf.w, unit[1], iw, levels(path, "w", unit[1])[0].span)
-    merged = branches(rows, index, unit)
+    h, w = _unit_field(rows, inputs, index, unit)
+    merged = branches(rows, inputs, index, unit)
     pl = _plane(h, w, merged)
     rects = [pl.rect(-0.5, -0.5, iw - 0.5, ih - 0.5, "rf-input"),
              pl.rect(w.lo, h.lo, w.hi, h.hi, "rf-field-pad")]
@@ -278,5 +298,6 @@ def field_view(rows: Sequence[LayerRow], index: int, unit: tuple[int, int]) -> F
             + "." + "".join(f" Branch {b.name}: {b.h.size} x {b.w.size}." for b in merged)
             + "".join(f" Warning: {m}" for m in row.warnings))
     return FieldView(unit, (row.output.h, row.output.w), h, w, merged, tuple(row.warnings),
-                     _union_note(h, w, merged), width, height, tuple(rects), tuple(texts), tuple(_dots(pl, row, unit)),
+                     _position_note(row, unit, h, w), width, height, tuple(rects), tuple(texts),
+                     tuple(_dots(pl, row, unit, h, w)),
                      title, desc)
