@@ -1,34 +1,15 @@
-"""The lecture's worked numbers, each recomputed by the engine and judged.
-
-One :class:`LectureClaim` per row of the reference table (rows 1-19): what the lecture says (its
-figure, exactly as said), what the engine computes now (never typed in), a status and the
-arithmetic. A figure is read with the precision it is written in ("35K" means to the nearest
-thousand, "60M" to the nearest ten million, "3.57" to the hundredth):
-
-    match     the figure equals the computed value, or is it written short: rounded to the
-              precision written and within 0.1% of it ("854M" for 854,196,224)
-    rounded   the figure is the computed value rounded to the precision written, but further
-              than 0.1% from it ("138M" for 138,357,544, "35K" for 34,944)
-    differs   anything else
-
-A row with several figures takes the worst status of its parts.
-"""
+"""The reference table's rows 1-19, each a small function that recomputes its figures with
+the engine (or reads them from the zoo's catalog, for the published results) and judges them."""
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
 
 from app import engine, zoo
-from app.engine import Analysis, LayerRow, Volume, claims
+from app.engine import Analysis, LayerRow, Volume
 from app.engine.optable import WEIGHT_OPS
-from app.engine.result import VolumeOut
 from app.examples import (
     BOTTLENECK_INCEPTION,
     NAIVE_INCEPTION,
@@ -38,102 +19,11 @@ from app.examples import (
     STACKED_3X3,
     VGG16_NOTES,
 )
+from app.lecture.judging import ClaimPart, LectureClaim, claim, part, volume_part
 from app.present.working import expression_text
 
-Status = Literal["match", "rounded", "differs"]
-Exact = int | Fraction
-_ORDER: dict[str, int] = {"match": 0, "rounded": 1, "differs": 2}
-_MULT = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
-_FIGURE = re.compile(r"^(?P<num>\d+(?:\.\d+)?)\s*(?P<mult>[KMG]?)(?:B|x)?$")
 #: "5 gigs" of GPU memory, in the slide's decimal units (its "96MB" is 24M x 4 bytes)
 GPU_BYTES = 5 * 10**9
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class ClaimPart(_Frozen):
-    """One figure of a row: the lecture's, the computed one, and the verdict."""
-
-    what: str
-    lecture: str
-    computed: int | float | str
-    status: Status
-
-
-class LectureClaim(_Frozen):
-    row: int
-    claim: str
-    where: str
-    lecture: str
-    computed: int | float | str
-    status: Status
-    explanation: str
-    parts: list[ClaimPart]
-    model: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Figure:
-    """A figure as written: its value and the place of its last significant digit."""
-
-    text: str
-    value: Fraction
-    place: Fraction
-
-
-def read_figure(text: str) -> Figure:
-    """'35K' -> 35,000 to the nearest 1,000; '60M' -> to the nearest 10M; '3.57' -> 0.01."""
-    m = _FIGURE.match(text.strip())
-    if m is None:
-        raise ValueError(f"not a figure: {text!r}")
-    num, mult = m["num"], _MULT[m["mult"]]
-    if "." in num:
-        place = Fraction(1, 10 ** len(num.split(".")[1]))
-    else:
-        significant = num.rstrip("0")
-        place = Fraction(10 ** (len(num) - len(significant))) if significant else Fraction(1)
-    return Figure(text, Fraction(num) * mult, place * mult)
-
-
-#: a rounded figure this close to the exact value is the same number written short: the
-#: calculator's line, so that a figure gets the same judgement on every page
-MATCH_WITHIN = claims.MATCH_WITHIN
-
-
-def judge(figure: str, exact: Exact) -> Status:
-    """Compare a figure as written with the exact value."""
-    f = read_figure(figure)
-    if f.value == exact:
-        return "match"
-    gap = abs(Fraction(exact) - f.value)
-    if gap > f.place / 2:
-        return "differs"
-    return "match" if exact and gap <= MATCH_WITHIN * abs(Fraction(exact)) else "rounded"
-
-
-def part(what: str, figure: str, exact: Exact) -> ClaimPart:
-    whole = isinstance(exact, int) or exact.denominator == 1
-    value: int | float = int(exact) if whole else float(exact)
-    return ClaimPart(what=what, lecture=figure, computed=value, status=judge(figure, exact))
-
-
-def volume_part(what: str, figure: str, vol: VolumeOut) -> ClaimPart:
-    shown = f"{vol.h}x{vol.w}x{vol.c}"
-    return ClaimPart(what=what, lecture=figure, computed=shown,
-                     status="match" if figure.replace(" ", "") == shown else "differs")
-
-
-def worst(parts: list[ClaimPart]) -> Status:
-    return max((p.status for p in parts), key=_ORDER.__getitem__)
-
-
-def claim(row: int, text: str, where: str, parts: list[ClaimPart], explanation: str,
-          model: str | None = None) -> LectureClaim:
-    return LectureClaim(row=row, claim=text, where=where,
-                        lecture="; ".join(p.lecture for p in parts), computed=parts[0].computed,
-                        status=worst(parts), explanation=explanation, parts=parts, model=model)
 
 
 # -- helpers over analyses --------------------------------------------------------------------
@@ -425,10 +315,3 @@ ROWS: tuple[Callable[[], LectureClaim], ...] = (
     row15, row16, row17, row18, row19,
 )
 
-
-def lecture_claims() -> list[LectureClaim]:
-    """Rows 1-19 of the reference table, recomputed now."""
-    return [make() for make in ROWS]
-
-
-__all__ = ["ClaimPart", "LectureClaim", "judge", "lecture_claims", "read_figure"]
