@@ -10,128 +10,25 @@ nothing produces, a cycle, a malformed node (named, whatever Python raised readi
 
 from __future__ import annotations
 
-import bisect
-import math
-import re
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from app.engine.limits import LIMITS
 from app.importer.graph import Graph, Node, Refusal
-from app.importer.onnx_file import (
-    Bounds,
-    Checked,
-    External,
-    OnnxRefused,
-    attributes,
-    node_label,
-    parse,
-    small_values,
-)
-from app.importer.onnx_shapes import ShapeRules, ShapeUnsupported
-from app.importer.spectext import conv_text, pool_text, refused_row
+from app.importer.onnx_concat import ConcatRules
+from app.importer.onnx_file import Bounds, External, OnnxRefused, attributes, node_label, parse
+from app.importer.onnx_layers import LayerRules
+from app.importer.onnx_names import UniqueNames, module_path, spec_name
+from app.importer.onnx_shapes import ShapeUnsupported
+from app.importer.onnx_values import Malformed, Unsupported
+
+#: names other modules import from here
+__all__ = ["READS", "OnnxReader", "UniqueNames", "read_onnx"]
 
 
-class _Unsupported(Exception):
-    pass
-
-
-class _Malformed(ValueError):
-    """A node whose attributes contradict ONNX's own rules (the file is refused)."""
-
-
-def _ints(a: dict[str, Any], key: str, default: list[int], n: int) -> list[int]:
-    """An int-list attribute that must hold ``n`` values (a 2-d Conv's strides: 2, pads: 4)."""
-    value = a.get(key, default)
-    if not isinstance(value, list) or len(value) != n or \
-            not all(isinstance(x, int) for x in value):
-        shown = value[:8] if isinstance(value, list) else value
-        raise _Malformed(f"its attribute {key!r} is {shown!r}; {n} integers are needed here")
-    return value
-
-
-class UniqueNames:
-    """Names handed out once each: ``conv``, ``conv_2``, ``conv_3``... Each base remembers the
-    last number it reached, so a file of thousands of nodes of one name is named in linear time."""
-
-    def __init__(self, quals: list[str] | None = None) -> None:
-        self.used: set[str] = set()
-        self.last: dict[str, int] = {}
-        #: every node's module path, sorted (see :meth:`holds_modules`)
-        self.quals = sorted(set(quals or ()))
-
-    def holds_modules(self, qual: str) -> bool:
-        """Whether some node lies in a module inside ``qual`` (one bisection, not a scan)."""
-        i = bisect.bisect_left(self.quals, qual + ".")
-        return i < len(self.quals) and self.quals[i].startswith(qual + ".")
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.used
-
-    def take(self, base: str) -> str:
-        out, n = base, self.last.get(base, 1)
-        while out in self.used:
-            n += 1
-            out = f"{base}_{n}"
-        self.last[base] = n
-        self.used.add(out)
-        return out
-
-
-def _qual(name: str) -> str:
-    """The module path of an ONNX node name: ``/layer1/layer1.0/conv1/Conv`` -> ``layer1.0.conv1``."""
-    parts = [p for p in name.split("/") if p][:-1]  # the scopes; the last part is the op
-    qual, prev = "", ""
-    for part in parts:  # torch's scopes repeat their parent: layer2, layer2.0, conv1
-        if prev and part.startswith(prev + "."):
-            qual = qual[: len(qual) - len(prev)] + part
-        else:
-            qual = f"{qual}.{part}" if qual else part
-        prev = part
-    return qual
-
-
-def _clean(name: str, taken: UniqueNames, fallback: str) -> str:
-    """A spec name from an ONNX node name: ``/layer1/layer1.0/conv1/Conv`` -> ``layer1_0_conv1``.
-    An op written in the forward of a module that holds others (``/Mixed_5b/AveragePool``,
-    ``/layer1/layer1.0/Add``) takes its op type too, so the module's name is left to its block."""
-    qual = _qual(name)
-    if qual and taken.holds_modules(qual):
-        qual += "." + name.rsplit("/", 1)[-1].lower()
-    base = re.sub(r"[^\w]", "_", qual).strip("_") or fallback
-    return taken.take(base)
-
-
-class OnnxReader(ShapeRules):
-    def __init__(self, checked: Checked) -> None:
-        self.model = model = checked.model
-        #: values stored as external data (never read), and the file each names
-        self.external = checked.external
-        g = model.graph
-        self.inits = {t.name: t for t in g.initializer}
-        self.consts: dict[str, Any] = {}
-        self.alias: dict[str, str] = {}
-        self.value_node: dict[str, str] = {}  # ONNX value -> my node name
-        self.layout: dict[str, str] = {}
-        self.refused: list[Refusal] = []
-        self.taken = UniqueNames()
-        self.producers: dict[str, Any] = {}
-        #: how many nodes (and graph outputs) read each ONNX value
-        self.uses: dict[str, int] = {}
-        #: the nodes that read each ONNX value
-        self.readers: dict[str, list[Any]] = {}
-        #: zero padding (top, left, bottom, right) a Pad node adds, by its output value
-        self.pending_pad: dict[str, list[int]] = {}
-        self.graph = Graph("", (0, 0, 0))
-        self.ints: dict[str, list[int]] = {}
-        self.shapes: dict[str, list[int]] = {}
-        self.shuffles: dict[str, tuple[str, int, int]] = {}
-        #: values in channels-last order (N x H x W x C), as ConvNeXt's LayerNorm and Linear
-        #: layers see them between two Transposes
-        self.nhwc: set[str] = set()
-        #: initializers read through a Transpose (a Linear's weight, unfolded): their dims
-        self.transposed: dict[str, list[int]] = {}
+class OnnxReader(LayerRules, ConcatRules):
+    """The graph walk: the image input, the nodes in order, each node to its rule."""
 
     # -- structure checks --------------------------------------------------------------------
 
@@ -150,7 +47,7 @@ class OnnxReader(ShapeRules):
             raise OnnxRefused(f"input {inputs[0].name!r} is {h}x{w}x{c}, over the engine's "
                               f"limits (max_hw {LIMITS.max_hw:,}, max_channels "
                               f"{LIMITS.max_channels:,})")
-        name = _clean(inputs[0].name, self.taken, "input")
+        name = spec_name(inputs[0].name, self.taken, "input")
         self.graph = Graph(name, (h, w, c))
         self.graph.add(Node(name, "input"))
         self.value_node[inputs[0].name] = name
@@ -194,7 +91,7 @@ class OnnxReader(ShapeRules):
     # -- reading ---------------------------------------------------------------------------
 
     def read(self) -> Graph:
-        self.taken = UniqueNames([_qual(n.name) for n in self.model.graph.node])
+        self.taken = UniqueNames([module_path(n.name) for n in self.model.graph.node])
         self._input()
         ordered = self._ordered()
         self.infer_shapes(self.model)
@@ -222,397 +119,37 @@ class OnnxReader(ShapeRules):
         """One node: a layer, a refusal (no spec op), or the whole file refused naming it."""
         try:
             self._node(node)
-        except (_Unsupported, ShapeUnsupported) as exc:
+        except (Unsupported, ShapeUnsupported) as exc:
             self._refuse(node, str(exc))
         except OnnxRefused:
             raise
         except External as exc:
             raise OnnxRefused(f"node {node_label(node, 0)} ({node.op_type}): {exc}") from None
         except Exception as exc:  # a malformed node, whatever its attributes made Python raise
-            why = str(exc) if isinstance(exc, _Malformed) else f"{type(exc).__name__}: {exc}"
+            why = str(exc) if isinstance(exc, Malformed) else f"{type(exc).__name__}: {exc}"
             raise OnnxRefused(f"node {node_label(node, 0)} ({node.op_type}) is malformed: "
                               f"{why}") from None
-
-    def _v(self, value: str) -> str:
-        value = self.alias.get(value, value)
-        return self.value_node.get(value, value)
-
-    def _refuse(self, node: Any, reason: str) -> None:
-        name = _clean(node.name, self.taken, node.op_type.lower())
-        self.refused.append(Refusal(name, node.op_type, reason))
-        ins = [self.shuffles[v][0] if v in self.shuffles else v for v in node.input]
-        src = next((self._v(v) for v in ins if self._v(v) in self.graph.nodes), None)
-        if src is not None:
-            self.graph.add(refused_row(name, src, node.op_type, reason))
-            for o in node.output:
-                self.value_node[o] = name
-
-    def _name(self, onnx_name: str, fallback: str) -> str:
-        return _clean(onnx_name, self.taken, fallback)
-
-    def _computed(self, value: str) -> str:
-        """The graph node standing for ``value``, which must be computed from the image."""
-        v = self._v(value)
-        if v not in self.graph.nodes:
-            raise _Unsupported(f"it reads {value[:200]!r}, which is not computed from the "
-                               "image input (a constant, or arithmetic on shapes)")
-        return v
-
-    def _layer(self, node: Any, text: str, layout: str | None = None, comment: str = "") -> None:
-        src = self._computed(node.input[0])
-        name = _clean(node.name, self.taken, node.op_type.lower())
-        self.graph.add(Node(name, "layer", (src,), text, comment))
-        self.value_node[node.output[0]] = name
-        self.layout[name] = layout or self.layout.get(src, "nchw")
-
-    def _dims(self, value: str) -> list[int]:
-        value = self.alias.get(value, value)
-        if value in self.transposed:
-            return self.transposed[value]
-        if value not in self.inits:
-            raise _Unsupported(f"its weight {value!r} is computed, not an initializer")
-        return list(self.inits[value].dims)
-
-    def _stored(self, value: str) -> bool:
-        """Whether ``value`` is an initializer, read directly or through Identity nodes (an
-        exporter stores equal weights once and gives each reader an Identity of it)."""
-        return self.alias.get(value, value) in self.inits
-
-    def _small(self, value: str, need: bool = True) -> list[float] | None:
-        """A small constant's values (Clip bounds, Reshape shapes); None if it is not one.
-        One stored as external data raises :class:`External` when ``need`` is set (the node
-        cannot be read without it), else counts as not known."""
-        value = self.alias.get(value, value)
-        if value in self.ints:
-            return [float(x) for x in self.ints[value]]
-        if value in self.external:
-            if need:
-                raise External(value, self.external[value])
-            return None
-        t = self.inits.get(value) or self.consts.get(value)
-        if t is None:
-            return None
-        return small_values(t)
 
     def _node(self, node: Any) -> None:
         op = node.op_type
         if node.domain not in ("", "ai.onnx"):
-            raise _Unsupported(f"an operator of domain {node.domain!r}")
+            raise Unsupported(f"an operator of domain {node.domain!r}")
         attrs = attributes(node)
         if self.fold(node, attrs):
             return
         if op not in ("Transpose", "Reshape") and any(v in self.shuffles for v in node.input):
-            raise _Unsupported("it reads a 5-d reshape that is not part of a channel shuffle")
+            raise Unsupported("it reads a 5-d reshape that is not part of a channel shuffle")
         rule = _RULES.get(op)
         if rule is None:
-            raise _Unsupported("no spec op for it")
+            raise Unsupported("no spec op for it")
         last = any(v in self.nhwc for v in node.input)
         if last and op not in _CHANNELS_LAST_OPS:
-            raise _Unsupported("it reads a channels-last (N x H x W x C) tensor; only "
-                               "elementwise ops, LayerNormalization and a Linear's MatMul are "
-                               "read there")
+            raise Unsupported("it reads a channels-last (N x H x W x C) tensor; only "
+                              "elementwise ops, LayerNormalization and a Linear's MatMul are "
+                              "read there")
         rule(self, node, attrs)
         if last and op in _ELEMENTWISE:
             self.nhwc.update(node.output)
-
-    # -- rules ---------------------------------------------------------------------------
-
-    def conv(self, node: Any, a: dict[str, Any], transpose: bool = False) -> None:
-        if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
-            raise _Unsupported(f"auto_pad {a['auto_pad']!r} (write explicit pads)")
-        dims = self._dims(node.input[1])
-        if len(dims) != 4:
-            raise _Unsupported(f"a {len(dims) - 2}-d convolution")
-        g = int(a.get("group", 1))
-        out = dims[1] * g if transpose else dims[0]
-        kh, kw = _ints(a, "kernel_shape", dims[2:], 2)
-        s = _ints(a, "strides", [1, 1], 2)
-        d = _ints(a, "dilations", [1, 1], 2)
-        pads = _ints(a, "pads", [0, 0, 0, 0], 4)
-        extra = self.pending_pad.pop(node.input[0], None)
-        if extra is not None:
-            if transpose:
-                raise _Unsupported("a transposed convolution of a padded input")
-            pads = [p + e for p, e in zip(pads, extra, strict=True)]
-        op = _ints(a, "output_padding", [0, 0], 2)
-        bias = len(node.input) >= 3 and bool(node.input[2])
-        text = conv_text(out, (kh, kw), (s[0], s[1]), (pads[0], pads[1], pads[2], pads[3]),
-                         (d[0], d[1]), g, dims[1] == 1, bias, transpose, (op[0], op[1]))
-        self._layer(node, text)
-
-    def pool(self, node: Any, a: dict[str, Any], kind: str) -> None:
-        if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
-            raise _Unsupported(f"auto_pad {a['auto_pad']!r}")
-        kh, kw = _ints(a, "kernel_shape", [], 2)
-        s = _ints(a, "strides", [1, 1], 2)
-        p = _ints(a, "pads", [0] * 4, 4)
-        d = _ints(a, "dilations", [1, 1], 2)
-        self._layer(node, pool_text(kind, (kh, kw), (s[0], s[1]), (p[0], p[1], p[2], p[3]),
-                                    (d[0], d[1]), bool(a.get("ceil_mode", 0))))
-
-    def gemm(self, node: Any, a: dict[str, Any]) -> None:
-        if a.get("transA", 0) or float(a.get("alpha", 1.0)) != 1.0:
-            raise _Unsupported("Gemm with transA or alpha != 1")
-        dims = self._dims(node.input[1])
-        out = dims[0] if a.get("transB", 0) else dims[1]
-        bias = "" if len(node.input) > 2 and node.input[2] else " nobias"
-        self._layer(node, f"fc {out}{bias}", "flat")
-
-    def merge(self, node: Any, kind: str) -> None:
-        a, b = node.input[0], node.input[1]
-        if kind == "add" and (self._stored(a) or self._stored(b)):
-            x, bias = (b, a) if self._stored(a) else (a, b)
-            self._bias(node, x, bias)
-            if x in self.nhwc:
-                self.nhwc.add(node.output[0])
-            return
-        if a in self.nhwc or b in self.nhwc:
-            raise _Unsupported(f"{kind} of a channels-last tensor other than a Linear's bias")
-        if self._stored(a) or self._stored(b):
-            self._scale_by_constant(node, a, b, kind)
-            return
-        ins = (self._computed(a), self._computed(b))
-        if kind == "mul" and self._silu(node, (a, b)):
-            return
-        name = _clean(node.name, self.taken, kind)
-        self.graph.add(Node(name, "add" if kind == "add" else "mul", ins))
-        self.value_node[node.output[0]] = name
-        self.layout[name] = "nchw"
-
-    def _bias(self, node: Any, x: str, bias: str) -> None:
-        """conv or MatMul + a bias constant, as some exporters write a layer's bias: the bias
-        is folded into that layer (``nobias`` dropped)."""
-        layer = self.graph.nodes.get(self._v(x))
-        size = 1
-        for d in self._dims(bias):
-            size *= d
-        out = int(layer.text.split()[1]) if layer is not None and layer.kind == "layer" \
-            and layer.text.split()[0] in ("fc", "conv") else -1
-        if layer is None or not layer.text.endswith(" nobias") or size != out \
-                or self.uses.get(x, 0) != 1:
-            raise _Unsupported("an addition of a constant that is not a layer's bias")
-        self.graph.nodes[layer.name] = Node(layer.name, "layer", layer.inputs,
-                                            layer.text.removesuffix(" nobias"),
-                                            "bias from a separate Add")
-        self.value_node[node.output[0]] = layer.name
-
-    def matmul(self, node: Any, a: dict[str, Any]) -> None:
-        """A Linear layer: on a flat input an ``fc``; on a channels-last map (ConvNeXt's
-        pointwise layers) a 1x1 convolution, which computes the same."""
-        dims = self._dims(node.input[1])
-        channels_last = node.input[0] in self.nhwc
-        flat = self.layout.get(self._v(node.input[0])) == "flat"
-        if len(dims) != 2 or not (channels_last or flat):
-            raise _Unsupported("a MatMul other than a flat or channels-last input times a "
-                               "K x N weight")
-        if channels_last:
-            self._layer(node, f"conv {dims[1]} 1x1 nobias", comment="a Linear on channels-last")
-            self.nhwc.add(node.output[0])
-        else:
-            self._layer(node, f"fc {dims[1]} nobias", "flat")
-
-    def transpose(self, node: Any, a: dict[str, Any]) -> None:
-        """A permutation that moves no number between positions the spec sees: a weight's
-        K x N (a Linear's, unfolded), NCHW to channels-last and back; else a channel shuffle's."""
-        raw = node.input[0]
-        src, perm = self.alias.get(raw, raw), list(a.get("perm", []))
-        if src in self.inits and len(self.inits[src].dims) == 2 and perm == [1, 0]:
-            self.transposed[node.output[0]] = list(self.inits[src].dims)[::-1]
-        elif perm == [0, 2, 3, 1] and raw not in self.nhwc and self._nchw(raw):
-            self.alias[node.output[0]] = src
-            self.nhwc.add(node.output[0])
-        elif perm == [0, 3, 1, 2] and raw in self.nhwc:
-            self.alias[node.output[0]] = src
-        else:
-            self.shuffle_transpose(node, a)
-
-    def _nchw(self, value: str) -> bool:
-        """Whether ``value`` is an N x C x H x W map computed from the image."""
-        v = self._v(value)
-        shape = self.shapes.get(value)
-        return v in self.graph.nodes and self.layout.get(v, "nchw") == "nchw" and \
-            (shape is None or len(shape) == 4)
-
-    def layer_norm(self, node: Any, a: dict[str, Any]) -> None:
-        """LayerNormalization over the channels of a channels-last map, with scale and bias
-        (torchvision's LayerNorm2d and ConvNeXt's block norm)."""
-        if node.input[0] not in self.nhwc:
-            raise _Unsupported("a LayerNormalization of other than a channels-last map")
-        if int(a.get("axis", -1)) not in (-1, 3):
-            raise _Unsupported(f"a LayerNormalization from axis {a.get('axis')} (only over the "
-                               "channels, axis -1)")
-        if len(node.input) < 3 or not node.input[2]:
-            raise _Unsupported("a LayerNormalization without a bias")
-        if len(self._dims(node.input[1])) != 1 or len(self._dims(node.input[2])) != 1:
-            raise _Unsupported("a LayerNormalization whose scale or bias is not one value a "
-                               "channel")
-        self._layer(node, "layernorm")
-        self.nhwc.add(node.output[0])
-
-    def pad(self, node: Any, a: dict[str, Any]) -> None:
-        mode = a.get("mode", b"constant")
-        pads = a.get("pads") or (self._small(node.input[1]) if len(node.input) > 1 else None)
-        value = self._small(node.input[2]) if len(node.input) > 2 and node.input[2] else [0.0]
-        if mode not in (b"constant", "constant") or not value or value[0] != 0.0 or \
-                pads is None or len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)):
-            raise _Unsupported(f"a Pad other than zeros around H and W (pads {pads})")
-        users = self.readers.get(node.output[0], [])
-        if self.uses.get(node.output[0], 0) != 1 or users[0].op_type != "Conv":
-            raise _Unsupported("a Pad whose result is not read by one convolution alone")
-        t, left, b, r = (int(pads[i]) for i in (2, 3, 6, 7))
-        self.pending_pad[node.output[0]] = [t, left, b, r]
-        self.alias[node.output[0]] = self.alias.get(node.input[0], node.input[0])
-
-    def _silu(self, node: Any, onnx_ins: tuple[str, str]) -> bool:
-        """x * sigmoid(x), as exporters write SiLU, read as ``silu`` (when nothing else reads
-        the sigmoid)."""
-        for xo, so in (onnx_ins, onnx_ins[::-1]):
-            x, s = self._v(xo), self._v(so)
-            gate = self.graph.nodes.get(s)
-            if gate is not None and gate.text == "sigmoid" and gate.inputs == (x,) \
-                    and self.uses.get(so, 0) == 1:
-                del self.graph.nodes[s]
-                name = _clean(node.name, self.taken, "silu")
-                self.graph.add(Node(name, "layer", (x,), "silu", "x * sigmoid(x)"))
-                self.value_node[node.output[0]] = name
-                self.layout[name] = self.layout.get(x, "nchw")
-                return True
-        return False
-
-    def _scale_by_constant(self, node: Any, a: str, b: str, kind: str) -> None:
-        param, x = (a, b) if self._stored(a) else (b, a)
-        dims = [d for d in self._dims(param) if d != 1]
-        if kind != "mul" or len(dims) != 1:
-            raise _Unsupported(f"{kind} with a constant of shape {list(self._dims(param))}")
-        src = self._v(x)
-        # torch names the constant after its parameter (features.1.0.layer_scale): the layer's
-        # own name, where the node's scope is its block's
-        name = self.taken.take(param.replace(".", "_")) if re.fullmatch(r"[A-Za-z_][\w.]*", param) \
-            else _clean(node.name, self.taken, "layerscale")
-        self.graph.add(Node(name, "layer", (src,), "layerscale"))
-        self.value_node[node.output[0]] = name
-        self.layout[name] = self.layout.get(src, "nchw")
-
-    def concat(self, node: Any, a: dict[str, Any]) -> None:
-        if int(a.get("axis", 0)) not in (1, -3):
-            raise _Unsupported(f"a concatenation along axis {a.get('axis')}")
-        name = _clean(node.name, self.taken, "concat")
-        ins = tuple(self._computed(v) for v in node.input)
-        groups = self._nested(ins)
-        if len(groups) > 1 and any(len(g) > 1 for g in groups):
-            ins = tuple(self.graph.add_cat(self.taken.take(_stem(g)), g) if len(g) > 1
-                        else g[0] for g in groups)
-        value = self.graph.add_cat(name, ins)
-        self.value_node[node.output[0]] = value
-        self.layout[value] = "nchw"
-
-    def _nested(self, ins: tuple[str, ...]) -> list[tuple[str, ...]]:
-        """The inputs of one Concat in runs that fork from their own layer below the point all
-        of them fork from: torch's ``cat([a, cat([b, c]), d])``, which the exporter writes as one
-        Concat of four (Inception-v3's Mixed_7b), has b and c in a run. Concatenation is
-        associative, so the nested form computes the same; it is the block the module wrote."""
-        flat: list[tuple[str, ...]] = [(v,) for v in ins]
-        if len(ins) > _MAX_NESTED or any(ins[:k] in self.graph.cats for k in range(1, len(ins))):
-            return flat  # DenseNet's growing list: add_cat reuses its prefix
-        chains = [self._chain(v) for v in ins]
-        seen = [set(chain) for chain in chains]
-        everywhere = set.intersection(*seen)
-        common = [c for c in chains[0] if c in everywhere]
-        if not common:
-            return flat
-        groups: list[list[int]] = []
-        fork = ""
-        for i, chain in enumerate(chains):
-            if groups and fork in seen[i]:
-                groups[-1].append(i)
-                continue
-            nxt = seen[i + 1] if i + 1 < len(chains) else set()
-            fork = next((c for c in chain if c in nxt), "")
-            if fork == common[0]:
-                fork = ""
-            groups.append([i])
-        return [tuple(ins[i] for i in g) for g in groups]
-
-    def _chain(self, value: str, limit: int = 64) -> list[str]:
-        """``value`` and the values above it through layers of one input, nearest first."""
-        chain = [value]
-        node = self.graph.nodes.get(value)
-        while node is not None and node.kind == "layer" and len(node.inputs) == 1 \
-                and len(chain) < limit:
-            chain.append(node.inputs[0])
-            node = self.graph.nodes.get(node.inputs[0])
-        return chain
-
-    def _bound(self, node: Any, a: dict[str, Any], key: str, i: int) -> float | None:
-        """Clip's bound: an attribute (opset < 11) or a small constant input."""
-        if key in a:
-            return float(a[key])
-        if len(node.input) > i and node.input[i]:
-            values = self._small(node.input[i])
-            return values[0] if values else None
-        return None
-
-    def clip(self, node: Any, a: dict[str, Any]) -> None:
-        lo, hi = self._bound(node, a, "min", 1), self._bound(node, a, "max", 2)
-        if (lo, hi) == (0.0, 6.0):
-            self._layer(node, "relu6")
-        elif (lo, hi) == (0.0, None):
-            self._layer(node, "relu")
-        else:
-            raise _Unsupported(f"Clip to [{lo}, {hi}] (only ReLU6's [0, 6])")
-
-    def reshape(self, node: Any, a: dict[str, Any]) -> None:
-        shape = self._small(node.input[1]) if len(node.input) > 1 else None
-        if shape is not None and self.shuffle_reshape(node, [int(x) for x in shape]):
-            return
-        if node.input[0] in self.shuffles:
-            raise _Unsupported("a reshape of a channel shuffle's transpose to other than "
-                               "N x C x H x W")
-        if shape is not None and len(shape) == 2 and \
-                (shape[1] == -1 or self._flattens(node.input[0], [int(x) for x in shape])):
-            self._layer(node, "flatten", "flat")
-        else:
-            raise _Unsupported(f"a reshape to {shape} (only to N x -1, a flatten)")
-
-    def _flattens(self, value: str, target: list[int]) -> bool:
-        """Whether a Reshape of ``value`` to ``target`` (N x K, written out as the dynamo
-        exporter does) keeps the batch and puts everything else in one row."""
-        shape = self.shapes.get(value)
-        return shape is not None and len(shape) >= 2 and target[0] == shape[0] and \
-            target[1] == math.prod(shape[1:])
-
-    def constant(self, node: Any, a: dict[str, Any]) -> None:
-        if "value" in a:
-            self.consts[node.output[0]] = a["value"]
-
-    def identity(self, node: Any, a: dict[str, Any]) -> None:
-        self.alias[node.output[0]] = self.alias.get(node.input[0], node.input[0])
-
-    def depth_to_space(self, node: Any, a: dict[str, Any]) -> None:
-        mode = a.get("mode", b"DCR")
-        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
-        if mode != "CRD":
-            raise _Unsupported(f"DepthToSpace in {mode} mode (TensorFlow's channel order); only "
-                               "CRD, PyTorch's pixel shuffle, has a spec op")
-        self._layer(node, f"pixelshuffle {int(a['blocksize'])}")
-
-    def reduce_mean(self, node: Any, a: dict[str, Any]) -> None:
-        axes = a.get("axes") or (self._small(node.input[1]) if len(node.input) > 1 else None)
-        if axes is None or sorted(int(x) for x in axes) not in ([2, 3], [-2, -1]):
-            raise _Unsupported(f"a mean over axes {axes} (only over H and W)")
-        self._layer(node, "gap", "nchw" if a.get("keepdims", 1) else "flat")
-
-
-def _stem(names: tuple[str, ...]) -> str:
-    """The name a nested concatenation takes: what its inputs' names share, cut at an
-    underscore (``Mixed_7b_branch3x3_2a``, ``..._2b`` -> ``Mixed_7b_branch3x3``)."""
-    first, last = min(names), max(names)
-    n = next((i for i, (p, q) in enumerate(zip(first, last, strict=False)) if p != q),
-             min(len(first), len(last)))
-    prefix = first[:n]
-    if prefix not in names:
-        prefix = prefix.rsplit("_", 1)[0] if "_" in prefix else ""
-    return prefix.rstrip("_") or "concat"
 
 
 def _el(text: str) -> Callable[[OnnxReader, Any, dict[str, Any]], None]:
@@ -633,7 +170,7 @@ _RULES: dict[str, Callable[[OnnxReader, Any, dict[str, Any]], None]] = {
     "LRN": lambda r, n, a: r._layer(n, f"lrn size {int(a['size'])}"),
     "Dropout": lambda r, n, a: r._layer(n, "dropout"),
     "Flatten": lambda r, n, a: r._layer(n, "flatten", "flat") if int(a.get("axis", 1)) == 1
-    else (_ for _ in ()).throw(_Unsupported("Flatten from an axis other than 1")),
+    else (_ for _ in ()).throw(Unsupported("Flatten from an axis other than 1")),
     "Gemm": OnnxReader.gemm, "MatMul": OnnxReader.matmul, "Pad": OnnxReader.pad,
     "Add": lambda r, n, a: r.merge(n, "add"), "Mul": lambda r, n, a: r.merge(n, "mul"),
     "Concat": OnnxReader.concat, "Clip": OnnxReader.clip, "Reshape": OnnxReader.reshape,
@@ -646,9 +183,6 @@ _RULES: dict[str, Callable[[OnnxReader, Any, dict[str, Any]], None]] = {
 #: the ONNX op types this reader reads (the op registry names which of them each op comes from,
 #: and a meta-test holds the two together)
 READS = frozenset(_RULES)
-#: a Concat of more inputs than this is kept flat (no network nests one so wide): the search
-#: for runs to nest walks up to 64 layers above each input
-_MAX_NESTED = 64
 #: ops that keep a channels-last tensor channels-last (each value keeps its place)
 _ELEMENTWISE = frozenset({"Relu", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Gelu",
                           "LeakyRelu", "Dropout", "Clip", "Identity"})

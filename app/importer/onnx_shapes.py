@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from app.importer.graph import Graph, Node
 
 if TYPE_CHECKING:
-    from app.importer.onnx_reader import UniqueNames
+    from app.importer.onnx_names import UniqueNames
 
 #: integer-vector ops that are evaluated when every input is a known small integer vector
 _FOLDED = frozenset({"Shape", "Gather", "Add", "Sub", "Mul", "Div", "Unsqueeze", "Squeeze",
