@@ -17,8 +17,6 @@ walked it), taking each layer's input channels and features from its row. It nee
 
 from __future__ import annotations
 
-import keyword
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -30,104 +28,12 @@ from app.engine.result import LayerRow
 from app.export.base import Subject, conventions_lines
 from app.export.pytorch_blocks import BLOCK_CODE, HELPER_ORDER, HELPERS
 from app.export.pytorch_layers import LAYER_CODE, OP_HELPERS
+from app.export.pytorch_names import RESERVED, Comments, Names, class_name, identifier, model_class
 from app.present.formats import volume
 
-__all__ = ["BLOCK_CODE", "LAYER_CODE", "RESERVED", "class_name", "model_class", "render"]
-
-#: names a layer cannot take: Python keywords and the attributes of nn.Module / nn.Sequential
-#: (a test holds this to ``dir(nn.Sequential)``)
-RESERVED = frozenset(keyword.kwlist) | frozenset((
-    "T_destination", "add_module", "append", "apply", "bfloat16", "buffers",
-    "call_super_init", "children", "compile", "cpu", "cuda", "double", "dump_patches",
-    "eval", "extend", "extra_repr", "float", "forward", "get_buffer", "get_extra_state",
-    "get_parameter", "get_submodule", "half", "insert", "ipu", "load_state_dict", "modules",
-    "mtia", "named_buffers", "named_children", "named_modules", "named_parameters",
-    "parameters", "pop", "register_backward_hook", "register_buffer",
-    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
-    "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
-    "register_load_state_dict_pre_hook", "register_module", "register_parameter",
-    "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_",
-    "set_extra_state", "set_submodule", "share_memory", "smart_load_state_dict",
-    "state_dict", "to", "to_empty", "train", "training", "type", "xpu", "zero_grad", "x",
-    "self", "torch", "nn", "F",
-))
-
-# --- names and comments ------------------------------------------------------------------------
-
-
-def identifier(name: str) -> str:
-    """A spec name as a Python identifier: ``MAX POOL1`` -> ``max_pool1``, ``CONV3-64`` ->
-    ``conv3_64``; never a keyword or an attribute of nn.Module."""
-    ident = re.sub(r"\W+", "_", name.strip().lower(), flags=re.ASCII).strip("_") or "layer"
-    if ident[0].isdigit():
-        ident = f"layer_{ident}"
-    return f"{ident}_" if ident in RESERVED else ident
-
-
-def class_name(title: str) -> str:
-    """A title as a class name: ``resnet18`` -> ``Resnet18``, ``tv-resnet50`` -> ``TvResnet50``,
-    ``my net.spec`` -> ``MyNet``."""
-    stem = re.sub(r"\.(spec|txt|json)$", "", title)
-    words = re.findall(r"[A-Za-z0-9]+", stem)
-    name = "".join(w[:1].upper() + w[1:] for w in words) or "Net"
-    return f"Net{name}" if name[0].isdigit() else name
-
-
-def model_class(subject: Subject) -> str:
-    """The generated class's name: from the label without its parenthesis (``ResNet-18`` ->
-    ``ResNet18``), else from the title."""
-    return class_name(subject.label.split(" (")[0] if subject.label else subject.title)
-
-
-@dataclass
-class _Names:
-    """Unique identifiers within one container (a class's attributes or one Sequential)."""
-
-    used: set[str] = field(default_factory=set)
-
-    def take(self, name: str) -> str:
-        base, n = identifier(name), 1
-        ident = base
-        while ident in self.used:
-            n += 1
-            ident = f"{base}_{n}"
-        self.used.add(ident)
-        return ident
-
-
-@dataclass
-class _Comments:
-    """The spec's ``#`` comments, each written once, beside or above the node of its line."""
-
-    lines: list[str]
-    seen: int = 0
-    used: set[int] = field(default_factory=set)
-
-    @staticmethod
-    def _comment(text: str) -> str | None:
-        _code, sep, comment = text.partition("#")
-        return comment.strip() if sep else None
-
-    def above(self, line: int) -> list[str]:
-        """Whole-line comments between the last node written and ``line``."""
-        out: list[str] = []
-        for n in range(self.seen + 1, min(line, len(self.lines) + 1)):
-            text = self.lines[n - 1]
-            if text.lstrip().startswith("#") and n not in self.used:
-                self.used.add(n)
-                out.append(text.strip().lstrip("#").strip())
-        self.seen = max(self.seen, line)
-        return out
-
-    def beside(self, line: int) -> str | None:
-        """The trailing comment of ``line``, the first time it is asked for."""
-        if not 1 <= line <= len(self.lines) or line in self.used:
-            return None
-        text = self.lines[line - 1]
-        if text.lstrip().startswith("#"):
-            return None
-        self.used.add(line)
-        return self._comment(text) or None
+#: the naming helpers are re-exported so that callers keep one import for the code export
+__all__ = ["BLOCK_CODE", "LAYER_CODE", "RESERVED", "class_name", "identifier", "model_class",
+           "render"]
 
 
 # --- the walk ----------------------------------------------------------------------------------
@@ -138,7 +44,7 @@ Lines = list[str]
 @dataclass
 class _Gen:
     rows: Iterator[LayerRow]
-    comments: _Comments
+    comments: Comments
     aux: bool
     helpers: set[str] = field(default_factory=set)
     #: the row of the last block merged (its output volume is the block's)
@@ -183,7 +89,7 @@ class _Gen:
                  volume_out: bool = False) -> tuple[Lines, bool]:
         """A branch as a ``named(...)`` expression (``nn.Identity()`` when empty); with
         ``volume_out``, a vector at its end is given back its 1x1 (a gate to multiply by)."""
-        names = _Names()
+        names = Names()
         entries: Lines = []
         fresh = False
         channels = 0
@@ -299,9 +205,9 @@ class _Top:
 
     init: Lines = field(default_factory=list)
     forward: Lines = field(default_factory=list)
-    names: _Names = field(default_factory=_Names)
+    names: Names = field(default_factory=Names)
     flat: bool = False
-    variables: _Names = field(default_factory=_Names)
+    variables: Names = field(default_factory=Names)
     #: row name -> (its variable, whether it is flat)
     kept: dict[str, tuple[str, bool]] = field(default_factory=dict)
     returns: list[str] = field(default_factory=list)
@@ -412,7 +318,7 @@ def render(subject: Subject) -> str:
     """PyTorch source for the subject's network: imports, the helpers it uses, one class."""
     a, net = subject.analysis, subject.network
     source_lines = split_lines(subject.source) if subject.source else []
-    gen = _Gen(iter(a.layers[1:]), _Comments(source_lines), a.options.aux)
+    gen = _Gen(iter(a.layers[1:]), Comments(source_lines), a.options.aux)
     header = gen.comments.above(net.input_line)
     gen.comments.beside(net.input_line)
     top = _top(gen, net)

@@ -1,7 +1,7 @@
 """The zoo's charts: published top-1 against computed MACs (bubble area = parameters), and the
 ILSVRC winners' top-5 error by year with the human level marked. Geometry as in
-:mod:`app.present.charts`, whose dataclasses and axes they share; every label is placed so that
-none overlaps another, a bubble, a bar or the box's edge, a bubble's name moving round it, out
+:mod:`app.present.chartgeometry`, whose dataclasses and axes they share; every label is placed
+so that none overlaps another, a bubble, a bar or the box's edge, a bubble's name moving round it, out
 along a leader line, or into a numbered key when its neighbourhood is full.
 """
 
@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.present.charts import (
+from app.present.chartgeometry import (
     BOTTOM,
     HEIGHT,
     LINE,
