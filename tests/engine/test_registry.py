@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import engine, lecture
+from app import engine
 from app.engine.optable import (
     FOLDED_OPS,
     MERGE_OPS,
@@ -18,6 +18,7 @@ from app.engine.optable import (
     make_layer,
 )
 from app.engine.unitfield import graph_inputs, unit_field
+from app.lecture import rows as lecture_rows
 from app.present import archdiagram, compare
 from app.present.rfdiagram.plane import branches
 from app.present.table import Line, build_table
@@ -76,4 +77,4 @@ def test_a_transposed_convolution_is_a_weight_layer_in_compare_and_the_lecture()
                               "up2: convtranspose 4 2x2 stride 2\nrelu\n")
     up = analysis.layers[-2]
     assert compare.stage_of(up) == "up2"
-    assert [r.name for r in lecture.weight_rows(analysis)] == ["conv1", "up2"]
+    assert [r.name for r in lecture_rows.weight_rows(analysis)] == ["conv1", "up2"]
