@@ -10,10 +10,7 @@ import html
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -31,28 +28,7 @@ from app.importer.onnx_file import GRAPH_ONLY_RECIPE, MAX_ONNX_BYTES, TOO_BIG_HI
 from app.web.app import create_app  # noqa: E402
 from app.web.settings import Settings  # noqa: E402
 from tests.importer import onnx_exports as ex  # noqa: E402
-
-_opened: list[str] = []
-_watching = [False]
-
-
-def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if _watching[0] and event == "open" and isinstance(args[0], str | bytes | os.PathLike):
-        _opened.append(os.fsdecode(args[0]))
-
-
-sys.addaudithook(_audit)
-
-
-@contextmanager
-def files_opened() -> Iterator[list[str]]:
-    """Every path this process opens inside the block."""
-    _opened.clear()
-    _watching[0] = True
-    try:
-        yield _opened
-    finally:
-        _watching[0] = False
+from tests.importer.openwatch import files_opened  # noqa: E402
 
 
 def _recipe_from_help() -> list[str]:

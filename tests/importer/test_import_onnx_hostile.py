@@ -8,9 +8,6 @@ is observed, not inferred from the answer.
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,30 +19,7 @@ from onnx import TensorProto, helper  # noqa: E402
 from app.engine import analyze  # noqa: E402
 from app.importer.api import ImportFailed, import_onnx  # noqa: E402
 from tests.importer import hostile_onnx as h  # noqa: E402
-
-_opened: list[str] = []
-_watching = [False]
-
-
-def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if _watching[0] and event == "open" and isinstance(args[0], str | bytes | os.PathLike):
-        path = os.fsdecode(args[0])
-        if not path.endswith((".py", ".pyc", ".so")):  # modules imported on first use
-            _opened.append(path)
-
-
-sys.addaudithook(_audit)
-
-
-@contextmanager
-def files_opened() -> Iterator[list[str]]:
-    """The paths opened by this process (any thread) inside the block."""
-    _opened.clear()
-    _watching[0] = True
-    try:
-        yield _opened
-    finally:
-        _watching[0] = False
+from tests.importer.openwatch import files_opened  # noqa: E402
 
 
 @pytest.fixture
